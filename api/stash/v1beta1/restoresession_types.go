@@ -1,0 +1,150 @@
+package v1beta1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// RestoreSession restores a target from a Repository once.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:path=restoresessions,singular=restoresession,shortName=restore,categories=stash
+// +kubebuilder:printcolumn:name="Repository",type=string,JSONPath=`.spec.repository.name`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Duration",type=string,JSONPath=`.status.sessionDuration`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type RestoreSession struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   RestoreSessionSpec   `json:"spec,omitempty"`
+	Status RestoreSessionStatus `json:"status,omitempty"`
+}
+
+// RestoreSessionSpec says what to restore from where.
+type RestoreSessionSpec struct {
+	// Task restores the data; empty name means the AppBinding's addon restore task.
+	// +optional
+	Task TaskRef `json:"task,omitempty"`
+	// +optional
+	Repository RepositoryRef `json:"repository,omitempty"`
+	// +optional
+	// +kubebuilder:default=Restic
+	Driver Snapshotter `json:"driver,omitempty"`
+	// +optional
+	Target *RestoreTarget `json:"target,omitempty"`
+	// Rules is the deprecated location of target.rules, still used by many manifests: it
+	// applies when target.rules is empty.
+	// +optional
+	Rules []Rule `json:"rules,omitempty"`
+	// +optional
+	RuntimeSettings RuntimeSettings `json:"runtimeSettings,omitempty"`
+	// +optional
+	TempDir EmptyDirSettings `json:"tempDir,omitempty"`
+	// +optional
+	InterimVolumeTemplate *PersistentVolumeClaim `json:"interimVolumeTemplate,omitempty"`
+	// +optional
+	Hooks *RestoreHooks `json:"hooks,omitempty"`
+	// TimeOut bounds the restore (a Go duration such as "2h"). Empty means Hoard's default.
+	// +optional
+	TimeOut string `json:"timeOut,omitempty"`
+}
+
+// RestoreTarget is what a RestoreSession restores into.
+type RestoreTarget struct {
+	// +optional
+	Alias string `json:"alias,omitempty"`
+	// +optional
+	Ref TargetRef `json:"ref,omitempty"`
+	// +optional
+	VolumeMounts []corev1.VolumeMount `json:"volumeMounts,omitempty"`
+	// +optional
+	Replicas *int32 `json:"replicas,omitempty"`
+	// +optional
+	VolumeClaimTemplates []PersistentVolumeClaim `json:"volumeClaimTemplates,omitempty"`
+	// +optional
+	Rules []Rule `json:"rules,omitempty"`
+	// Args are passed to the restore command (for MySQL, mysql client arguments).
+	// +optional
+	Args []string `json:"args,omitempty"`
+}
+
+// Rule selects which snapshot restores into which host.
+type Rule struct {
+	// +optional
+	TargetHosts []string `json:"targetHosts,omitempty"`
+	// SourceHost is the host whose snapshots to restore; default the target's own host.
+	// +optional
+	SourceHost string `json:"sourceHost,omitempty"`
+	// Snapshots are snapshot ids, or "latest".
+	// +optional
+	Snapshots []string `json:"snapshots,omitempty"`
+	// +optional
+	Paths []string `json:"paths,omitempty"`
+	// +optional
+	Exclude []string `json:"exclude,omitempty"`
+	// +optional
+	Include []string `json:"include,omitempty"`
+}
+
+// RestoreHooks run before and after the restore.
+type RestoreHooks struct {
+	// +optional
+	PreRestore *Handler `json:"preRestore,omitempty"`
+	// +optional
+	PostRestore *Handler `json:"postRestore,omitempty"`
+}
+
+// RestorePhase is the state of a RestoreSession.
+// +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed;Unknown
+type RestorePhase string
+
+const (
+	RestorePending   RestorePhase = "Pending"
+	RestoreRunning   RestorePhase = "Running"
+	RestoreSucceeded RestorePhase = "Succeeded"
+	RestoreFailed    RestorePhase = "Failed"
+	RestoreUnknown   RestorePhase = "Unknown"
+)
+
+// RestoreSessionStatus is what the restore did.
+type RestoreSessionStatus struct {
+	// +optional
+	Phase RestorePhase `json:"phase,omitempty"`
+	// +optional
+	TotalHosts *int32 `json:"totalHosts,omitempty"`
+	// +optional
+	SessionDuration string `json:"sessionDuration,omitempty"`
+	// +optional
+	Stats []HostRestoreStats `json:"stats,omitempty"`
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// HostRestoreStats is the outcome of restoring one host.
+type HostRestoreStats struct {
+	// +optional
+	Hostname string `json:"hostname,omitempty"`
+	// +optional
+	Phase HostPhase `json:"phase,omitempty"`
+	// +optional
+	Duration string `json:"duration,omitempty"`
+	// +optional
+	Error string `json:"error,omitempty"`
+}
+
+// RestoreSessionList is a list of RestoreSessions.
+//
+// +kubebuilder:object:root=true
+type RestoreSessionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []RestoreSession `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&RestoreSession{}, &RestoreSessionList{})
+}

@@ -1,0 +1,50 @@
+package app
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/hoard-operator/hoard/internal/manager"
+	"github.com/hoard-operator/hoard/internal/version"
+)
+
+func newRunCommand() *cobra.Command {
+	var opts manager.Options
+	zapOpts := zap.Options{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the operator's controllers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+			log := ctrl.Log.WithName("setup")
+			log.Info("starting", "version", version.String())
+			cfg, err := ctrl.GetConfig()
+			if err != nil {
+				return fmt.Errorf("failed to load kubeconfig: %w", err)
+			}
+			mgr, err := manager.New(cfg, opts)
+			if err != nil {
+				return err
+			}
+			if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+				return fmt.Errorf("manager stopped: %w", err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", "address the /metrics endpoint binds to; 0 disables it")
+	f.StringVar(&opts.ProbeAddr, "health-probe-bind-address", ":8081", "address the /healthz and /readyz probes bind to")
+	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect a leader so only one replica reconciles")
+	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (default: the pod's)")
+	f.DurationVar(&opts.SyncPeriod, "sync-period", 0, "resync every object this often (0: controller-runtime's default)")
+	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
+	zapOpts.BindFlags(gofs)
+	f.AddGoFlagSet(gofs)
+	return cmd
+}

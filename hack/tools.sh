@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Builds pinned tools from hack/tools/<name>/go.mod into a machine-level cache and links them
+# into bin/. The cache key is the hash of the tool's go.mod and go.sum, so bumping a version in
+# go.mod rebuilds exactly that tool; a fresh clone on a warm machine only makes links.
+#
+#   hack/tools.sh controller-gen restic ...   build the named tools
+#   hack/tools.sh all                         build every tool
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache=${HOARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hoard}
+bin=$root/bin
+mkdir -p "$bin" "$cache"
+
+# name -> "package [package...]" built from hack/tools/<module>/
+declare -A pkgs=(
+  [controller-gen]="controller-gen sigs.k8s.io/controller-tools/cmd/controller-gen"
+  [restic]="restic github.com/restic/restic/cmd/restic"
+  [rest-server]="rest-server github.com/restic/rest-server/cmd/rest-server"
+  [versitygw]="versitygw github.com/versity/versitygw/cmd/versitygw"
+  [helm]="helm helm.sh/helm/v3/cmd/helm"
+  [golangci-lint]="golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint"
+  [kube-apiserver]="kube k8s.io/kubernetes/cmd/kube-apiserver"
+  [kube-controller-manager]="kube k8s.io/kubernetes/cmd/kube-controller-manager"
+  [kube-scheduler]="kube k8s.io/kubernetes/cmd/kube-scheduler"
+  [kubelet]="kube k8s.io/kubernetes/cmd/kubelet"
+  [kube-proxy]="kube k8s.io/kubernetes/cmd/kube-proxy"
+  [kubectl]="kube k8s.io/kubernetes/cmd/kubectl"
+  [coredns]="coredns github.com/coredns/coredns"
+)
+
+build() {
+  local name=$1 spec=${pkgs[$1]:-}
+  [ -n "$spec" ] || { echo "hack/tools.sh: unknown tool $name" >&2; return 1; }
+  local mod=${spec%% *} pkg=${spec#* }
+  local dir=$root/hack/tools/$mod
+  local key
+  key=$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -c1-16)
+  local out=$cache/tools/$name-$key
+  if [ ! -x "$out" ]; then
+    local ldflags="-s -w"
+    if [ "$mod" = kube ]; then
+      local v
+      v=$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$dir/go.mod")
+      local minor=${v#v1.}; minor=${minor%%.*}
+      ldflags="$ldflags -X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+    fi
+    echo ">> building $name ($pkg)" >&2
+    mkdir -p "$cache/tools"
+    (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg")
+    mv "$out.tmp" "$out"
+  fi
+  ln -sfn "$out" "$bin/$name"
+}
+
+# etcd comes from Debian (etcd-server); envtest only needs the binary.
+etcd() {
+  if ! command -v etcd >/dev/null 2>&1 && [ ! -x /usr/bin/etcd ]; then
+    "$root/hack/apt.sh" etcd-server
+  fi
+  # Debian starts a system etcd on install; tests run their own, so keep the port free.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
+    systemctl stop etcd >/dev/null 2>&1 || true
+    systemctl disable etcd >/dev/null 2>&1 || true
+  fi
+  ln -sfn /usr/bin/etcd "$bin/etcd"
+}
+
+targets=("$@")
+if [ "${#targets[@]}" -eq 0 ] || [ "${targets[0]}" = all ]; then
+  targets=(etcd "${!pkgs[@]}")
+fi
+for t in "${targets[@]}"; do
+  if [ "$t" = etcd ]; then etcd; else build "$t"; fi
+done

@@ -1,0 +1,223 @@
+// Package result is the contract between the Jobs that run a backup or restore and the
+// operator that watches them. A Job's containers need no Kubernetes API access: each step
+// writes its Result as JSON into its termination message (and into the Task's output
+// directory, where the update-status step picks it up), and the operator reads it back from
+// the pod status. Progress travels as single JSON lines on the container's stdout.
+package result
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Kind says which operation produced a Result.
+type Kind string
+
+const (
+	KindBackup  Kind = "backup"
+	KindRestore Kind = "restore"
+)
+
+// Phase is the outcome of one host's backup or restore.
+type Phase string
+
+const (
+	PhaseSucceeded Phase = "Succeeded"
+	PhaseFailed    Phase = "Failed"
+)
+
+// FileName is the file a step writes its Result to inside the Task's output directory.
+const FileName = "output.json"
+
+// TerminationMessagePath is where Kubernetes reads a container's termination message from by
+// default. The kubelet truncates messages to MaxTerminationMessageBytes.
+const (
+	TerminationMessagePath     = "/dev/termination-log"
+	MaxTerminationMessageBytes = 4096
+)
+
+// Result is what one backup or restore of one host produced.
+type Result struct {
+	Kind     Kind   `json:"kind"`
+	Phase    Phase  `json:"phase"`
+	Hostname string `json:"hostname,omitempty"`
+	// Error is a one-paragraph, user-facing reason when Phase is Failed. It never holds secrets.
+	Error string `json:"error,omitempty"`
+	// Duration is a Go duration string, e.g. "12.345s".
+	Duration string `json:"duration,omitempty"`
+
+	Snapshots []Snapshot `json:"snapshots,omitempty"`
+
+	// PreActions and PostActions name what ran around the backup, with upstream Stash's names
+	// (InitializeBackendRepository, ApplyRetentionPolicy, VerifyRepositoryIntegrity,
+	// SendRepositoryMetrics).
+	PreActions  []string `json:"preActions,omitempty"`
+	PostActions []string `json:"postActions,omitempty"`
+
+	// Repository is the state of the restic repository after the backup, when it could be read.
+	Repository *Repository `json:"repository,omitempty"`
+}
+
+// Snapshot describes one restic snapshot a backup created.
+type Snapshot struct {
+	// Name is the restic snapshot id (short form).
+	Name string `json:"name"`
+	// Path is the file name inside the snapshot, "dumpfile.sql" for MySQL.
+	Path string `json:"path,omitempty"`
+	// TotalSize and Uploaded are human readable ("6.815 MiB"), as upstream Stash reported them.
+	TotalSize      string     `json:"totalSize,omitempty"`
+	Uploaded       string     `json:"uploaded,omitempty"`
+	TotalBytes     int64      `json:"totalBytes,omitempty"`
+	UploadedBytes  int64      `json:"uploadedBytes,omitempty"`
+	ProcessingTime string     `json:"processingTime,omitempty"`
+	FileStats      *FileStats `json:"fileStats,omitempty"`
+}
+
+// FileStats counts files in a snapshot.
+type FileStats struct {
+	TotalFiles      *int64 `json:"totalFiles,omitempty"`
+	NewFiles        *int64 `json:"newFiles,omitempty"`
+	ModifiedFiles   *int64 `json:"modifiedFiles,omitempty"`
+	UnmodifiedFiles *int64 `json:"unmodifiedFiles,omitempty"`
+}
+
+// Repository is the state of the restic repository seen by the Job.
+type Repository struct {
+	Integrity *bool `json:"integrity,omitempty"`
+	// SizeBytes is the raw data size of the repository (restic stats --mode raw-data).
+	SizeBytes int64 `json:"sizeBytes,omitempty"`
+	// TotalSize is SizeBytes, human readable.
+	TotalSize        string `json:"totalSize,omitempty"`
+	SnapshotCount    int64  `json:"snapshotCount"`
+	SnapshotsRemoved int64  `json:"snapshotsRemoved"`
+}
+
+// Progress is one live progress report, printed by the Job as a single JSON line on stdout.
+type Progress struct {
+	// Type is always "progress"; it tells these lines apart from log output.
+	Type        string  `json:"type"`
+	PercentDone float64 `json:"percentDone,omitempty"`
+	BytesDone   int64   `json:"bytesDone,omitempty"`
+	TotalBytes  int64   `json:"totalBytes,omitempty"`
+	// Elapsed is a Go duration string.
+	Elapsed string `json:"elapsed,omitempty"`
+}
+
+// ProgressType is the value of Progress.Type.
+const ProgressType = "progress"
+
+// Marshal encodes r compactly. It keeps within MaxTerminationMessageBytes by shortening
+// Error first, because a truncated message would not parse.
+func Marshal(r *Result) ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("failed to encode result: %w", err)
+	}
+	if len(b) <= MaxTerminationMessageBytes {
+		return b, nil
+	}
+	c := *r
+	over := len(b) - MaxTerminationMessageBytes
+	if len(c.Error) > over+16 {
+		c.Error = "…" + c.Error[over+16:]
+		if b, err = json.Marshal(&c); err == nil && len(b) <= MaxTerminationMessageBytes {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("result is %d bytes, more than a termination message holds (%d)", len(b), MaxTerminationMessageBytes)
+}
+
+// Parse decodes a Result written by Marshal. It rejects anything that is not a Result, so
+// that a container's free-form termination message is never mistaken for one.
+func Parse(data []byte) (*Result, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return nil, errors.New("empty result")
+	}
+	var r Result
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("failed to decode result: %w", err)
+	}
+	if r.Kind != KindBackup && r.Kind != KindRestore {
+		return nil, fmt.Errorf("result has unknown kind %q", r.Kind)
+	}
+	if r.Phase != PhaseSucceeded && r.Phase != PhaseFailed {
+		return nil, fmt.Errorf("result has unknown phase %q", r.Phase)
+	}
+	return &r, nil
+}
+
+// ParseProgress decodes one stdout line; ok is false for lines that are not progress reports.
+func ParseProgress(line []byte) (p Progress, ok bool) {
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 || line[0] != '{' {
+		return Progress{}, false
+	}
+	if err := json.Unmarshal(line, &p); err != nil || p.Type != ProgressType {
+		return Progress{}, false
+	}
+	return p, true
+}
+
+// WriteFile writes r to dir/output.json, atomically so a reader never sees half a file.
+func WriteFile(dir string, r *Result) error {
+	b, err := Marshal(r)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".output-*.json")
+	if err != nil {
+		return fmt.Errorf("failed to write result into %s: %w", dir, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("failed to write result into %s: %w", dir, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("failed to write result into %s: %w", dir, err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, FileName)); err != nil {
+		return fmt.Errorf("failed to write result into %s: %w", dir, err)
+	}
+	return nil
+}
+
+// ReadFile reads the Result a previous step left in dir.
+func ReadFile(dir string) (*Result, error) {
+	b, err := os.ReadFile(filepath.Join(dir, FileName))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read result: %w", err)
+	}
+	return Parse(b)
+}
+
+// WriteTerminationMessage writes r where the kubelet reads the termination message. Outside
+// a pod the path does not exist and nothing is written.
+func WriteTerminationMessage(path string, r *Result) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	b, err := Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("failed to write termination message: %w", err)
+	}
+	return nil
+}
+
+// FormatDuration renders d the way session statuses show durations.
+func FormatDuration(d time.Duration) string {
+	return d.Round(time.Millisecond).String()
+}
