@@ -204,7 +204,7 @@ type Handler struct {
 // HTTPPostAction sends a POST request.
 type HTTPPostAction struct {
 	// +optional
-	Path string `json:"path,omitempty"`
+	Path string             `json:"path,omitempty"`
 	Port intstr.IntOrString `json:"port"`
 	// +optional
 	Host string `json:"host,omitempty"`
