@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/hoard-operator/hoard/internal/controller"
 	"github.com/hoard-operator/hoard/internal/scheme"
 )
 
@@ -28,6 +29,8 @@ type Options struct {
 
 	// SyncPeriod is how often every object is reconciled even without a change.
 	SyncPeriod time.Duration
+
+	Controllers controller.Options
 }
 
 // New returns a manager with every Hoard controller registered.
@@ -52,6 +55,9 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failed to create manager: %w", err)
+	}
+	if err := controller.Setup(mgr, opts.Controllers); err != nil {
+		return nil, fmt.Errorf("failed to set up controllers: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, fmt.Errorf("failed to add health check: %w", err)

@@ -3,6 +3,7 @@ package app
 import (
 	"flag"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -43,6 +44,9 @@ func newRunCommand() *cobra.Command {
 	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect a leader so only one replica reconciles")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (default: the pod's)")
 	f.DurationVar(&opts.SyncPeriod, "sync-period", 0, "resync every object this often (0: controller-runtime's default)")
+	f.StringVar(&opts.Controllers.OperatorImage, "operator-image", "ghcr.io/hoard-operator/hoard:"+version.Version, "image that runs the operator's own commands in CronJobs and Jobs")
+	f.StringVar(&opts.Controllers.PushgatewayURL, "pushgateway-url", "", "also push the stash_* metrics to this Prometheus Pushgateway after every session")
+	f.DurationVar(&opts.Controllers.SessionTimeout, "session-timeout", 6*time.Hour, "fail a backup or restore session still running after this long, unless its spec.timeOut says otherwise")
 	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	zapOpts.BindFlags(gofs)
 	f.AddGoFlagSet(gofs)

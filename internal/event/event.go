@@ -1,0 +1,61 @@
+// Package event is the catalogue of Kubernetes Events Hoard records: each reason and message
+// format is declared once, so users see the same wording wherever a transition happens.
+package event
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/record"
+)
+
+// Event is one kind of Event: its type, reason and message format.
+type Event struct {
+	Type    string
+	Reason  string
+	Message string
+}
+
+// Emit records the event on obj with args filled into the message format. Messages must never
+// carry secrets: callers pass names and reasons, not credentials.
+func (e Event) Emit(r record.EventRecorder, obj runtime.Object, args ...any) {
+	if r == nil {
+		return
+	}
+	r.Event(obj, e.Type, e.Reason, fmt.Sprintf(e.Message, args...))
+}
+
+// BackupConfiguration events.
+var (
+	CronJobCreated  = Event{corev1.EventTypeNormal, "CronJobCreated", "CronJob %s triggers backups on schedule %q"}
+	CronJobUpdated  = Event{corev1.EventTypeNormal, "CronJobUpdated", "CronJob %s updated: schedule %q, suspended %t"}
+	BackupPaused    = Event{corev1.EventTypeNormal, "BackupPaused", "backups paused: no new BackupSessions until spec.paused is false"}
+	BackupResumed   = Event{corev1.EventTypeNormal, "BackupResumed", "backups resumed"}
+	InvalidSpec     = Event{corev1.EventTypeWarning, "InvalidSpec", "%s"}
+	DependencyError = Event{corev1.EventTypeWarning, "DependencyNotReady", "%s"}
+)
+
+// BackupSession events.
+var (
+	BackupSessionStarted   = Event{corev1.EventTypeNormal, "BackupSessionStarted", "backup Job %s started"}
+	BackupSessionSucceeded = Event{corev1.EventTypeNormal, "BackupSessionSucceeded", "backup succeeded in %s: snapshot %s"}
+	BackupSessionFailed    = Event{corev1.EventTypeWarning, "BackupSessionFailed", "backup failed: %s"}
+	BackupSessionSkipped   = Event{corev1.EventTypeNormal, "BackupSessionSkipped", "backup skipped: %s"}
+	RetentionApplied       = Event{corev1.EventTypeNormal, "RetentionPolicyApplied", "retention policy %q applied: %d snapshot(s) removed"}
+	RepositoryInitialized  = Event{corev1.EventTypeNormal, "RepositoryInitialized", "restic repository %s initialised"}
+)
+
+// RestoreSession events.
+var (
+	RestoreSessionStarted   = Event{corev1.EventTypeNormal, "RestoreSessionStarted", "restore Job %s started"}
+	RestoreSessionSucceeded = Event{corev1.EventTypeNormal, "RestoreSessionSucceeded", "restore succeeded in %s"}
+	RestoreSessionFailed    = Event{corev1.EventTypeWarning, "RestoreSessionFailed", "restore failed: %s"}
+)
+
+// Repository events.
+var (
+	RepositoryWipeStarted   = Event{corev1.EventTypeNormal, "WipeOutStarted", "deleting the repository's data with Job %s"}
+	RepositoryWipeSucceeded = Event{corev1.EventTypeNormal, "WipeOutSucceeded", "the repository's data was deleted"}
+	RepositoryWipeFailed    = Event{corev1.EventTypeWarning, "WipeOutFailed", "deleting the repository's data failed: %s"}
+)
