@@ -1,0 +1,27 @@
+##@ Local cluster (real one-node Kubernetes on this machine; needs root)
+
+.PHONY: cluster-up
+cluster-up: ## Start the local one-node cluster (idempotent); prints `export KUBECONFIG=...`.
+	test/cluster/up.sh
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local cluster and everything it started (state is kept).
+	test/cluster/down.sh
+
+.PHONY: cluster-purge
+cluster-purge: ## Stop the local cluster and delete its state (etcd, images in containerd, volumes).
+	test/cluster/down.sh --purge
+
+.PHONY: cluster-smoke
+cluster-smoke: ## Check the running local cluster: MariaDB via Service DNS, PVC, Jobs, logs.
+	test/cluster/smoke.sh
+
+# Static linux/amd64 binaries that the Dockerfiles copy (bin/linux-amd64/...).
+.PHONY: image-binaries
+image-binaries:
+	@if [ -d cmd/hoard ]; then echo ">> go build ./cmd/hoard"; CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -o bin/linux-amd64/hoard ./cmd/hoard; fi
+	@if [ -d cmd/mysql-addon ]; then echo ">> go build ./cmd/mysql-addon"; CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -o bin/linux-amd64/hoard-mysql-addon ./cmd/mysql-addon; fi
+
+.PHONY: images
+images: image-binaries ## Build the operator, addon, MariaDB and rest-server images (buildah) and load them into the cluster.
+	hack/images.sh all
