@@ -7,6 +7,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
 	appcatalogv1alpha1 "github.com/hoard-operator/hoard/api/appcatalog/v1alpha1"
+	hoardv1alpha1 "github.com/hoard-operator/hoard/api/hoard/v1alpha1"
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
 )
@@ -18,5 +19,6 @@ func New() *runtime.Scheme {
 	utilruntime.Must(stashv1alpha1.AddToScheme(s))
 	utilruntime.Must(stashv1beta1.AddToScheme(s))
 	utilruntime.Must(appcatalogv1alpha1.AddToScheme(s))
+	utilruntime.Must(hoardv1alpha1.AddToScheme(s))
 	return s
 }

@@ -1,0 +1,12 @@
+// Package helmcharts embeds the charts that the operator itself installs, so the binary works
+// without the chart being copied into its image; --mysql-addon-chart can still point at a
+// directory instead.
+package helmcharts
+
+import "embed"
+
+// MySQLAddon holds the mysql-addon chart under the directory "mysql-addon". The all: prefix
+// keeps templates/_helpers.tpl, which embed would otherwise skip for its leading underscore.
+//
+//go:embed all:mysql-addon
+var MySQLAddon embed.FS
