@@ -1,0 +1,46 @@
+package app
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hoard-operator/hoard/internal/scheme"
+	"github.com/hoard-operator/hoard/internal/trigger"
+)
+
+func newTriggerCommand() *cobra.Command {
+	var namespace, name string
+	cmd := &cobra.Command{
+		Use:   "trigger",
+		Short: "Create a BackupSession for a BackupConfiguration (what its CronJob runs)",
+		Long: "Create a BackupSession named <backupconfiguration>-<unix seconds> for the BackupConfiguration.\n" +
+			"Uses the in-cluster configuration, or KUBECONFIG. Refuses while the configuration is paused.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := ctrl.GetConfig()
+			if err != nil {
+				return fmt.Errorf("failed to load kubeconfig: %w", err)
+			}
+			c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
+			if err != nil {
+				return fmt.Errorf("failed to create client: %w", err)
+			}
+			s, err := trigger.Trigger(cmd.Context(), c, namespace, name, time.Now)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "BackupSession %s/%s created\n", s.Namespace, s.Name)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&namespace, "namespace", "", "namespace of the BackupConfiguration")
+	f.StringVar(&name, "backupconfiguration", "", "name of the BackupConfiguration")
+	_ = cmd.MarkFlagRequired("namespace")
+	_ = cmd.MarkFlagRequired("backupconfiguration")
+	return cmd
+}

@@ -1,0 +1,411 @@
+// Package backupconfiguration reconciles BackupConfigurations: it checks that everything a
+// backup needs exists, reports each check as a condition, and keeps a CronJob (with its own
+// minimal ServiceAccount, Role and RoleBinding) that creates a BackupSession on every tick.
+package backupconfiguration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	appcatalogv1alpha1 "github.com/hoard-operator/hoard/api/appcatalog/v1alpha1"
+	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
+	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/event"
+)
+
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=backupconfigurations,verbs=get;list;watch
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=backupconfigurations/status,verbs=patch
+// Setting a blocking owner reference needs update on the owner's finalizers where the
+// OwnerReferencesPermissionEnforcement admission plugin is on (OpenShift).
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=backupconfigurations/finalizers,verbs=update
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories,verbs=get;list;watch
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=tasks,verbs=get;list;watch
+// +kubebuilder:rbac:groups=appcatalog.appscode.com,resources=appbindings,verbs=get;list;watch
+// Secrets are watched as metadata only: the controller checks that the storage Secret
+// exists and never reads its data.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// RBAC forbids granting what one does not hold: the operator needs create on backupsessions
+// to create the trigger's Role.
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=backupsessions,verbs=create
+
+// Reconciler reconciles one BackupConfiguration.
+type Reconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder record.EventRecorder
+	// Image is the operator image the CronJob runs `hoard trigger` with.
+	Image string
+}
+
+// reconcileState is what one reconciliation learns and later steps use.
+type reconcileState struct {
+	bc         *stashv1beta1.BackupConfiguration
+	appBinding *appcatalogv1alpha1.AppBinding
+}
+
+// Reconcile runs the checks and keeps the trigger in step; the status is computed along the
+// way and written once, by the deferred writer, only when it changed.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	bc := &stashv1beta1.BackupConfiguration{}
+	if err := r.Get(ctx, req.NamespacedName, bc); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("failed to get BackupConfiguration %s: %w", req.NamespacedName, err)
+	}
+	if !bc.DeletionTimestamp.IsZero() {
+		// The CronJob, ServiceAccount, Role and RoleBinding carry owner references: the
+		// garbage collector removes them with the configuration.
+		return ctrl.Result{}, nil
+	}
+	// The patch base is taken before anything is mutated.
+	base := bc.DeepCopy()
+	defer func() {
+		if err := r.writeStatus(ctx, base, bc); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+
+	st := &reconcileState{bc: bc}
+	for _, step := range []func(context.Context, *reconcileState) error{
+		r.checkDriver,
+		r.checkSchedule,
+		r.checkRepository,
+		r.checkTarget,
+		r.checkTask,
+		r.ensureTrigger,
+	} {
+		if err := step(ctx, st); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+func (r *Reconciler) writeStatus(ctx context.Context, base, bc *stashv1beta1.BackupConfiguration) error {
+	bc.Status.ObservedGeneration = bc.Generation
+	bc.Status.Phase = phaseOf(bc.Status.Conditions)
+	if equality.Semantic.DeepEqual(base.Status, bc.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, bc, client.MergeFrom(base)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("failed to update status of BackupConfiguration %s/%s: %w", bc.Namespace, bc.Name, err)
+	}
+	return nil
+}
+
+// setCondition records a check's outcome; a check that newly fails is also an Event, so the
+// user sees it once per transition rather than on every reconciliation.
+func (r *Reconciler) setCondition(bc *stashv1beta1.BackupConfiguration, typ string, ok bool, reason, msg string) {
+	status := metav1.ConditionFalse
+	if ok {
+		status = metav1.ConditionTrue
+	}
+	was := meta.FindStatusCondition(bc.Status.Conditions, typ)
+	meta.SetStatusCondition(&bc.Status.Conditions, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: bc.Generation,
+	})
+	// CronJobCreated only follows the other conditions; its own events come from ensureCronJob.
+	if ok || typ == ConditionCronJobCreated || (was != nil && was.Status == status && was.Reason == reason && was.Message == msg) {
+		return
+	}
+	if isInvalidReason(reason) {
+		event.InvalidSpec.Emit(r.Recorder, bc, msg)
+	} else {
+		event.DependencyError.Emit(r.Recorder, bc, msg)
+	}
+}
+
+func (r *Reconciler) checkDriver(_ context.Context, st *reconcileState) error {
+	switch d := st.bc.Spec.Driver; d {
+	case "", stashv1beta1.ResticSnapshotter:
+		r.setCondition(st.bc, ConditionDriverSupported, true, ReasonDriverSupported, "driver Restic")
+	default:
+		r.setCondition(st.bc, ConditionDriverSupported, false, ReasonDriverUnsupported,
+			fmt.Sprintf("driver %s is not supported by Hoard: use driver Restic (the default)", d))
+	}
+	return nil
+}
+
+func (r *Reconciler) checkSchedule(_ context.Context, st *reconcileState) error {
+	if err := validateSchedule(st.bc.Spec.Schedule); err != nil {
+		r.setCondition(st.bc, ConditionScheduleValid, false, ReasonScheduleInvalid, err.Error())
+		return nil
+	}
+	r.setCondition(st.bc, ConditionScheduleValid, true, ReasonScheduleValid,
+		fmt.Sprintf("schedule %q is valid", st.bc.Spec.Schedule))
+	return nil
+}
+
+func (r *Reconciler) checkRepository(ctx context.Context, st *reconcileState) error {
+	bc := st.bc
+	name := bc.Spec.Repository.Name
+	if name == "" {
+		r.setCondition(bc, ConditionRepositoryFound, false, ReasonNotSpecified, "spec.repository.name is empty")
+		r.setCondition(bc, ConditionBackendSecretFound, false, ReasonRepositoryNotFound, "no Repository to read spec.backend.storageSecretName from")
+		return nil
+	}
+	repo := &stashv1alpha1.Repository{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: bc.Namespace, Name: name}, repo); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("failed to get Repository %s/%s: %w", bc.Namespace, name, err)
+		}
+		r.setCondition(bc, ConditionRepositoryFound, false, ReasonNotFound,
+			fmt.Sprintf("Repository %s/%s not found", bc.Namespace, name))
+		r.setCondition(bc, ConditionBackendSecretFound, false, ReasonRepositoryNotFound,
+			fmt.Sprintf("waiting for Repository %s/%s to read its storage Secret", bc.Namespace, name))
+		return nil
+	}
+	r.setCondition(bc, ConditionRepositoryFound, true, ReasonFound, fmt.Sprintf("Repository %s/%s found", bc.Namespace, name))
+
+	secretName := repo.Spec.Backend.StorageSecretName
+	if secretName == "" {
+		r.setCondition(bc, ConditionBackendSecretFound, false, ReasonNotFound,
+			fmt.Sprintf("Repository %s/%s has no spec.backend.storageSecretName (the Secret with RESTIC_PASSWORD)", bc.Namespace, name))
+		return nil
+	}
+	// Metadata only: existence is all that is checked, and Secret data stays out of the cache.
+	secret := &metav1.PartialObjectMetadata{}
+	secret.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := r.Get(ctx, types.NamespacedName{Namespace: bc.Namespace, Name: secretName}, secret); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("failed to get Secret %s/%s: %w", bc.Namespace, secretName, err)
+		}
+		r.setCondition(bc, ConditionBackendSecretFound, false, ReasonNotFound,
+			fmt.Sprintf("storage Secret %s/%s of Repository %s not found", bc.Namespace, secretName, name))
+		return nil
+	}
+	r.setCondition(bc, ConditionBackendSecretFound, true, ReasonFound,
+		fmt.Sprintf("storage Secret %s/%s found", bc.Namespace, secretName))
+	return nil
+}
+
+// isAppBinding tells whether a target reference points at an AppBinding, the only kind of
+// target Hoard backs up (databases).
+func isAppBinding(ref stashv1beta1.TargetRef) bool {
+	if ref.Kind != "AppBinding" {
+		return false
+	}
+	if ref.APIVersion == "" {
+		return true
+	}
+	gv, err := schema.ParseGroupVersion(ref.APIVersion)
+	return err == nil && gv.Group == appcatalogv1alpha1.GroupVersion.Group
+}
+
+func (r *Reconciler) checkTarget(ctx context.Context, st *reconcileState) error {
+	bc := st.bc
+	t := bc.Spec.Target
+	if t == nil || t.Ref.Name == "" {
+		r.setCondition(bc, ConditionBackupTargetFound, false, ReasonNotSpecified, "spec.target.ref is empty: name the AppBinding to back up")
+		return nil
+	}
+	if !isAppBinding(t.Ref) {
+		r.setCondition(bc, ConditionBackupTargetFound, false, ReasonTargetKindUnsupported,
+			fmt.Sprintf("target kind %q (apiVersion %q) is not supported: Hoard backs up databases through an AppBinding (appcatalog.appscode.com/v1alpha1)", t.Ref.Kind, t.Ref.APIVersion))
+		return nil
+	}
+	ab := &appcatalogv1alpha1.AppBinding{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: bc.Namespace, Name: t.Ref.Name}, ab); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("failed to get AppBinding %s/%s: %w", bc.Namespace, t.Ref.Name, err)
+		}
+		r.setCondition(bc, ConditionBackupTargetFound, false, ReasonTargetNotFound,
+			fmt.Sprintf("AppBinding %s/%s not found", bc.Namespace, t.Ref.Name))
+		return nil
+	}
+	st.appBinding = ab
+	r.setCondition(bc, ConditionBackupTargetFound, true, ReasonFound, fmt.Sprintf("AppBinding %s/%s found", bc.Namespace, t.Ref.Name))
+	return nil
+}
+
+func (r *Reconciler) checkTask(ctx context.Context, st *reconcileState) error {
+	bc := st.bc
+	name, source := bc.Spec.Task.Name, "spec.task.name"
+	if name == "" {
+		if st.appBinding == nil {
+			r.setCondition(bc, ConditionTaskFound, false, ReasonTargetNotFound,
+				"spec.task.name is empty, so the Task comes from the target AppBinding, which is not available")
+			return nil
+		}
+		var raw []byte
+		if st.appBinding.Spec.Parameters != nil {
+			raw = st.appBinding.Spec.Parameters.Raw
+		}
+		n, err := addonBackupTask(raw)
+		if err != nil {
+			r.setCondition(bc, ConditionTaskFound, false, ReasonNotFound,
+				fmt.Sprintf("AppBinding %s: %v", st.appBinding.Name, err))
+			return nil
+		}
+		if n == "" {
+			r.setCondition(bc, ConditionTaskFound, false, ReasonNotSpecified,
+				fmt.Sprintf("no backup Task: spec.task.name is empty and AppBinding %s has no spec.parameters.stash.addon.backupTask.name", st.appBinding.Name))
+			return nil
+		}
+		name, source = n, "AppBinding "+st.appBinding.Name
+	}
+	task := &stashv1beta1.Task{}
+	if err := r.Get(ctx, types.NamespacedName{Name: name}, task); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("failed to get Task %s: %w", name, err)
+		}
+		r.setCondition(bc, ConditionTaskFound, false, ReasonNotFound, fmt.Sprintf("Task %s (from %s) not found", name, source))
+		return nil
+	}
+	r.setCondition(bc, ConditionTaskFound, true, ReasonFound, fmt.Sprintf("Task %s (from %s) found", name, source))
+	return nil
+}
+
+// ensureTrigger keeps the CronJob and its identity in step with the spec. The CronJob is
+// first created only once every dependency exists; after that it follows schedule and
+// pause changes even if a dependency goes missing (that session then fails with the reason).
+// An invalid spec cannot be rendered, so an existing CronJob is suspended instead.
+func (r *Reconciler) ensureTrigger(ctx context.Context, st *reconcileState) error {
+	bc := st.bc
+	name := TriggerName(bc.Name)
+	existing := &batchv1.CronJob{}
+	exists := true
+	if err := r.Get(ctx, types.NamespacedName{Namespace: bc.Namespace, Name: name}, existing); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("failed to get CronJob %s/%s: %w", bc.Namespace, name, err)
+		}
+		exists = false
+	}
+
+	if phaseOf(bc.Status.Conditions) == stashv1beta1.BackupInvokerInvalid {
+		msg := "no CronJob while the configuration is invalid"
+		if exists {
+			msg = fmt.Sprintf("CronJob %s is suspended while the configuration is invalid", name)
+			if err := r.suspend(ctx, existing); err != nil {
+				return err
+			}
+		}
+		r.setCondition(bc, ConditionCronJobCreated, false, ReasonInvalidSpec, msg)
+		return nil
+	}
+	if !exists && !dependenciesReady(bc.Status.Conditions) {
+		r.setCondition(bc, ConditionCronJobCreated, false, ReasonWaitingForDependencies,
+			"the CronJob is created once the Repository, its storage Secret, the target and the Task exist")
+		return nil
+	}
+
+	for _, ensure := range []func(context.Context, *stashv1beta1.BackupConfiguration) error{
+		r.ensureServiceAccount, r.ensureRole, r.ensureRoleBinding, r.ensureCronJob,
+	} {
+		if err := ensure(ctx, bc); err != nil {
+			return err
+		}
+	}
+	r.setCondition(bc, ConditionCronJobCreated, true, ReasonCronJobCreated,
+		fmt.Sprintf("CronJob %s triggers backups on schedule %q", name, bc.Spec.Schedule))
+	return nil
+}
+
+func (r *Reconciler) suspend(ctx context.Context, cj *batchv1.CronJob) error {
+	if ptr.Deref(cj.Spec.Suspend, false) {
+		return nil
+	}
+	base := cj.DeepCopy()
+	cj.Spec.Suspend = ptr.To(true)
+	if err := r.Patch(ctx, cj, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("failed to suspend CronJob %s/%s: %w", cj.Namespace, cj.Name, err)
+	}
+	return nil
+}
+
+func (r *Reconciler) ensureCronJob(ctx context.Context, bc *stashv1beta1.BackupConfiguration) error {
+	desired := RenderCronJob(bc, r.Image)
+	cj := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: desired.Name, Namespace: desired.Namespace}}
+	var wasSuspended bool
+	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, cj, func() error {
+		wasSuspended = ptr.Deref(cj.Spec.Suspend, false)
+		syncCronJob(cj, desired)
+		return controllerutil.SetControllerReference(bc, cj, r.Scheme)
+	})
+	if err != nil {
+		return fmt.Errorf("failed to create or update CronJob %s/%s: %w", cj.Namespace, cj.Name, err)
+	}
+	paused := ptr.Deref(desired.Spec.Suspend, false)
+	switch {
+	case op == controllerutil.OperationResultCreated:
+		event.CronJobCreated.Emit(r.Recorder, bc, cj.Name, cj.Spec.Schedule)
+		if paused {
+			event.BackupPaused.Emit(r.Recorder, bc)
+		}
+	case op != controllerutil.OperationResultUpdated:
+	case paused && !wasSuspended:
+		event.BackupPaused.Emit(r.Recorder, bc)
+	case !paused && wasSuspended:
+		event.BackupResumed.Emit(r.Recorder, bc)
+	default:
+		event.CronJobUpdated.Emit(r.Recorder, bc, cj.Name, cj.Spec.Schedule, paused)
+	}
+	return nil
+}
+
+func (r *Reconciler) ensureServiceAccount(ctx context.Context, bc *stashv1beta1.BackupConfiguration) error {
+	desired := RenderServiceAccount(bc)
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: desired.Name, Namespace: desired.Namespace}}
+	if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, sa, func() error {
+		sa.Labels = mergeLabels(sa.Labels, desired.Labels)
+		return controllerutil.SetControllerReference(bc, sa, r.Scheme)
+	}); err != nil {
+		return fmt.Errorf("failed to create or update ServiceAccount %s/%s: %w", sa.Namespace, sa.Name, err)
+	}
+	return nil
+}
+
+func (r *Reconciler) ensureRole(ctx context.Context, bc *stashv1beta1.BackupConfiguration) error {
+	desired := RenderRole(bc)
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: desired.Name, Namespace: desired.Namespace}}
+	if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, role, func() error {
+		role.Labels = mergeLabels(role.Labels, desired.Labels)
+		role.Rules = desired.Rules
+		return controllerutil.SetControllerReference(bc, role, r.Scheme)
+	}); err != nil {
+		return fmt.Errorf("failed to create or update Role %s/%s: %w", role.Namespace, role.Name, err)
+	}
+	return nil
+}
+
+func (r *Reconciler) ensureRoleBinding(ctx context.Context, bc *stashv1beta1.BackupConfiguration) error {
+	desired := RenderRoleBinding(bc)
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: desired.Name, Namespace: desired.Namespace}}
+	if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, rb, func() error {
+		rb.Labels = mergeLabels(rb.Labels, desired.Labels)
+		if rb.CreationTimestamp.IsZero() {
+			// roleRef is immutable; it is the same name on every render anyway.
+			rb.RoleRef = desired.RoleRef
+		}
+		rb.Subjects = desired.Subjects
+		return controllerutil.SetControllerReference(bc, rb, r.Scheme)
+	}); err != nil {
+		return fmt.Errorf("failed to create or update RoleBinding %s/%s: %w", rb.Namespace, rb.Name, err)
+	}
+	return nil
+}

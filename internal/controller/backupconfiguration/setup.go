@@ -1,0 +1,104 @@
+package backupconfiguration
+
+import (
+	"context"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	appcatalogv1alpha1 "github.com/hoard-operator/hoard/api/appcatalog/v1alpha1"
+	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
+	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
+)
+
+// SetupWithManager registers the reconciler. Besides its own objects it watches everything a
+// configuration refers to, so a Repository, Secret, AppBinding or Task that appears later
+// turns the configuration Ready without waiting for a resync.
+func SetupWithManager(mgr ctrl.Manager, image string) error {
+	r := &Reconciler{
+		Client:   mgr.GetClient(),
+		Scheme:   mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorderFor("hoard-backupconfiguration"),
+		Image:    image,
+	}
+	c := mgr.GetClient()
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("backupconfiguration").
+		For(&stashv1beta1.BackupConfiguration{}).
+		Owns(&batchv1.CronJob{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
+		Watches(&stashv1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(
+			func(ctx context.Context, o client.Object) []reconcile.Request {
+				return referring(ctx, c, o.GetNamespace(), func(bc *stashv1beta1.BackupConfiguration) bool {
+					return bc.Spec.Repository.Name == o.GetName()
+				})
+			})).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(
+			func(ctx context.Context, o client.Object) []reconcile.Request {
+				return referringToSecret(ctx, c, o.GetNamespace(), o.GetName())
+			}), builder.OnlyMetadata).
+		Watches(&appcatalogv1alpha1.AppBinding{}, handler.EnqueueRequestsFromMapFunc(
+			func(ctx context.Context, o client.Object) []reconcile.Request {
+				return referring(ctx, c, o.GetNamespace(), func(bc *stashv1beta1.BackupConfiguration) bool {
+					return bc.Spec.Target != nil && bc.Spec.Target.Ref.Name == o.GetName() && isAppBinding(bc.Spec.Target.Ref)
+				})
+			})).
+		Watches(&stashv1beta1.Task{}, handler.EnqueueRequestsFromMapFunc(
+			func(ctx context.Context, o client.Object) []reconcile.Request {
+				// An empty task name may resolve to any Task through the AppBinding.
+				return referring(ctx, c, "", func(bc *stashv1beta1.BackupConfiguration) bool {
+					return bc.Spec.Task.Name == o.GetName() || bc.Spec.Task.Name == ""
+				})
+			})).
+		Complete(r)
+}
+
+// referring lists the configurations (in ns, or everywhere when ns is empty) that match.
+func referring(ctx context.Context, c client.Client, ns string, match func(*stashv1beta1.BackupConfiguration) bool) []reconcile.Request {
+	var list stashv1beta1.BackupConfigurationList
+	var opts []client.ListOption
+	if ns != "" {
+		opts = append(opts, client.InNamespace(ns))
+	}
+	if err := c.List(ctx, &list, opts...); err != nil {
+		log.FromContext(ctx).Error(err, "failed to list BackupConfigurations", "namespace", ns)
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if match(&list.Items[i]) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return reqs
+}
+
+// referringToSecret maps a storage Secret to the configurations whose Repository uses it.
+func referringToSecret(ctx context.Context, c client.Client, ns, secret string) []reconcile.Request {
+	var repos stashv1alpha1.RepositoryList
+	if err := c.List(ctx, &repos, client.InNamespace(ns)); err != nil {
+		log.FromContext(ctx).Error(err, "failed to list Repositories", "namespace", ns)
+		return nil
+	}
+	names := map[string]bool{}
+	for _, repo := range repos.Items {
+		if repo.Spec.Backend.StorageSecretName == secret {
+			names[repo.Name] = true
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return referring(ctx, c, ns, func(bc *stashv1beta1.BackupConfiguration) bool {
+		return names[bc.Spec.Repository.Name]
+	})
+}

@@ -1,0 +1,94 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/hoard-operator/hoard/internal/controller"
+	"github.com/hoard-operator/hoard/internal/scheme"
+)
+
+// testOperatorImage is the operator image the controllers put into CronJobs and Jobs.
+const testOperatorImage = "example.org/hoard:test"
+
+// startManager starts a manager with every Hoard controller, as manager.New wires it, and
+// stops it when the test ends (or when the returned function is called, e.g. to simulate an
+// operator restart). Controller-name validation is skipped because every test starts its
+// own manager in this one process.
+func startManager(t *testing.T) context.CancelFunc {
+	t.Helper()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme.New(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatalf("create manager: %v", err)
+	}
+	if err := controller.Setup(mgr, controller.Options{OperatorImage: testOperatorImage, SessionTimeout: time.Hour}); err != nil {
+		t.Fatalf("set up controllers: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("manager stopped with error: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("manager did not stop within 30s")
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// pollUntil calls check every 50ms until it returns nil or timeout passes, then fails the
+// test with check's last error.
+func pollUntil(t *testing.T, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// findEvent returns an error unless an Event with reason exists on the named object.
+func findEvent(ctx context.Context, ns, object, reason string) error {
+	var events corev1.EventList
+	if err := k8sClient.List(ctx, &events, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	for _, e := range events.Items {
+		if e.InvolvedObject.Name == object && e.Reason == reason {
+			return nil
+		}
+	}
+	return fmt.Errorf("no event %s on %s/%s among %d events", reason, ns, object, len(events.Items))
+}
