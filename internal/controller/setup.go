@@ -8,6 +8,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/hoard-operator/hoard/internal/controller/backupconfiguration"
+	"github.com/hoard-operator/hoard/internal/controller/mysqladdon"
 )
 
 // Options are the settings every reconciler may need.
@@ -20,12 +21,19 @@ type Options struct {
 	// SessionTimeout fails a session still running after this long, unless its invoker sets
 	// spec.timeOut.
 	SessionTimeout time.Duration
+	// MySQLAddonChart is a directory with the mysql-addon chart that MySQLAddon resources
+	// install; empty uses the chart built into the binary.
+	MySQLAddonChart string
+	// AddonReleaseNamespace holds the Helm release records of the (cluster-scoped) addon
+	// resources; empty means hoard-system.
+	AddonReleaseNamespace string
 }
 
 // Setup registers every reconciler with mgr.
 func Setup(mgr ctrl.Manager, opts Options) error {
 	setups := []func(ctrl.Manager, Options) error{
 		// Each reconciler package adds its SetupWithManager adapter here.
+		setupMySQLAddon,
 		func(m ctrl.Manager, o Options) error { return backupconfiguration.SetupWithManager(m, o.OperatorImage) },
 	}
 	for _, setup := range setups {
@@ -34,4 +42,12 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		}
 	}
 	return nil
+}
+
+func setupMySQLAddon(mgr ctrl.Manager, opts Options) error {
+	ns := opts.AddonReleaseNamespace
+	if ns == "" {
+		ns = "hoard-system"
+	}
+	return mysqladdon.SetupWithManager(mgr, mysqladdon.Options{ChartPath: opts.MySQLAddonChart, ReleaseNamespace: ns})
 }
