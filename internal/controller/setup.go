@@ -9,6 +9,7 @@ import (
 
 	"github.com/hoard-operator/hoard/internal/controller/backupconfiguration"
 	"github.com/hoard-operator/hoard/internal/controller/mysqladdon"
+	"github.com/hoard-operator/hoard/internal/metrics"
 )
 
 // Options are the settings every reconciler may need.
@@ -33,6 +34,7 @@ type Options struct {
 func Setup(mgr ctrl.Manager, opts Options) error {
 	setups := []func(ctrl.Manager, Options) error{
 		// Each reconciler package adds its SetupWithManager adapter here.
+		func(m ctrl.Manager, o Options) error { return metrics.Setup(m, o.PushgatewayURL) },
 		setupMySQLAddon,
 		func(m ctrl.Manager, o Options) error { return backupconfiguration.SetupWithManager(m, o.OperatorImage) },
 	}
