@@ -3,13 +3,18 @@
 package controller
 
 import (
+	"fmt"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/hoard-operator/hoard/internal/controller/backupconfiguration"
+	"github.com/hoard-operator/hoard/internal/controller/backupsession"
 	"github.com/hoard-operator/hoard/internal/controller/mysqladdon"
+	"github.com/hoard-operator/hoard/internal/controller/restoresession"
 	"github.com/hoard-operator/hoard/internal/metrics"
+	"github.com/hoard-operator/hoard/internal/session"
 )
 
 // Options are the settings every reconciler may need.
@@ -22,6 +27,9 @@ type Options struct {
 	// SessionTimeout fails a session still running after this long, unless its invoker sets
 	// spec.timeOut.
 	SessionTimeout time.Duration
+	// PollInterval is how often running sessions are checked for progress and deadlines;
+	// zero means 10s.
+	PollInterval time.Duration
 	// MySQLAddonChart is a directory with the mysql-addon chart that MySQLAddon resources
 	// install; empty uses the chart built into the binary.
 	MySQLAddonChart string
@@ -34,6 +42,8 @@ type Options struct {
 func Setup(mgr ctrl.Manager, opts Options) error {
 	setups := []func(ctrl.Manager, Options) error{
 		// Each reconciler package adds its SetupWithManager adapter here.
+		setupBackupSession,
+		setupRestoreSession,
 		func(m ctrl.Manager, o Options) error { return metrics.Setup(m, o.PushgatewayURL) },
 		setupMySQLAddon,
 		func(m ctrl.Manager, o Options) error { return backupconfiguration.SetupWithManager(m, o.OperatorImage) },
@@ -52,4 +62,35 @@ func setupMySQLAddon(mgr ctrl.Manager, opts Options) error {
 		ns = "hoard-system"
 	}
 	return mysqladdon.SetupWithManager(mgr, mysqladdon.Options{ChartPath: opts.MySQLAddonChart, ReleaseNamespace: ns})
+}
+
+func setupBackupSession(mgr ctrl.Manager, opts Options) error {
+	clientset, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return fmt.Errorf("failed to create clientset: %w", err)
+	}
+	r := &backupsession.Reconciler{
+		Client:         mgr.GetClient(),
+		APIReader:      mgr.GetAPIReader(),
+		Scheme:         mgr.GetScheme(),
+		Recorder:       mgr.GetEventRecorderFor("backupsession-controller"),
+		Progress:       session.LogProgressReader{Clientset: clientset},
+		PushgatewayURL: opts.PushgatewayURL,
+		Timeout:        opts.SessionTimeout,
+		PollInterval:   opts.PollInterval,
+	}
+	return r.SetupWithManager(mgr)
+}
+
+func setupRestoreSession(mgr ctrl.Manager, opts Options) error {
+	r := &restoresession.Reconciler{
+		Client:         mgr.GetClient(),
+		APIReader:      mgr.GetAPIReader(),
+		Scheme:         mgr.GetScheme(),
+		Recorder:       mgr.GetEventRecorderFor("restoresession-controller"),
+		PushgatewayURL: opts.PushgatewayURL,
+		Timeout:        opts.SessionTimeout,
+		PollInterval:   opts.PollInterval,
+	}
+	return r.SetupWithManager(mgr)
 }

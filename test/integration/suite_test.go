@@ -3,11 +3,14 @@ package integration
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"testing"
 
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/hoard-operator/hoard/internal/scheme"
 	"github.com/hoard-operator/hoard/test/envtestutil"
@@ -23,6 +26,12 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	// Controller logs go to stderr only when asked for: HOARD_TEST_LOG=1 go test ...
+	logOut := io.Discard
+	if os.Getenv("HOARD_TEST_LOG") != "" {
+		logOut = os.Stderr
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logOut), zap.UseDevMode(true)))
 	env, c, err := envtestutil.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -1,0 +1,351 @@
+// Package backupsession reconciles BackupSessions: it turns each new session into a backup
+// Job, follows the Job to its end, and records the outcome on the session and its Repository.
+// All state lives in the API (the session's phase, the Job, the pod status), so an operator
+// restarted mid-backup picks up where it left off.
+package backupsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/event"
+	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/session"
+)
+
+// Reconciler reconciles BackupSessions.
+type Reconciler struct {
+	Client client.Client
+	// APIReader reads around the cache where a stale read would do harm: the skip decision,
+	// and confirming that a Job is really gone.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  record.EventRecorder
+	Progress  session.ProgressReader
+
+	PushgatewayURL string
+	// Timeout fails sessions still running after this long unless the configuration's
+	// spec.timeOut says otherwise.
+	Timeout time.Duration
+	// PollInterval is how often a running session is looked at for progress and deadline.
+	PollInterval time.Duration
+	// Now is the clock; tests may replace it.
+	Now func() time.Time
+}
+
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=backupsessions,verbs=get;list;watch;delete
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=backupsessions/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=backupconfigurations,verbs=get;list;watch
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories,verbs=get;list;watch
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=tasks;functions,verbs=get;list;watch
+// +kubebuilder:rbac:groups=appcatalog.appscode.com,resources=appbindings,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
+
+// SetupWithManager registers the reconciler.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if r.PollInterval == 0 {
+		r.PollInterval = 10 * time.Second
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1beta1.BackupSession{}).
+		Owns(&batchv1.Job{}).
+		Named("backupsession").
+		Complete(r)
+}
+
+// Reconcile moves a session one step: Pending → Running (or Skipped/Failed), Running →
+// Succeeded/Failed, and prunes the history once it is finished.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	bs := &v1beta1.BackupSession{}
+	if err := r.Client.Get(ctx, req.NamespacedName, bs); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !bs.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	switch bs.Status.Phase {
+	case v1beta1.BackupSessionSucceeded, v1beta1.BackupSessionFailed, v1beta1.BackupSessionSkipped:
+		return ctrl.Result{}, r.pruneHistory(ctx, bs)
+	case v1beta1.BackupSessionRunning, v1beta1.BackupSessionUnknown:
+		return r.track(ctx, bs)
+	default:
+		return r.start(ctx, bs)
+	}
+}
+
+func (r *Reconciler) start(ctx context.Context, bs *v1beta1.BackupSession) (ctrl.Result, error) {
+	inv := bs.Spec.Invoker
+	if inv.Kind != "BackupConfiguration" {
+		return ctrl.Result{}, r.fail(ctx, bs, "InvokerUnsupported", fmt.Sprintf("invoker kind %q is not supported: use BackupConfiguration", inv.Kind))
+	}
+	bc := &v1beta1.BackupConfiguration{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: bs.Namespace, Name: inv.Name}, bc); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, r.fail(ctx, bs, "InvokerNotFound", fmt.Sprintf("BackupConfiguration %s/%s not found", bs.Namespace, inv.Name))
+		}
+		return ctrl.Result{}, fmt.Errorf("failed to get BackupConfiguration %s/%s: %w", bs.Namespace, inv.Name, err)
+	}
+	if bc.Spec.Driver == v1beta1.VolumeSnapshotter {
+		return ctrl.Result{}, r.fail(ctx, bs, "DriverUnsupported", "driver VolumeSnapshotter is not supported: Hoard backs up with the Restic driver")
+	}
+	if other, err := r.runningSibling(ctx, bs); err != nil {
+		return ctrl.Result{}, err
+	} else if other != "" {
+		return ctrl.Result{}, r.skip(ctx, bs, fmt.Sprintf("BackupSession %s of BackupConfiguration %s is still running", other, inv.Name))
+	}
+
+	target := resolve.Target{}
+	if t := bc.Spec.Target; t != nil {
+		target = resolve.Target{Alias: t.Alias, Ref: t.Ref, Paths: t.Paths, VolumeMounts: t.VolumeMounts, Args: t.Args}
+	}
+	g, err := session.Gather(ctx, r.APIReader, session.Request{
+		Kind:           resolve.KindBackup,
+		Namespace:      bs.Namespace,
+		SessionName:    bs.Name,
+		Invoker:        resolve.Invoker{Kind: inv.Kind, Name: inv.Name},
+		TaskRef:        bc.Spec.Task,
+		RepositoryName: bc.Spec.Repository.Name,
+		Target:         target,
+	})
+	var ue *session.UserError
+	if errors.As(err, &ue) {
+		return ctrl.Result{}, r.fail(ctx, bs, ue.Reason, ue.Message)
+	} else if err != nil {
+		return ctrl.Result{}, err
+	}
+	timeout, err := r.timeout(bc)
+	if err != nil {
+		return ctrl.Result{}, r.fail(ctx, bs, "InvalidTimeOut", err.Error())
+	}
+	in := g.Input
+	in.RetentionPolicy = bc.Spec.RetentionPolicy
+	in.RuntimeSettings = bc.Spec.RuntimeSettings
+	in.TempDir = bc.Spec.TempDir
+	in.InterimVolume = bc.Spec.InterimVolumeTemplate
+	in.PushgatewayURL = r.PushgatewayURL
+	in.ActiveDeadlineSeconds = int64(timeout.Seconds())
+	jobName := resolve.JobName(resolve.KindBackup, bs.Name)
+	if g.Connection != nil {
+		in.TargetSecretName = session.TargetSecretName(jobName)
+	}
+	job, err := resolve.Build(in)
+	if err != nil {
+		return ctrl.Result{}, r.fail(ctx, bs, "TaskResolutionFailed", err.Error())
+	}
+	if err := session.CreateJob(ctx, r.Client, r.Scheme, bs, job, g.Connection); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	orig := bs.DeepCopy()
+	bs.Status.Phase = v1beta1.BackupSessionRunning
+	bs.Status.Targets = []v1beta1.BackupTargetStatus{{
+		Ref:        target.Ref,
+		TotalHosts: ptr.To(int32(1)),
+		Phase:      v1beta1.TargetBackupRunning,
+	}}
+	for _, c := range []string{v1beta1.ConditionRepositoryFound, v1beta1.ConditionBackendSecretFound, v1beta1.ConditionBackupTargetFound} {
+		meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: c, Status: metav1.ConditionTrue, Reason: "Found", Message: "found when the session started"})
+	}
+	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: "BackupJobCreated", Status: metav1.ConditionTrue, Reason: "JobCreated", Message: "Job " + job.Name + " created"})
+	if err := r.writeStatus(ctx, orig, bs); err != nil {
+		return ctrl.Result{}, err
+	}
+	event.BackupSessionStarted.Emit(r.Recorder, bs, job.Name)
+	log.FromContext(ctx).Info("backup started", "job", job.Name)
+	return ctrl.Result{RequeueAfter: r.PollInterval}, nil
+}
+
+// runningSibling returns the name of another session of the same invoker that holds the
+// right to run: one that is Running, or Pending and older. It reads the API directly, since
+// a cached list could miss a session that turned Running a moment ago.
+func (r *Reconciler) runningSibling(ctx context.Context, bs *v1beta1.BackupSession) (string, error) {
+	list := &v1beta1.BackupSessionList{}
+	if err := r.APIReader.List(ctx, list, client.InNamespace(bs.Namespace), client.MatchingLabels{
+		v1beta1.LabelInvokerName: bs.Spec.Invoker.Name,
+	}); err != nil {
+		return "", fmt.Errorf("failed to list BackupSessions of %s/%s: %w", bs.Namespace, bs.Spec.Invoker.Name, err)
+	}
+	for i := range list.Items {
+		o := &list.Items[i]
+		if o.UID == bs.UID || o.Spec.Invoker.Kind != bs.Spec.Invoker.Kind || o.Spec.Invoker.Name != bs.Spec.Invoker.Name {
+			continue
+		}
+		switch o.Status.Phase {
+		case v1beta1.BackupSessionRunning:
+			return o.Name, nil
+		case "", v1beta1.BackupSessionPending:
+			if olderThan(o, bs) {
+				return o.Name, nil
+			}
+		}
+	}
+	return "", nil
+}
+
+func olderThan(a, b *v1beta1.BackupSession) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Name < b.Name
+}
+
+func (r *Reconciler) timeout(bc *v1beta1.BackupConfiguration) (time.Duration, error) {
+	if bc.Spec.TimeOut == "" {
+		return r.Timeout, nil
+	}
+	d, err := time.ParseDuration(bc.Spec.TimeOut)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("spec.timeOut %q of BackupConfiguration %s is not a positive duration such as 2h", bc.Spec.TimeOut, bc.Name)
+	}
+	return d, nil
+}
+
+func (r *Reconciler) track(ctx context.Context, bs *v1beta1.BackupSession) (ctrl.Result, error) {
+	jobName := resolve.JobName(resolve.KindBackup, bs.Name)
+	job := &batchv1.Job{}
+	key := client.ObjectKey{Namespace: bs.Namespace, Name: jobName}
+	if err := r.Client.Get(ctx, key, job); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, fmt.Errorf("failed to get Job %s/%s: %w", bs.Namespace, jobName, err)
+		}
+		// The cache may lag behind a Job created a moment ago: ask the API server.
+		if err := r.APIReader.Get(ctx, key, job); err != nil {
+			if apierrors.IsNotFound(err) {
+				return ctrl.Result{}, r.fail(ctx, bs, "JobDeleted", fmt.Sprintf("backup Job %s was deleted before it finished", jobName))
+			}
+			return ctrl.Result{}, fmt.Errorf("failed to get Job %s/%s: %w", bs.Namespace, jobName, err)
+		}
+	}
+	out, err := session.ReadOutcome(ctx, r.Client, job)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if out.Finished {
+		return ctrl.Result{}, r.finish(ctx, bs, out)
+	}
+	if !job.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.fail(ctx, bs, "JobDeleted", fmt.Sprintf("backup Job %s was deleted before it finished", jobName))
+	}
+
+	timeout := r.Timeout
+	bc := &v1beta1.BackupConfiguration{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: bs.Namespace, Name: bs.Spec.Invoker.Name}, bc); err == nil {
+		if t, err := r.timeout(bc); err == nil {
+			timeout = t
+		}
+	}
+	elapsed := r.Now().Sub(bs.CreationTimestamp.Time)
+	if timeout > 0 && elapsed >= timeout {
+		if err := r.Client.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, fmt.Errorf("failed to delete timed-out Job %s/%s: %w", job.Namespace, job.Name, err)
+		}
+		return ctrl.Result{}, r.fail(ctx, bs, "TimedOut", fmt.Sprintf("the backup did not finish within %s; Job %s was stopped", timeout, jobName))
+	}
+	if err := r.updateProgress(ctx, bs, job); err != nil {
+		log.FromContext(ctx).V(1).Info("no progress report", "reason", err.Error())
+	}
+	next := r.PollInterval
+	if timeout > 0 && timeout-elapsed < next {
+		next = timeout - elapsed
+	}
+	return ctrl.Result{RequeueAfter: next}, nil
+}
+
+func (r *Reconciler) updateProgress(ctx context.Context, bs *v1beta1.BackupSession, job *batchv1.Job) error {
+	if r.Progress == nil {
+		return nil
+	}
+	pods := &corev1.PodList{}
+	if err := r.Client.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+		return err
+	}
+	for i := range pods.Items {
+		p, err := r.Progress.Latest(ctx, &pods.Items[i])
+		if err != nil || p == nil {
+			return err
+		}
+		orig := bs.DeepCopy()
+		prog := &v1beta1.BackupProgress{BytesDone: p.BytesDone, TotalBytes: p.TotalBytes, LastUpdateTime: ptr.To(metav1.NewTime(r.Now()))}
+		if p.PercentDone > 0 {
+			prog.Percent = ptr.To(int32(p.PercentDone * 100))
+		}
+		if old := bs.Status.Progress; old != nil && old.BytesDone == prog.BytesDone && old.TotalBytes == prog.TotalBytes {
+			return nil
+		}
+		bs.Status.Progress = prog
+		return r.writeStatus(ctx, orig, bs)
+	}
+	return nil
+}
+
+func (r *Reconciler) pruneHistory(ctx context.Context, bs *v1beta1.BackupSession) error {
+	bc := &v1beta1.BackupConfiguration{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: bs.Namespace, Name: bs.Spec.Invoker.Name}, bc); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	limit := 1
+	if bc.Spec.BackupHistoryLimit != nil {
+		limit = int(*bc.Spec.BackupHistoryLimit)
+	}
+	list := &v1beta1.BackupSessionList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(bs.Namespace), client.MatchingLabels{v1beta1.LabelInvokerName: bc.Name}); err != nil {
+		return fmt.Errorf("failed to list BackupSessions of %s/%s: %w", bc.Namespace, bc.Name, err)
+	}
+	var finished []*v1beta1.BackupSession
+	for i := range list.Items {
+		s := &list.Items[i]
+		if s.Spec.Invoker.Kind != "BackupConfiguration" || !s.DeletionTimestamp.IsZero() {
+			continue
+		}
+		switch s.Status.Phase {
+		case v1beta1.BackupSessionSucceeded, v1beta1.BackupSessionFailed, v1beta1.BackupSessionSkipped:
+			finished = append(finished, s)
+		}
+	}
+	if len(finished) <= limit {
+		return nil
+	}
+	sort.Slice(finished, func(i, j int) bool { return olderThan(finished[j], finished[i]) })
+	for _, s := range finished[limit:] {
+		if err := r.Client.Delete(ctx, s, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("failed to delete old BackupSession %s/%s: %w", s.Namespace, s.Name, err)
+		}
+		log.FromContext(ctx).Info("pruned old BackupSession", "name", s.Name, "limit", limit)
+	}
+	return nil
+}
+
+func (r *Reconciler) writeStatus(ctx context.Context, orig, bs *v1beta1.BackupSession) error {
+	if equality.Semantic.DeepEqual(orig.Status, bs.Status) {
+		return nil
+	}
+	if err := r.Client.Status().Patch(ctx, bs, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("failed to update status of BackupSession %s/%s: %w", bs.Namespace, bs.Name, err)
+	}
+	return nil
+}

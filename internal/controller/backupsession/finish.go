@@ -1,0 +1,246 @@
+package backupsession
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
+	"github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/event"
+	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/result"
+	"github.com/hoard-operator/hoard/internal/session"
+)
+
+// Post-backup actions as upstream Stash named them.
+const (
+	actionInitRepository = "InitializeBackendRepository"
+	actionRetention      = "ApplyRetentionPolicy"
+	actionVerify         = "VerifyRepositoryIntegrity"
+	actionMetrics        = "SendRepositoryMetrics"
+)
+
+func (r *Reconciler) duration(bs *v1beta1.BackupSession) string {
+	return result.FormatDuration(r.Now().Sub(bs.CreationTimestamp.Time))
+}
+
+// fail ends a session that could not run or did not succeed.
+func (r *Reconciler) fail(ctx context.Context, bs *v1beta1.BackupSession, reason, msg string) error {
+	return r.failHost(ctx, bs, reason, msg, "")
+}
+
+// failHost is fail with the snapshot host the Job reported, when it reported one.
+func (r *Reconciler) failHost(ctx context.Context, bs *v1beta1.BackupSession, reason, msg, host string) error {
+	orig := bs.DeepCopy()
+	if host == "" {
+		host = resolve.DefaultHostname
+		if bc := r.config(ctx, bs); bc != nil && bc.Spec.Target != nil {
+			host = resolve.Hostname(bc.Spec.Target.Alias)
+		}
+	}
+	bs.Status.Phase = v1beta1.BackupSessionFailed
+	bs.Status.SessionDuration = r.duration(bs)
+	bs.Status.Progress = nil
+	bs.Status.Targets = []v1beta1.BackupTargetStatus{{
+		Ref:        r.targetRef(ctx, bs),
+		TotalHosts: ptr.To(int32(1)),
+		Phase:      v1beta1.TargetBackupFailed,
+		Stats:      []v1beta1.HostBackupStats{{Hostname: host, Phase: v1beta1.HostFailed, Error: msg}},
+	}}
+	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: "BackupSucceeded", Status: metav1.ConditionFalse, Reason: reason, Message: msg})
+	if err := r.writeStatus(ctx, orig, bs); err != nil {
+		return err
+	}
+	event.BackupSessionFailed.Emit(r.Recorder, bs, msg)
+	log.FromContext(ctx).Info("backup failed", "reason", reason, "message", msg)
+	return r.pruneHistory(ctx, bs)
+}
+
+func (r *Reconciler) skip(ctx context.Context, bs *v1beta1.BackupSession, msg string) error {
+	orig := bs.DeepCopy()
+	bs.Status.Phase = v1beta1.BackupSessionSkipped
+	bs.Status.SessionDuration = r.duration(bs)
+	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: "BackupSkipped", Status: metav1.ConditionTrue, Reason: "AnotherSessionRunning", Message: msg})
+	if err := r.writeStatus(ctx, orig, bs); err != nil {
+		return err
+	}
+	event.BackupSessionSkipped.Emit(r.Recorder, bs, msg)
+	return r.pruneHistory(ctx, bs)
+}
+
+// finish records a finished Job's outcome.
+func (r *Reconciler) finish(ctx context.Context, bs *v1beta1.BackupSession, out session.Outcome) error {
+	res := out.Result
+	if !out.Succeeded {
+		host := ""
+		if res != nil {
+			host = res.Hostname
+		}
+		if err := r.failHost(ctx, bs, "BackupFailed", out.Error, host); err != nil {
+			return err
+		}
+		if res != nil && res.Repository != nil {
+			return r.updateRepository(ctx, bs, res, false)
+		}
+		return nil
+	}
+
+	orig := bs.DeepCopy()
+	host := v1beta1.HostBackupStats{
+		Hostname: res.Hostname,
+		Phase:    v1beta1.HostSucceeded,
+		Duration: res.Duration,
+	}
+	for _, s := range res.Snapshots {
+		st := v1beta1.SnapshotStats{Name: s.Name, Path: s.Path, TotalSize: s.TotalSize, Uploaded: s.Uploaded, ProcessingTime: s.ProcessingTime}
+		if fs := s.FileStats; fs != nil {
+			st.FileStats = v1beta1.FileStats{TotalFiles: fs.TotalFiles, NewFiles: fs.NewFiles, ModifiedFiles: fs.ModifiedFiles, UnmodifiedFiles: fs.UnmodifiedFiles}
+		}
+		host.Snapshots = append(host.Snapshots, st)
+	}
+	bs.Status.Phase = v1beta1.BackupSessionSucceeded
+	bs.Status.SessionDuration = r.duration(bs)
+	bs.Status.Progress = nil
+	bs.Status.Targets = []v1beta1.BackupTargetStatus{{
+		Ref:               r.targetRef(ctx, bs),
+		TotalHosts:        ptr.To(int32(1)),
+		Phase:             v1beta1.TargetBackupSucceeded,
+		Stats:             []v1beta1.HostBackupStats{host},
+		PreBackupActions:  res.PreActions,
+		PostBackupActions: res.PostActions,
+	}}
+	setActionConditions(&bs.Status.Conditions, res)
+	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: "BackupSucceeded", Status: metav1.ConditionTrue, Reason: "BackupSucceeded", Message: "backup of " + res.Hostname + " succeeded"})
+	if err := r.writeStatus(ctx, orig, bs); err != nil {
+		return err
+	}
+	snapshot := ""
+	if len(res.Snapshots) > 0 {
+		snapshot = res.Snapshots[0].Name
+	}
+	event.BackupSessionSucceeded.Emit(r.Recorder, bs, bs.Status.SessionDuration, snapshot)
+	if slices.Contains(res.PreActions, actionInitRepository) {
+		event.RepositoryInitialized.Emit(r.Recorder, bs, r.repositoryName(ctx, bs))
+	}
+	if slices.Contains(res.PostActions, actionRetention) {
+		removed := int64(0)
+		if res.Repository != nil {
+			removed = res.Repository.SnapshotsRemoved
+		}
+		event.RetentionApplied.Emit(r.Recorder, bs, r.policyName(ctx, bs), removed)
+	}
+	if err := r.updateRepository(ctx, bs, res, true); err != nil {
+		return err
+	}
+	return r.pruneHistory(ctx, bs)
+}
+
+func setActionConditions(conds *[]metav1.Condition, res *result.Result) {
+	set := func(t string, ok bool, reason, msg string) {
+		status := metav1.ConditionTrue
+		if !ok {
+			status = metav1.ConditionFalse
+		}
+		meta.SetStatusCondition(conds, metav1.Condition{Type: t, Status: status, Reason: reason, Message: msg})
+	}
+	if slices.Contains(res.PreActions, actionInitRepository) {
+		set(v1beta1.ConditionBackendRepositoryInitialized, true, "RepositoryInitialized", "the restic repository was initialised by this session")
+	}
+	if slices.Contains(res.PostActions, actionRetention) {
+		msg := "retention policy applied"
+		if res.Repository != nil {
+			msg = fmt.Sprintf("retention policy applied: %d snapshot(s) removed", res.Repository.SnapshotsRemoved)
+		}
+		set(v1beta1.ConditionRetentionPolicyApplied, true, "RetentionPolicyApplied", msg)
+	}
+	if slices.Contains(res.PostActions, actionVerify) {
+		ok := res.Repository != nil && res.Repository.Integrity != nil && *res.Repository.Integrity
+		msg := "restic check passed"
+		if !ok {
+			msg = "restic check found problems in the repository"
+		}
+		set(v1beta1.ConditionRepositoryIntegrityVerified, ok, map[bool]string{true: "IntegrityVerified", false: "IntegrityCheckFailed"}[ok], msg)
+	}
+	if slices.Contains(res.PostActions, actionMetrics) {
+		set(v1beta1.ConditionRepositoryMetricsPushed, true, "RepositoryMetricsRead", "repository size and snapshot count recorded")
+	}
+}
+
+func (r *Reconciler) config(ctx context.Context, bs *v1beta1.BackupSession) *v1beta1.BackupConfiguration {
+	bc := &v1beta1.BackupConfiguration{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: bs.Namespace, Name: bs.Spec.Invoker.Name}, bc); err != nil {
+		return nil
+	}
+	return bc
+}
+
+func (r *Reconciler) targetRef(ctx context.Context, bs *v1beta1.BackupSession) v1beta1.TargetRef {
+	if bc := r.config(ctx, bs); bc != nil && bc.Spec.Target != nil {
+		return bc.Spec.Target.Ref
+	}
+	return v1beta1.TargetRef{}
+}
+
+func (r *Reconciler) repositoryName(ctx context.Context, bs *v1beta1.BackupSession) string {
+	if bc := r.config(ctx, bs); bc != nil {
+		return bc.Spec.Repository.Name
+	}
+	return ""
+}
+
+func (r *Reconciler) policyName(ctx context.Context, bs *v1beta1.BackupSession) string {
+	if bc := r.config(ctx, bs); bc != nil {
+		return bc.Spec.RetentionPolicy.Name
+	}
+	return ""
+}
+
+// updateRepository copies what the Job saw of the repository into the Repository's status.
+func (r *Reconciler) updateRepository(ctx context.Context, bs *v1beta1.BackupSession, res *result.Result, succeeded bool) error {
+	name := r.repositoryName(ctx, bs)
+	if name == "" {
+		return nil
+	}
+	now := metav1.NewTime(r.Now().Truncate(time.Second))
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		repo := &v1alpha1.Repository{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: bs.Namespace, Name: name}, repo); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		orig := repo.DeepCopy()
+		st := &repo.Status
+		st.ObservedGeneration = repo.Generation
+		if succeeded {
+			if st.FirstBackupTime == nil {
+				st.FirstBackupTime = &now
+			}
+			st.LastBackupTime = &now
+			st.LastSuccessfulBackupTime = &now
+			st.LastBackupDuration = bs.Status.SessionDuration
+		}
+		if rs := res.Repository; rs != nil {
+			if rs.Integrity != nil {
+				st.Integrity = ptr.To(*rs.Integrity)
+			}
+			if rs.TotalSize != "" {
+				st.TotalSize = rs.TotalSize
+			}
+			st.SnapshotCount = rs.SnapshotCount
+			st.BackupCount = rs.SnapshotCount
+			st.SnapshotsRemovedOnLastCleanup = rs.SnapshotsRemoved
+		}
+		if err := r.Client.Status().Patch(ctx, repo, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+			return err
+		}
+		return nil
+	})
+}

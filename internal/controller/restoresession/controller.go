@@ -1,0 +1,258 @@
+// Package restoresession reconciles RestoreSessions: each becomes one restore Job, followed
+// to its end, with the outcome recorded on the session.
+package restoresession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/event"
+	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/result"
+	"github.com/hoard-operator/hoard/internal/session"
+)
+
+// Reconciler reconciles RestoreSessions.
+type Reconciler struct {
+	Client    client.Client
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  record.EventRecorder
+
+	PushgatewayURL string
+	Timeout        time.Duration
+	PollInterval   time.Duration
+	Now            func() time.Time
+}
+
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=restoresessions,verbs=get;list;watch
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=restoresessions/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories,verbs=get;list;watch
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=tasks;functions,verbs=get;list;watch
+// +kubebuilder:rbac:groups=appcatalog.appscode.com,resources=appbindings,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
+
+// SetupWithManager registers the reconciler.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if r.PollInterval == 0 {
+		r.PollInterval = 10 * time.Second
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1beta1.RestoreSession{}).
+		Owns(&batchv1.Job{}).
+		Named("restoresession").
+		Complete(r)
+}
+
+// Reconcile moves a RestoreSession one step: Pending → Running (or Failed), Running → done.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	rs := &v1beta1.RestoreSession{}
+	if err := r.Client.Get(ctx, req.NamespacedName, rs); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !rs.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	switch rs.Status.Phase {
+	case v1beta1.RestoreSucceeded, v1beta1.RestoreFailed:
+		return ctrl.Result{}, nil
+	case v1beta1.RestoreRunning, v1beta1.RestoreUnknown:
+		return r.track(ctx, rs)
+	default:
+		return r.start(ctx, rs)
+	}
+}
+
+func (r *Reconciler) host(rs *v1beta1.RestoreSession) string {
+	if rs.Spec.Target != nil {
+		return resolve.Hostname(rs.Spec.Target.Alias)
+	}
+	return resolve.DefaultHostname
+}
+
+func (r *Reconciler) timeout(rs *v1beta1.RestoreSession) (time.Duration, error) {
+	if rs.Spec.TimeOut == "" {
+		return r.Timeout, nil
+	}
+	d, err := time.ParseDuration(rs.Spec.TimeOut)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("spec.timeOut %q is not a positive duration such as 2h", rs.Spec.TimeOut)
+	}
+	return d, nil
+}
+
+func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctrl.Result, error) {
+	if rs.Spec.Driver == v1beta1.VolumeSnapshotter {
+		return ctrl.Result{}, r.fail(ctx, rs, "DriverUnsupported", "driver VolumeSnapshotter is not supported: Hoard restores with the Restic driver")
+	}
+	timeout, err := r.timeout(rs)
+	if err != nil {
+		return ctrl.Result{}, r.fail(ctx, rs, "InvalidTimeOut", err.Error())
+	}
+	target := resolve.Target{}
+	var targetRules []v1beta1.Rule
+	if t := rs.Spec.Target; t != nil {
+		target = resolve.Target{Alias: t.Alias, Ref: t.Ref, VolumeMounts: t.VolumeMounts, Args: t.Args}
+		targetRules = t.Rules
+	}
+	g, err := session.Gather(ctx, r.APIReader, session.Request{
+		Kind:           resolve.KindRestore,
+		Namespace:      rs.Namespace,
+		SessionName:    rs.Name,
+		Invoker:        resolve.Invoker{Kind: "RestoreSession", Name: rs.Name},
+		TaskRef:        rs.Spec.Task,
+		RepositoryName: rs.Spec.Repository.Name,
+		Target:         target,
+	})
+	var ue *session.UserError
+	if errors.As(err, &ue) {
+		return ctrl.Result{}, r.fail(ctx, rs, ue.Reason, ue.Message)
+	} else if err != nil {
+		return ctrl.Result{}, err
+	}
+	in := g.Input
+	in.RestoreRule = resolve.SelectRule(targetRules, rs.Spec.Rules, r.host(rs))
+	in.RuntimeSettings = rs.Spec.RuntimeSettings
+	in.TempDir = rs.Spec.TempDir
+	in.InterimVolume = rs.Spec.InterimVolumeTemplate
+	in.PushgatewayURL = r.PushgatewayURL
+	in.ActiveDeadlineSeconds = int64(timeout.Seconds())
+	jobName := resolve.JobName(resolve.KindRestore, rs.Name)
+	if g.Connection != nil {
+		in.TargetSecretName = session.TargetSecretName(jobName)
+	}
+	job, err := resolve.Build(in)
+	if err != nil {
+		return ctrl.Result{}, r.fail(ctx, rs, "TaskResolutionFailed", err.Error())
+	}
+	if err := session.CreateJob(ctx, r.Client, r.Scheme, rs, job, g.Connection); err != nil {
+		return ctrl.Result{}, err
+	}
+	orig := rs.DeepCopy()
+	rs.Status.Phase = v1beta1.RestoreRunning
+	rs.Status.TotalHosts = ptr.To(int32(1))
+	meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{Type: v1beta1.ConditionRestoreTargetFound, Status: metav1.ConditionTrue, Reason: "TargetFound", Message: "restore target found"})
+	meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{Type: v1beta1.ConditionRestoreJobCreated, Status: metav1.ConditionTrue, Reason: "JobCreated", Message: "Job " + job.Name + " created"})
+	if err := r.writeStatus(ctx, orig, rs); err != nil {
+		return ctrl.Result{}, err
+	}
+	event.RestoreSessionStarted.Emit(r.Recorder, rs, job.Name)
+	log.FromContext(ctx).Info("restore started", "job", job.Name)
+	return ctrl.Result{RequeueAfter: r.PollInterval}, nil
+}
+
+func (r *Reconciler) track(ctx context.Context, rs *v1beta1.RestoreSession) (ctrl.Result, error) {
+	jobName := resolve.JobName(resolve.KindRestore, rs.Name)
+	job := &batchv1.Job{}
+	key := client.ObjectKey{Namespace: rs.Namespace, Name: jobName}
+	if err := r.Client.Get(ctx, key, job); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, fmt.Errorf("failed to get Job %s/%s: %w", rs.Namespace, jobName, err)
+		}
+		if err := r.APIReader.Get(ctx, key, job); err != nil {
+			if apierrors.IsNotFound(err) {
+				return ctrl.Result{}, r.fail(ctx, rs, "JobDeleted", fmt.Sprintf("restore Job %s was deleted before it finished", jobName))
+			}
+			return ctrl.Result{}, fmt.Errorf("failed to get Job %s/%s: %w", rs.Namespace, jobName, err)
+		}
+	}
+	out, err := session.ReadOutcome(ctx, r.Client, job)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if out.Finished {
+		return ctrl.Result{}, r.finish(ctx, rs, out)
+	}
+	if !job.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.fail(ctx, rs, "JobDeleted", fmt.Sprintf("restore Job %s was deleted before it finished", jobName))
+	}
+	timeout, _ := r.timeout(rs)
+	elapsed := r.Now().Sub(rs.CreationTimestamp.Time)
+	if timeout > 0 && elapsed >= timeout {
+		if err := r.Client.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, fmt.Errorf("failed to delete timed-out Job %s/%s: %w", job.Namespace, job.Name, err)
+		}
+		return ctrl.Result{}, r.fail(ctx, rs, "TimedOut", fmt.Sprintf("the restore did not finish within %s; Job %s was stopped", timeout, jobName))
+	}
+	next := r.PollInterval
+	if timeout > 0 && timeout-elapsed < next {
+		next = timeout - elapsed
+	}
+	return ctrl.Result{RequeueAfter: next}, nil
+}
+
+func (r *Reconciler) fail(ctx context.Context, rs *v1beta1.RestoreSession, reason, msg string) error {
+	return r.record(ctx, rs, false, reason, msg, nil)
+}
+
+func (r *Reconciler) finish(ctx context.Context, rs *v1beta1.RestoreSession, out session.Outcome) error {
+	if !out.Succeeded {
+		return r.record(ctx, rs, false, "RestoreFailed", out.Error, out.Result)
+	}
+	return r.record(ctx, rs, true, "RestoreSucceeded", "restore of "+out.Result.Hostname+" succeeded", out.Result)
+}
+
+func (r *Reconciler) record(ctx context.Context, rs *v1beta1.RestoreSession, ok bool, reason, msg string, res *result.Result) error {
+	orig := rs.DeepCopy()
+	host := v1beta1.HostRestoreStats{Hostname: r.host(rs), Phase: v1beta1.HostFailed}
+	if res != nil {
+		if res.Hostname != "" {
+			host.Hostname = res.Hostname
+		}
+		host.Duration = res.Duration
+	}
+	status := metav1.ConditionFalse
+	rs.Status.Phase = v1beta1.RestoreFailed
+	if ok {
+		host.Phase = v1beta1.HostSucceeded
+		status = metav1.ConditionTrue
+		rs.Status.Phase = v1beta1.RestoreSucceeded
+	} else {
+		host.Error = msg
+	}
+	rs.Status.TotalHosts = ptr.To(int32(1))
+	rs.Status.SessionDuration = result.FormatDuration(r.Now().Sub(rs.CreationTimestamp.Time))
+	rs.Status.Stats = []v1beta1.HostRestoreStats{host}
+	meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{Type: v1beta1.ConditionRestoreCompleted, Status: status, Reason: reason, Message: msg})
+	if err := r.writeStatus(ctx, orig, rs); err != nil {
+		return err
+	}
+	if ok {
+		event.RestoreSessionSucceeded.Emit(r.Recorder, rs, rs.Status.SessionDuration)
+	} else {
+		event.RestoreSessionFailed.Emit(r.Recorder, rs, msg)
+	}
+	log.FromContext(ctx).Info("restore finished", "phase", rs.Status.Phase, "message", msg)
+	return nil
+}
+
+func (r *Reconciler) writeStatus(ctx context.Context, orig, rs *v1beta1.RestoreSession) error {
+	if equality.Semantic.DeepEqual(orig.Status, rs.Status) {
+		return nil
+	}
+	if err := r.Client.Status().Patch(ctx, rs, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("failed to update status of RestoreSession %s/%s: %w", rs.Namespace, rs.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package integration
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/result"
+)
+
+func (f *sessionFixture) restoreSession(t *testing.T, name string, mutate func(*v1beta1.RestoreSession)) *v1beta1.RestoreSession {
+	t.Helper()
+	rs := &v1beta1.RestoreSession{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
+		Spec: v1beta1.RestoreSessionSpec{
+			Task:       v1beta1.TaskRef{Name: f.restoreTask},
+			Repository: v1beta1.RepositoryRef{Name: f.repository},
+			Target: &v1beta1.RestoreTarget{Ref: v1beta1.TargetRef{
+				APIVersion: "appcatalog.appscode.com/v1alpha1", Kind: "AppBinding", Name: f.appBinding}},
+			Rules: []v1beta1.Rule{{Snapshots: []string{"latest"}}},
+		},
+	}
+	if mutate != nil {
+		mutate(rs)
+	}
+	if err := k8sClient.Create(context.Background(), rs); err != nil {
+		t.Fatalf("create RestoreSession: %v", err)
+	}
+	return rs
+}
+
+func TestRestoreSession(t *testing.T) {
+	startManager(t)
+	ctx := context.Background()
+	f := newSessionFixture(t)
+
+	t.Run("succeeds", func(t *testing.T) {
+		rs := waitPhase(t, f.restoreSession(t, "restore-ok", nil), rsPhase, "Running")
+		job := waitJob(t, f.ns, "stash-restore-restore-ok")
+		init := job.Spec.Template.Spec.InitContainers[0]
+		for _, arg := range []string{"restore-mysql", "--snapshot=latest", "--source-hostname=host-0", "--restoresession=restore-ok", "--provider=gcs"} {
+			if !slices.Contains(init.Args, arg) {
+				t.Errorf("args %v lack %q", init.Args, arg)
+			}
+		}
+		msg := resultMessage(t, &result.Result{Kind: result.KindRestore, Phase: result.PhaseSucceeded, Hostname: "host-0", Duration: "4s"})
+		finishJob(t, job, true, stepStatus{0, msg}, stepStatus{0, msg})
+		rs = waitPhase(t, rs, rsPhase, "Succeeded")
+		if *rs.Status.TotalHosts != 1 || rs.Status.SessionDuration == "" || len(rs.Status.Stats) != 1 ||
+			rs.Status.Stats[0].Phase != v1beta1.HostSucceeded || rs.Status.Stats[0].Duration != "4s" {
+			t.Errorf("status %+v", rs.Status)
+		}
+		for _, c := range []string{"RestoreTargetFound", "RestoreJobCreated", "RestoreCompleted"} {
+			if !meta.IsStatusConditionTrue(rs.Status.Conditions, c) {
+				t.Errorf("condition %s not True: %+v", c, rs.Status.Conditions)
+			}
+		}
+		pollUntil(t, 10*time.Second, "event", func() error { return findEvent(ctx, f.ns, rs.Name, "RestoreSessionSucceeded") })
+	})
+
+	t.Run("target.rules win over the deprecated spec.rules", func(t *testing.T) {
+		rs := f.restoreSession(t, "restore-rules", func(rs *v1beta1.RestoreSession) {
+			rs.Spec.Target.Alias = "replica"
+			rs.Spec.Target.Rules = []v1beta1.Rule{
+				{TargetHosts: []string{"other"}, Snapshots: []string{"nope"}},
+				{TargetHosts: []string{"replica"}, SourceHost: "primary", Snapshots: []string{"4b2a9e1c"}},
+			}
+		})
+		waitPhase(t, rs, rsPhase, "Running")
+		init := waitJob(t, f.ns, "stash-restore-restore-rules").Spec.Template.Spec.InitContainers[0]
+		for _, arg := range []string{"--snapshot=4b2a9e1c", "--source-hostname=primary", "--hostname=replica"} {
+			if !slices.Contains(init.Args, arg) {
+				t.Errorf("args %v lack %q", init.Args, arg)
+			}
+		}
+	})
+
+	t.Run("mysql failed", func(t *testing.T) {
+		rs := waitPhase(t, f.restoreSession(t, "restore-bad", nil), rsPhase, "Running")
+		msg := resultMessage(t, &result.Result{Kind: result.KindRestore, Phase: result.PhaseFailed, Hostname: "host-0",
+			Error: "mysql exited with status 1: ERROR 1044 (42000): Access denied for user 'app'@'%' to database 'demo'"})
+		finishJob(t, waitJob(t, f.ns, "stash-restore-restore-bad"), false, stepStatus{1, msg})
+		rs = waitPhase(t, rs, rsPhase, "Failed")
+		if e := rs.Status.Stats[0].Error; !strings.Contains(e, "mysql exited with status 1: ERROR 1044") {
+			t.Errorf("error %q", e)
+		}
+		if c := meta.FindStatusCondition(rs.Status.Conditions, "RestoreCompleted"); c == nil || c.Status != "False" || c.Reason != "RestoreFailed" {
+			t.Errorf("condition %+v", c)
+		}
+	})
+
+	t.Run("missing repository", func(t *testing.T) {
+		rs := waitPhase(t, f.restoreSession(t, "restore-norepo", func(rs *v1beta1.RestoreSession) { rs.Spec.Repository.Name = "gone" }), rsPhase, "Failed")
+		if e := rs.Status.Stats[0].Error; e != "Repository "+f.ns+"/gone not found" {
+			t.Errorf("error %q", e)
+		}
+	})
+}
