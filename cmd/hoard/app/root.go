@@ -13,6 +13,6 @@ func NewRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newRunCommand(), newVersionCommand(), newTriggerCommand())
+	root.AddCommand(newRunCommand(), newVersionCommand(), newTriggerCommand(), newUpdateStatusCommand())
 	return root
 }
