@@ -1,0 +1,39 @@
+package app
+
+import (
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hoard-operator/hoard/internal/addon"
+)
+
+func newRestoreCommand(stdout, stderr io.Writer) *cobra.Command {
+	o := &addon.RestoreOptions{}
+	out := &output{}
+	cmd := &cobra.Command{
+		Use:   "restore-mysql",
+		Short: "Load a snapshot's dump into the database",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Env = os.Environ()
+			o.Stdout, o.Stderr = stdout, stderr
+			res := addon.Restore(cmd.Context(), o)
+			return out.write(res, stderr)
+		},
+	}
+	fs := cmd.Flags()
+	addCommonFlags(fs, &o.Common)
+	out.addFlags(fs)
+	addIgnoredFlags(fs)
+	fs.StringVar(&o.MySQLArgs, "mysql-args", "", "extra mysql arguments, e.g. a database to load into")
+	fs.StringVar(&o.SourceHostname, "source-hostname", "", "host whose snapshot to restore (default: --hostname)")
+	fs.StringVar(&o.Snapshot, "snapshot", "latest", "snapshot to restore: latest, a snapshot id or a snapshot name")
+	fs.String("restoresession", "", "RestoreSession name (informational)")
+	fs.String("invoker-kind", "", "ignored")
+	fs.String("invoker-name", "", "ignored")
+	fs.String("target-kind", "", "ignored")
+	fs.String("target-name", "", "ignored")
+	return cmd
+}

@@ -1,0 +1,168 @@
+package addon
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hoard-operator/hoard/internal/result"
+)
+
+func TestSplitArgs(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"--all-databases", []string{"--all-databases"}},
+		{"  --databases  shop\tcrm ", []string{"--databases", "shop", "crm"}},
+		{`--databases 'odd db' "we\"ird" back\ slash`, []string{"--databases", "odd db", `we"ird`, "back slash"}},
+		{`--where="id > 5"`, []string{"--where=id > 5"}},
+		{`''`, []string{""}},
+	}
+	for _, tt := range tests {
+		got, err := SplitArgs(tt.in)
+		if err != nil {
+			t.Errorf("SplitArgs(%q): %v", tt.in, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("SplitArgs(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	for _, bad := range []string{`'open`, `"open`, `trailing\`} {
+		if _, err := SplitArgs(bad); err == nil {
+			t.Errorf("SplitArgs(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestSnapshotID(t *testing.T) {
+	tests := map[string]string{
+		"":                       "latest",
+		"latest":                 "latest",
+		"4bc21d6f":               "4bc21d6f",
+		"gcs-repo-4bc21d6f":      "4bc21d6f",
+		strings.Repeat("ab", 32): strings.Repeat("ab", 32),
+	}
+	for in, want := range tests {
+		got, err := snapshotID(in)
+		if err != nil || got != want {
+			t.Errorf("snapshotID(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"a,b", "last", "repo-xyz"} {
+		if _, err := snapshotID(bad); err == nil {
+			t.Errorf("snapshotID(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	tests := map[int64]string{
+		0: "0 B", 1023: "1023 B", 1024: "1.000 KiB", 7146045: "6.815 MiB",
+		5 << 30: "5.000 GiB", 3 << 40: "3.000 TiB",
+	}
+	for in, want := range tests {
+		if got := FormatBytes(in); got != want {
+			t.Errorf("FormatBytes(%d) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestScrubber(t *testing.T) {
+	s := NewScrubber("hunter22", "pw\n", "abc", "longer-hunter22-secret")
+	if got := s.String("a hunter22 b longer-hunter22-secret abc pw"); got != "a *** b *** abc pw" {
+		t.Errorf("String = %q", got)
+	}
+	var out bytes.Buffer
+	w := s.Writer(&out)
+	// The secret is split across writes.
+	for _, p := range []string{"login hun", "ter22 failed\nnext hu", "nter22"} {
+		_, _ = w.Write([]byte(p))
+	}
+	if out.String() != "login *** failed\n" {
+		t.Errorf("before Flush: %q", out.String())
+	}
+	w.Flush()
+	if out.String() != "login *** failed\nnext ***\n" {
+		t.Errorf("after Flush: %q", out.String())
+	}
+}
+
+func TestDumpStatus(t *testing.T) {
+	tests := []struct {
+		st         DumpStatus
+		failed     bool
+		brokenPipe bool
+		text       string
+	}{
+		{DumpStatus{}, false, false, "mysqldump exited with code 0"},
+		{DumpStatus{ExitCode: 2, Stderr: []string{"mysqldump: Got error: 1045: Access denied"}}, true, false, "mysqldump exited with code 2: mysqldump: Got error: 1045: Access denied"},
+		{DumpStatus{ExitCode: 141, Signal: "broken pipe"}, true, true, "mysqldump was killed (broken pipe)"},
+		{DumpStatus{ExitCode: 5, Stderr: []string{"mysqldump: Got errno 32 on write"}}, true, true, "errno 32"},
+		{DumpStatus{ExitCode: 127, StartError: "exec: \"mysqldump\": executable file not found in $PATH"}, true, false, "could not be started"},
+	}
+	for _, tt := range tests {
+		if tt.st.Failed() != tt.failed || tt.st.BrokenPipe() != tt.brokenPipe || !strings.Contains(tt.st.String(), tt.text) {
+			t.Errorf("%+v: failed=%v brokenPipe=%v %q", tt.st, tt.st.Failed(), tt.st.BrokenPipe(), tt.st.String())
+		}
+	}
+}
+
+func TestDumpStatusRoundTrip(t *testing.T) {
+	p := t.TempDir() + "/status.json"
+	st, err := ReadDumpStatus(p)
+	if st != nil || err != nil {
+		t.Fatalf("missing file: %v, %v", st, err)
+	}
+	want := &DumpStatus{ExitCode: 2, Stderr: []string{"x"}}
+	if err := writeJSONFile(p, want); err != nil {
+		t.Fatal(err)
+	}
+	st, err = ReadDumpStatus(p)
+	if err != nil || !reflect.DeepEqual(st, want) {
+		t.Errorf("read %+v, %v", st, err)
+	}
+}
+
+func TestProgressPrinterThrottles(t *testing.T) {
+	var out bytes.Buffer
+	pp := newProgressPrinter(&out, time.Hour)
+	for i := 0; i < 100; i++ {
+		pp.report(result.Progress{BytesDone: int64(i)}, false)
+	}
+	pp.report(result.Progress{BytesDone: 100, TotalBytes: 100, PercentDone: 100}, true)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("printed %d lines, want the first and the final: %q", len(lines), lines)
+	}
+	p, ok := result.ParseProgress([]byte(lines[1]))
+	if !ok || p.BytesDone != 100 || p.PercentDone != 100 || p.Elapsed == "" {
+		t.Errorf("final line %q parsed as %+v, %v", lines[1], p, ok)
+	}
+}
+
+func TestCountingWriter(t *testing.T) {
+	var out, sink bytes.Buffer
+	cw := &countingWriter{w: &sink, total: 200, pp: newProgressPrinter(&out, time.Hour)}
+	_, _ = cw.Write(make([]byte, 50))
+	_, _ = cw.Write(make([]byte, 50))
+	if p := cw.progress(); p.BytesDone != 100 || p.PercentDone != 50 || sink.Len() != 100 {
+		t.Errorf("progress = %+v, sink %d", p, sink.Len())
+	}
+}
+
+func TestTags(t *testing.T) {
+	o := &BackupOptions{Common: Common{Namespace: "demo"}, InvokerKind: "BackupConfiguration", InvokerName: "nightly", TargetKind: "AppBinding", TargetName: "shop-db"}
+	want := []string{"namespace=demo", "invoker=BackupConfiguration/nightly", "target=AppBinding/shop-db"}
+	if got := o.Tags(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Tags = %q, want %q", got, want)
+	}
+	o = &BackupOptions{Common: Common{Namespace: "demo"}}
+	if got := o.Tags(); !reflect.DeepEqual(got, []string{"namespace=demo"}) {
+		t.Errorf("Tags without invoker/target = %q", got)
+	}
+}

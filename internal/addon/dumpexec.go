@@ -1,0 +1,144 @@
+package addon
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/hoard-operator/hoard/internal/mysql"
+)
+
+// restic runs the dump through `hoard-mysql-addon dump-exec`, which starts mysqldump and
+// records how it ended. restic only learns that "the command failed"; the status file tells
+// the backup whether mysqldump or restic was at fault, and why.
+
+// DumpStatus is how mysqldump ended.
+type DumpStatus struct {
+	ExitCode int      `json:"exitCode"`
+	Signal   string   `json:"signal,omitempty"`
+	Stderr   []string `json:"stderr,omitempty"`
+	// StartError is set when mysqldump could not be started at all.
+	StartError string `json:"startError,omitempty"`
+}
+
+// Failed reports whether mysqldump did not complete.
+func (s *DumpStatus) Failed() bool { return s.ExitCode != 0 || s.Signal != "" || s.StartError != "" }
+
+// BrokenPipe reports a mysqldump that failed only because its reader (restic) went away.
+func (s *DumpStatus) BrokenPipe() bool {
+	if s.Signal == syscall.SIGPIPE.String() {
+		return true
+	}
+	for _, l := range s.Stderr {
+		if strings.Contains(l, "errno 32") || strings.Contains(strings.ToLower(l), "broken pipe") {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *DumpStatus) String() string {
+	var b strings.Builder
+	switch {
+	case s.StartError != "":
+		fmt.Fprintf(&b, "mysqldump could not be started: %s", s.StartError)
+	case s.Signal != "":
+		fmt.Fprintf(&b, "mysqldump was killed (%s)", s.Signal)
+	default:
+		fmt.Fprintf(&b, "mysqldump exited with code %d", s.ExitCode)
+	}
+	if len(s.Stderr) > 0 {
+		b.WriteString(": ")
+		b.WriteString(strings.Join(s.Stderr, "; "))
+	}
+	return b.String()
+}
+
+// DumpExecCommand is the argv restic runs: this binary's dump-exec wrapping mysqldump.
+func DumpExecCommand(self, statusFile string, dump []string) []string {
+	return append([]string{self, "dump-exec", "--status-file", statusFile, "--"}, dump...)
+}
+
+// RunDumpExec runs argv with this process's stdout handed over as is (no copy), keeps the tail
+// of its stderr (also passed to stderr), writes the status file and returns the exit code to
+// exit with. The child gets a clean environment: restic's, which holds the repository
+// password, is not passed on.
+func RunDumpExec(statusFile string, argv []string, stderr io.Writer) int {
+	if len(argv) == 0 {
+		fmt.Fprintln(stderr, "dump-exec: no command given")
+		return 2
+	}
+	// Pdeathsig is tied to the thread that forks: keep this goroutine on one thread so that
+	// mysqldump dies with us when restic kills us.
+	runtime.LockOSThread()
+	tail := mysql.NewTail(4096)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout = os.Stdout
+	cmd.Stderr = io.MultiWriter(tail, stderr)
+	cmd.Env = mysql.CleanEnv(os.Environ())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err := cmd.Run()
+	st := &DumpStatus{Stderr: tail.Lines()}
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+		st.ExitCode = code
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			st.Signal = ws.Signal().String()
+			code = 128 + int(ws.Signal())
+			st.ExitCode = code
+		}
+	default:
+		st.StartError = err.Error()
+		code = 127
+		st.ExitCode = code
+	}
+	if werr := writeJSONFile(statusFile, st); werr != nil {
+		fmt.Fprintf(stderr, "dump-exec: %v\n", werr)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// ReadDumpStatus reads the status file; nil, nil means mysqldump never ran.
+func ReadDumpStatus(path string) (*DumpStatus, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the dump status: %w", err)
+	}
+	var st DumpStatus
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("failed to decode the dump status: %w", err)
+	}
+	return &st, nil
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("failed to encode %s: %w", filepath.Base(path), err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("failed to write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("failed to write %s: %w", path, err)
+	}
+	return nil
+}

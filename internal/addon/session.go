@@ -1,0 +1,181 @@
+// Package addon implements the backup and restore flows of the MySQL addon: the code a
+// backup or restore Job runs, between the database clients (package mysql) and restic
+// (package restic). The flows need no Kubernetes API: their input is flags and mounted files,
+// their output a result.Result.
+package addon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hoard-operator/hoard/internal/mysql"
+	"github.com/hoard-operator/hoard/internal/restic"
+	"github.com/hoard-operator/hoard/internal/result"
+)
+
+// DumpFileName is the file a snapshot holds, as upstream Stash named it.
+const DumpFileName = "dumpfile.sql"
+
+// DefaultHostname is the host of a database target without an alias.
+const DefaultHostname = "host-0"
+
+// Common are the settings backup and restore share.
+type Common struct {
+	// Repository, as the Function's flags give it.
+	Provider       string
+	Bucket         string
+	Endpoint       string
+	Region         string
+	Prefix         string
+	SecretDir      string
+	MaxConnections int
+	EnableCache    bool
+
+	// ScratchDir holds the option file, restic's cache and temporary files.
+	ScratchDir string
+	// Hostname is the snapshot host; DefaultHostname when empty.
+	Hostname string
+	// TargetDir holds the database connection files (see mysql.LoadTarget).
+	TargetDir string
+	// WaitTimeout bounds the wait for the database to answer.
+	WaitTimeout time.Duration
+	// StorageTimeout bounds the first contact with the repository; restic itself would retry
+	// an unreachable backend for 15 minutes.
+	StorageTimeout time.Duration
+	// RetryLock is how long restic waits for a lock held by a live process.
+	RetryLock time.Duration
+	Namespace string
+
+	ResticBinary    string
+	MySQLBinary     string
+	MySQLDumpBinary string
+
+	// Env is the environment the tools start from (os.Environ()).
+	Env []string
+	// Stdout gets progress lines, Stderr logs.
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+func (o *Common) hostname() string {
+	if o.Hostname == "" {
+		return DefaultHostname
+	}
+	return o.Hostname
+}
+
+// session is one run's resources: a work directory, the clients, and the scrubber that keeps
+// their credentials out of every message.
+type session struct {
+	o      *Common
+	log    *slog.Logger
+	scrub  *Scrubber
+	stderr *ScrubWriter
+	work   string
+	restic *restic.Restic
+	db     *mysql.Client
+}
+
+func newSession(o *Common) *session {
+	s := &session{o: o, scrub: NewScrubber()}
+	s.stderr = s.scrub.Writer(o.Stderr)
+	s.log = slog.New(slog.NewTextHandler(s.stderr, nil))
+	return s
+}
+
+// open prepares the clients. It reads credentials first so that anything printed afterwards
+// is scrubbed.
+func (s *session) open() error {
+	o := s.o
+	target, err := mysql.LoadTarget(o.TargetDir)
+	if err != nil {
+		return err
+	}
+	cacheDir := ""
+	if o.EnableCache {
+		cacheDir = filepath.Join(o.ScratchDir, "restic-cache")
+	}
+	setup, err := restic.NewSetup(restic.Config{
+		Provider: o.Provider, Bucket: o.Bucket, Endpoint: o.Endpoint, Region: o.Region,
+		Prefix: o.Prefix, MaxConnections: o.MaxConnections, SecretDir: o.SecretDir,
+		CacheDir: cacheDir, RetryLock: o.RetryLock,
+	})
+	if err != nil {
+		return err
+	}
+	s.scrub = NewScrubber(append([]string{target.Password}, setup.Secrets...)...)
+	s.stderr.s = s.scrub
+
+	if o.ScratchDir == "" {
+		return errors.New("no scratch directory given (--scratch-dir)")
+	}
+	if err := os.MkdirAll(o.ScratchDir, 0o700); err != nil {
+		return fmt.Errorf("failed to create the scratch directory: %w", err)
+	}
+	if s.work, err = os.MkdirTemp(o.ScratchDir, "hoard-"); err != nil {
+		return fmt.Errorf("failed to create a work directory in %s: %w", o.ScratchDir, err)
+	}
+	optFile, err := mysql.WriteOptionFile(s.work, target)
+	if err != nil {
+		return err
+	}
+	s.db = &mysql.Client{MySQL: o.MySQLBinary, MySQLDump: o.MySQLDumpBinary, OptionFile: optFile, Env: mysql.CleanEnv(o.Env)}
+	tmp := filepath.Join(s.work, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return fmt.Errorf("failed to create a temporary directory: %w", err)
+	}
+	s.restic = restic.New(setup, restic.Options{Binary: o.ResticBinary, BaseEnv: o.Env, TempDir: tmp, Stderr: s.stderr})
+	s.log.Info("prepared", "repository", s.scrub.String(setup.Repository), "database", target.Address(),
+		"tls", target.CAFile != "" || target.InsecureSkipVerify)
+	return nil
+}
+
+func (s *session) close() {
+	s.stderr.Flush()
+	if s.work != "" {
+		// The option file holds the database password: never leave it behind.
+		_ = os.RemoveAll(s.work)
+	}
+}
+
+func (s *session) waitDB(ctx context.Context) error {
+	s.log.Info("waiting for the database", "timeout", s.o.WaitTimeout)
+	if err := s.db.WaitReady(ctx, s.o.WaitTimeout, time.Second); err != nil {
+		return fmt.Errorf("failed to connect to the database: %w", err)
+	}
+	return nil
+}
+
+// withStorageTimeout runs f with the storage timeout and explains a timeout.
+func (s *session) withStorageTimeout(ctx context.Context, f func(context.Context) error) error {
+	if s.o.StorageTimeout <= 0 {
+		return f(ctx)
+	}
+	sctx, cancel := context.WithTimeout(ctx, s.o.StorageTimeout)
+	defer cancel()
+	err := f(sctx)
+	if err != nil && errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		return fmt.Errorf("the repository did not respond within %s: %w", s.o.StorageTimeout, err)
+	}
+	return err
+}
+
+// finish fills in the common result fields.
+func (s *session) finish(res *result.Result, start time.Time, err error) *result.Result {
+	res.Duration = result.FormatDuration(time.Since(start))
+	if err != nil {
+		res.Phase = result.PhaseFailed
+		res.Error = s.scrub.String(err.Error())
+		s.log.Error(string(res.Kind)+" failed", "error", res.Error)
+	} else {
+		res.Phase = result.PhaseSucceeded
+		s.log.Info(string(res.Kind)+" succeeded", "duration", res.Duration)
+	}
+	return res
+}

@@ -1,0 +1,34 @@
+package restic
+
+import (
+	"bytes"
+	"context"
+)
+
+// Stats is the output of `restic stats --json`.
+type Stats struct {
+	TotalSize             uint64  `json:"total_size"`
+	TotalUncompressedSize uint64  `json:"total_uncompressed_size"`
+	CompressionRatio      float64 `json:"compression_ratio"`
+	TotalBlobCount        uint64  `json:"total_blob_count"`
+	TotalFileCount        uint64  `json:"total_file_count"`
+	SnapshotsCount        int     `json:"snapshots_count"`
+}
+
+// Stats reports the repository's size over all snapshots. mode is restic's --mode
+// (raw-data is what the repository stores, after deduplication and compression).
+func (r *Restic) Stats(ctx context.Context, mode string) (*Stats, error) {
+	var flags []string
+	if mode != "" {
+		flags = append(flags, "--mode", mode)
+	}
+	var out bytes.Buffer
+	if err := r.run(ctx, call{command: "stats", json: true, flags: flags, stdout: &out}); err != nil {
+		return nil, err
+	}
+	var s Stats
+	if err := decodeJSON("stats", out.Bytes(), &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
