@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,16 +12,6 @@ import (
 
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
-)
-
-// Label names, as upstream Stash exported them, so that existing dashboards and alerts work.
-var (
-	sessionLabels = []string{"invoker_kind", "invoker_name", "namespace", "driver", "repository"}
-	// Target metrics carry the target's labels too, as upstream did: without them two targets
-	// of one session would collide.
-	targetLabels = append(append([]string{}, sessionLabels...), "kind", "group", "name")
-	hostLabels   = append(append([]string{}, targetLabels...), "hostname")
-	repoLabels   = []string{"name", "namespace", "backend", "bucket", "prefix"}
 )
 
 // descriptors are the stash_* gauges of the Stash metrics contract. They live in a struct, not
@@ -44,6 +33,13 @@ type descriptors struct {
 }
 
 func newDescriptors() *descriptors {
+	// Label names as upstream Stash exported them, so that existing dashboards and alerts work.
+	// Target metrics carry the target's labels too, as upstream's did: without them two
+	// targets of one session would collide.
+	sessionLabels := []string{"invoker_kind", "invoker_name", "namespace", "driver", "repository"}
+	targetLabels := with(sessionLabels, "kind", "group", "name")
+	hostLabels := with(targetLabels, "hostname")
+	repoLabels := []string{"name", "namespace", "backend", "bucket", "prefix"}
 	d := func(subsystem, name, help string, labels []string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName("stash", subsystem, name), help, labels, nil)
 	}
@@ -391,7 +387,10 @@ func latestFinished(sessions []v1beta1.BackupSession) []*v1beta1.BackupSession {
 		out = append(out, bs)
 	}
 	sort.Slice(out, func(i, j int) bool {
-		return strings.Join([]string{out[i].Namespace, out[i].Name}, "/") < strings.Join([]string{out[j].Namespace, out[j].Name}, "/")
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		return out[i].Name < out[j].Name
 	})
 	return out
 }

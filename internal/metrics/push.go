@@ -3,9 +3,9 @@ package metrics
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/push"
@@ -22,14 +22,15 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 )
 
+// pushTimeout bounds one push; a failed push is retried with the controller's backoff.
+const pushTimeout = 30 * time.Second
+
 // Pusher pushes the metrics of every finished session to a Pushgateway, once per session,
 // under upstream Stash's job name.
 type Pusher struct {
 	reader client.Reader
 	url    string
 	d      *descriptors
-	// HTTPClient is used for the pushes; nil means http.DefaultClient.
-	HTTPClient *http.Client
 
 	mu sync.Mutex
 	// pushed remembers the UID of the session pushed under each name. It lives in memory: a
@@ -72,16 +73,18 @@ func JobName(invokerKind, namespace, invokerName string) string {
 	return strings.ToLower(invokerKind) + "-" + namespace + "-" + invokerName
 }
 
-// seen reports whether the session with this key and uid was pushed already; a nil uid
-// forgets the key.
+// seen reports whether the session with this key and uid was pushed already.
 func (p *Pusher) seen(k pushKey, uid types.UID) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if uid == "" {
-		delete(p.pushed, k)
-		return false
-	}
 	return p.pushed[k] == uid
+}
+
+// forget drops a deleted session.
+func (p *Pusher) forget(k pushKey) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.pushed, k)
 }
 
 func (p *Pusher) markPushed(k pushKey, uid types.UID) {
@@ -95,7 +98,7 @@ func (p *Pusher) reconcileBackup(ctx context.Context, req reconcile.Request) (re
 	var bs v1beta1.BackupSession
 	if err := p.reader.Get(ctx, req.NamespacedName, &bs); err != nil {
 		if apierrors.IsNotFound(err) {
-			p.seen(key, "")
+			p.forget(key)
 			return reconcile.Result{}, nil
 		}
 		return reconcile.Result{}, fmt.Errorf("failed to get BackupSession %s: %w", req, err)
@@ -149,7 +152,7 @@ func (p *Pusher) reconcileRestore(ctx context.Context, req reconcile.Request) (r
 	var rs v1beta1.RestoreSession
 	if err := p.reader.Get(ctx, req.NamespacedName, &rs); err != nil {
 		if apierrors.IsNotFound(err) {
-			p.seen(key, "")
+			p.forget(key)
 			return reconcile.Result{}, nil
 		}
 		return reconcile.Result{}, fmt.Errorf("failed to get RestoreSession %s: %w", req, err)
@@ -197,11 +200,10 @@ func (p *Pusher) push(ctx context.Context, job string, b *builder) error {
 	if err := reg.Register(fixed(b.metrics)); err != nil {
 		return fmt.Errorf("failed to register metrics: %w", err)
 	}
-	pusher := push.New(p.url, job).Gatherer(reg)
-	if p.HTTPClient != nil {
-		pusher = pusher.Client(p.HTTPClient)
-	}
-	return pusher.AddContext(ctx)
+	// A Pushgateway that accepts the connection and never answers must not hold the worker.
+	ctx, cancel := context.WithTimeout(ctx, pushTimeout)
+	defer cancel()
+	return push.New(p.url, job).Gatherer(reg).AddContext(ctx)
 }
 
 // fixed is a Collector of metrics computed beforehand. It describes nothing, which makes it an

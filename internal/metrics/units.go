@@ -13,24 +13,35 @@ import (
 // space ("6.815MiB"), so the space is optional.
 var sizeRe = regexp.MustCompile(`^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z]*)$`)
 
-// sizeUnits maps lower-cased units to bytes. restic and Stash only write the binary (IEC)
-// units; the decimal ones are accepted because users edit statuses of migrated objects by hand
-// and a metric off by 2.4% beats no metric.
-var sizeUnits = map[string]float64{
-	"":      1,
-	"b":     1,
-	"byte":  1,
-	"bytes": 1,
-	"kib":   1 << 10,
-	"mib":   1 << 20,
-	"gib":   1 << 30,
-	"tib":   1 << 40,
-	"pib":   1 << 50,
-	"kb":    1e3,
-	"mb":    1e6,
-	"gb":    1e9,
-	"tb":    1e12,
-	"pb":    1e15,
+// unitBytes returns how many bytes one unit (lower-cased) is. restic and Stash only write the
+// binary (IEC) units; the decimal ones are accepted because users edit statuses of migrated
+// objects by hand, and a metric off by a few percent beats no metric.
+func unitBytes(unit string) (float64, bool) {
+	switch unit {
+	case "", "b", "byte", "bytes":
+		return 1, true
+	case "kib":
+		return 1 << 10, true
+	case "mib":
+		return 1 << 20, true
+	case "gib":
+		return 1 << 30, true
+	case "tib":
+		return 1 << 40, true
+	case "pib":
+		return 1 << 50, true
+	case "kb":
+		return 1e3, true
+	case "mb":
+		return 1e6, true
+	case "gb":
+		return 1e9, true
+	case "tb":
+		return 1e12, true
+	case "pb":
+		return 1e15, true
+	}
+	return 0, false
 }
 
 // ParseBytes turns a human-readable size such as "6.815 MiB" into bytes.
@@ -39,7 +50,7 @@ func ParseBytes(s string) (float64, error) {
 	if m == nil {
 		return 0, fmt.Errorf("invalid size %q", s)
 	}
-	mult, ok := sizeUnits[strings.ToLower(m[2])]
+	mult, ok := unitBytes(strings.ToLower(m[2]))
 	if !ok {
 		return 0, fmt.Errorf("invalid size %q: unknown unit %q", s, m[2])
 	}
