@@ -10,6 +10,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/hoard-operator/hoard/internal/controller/backupconfiguration"
+	"github.com/hoard-operator/hoard/internal/controller/repository"
 	"github.com/hoard-operator/hoard/internal/controller/backupsession"
 	"github.com/hoard-operator/hoard/internal/controller/mysqladdon"
 	"github.com/hoard-operator/hoard/internal/controller/restoresession"
@@ -47,6 +48,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		func(m ctrl.Manager, o Options) error { return metrics.Setup(m, o.PushgatewayURL) },
 		setupMySQLAddon,
 		func(m ctrl.Manager, o Options) error { return backupconfiguration.SetupWithManager(m, o.OperatorImage) },
+		func(m ctrl.Manager, o Options) error { return repository.SetupWithManager(m, o.OperatorImage) },
 	}
 	for _, setup := range setups {
 		if err := setup(mgr, opts); err != nil {

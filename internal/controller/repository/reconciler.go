@@ -1,0 +1,246 @@
+// Package repository reconciles Repositories: it reports observedGeneration and, for
+// `wipeOut: true`, deletes the repository's data when the Repository is deleted.
+//
+// Wipe-out: a finalizer holds the Repository while a Job (`hoard wipe-repository`) deletes
+// the data. The outcome is written to the Repository's status (condition WipedOut) and as an
+// Event before the finalizer goes. When the Job fails, the finalizer stays: a user who asked
+// for the data to be deleted must not find it silently kept. The condition says how to go
+// on: delete the Job to retry, or set spec.wipeOut to false to let the Repository go and keep
+// the data. When the namespace itself is being deleted no Job can be created any more; then
+// the failure is reported and the finalizer removed so the namespace does not hang.
+package repository
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
+	"github.com/hoard-operator/hoard/internal/event"
+)
+
+// Finalizer holds a Repository with wipeOut until its data is deleted.
+const Finalizer = "stash.appscode.com/wipe-out"
+
+// ConditionWipedOut reports the wipe-out of the repository's data.
+const ConditionWipedOut = "WipedOut"
+
+// Reasons of ConditionWipedOut.
+const (
+	ReasonWipeOutRunning   = "WipeOutRunning"
+	ReasonWipeOutSucceeded = "WipeOutSucceeded"
+	ReasonWipeOutFailed    = "WipeOutFailed"
+)
+
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories/status,verbs=patch
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories/finalizers,verbs=update
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+
+// Reconciler reconciles one Repository.
+type Reconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder record.EventRecorder
+	// Image is the operator image the wipe Job runs `hoard wipe-repository` with.
+	Image string
+}
+
+// SetupWithManager registers the reconciler; it follows the wipe Jobs it owns.
+func SetupWithManager(mgr ctrl.Manager, image string) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("repository").
+		For(&stashv1alpha1.Repository{}).
+		Owns(&batchv1.Job{}).
+		Complete(&Reconciler{
+			Client:   mgr.GetClient(),
+			Scheme:   mgr.GetScheme(),
+			Recorder: mgr.GetEventRecorderFor("hoard-repository"),
+			Image:    image,
+		})
+}
+
+// Reconcile keeps the finalizer in step with spec.wipeOut and runs the wipe on deletion.
+// Status is written once at the end, only when it changed, except that the wipe's outcome is
+// written before the finalizer is removed (after that the object is gone).
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	repo := &stashv1alpha1.Repository{}
+	if err := r.Get(ctx, req.NamespacedName, repo); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("failed to get Repository %s: %w", req.NamespacedName, err)
+	}
+	base := repo.DeepCopy()
+	defer func() {
+		if err := r.writeStatus(ctx, base, repo); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+
+	if repo.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.ensureFinalizer(ctx, repo)
+	}
+	if !controllerutil.ContainsFinalizer(repo, Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	if !repo.Spec.WipeOut {
+		// The user turned wipeOut off (e.g. after a failed wipe): let the Repository go and
+		// keep the data.
+		return ctrl.Result{}, r.removeFinalizer(ctx, repo)
+	}
+	done, err := r.wipe(ctx, repo)
+	if err != nil || !done {
+		return ctrl.Result{}, err
+	}
+	// The outcome must be on record before the object disappears.
+	if err := r.writeStatus(ctx, base, repo); err != nil {
+		return ctrl.Result{}, err
+	}
+	*base = *repo.DeepCopy()
+	return ctrl.Result{}, r.removeFinalizer(ctx, repo)
+}
+
+func (r *Reconciler) writeStatus(ctx context.Context, base, repo *stashv1alpha1.Repository) error {
+	repo.Status.ObservedGeneration = repo.Generation
+	if equality.Semantic.DeepEqual(base.Status, repo.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, repo, client.MergeFrom(base)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("failed to update status of Repository %s/%s: %w", repo.Namespace, repo.Name, err)
+	}
+	return nil
+}
+
+func (r *Reconciler) ensureFinalizer(ctx context.Context, repo *stashv1alpha1.Repository) error {
+	has := controllerutil.ContainsFinalizer(repo, Finalizer)
+	if has == repo.Spec.WipeOut {
+		return nil
+	}
+	if !repo.Spec.WipeOut {
+		return r.removeFinalizer(ctx, repo)
+	}
+	patchBase := repo.DeepCopy()
+	controllerutil.AddFinalizer(repo, Finalizer)
+	if err := r.Patch(ctx, repo, client.MergeFromWithOptions(patchBase, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("failed to add finalizer to Repository %s/%s: %w", repo.Namespace, repo.Name, err)
+	}
+	return nil
+}
+
+func (r *Reconciler) removeFinalizer(ctx context.Context, repo *stashv1alpha1.Repository) error {
+	patchBase := repo.DeepCopy()
+	controllerutil.RemoveFinalizer(repo, Finalizer)
+	if err := r.Patch(ctx, repo, client.MergeFromWithOptions(patchBase, client.MergeFromWithOptimisticLock{})); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("failed to remove finalizer from Repository %s/%s: %w", repo.Namespace, repo.Name, err)
+	}
+	return nil
+}
+
+// wipe runs the wipe Job and records its state; done means the finalizer may go.
+func (r *Reconciler) wipe(ctx context.Context, repo *stashv1alpha1.Repository) (done bool, err error) {
+	name := WipeJobName(repo.Name)
+	job := &batchv1.Job{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: repo.Namespace, Name: name}, job); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return false, fmt.Errorf("failed to get Job %s/%s: %w", repo.Namespace, name, err)
+		}
+		return r.startWipe(ctx, repo)
+	}
+	switch {
+	case jobCondition(job, batchv1.JobComplete):
+		r.setCondition(repo, metav1.ConditionTrue, ReasonWipeOutSucceeded,
+			fmt.Sprintf("Job %s deleted the repository's data", name), event.RepositoryWipeSucceeded)
+		return true, nil
+	case jobCondition(job, batchv1.JobFailed):
+		r.setCondition(repo, metav1.ConditionFalse, ReasonWipeOutFailed,
+			fmt.Sprintf("Job %s failed (%s); the data may still be in the backend. Delete the Job to retry, or set spec.wipeOut to false to delete the Repository and keep the data",
+				name, jobFailure(job)), event.RepositoryWipeFailed)
+		return false, nil
+	}
+	return false, nil
+}
+
+func (r *Reconciler) startWipe(ctx context.Context, repo *stashv1alpha1.Repository) (bool, error) {
+	job, err := RenderWipeJob(repo, r.Image)
+	if err != nil {
+		// Nothing to run the wipe with: report, keep the finalizer (see the package doc).
+		r.setCondition(repo, metav1.ConditionFalse, ReasonWipeOutFailed,
+			fmt.Sprintf("cannot wipe the repository: %v; set spec.wipeOut to false to delete the Repository and keep the data", err), event.RepositoryWipeFailed)
+		return false, nil
+	}
+	if err := controllerutil.SetControllerReference(repo, job, r.Scheme); err != nil {
+		return false, fmt.Errorf("failed to own Job %s/%s: %w", job.Namespace, job.Name, err)
+	}
+	if err := r.Create(ctx, job); err != nil {
+		switch {
+		case apierrors.IsAlreadyExists(err):
+			// Created by an earlier reconciliation the cache has not seen yet.
+			return false, nil
+		case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+			r.setCondition(repo, metav1.ConditionFalse, ReasonWipeOutFailed,
+				"the namespace is being deleted, so no wipe Job can run; the repository's data was kept", event.RepositoryWipeFailed)
+			return true, nil
+		}
+		return false, fmt.Errorf("failed to create Job %s/%s: %w", job.Namespace, job.Name, err)
+	}
+	r.setCondition(repo, metav1.ConditionFalse, ReasonWipeOutRunning,
+		fmt.Sprintf("Job %s is deleting the repository's data", job.Name), event.RepositoryWipeStarted, job.Name)
+	return false, nil
+}
+
+// setCondition sets WipedOut and emits ev when the condition changes, so each outcome is
+// reported once.
+func (r *Reconciler) setCondition(repo *stashv1alpha1.Repository, status metav1.ConditionStatus, reason, msg string, ev event.Event, args ...any) {
+	changed := meta.SetStatusCondition(&repo.Status.Conditions, metav1.Condition{
+		Type: ConditionWipedOut, Status: status, Reason: reason, Message: msg, ObservedGeneration: repo.Generation,
+	})
+	if !changed {
+		return
+	}
+	if ev.Reason == event.RepositoryWipeFailed.Reason && len(args) == 0 {
+		args = []any{msg}
+	}
+	ev.Emit(r.Recorder, repo, args...)
+}
+
+func jobCondition(job *batchv1.Job, typ batchv1.JobConditionType) bool {
+	for _, c := range job.Status.Conditions {
+		if c.Type == typ && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+func jobFailure(job *batchv1.Job) string {
+	for _, c := range job.Status.Conditions {
+		if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
+			if c.Message != "" {
+				return c.Reason + ": " + c.Message
+			}
+			return c.Reason
+		}
+	}
+	return "unknown reason"
+}

@@ -1,0 +1,143 @@
+package repository
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
+)
+
+// SecretDir is where the storage Secret is mounted in the wipe Job, one file per key.
+const SecretDir = "/etc/repository/secret"
+
+const nonRootUID int64 = 65532
+
+// WipeJobName is "stash-wipe-<repository>", shortened with a hash suffix to stay a valid
+// label value (the Job controller labels pods with it).
+func WipeJobName(repo string) string {
+	name := "stash-wipe-" + repo
+	if len(name) <= 63 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(repo))
+	return strings.TrimRight(name[:54], "-.") + "-" + hex.EncodeToString(sum[:])[:8]
+}
+
+// BackendFlags are the `wipe-repository` flags for a backend: the same names the upstream
+// backup Functions used (--provider, --bucket, --endpoint, --region, --path,
+// --max-connections). Only locations, never credentials: those come from the mounted Secret.
+func BackendFlags(b stashv1alpha1.Backend) ([]string, error) {
+	var provider, bucket, endpoint, region, prefix string
+	var maxConn int64
+	switch {
+	case b.Local != nil:
+		provider, bucket = "local", b.Local.MountPath
+	case b.S3 != nil:
+		provider, bucket, endpoint, region, prefix = "s3", b.S3.Bucket, b.S3.Endpoint, b.S3.Region, b.S3.Prefix
+	case b.GCS != nil:
+		provider, bucket, prefix, maxConn = "gcs", b.GCS.Bucket, b.GCS.Prefix, b.GCS.MaxConnections
+	case b.Azure != nil:
+		provider, bucket, prefix, maxConn = "azure", b.Azure.Container, b.Azure.Prefix, b.Azure.MaxConnections
+	case b.Swift != nil:
+		provider, bucket, prefix = "swift", b.Swift.Container, b.Swift.Prefix
+	case b.B2 != nil:
+		provider, bucket, prefix, maxConn = "b2", b.B2.Bucket, b.B2.Prefix, b.B2.MaxConnections
+	case b.Rest != nil:
+		provider, endpoint = "rest", b.Rest.URL
+		if u, err := url.Parse(b.Rest.URL); err == nil {
+			bucket, prefix = u.Host, u.Path
+		}
+	default:
+		return nil, fmt.Errorf("the backend names no provider (local, s3, gcs, azure, swift, b2 or rest)")
+	}
+	flags := []string{"--provider=" + provider, "--bucket=" + bucket}
+	for _, f := range []struct{ name, value string }{{"endpoint", endpoint}, {"region", region}, {"path", prefix}} {
+		if f.value != "" {
+			flags = append(flags, "--"+f.name+"="+f.value)
+		}
+	}
+	if maxConn > 0 {
+		flags = append(flags, "--max-connections="+strconv.FormatInt(maxConn, 10))
+	}
+	return append(flags, "--secret-dir="+SecretDir), nil
+}
+
+// RenderWipeJob is the Job that deletes the repository's data; a pure function of the
+// Repository and the operator image.
+func RenderWipeJob(repo *stashv1alpha1.Repository, image string) (*batchv1.Job, error) {
+	b := repo.Spec.Backend
+	if b.StorageSecretName == "" {
+		return nil, fmt.Errorf("spec.backend.storageSecretName is empty: the wipe needs the repository password")
+	}
+	flags, err := BackendFlags(b)
+	if err != nil {
+		return nil, err
+	}
+	labels := map[string]string{
+		"app.kubernetes.io/name":       "hoard",
+		"app.kubernetes.io/component":  "wipe-repository",
+		"app.kubernetes.io/managed-by": "hoard",
+	}
+	volumes := []corev1.Volume{
+		{Name: "secret", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: b.StorageSecretName, DefaultMode: ptr.To[int32](0o400),
+		}}},
+		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	}
+	mounts := []corev1.VolumeMount{
+		{Name: "secret", MountPath: SecretDir, ReadOnly: true},
+		{Name: "tmp", MountPath: "/tmp"},
+	}
+	if b.Local != nil {
+		volumes = append(volumes, corev1.Volume{Name: "repository", VolumeSource: b.Local.VolumeSource})
+		mounts = append(mounts, corev1.VolumeMount{Name: "repository", MountPath: b.Local.MountPath, SubPath: b.Local.SubPath})
+	}
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: WipeJobName(repo.Name), Namespace: repo.Namespace, Labels: labels},
+		Spec: batchv1.JobSpec{
+			// One attempt: a failure is reported on the Repository, and deleting the Job
+			// retries (a second blind attempt would usually fail the same way).
+			BackoffLimit: ptr.To[int32](0),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					RestartPolicy:                corev1.RestartPolicyNever,
+					AutomountServiceAccountToken: ptr.To(false),
+					SecurityContext: &corev1.PodSecurityContext{
+						RunAsNonRoot:   ptr.To(true),
+						RunAsUser:      ptr.To(nonRootUID),
+						RunAsGroup:     ptr.To(nonRootUID),
+						FSGroup:        ptr.To(nonRootUID),
+						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					},
+					Volumes: volumes,
+					Containers: []corev1.Container{{
+						Name:            "wipe",
+						Image:           image,
+						ImagePullPolicy: corev1.PullIfNotPresent,
+						Args:            append([]string{"wipe-repository"}, flags...),
+						Env:             []corev1.EnvVar{{Name: "TMPDIR", Value: "/tmp"}},
+						VolumeMounts:    mounts,
+						SecurityContext: &corev1.SecurityContext{
+							RunAsNonRoot:             ptr.To(true),
+							AllowPrivilegeEscalation: ptr.To(false),
+							ReadOnlyRootFilesystem:   ptr.To(true),
+							Privileged:               ptr.To(false),
+							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+							SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+						},
+					}},
+				},
+			},
+		},
+	}, nil
+}
