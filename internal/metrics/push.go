@@ -22,8 +22,13 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 )
 
-// pushTimeout bounds one push; a failed push is retried with the controller's backoff.
-const pushTimeout = 30 * time.Second
+const (
+	// pushTimeout bounds one push; a failed push is retried with the controller's backoff.
+	pushTimeout = 30 * time.Second
+	// repositoryWait is how long after a successful backup the pusher waits for the
+	// Repository's status to show that backup.
+	repositoryWait = 30 * time.Second
+)
 
 // Pusher pushes the metrics of every finished session to a Pushgateway, once per session,
 // under upstream Stash's job name.
@@ -134,8 +139,20 @@ func (p *Pusher) reconcileBackup(ctx context.Context, req reconcile.Request) (re
 	b := &builder{d: p.d}
 	b.backupSession(&bs, bc)
 	if bc != nil && bc.Spec.Repository.Name != "" {
-		if err := p.addRepository(ctx, b, bs.Namespace, bc.Spec.Repository.Name); err != nil {
+		repo, err := p.repository(ctx, bs.Namespace, bc.Spec.Repository.Name)
+		if err != nil {
 			return reconcile.Result{}, err
+		}
+		// A successful backup updates the Repository's status just after the session's.
+		// Until that update is in the cache the repository metrics would be the previous
+		// backup's, so wait for it a little, but never forever (it may not come).
+		if repo != nil && bs.Status.Phase == v1beta1.BackupSessionSucceeded &&
+			(repo.Status.LastBackupTime == nil || repo.Status.LastBackupTime.Before(&bs.CreationTimestamp)) &&
+			time.Since(finishTime(bs.CreationTimestamp.Time, bs.Status.SessionDuration)) < repositoryWait {
+			return reconcile.Result{RequeueAfter: time.Second}, nil
+		}
+		if repo != nil {
+			b.repository(repo)
 		}
 	}
 	job := JobName(bs.Spec.Invoker.Kind, bs.Namespace, bs.Spec.Invoker.Name)
@@ -163,8 +180,12 @@ func (p *Pusher) reconcileRestore(ctx context.Context, req reconcile.Request) (r
 	b := &builder{d: p.d}
 	b.restoreSession(&rs)
 	if rs.Spec.Repository.Name != "" {
-		if err := p.addRepository(ctx, b, rs.Namespace, rs.Spec.Repository.Name); err != nil {
+		repo, err := p.repository(ctx, rs.Namespace, rs.Spec.Repository.Name)
+		if err != nil {
 			return reconcile.Result{}, err
+		}
+		if repo != nil {
+			b.repository(repo)
 		}
 	}
 	job := JobName("RestoreSession", rs.Namespace, rs.Name)
@@ -176,17 +197,16 @@ func (p *Pusher) reconcileRestore(ctx context.Context, req reconcile.Request) (r
 	return reconcile.Result{}, nil
 }
 
-// addRepository adds the Repository's metrics; a missing Repository adds none.
-func (p *Pusher) addRepository(ctx context.Context, b *builder, namespace, name string) error {
+// repository returns the named Repository, or nil when it does not exist.
+func (p *Pusher) repository(ctx context.Context, namespace, name string) (*v1alpha1.Repository, error) {
 	var repo v1alpha1.Repository
 	if err := p.reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &repo); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil
+			return nil, nil
 		}
-		return fmt.Errorf("failed to get Repository %s/%s: %w", namespace, name, err)
+		return nil, fmt.Errorf("failed to get Repository %s/%s: %w", namespace, name, err)
 	}
-	b.repository(&repo)
-	return nil
+	return &repo, nil
 }
 
 // push sends b's metrics to the Pushgateway with POST, as upstream Stash did: metrics with

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -199,5 +200,41 @@ func TestPushRestoreSession(t *testing.T) {
 	}
 	if len(p2.pushed) != 0 {
 		t.Errorf("pushed map still holds %v", p2.pushed)
+	}
+}
+
+func TestPushWaitsForTheRepositoryUpdate(t *testing.T) {
+	gw := &fakeGateway{}
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
+	// A session that just succeeded, and a Repository whose status still shows the backup
+	// before it: the session controller writes the Repository right after the session.
+	now := metav1.NewTime(time.Now().Truncate(time.Second))
+	bs := backupSession("demo", "mysql-backup-now", "mysql-backup", now, succeededBackup())
+	repo := s3Repository("demo", "s3-repo")
+	repo.Status.LastBackupTime = ptr.To(metav1.NewTime(now.Add(-time.Hour)))
+	p := NewPusher(newFakeReader(backupConfig("demo", "mysql-backup", "s3-repo"), repo, bs), srv.URL)
+
+	res, err := p.reconcileBackup(t.Context(), request("demo", bs.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RequeueAfter == 0 || len(gw.take()) != 0 {
+		t.Fatalf("pushed before the Repository showed the backup (result %+v)", res)
+	}
+
+	// Once the Repository shows it, the push goes out with the new repository values.
+	repo.Status.LastBackupTime = &now
+	repo.Status.SnapshotCount = 4
+	p = NewPusher(newFakeReader(backupConfig("demo", "mysql-backup", "s3-repo"), repo, bs), srv.URL)
+	if _, err := p.reconcileBackup(t.Context(), request("demo", bs.Name)); err != nil {
+		t.Fatal(err)
+	}
+	got := gw.take()
+	if len(got) != 1 {
+		t.Fatalf("got %d pushes, want 1", len(got))
+	}
+	if v := got[0].families["stash_repository_snapshot_count"].GetMetric()[0].GetGauge().GetValue(); v != 4 {
+		t.Errorf("pushed snapshot count %v, want 4", v)
 	}
 }

@@ -250,11 +250,6 @@ func TestMetrics(t *testing.T) {
 		}},
 	}
 	mustCreateMetricsObj(repo)
-	repo.Status = v1alpha1.RepositoryStatus{
-		Integrity: ptr.To(true), TotalSize: "1.500 GiB", SnapshotCount: 3, SnapshotsRemovedOnLastCleanup: 1,
-		LastBackupTime: ptr.To(metav1.Now()),
-	}
-	writeStatus(repo)
 
 	mustCreateMetricsObj(&v1beta1.BackupConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "mysql-bc"},
@@ -305,6 +300,12 @@ func TestMetrics(t *testing.T) {
 		}},
 	}
 	writeStatus(latest)
+	// The session controller records the backup in the Repository right after the session.
+	repo.Status = v1alpha1.RepositoryStatus{
+		Integrity: ptr.To(true), TotalSize: "1.500 GiB", SnapshotCount: 3, SnapshotsRemovedOnLastCleanup: 1,
+		LastBackupTime: ptr.To(metav1.NewTime(time.Now().Truncate(time.Second))),
+	}
+	writeStatus(repo)
 	finished := float64(latest.CreationTimestamp.Unix()) + 20.5
 
 	restore := &v1beta1.RestoreSession{
