@@ -54,6 +54,45 @@ undeploy: ## Remove what `make deploy` installed.
 	kubectl delete --ignore-not-found -k config/default
 
 .PHONY: test-packaging
-test-packaging: helm-lint check-tasks check-helm-sync ## Helm lint, tasks/ drift, bundle and catalog validation.
+test-packaging: helm-lint check-tasks check-helm-sync check-olm ## Helm lint, tasks/ drift, bundle and catalog validation.
 
 TEST_TARGETS += test-packaging
+
+##@ OLM
+
+BUNDLECHECK := $(BIN)/bundlecheck
+BUNDLE_IMG ?= ghcr.io/hoard-operator/hoard-bundle:v$(VERSION)
+CATALOG_IMG ?= ghcr.io/hoard-operator/hoard-catalog:v$(VERSION)
+CHANNEL ?= candidate
+
+# A separate module (hack/bundlecheck) keeps operator-framework's dependencies out of go.mod;
+# operator-sdk and opm are not available from the Go proxy here, so their generation and
+# validation is done with the same libraries they use (operator-framework/api, operator-registry).
+.PHONY: $(BUNDLECHECK)
+$(BUNDLECHECK):
+	cd hack/bundlecheck && CGO_ENABLED=0 go build -o $(BUNDLECHECK) .
+
+.PHONY: bundle
+bundle: $(BUNDLECHECK) ## Generate bundle/ and bundle.Dockerfile from config/, then validate.
+	$(BUNDLECHECK) bundle -root . -version $(VERSION) -image $(IMG) -channel $(CHANNEL) -out bundle -dockerfile bundle.Dockerfile
+	$(BUNDLECHECK) validate-bundle bundle
+
+.PHONY: catalog
+catalog: $(BUNDLECHECK) ## Generate the file-based catalog catalog/ from bundle/, then validate.
+	$(BUNDLECHECK) catalog -bundle bundle -bundle-image $(BUNDLE_IMG) -channel $(CHANNEL) -out catalog
+	$(BUNDLECHECK) validate-catalog catalog
+
+.PHONY: check-olm
+check-olm: $(BUNDLECHECK) ## Validate bundle/ and catalog/ and fail when they differ from config/.
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(BUNDLECHECK) bundle -root . -version $(VERSION) -image $(IMG) -channel $(CHANNEL) -out "$$tmp/bundle" -dockerfile "$$tmp/bundle.Dockerfile"; \
+	$(BUNDLECHECK) catalog -bundle "$$tmp/bundle" -bundle-image $(BUNDLE_IMG) -channel $(CHANNEL) -out "$$tmp/catalog"; \
+	if ! diff -ru "$$tmp/bundle" bundle || ! diff -u "$$tmp/bundle.Dockerfile" bundle.Dockerfile || ! diff -ru "$$tmp/catalog" catalog >/dev/null; then \
+	  echo "bundle/ or catalog/ is stale: run 'make bundle catalog' and commit"; exit 1; fi
+	$(BUNDLECHECK) validate-bundle bundle
+	$(BUNDLECHECK) validate-catalog catalog
+
+.PHONY: bundle-build
+bundle-build: ## Build the bundle image with buildah.
+	buildah bud --pull=false -f bundle.Dockerfile -t $(BUNDLE_IMG) .
+

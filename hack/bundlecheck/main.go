@@ -1,0 +1,434 @@
+// Command bundlecheck generates Hoard's OLM bundle and file-based catalog from config/ and
+// validates both with operator-framework's own libraries. It stands in for `operator-sdk
+// generate bundle`/`bundle validate` and `opm`, whose modules the Go proxy here refuses.
+//
+//	bundlecheck bundle   -root . -version 0.1.0 -image IMG -out bundle
+//	bundlecheck catalog  -bundle bundle -bundle-image IMG -channel alpha -out catalog
+//	bundlecheck validate-bundle  bundle
+//	bundlecheck validate-catalog catalog
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/blang/semver/v4"
+	opversion "github.com/operator-framework/api/pkg/lib/version"
+	"github.com/operator-framework/api/pkg/manifests"
+	"github.com/operator-framework/api/pkg/operators/v1alpha1"
+	apivalidation "github.com/operator-framework/api/pkg/validation"
+	verrors "github.com/operator-framework/api/pkg/validation/errors"
+	"github.com/operator-framework/operator-registry/alpha/declcfg"
+	"github.com/operator-framework/operator-registry/alpha/property"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+)
+
+const packageName = "hoard"
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: bundlecheck bundle|catalog|validate-bundle|validate-catalog ...")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "bundle":
+		err = cmdBundle(os.Args[2:])
+	case "catalog":
+		err = cmdCatalog(os.Args[2:])
+	case "validate-bundle":
+		err = cmdValidateBundle(os.Args[2:])
+	case "validate-catalog":
+		err = cmdValidateCatalog(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bundlecheck:", err)
+		os.Exit(1)
+	}
+}
+
+// readDocs returns every YAML document of a file as unstructured objects.
+func readDocs(path string) ([]*unstructured.Unstructured, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if m != nil {
+			out = append(out, &unstructured.Unstructured{Object: m})
+		}
+	}
+}
+
+func convert(from any, to any) error {
+	b, err := json.Marshal(from)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, to)
+}
+
+func writeYAML(path string, v any) error {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+func cmdBundle(args []string) error {
+	fs := flag.NewFlagSet("bundle", flag.ExitOnError)
+	root := fs.String("root", ".", "repository root")
+	version := fs.String("version", "0.1.0", "operator version (semver)")
+	image := fs.String("image", "ghcr.io/hoard-operator/hoard:dev", "operator image")
+	channel := fs.String("channel", "candidate", "OLM channel")
+	out := fs.String("out", "bundle", "output directory")
+	dockerfile := fs.String("dockerfile", "bundle.Dockerfile", "where to write the bundle image's Dockerfile")
+	_ = fs.Parse(args)
+
+	base, err := os.ReadFile(filepath.Join(*root, "config/manifests/bases/hoard.clusterserviceversion.yaml"))
+	if err != nil {
+		return err
+	}
+	var csv v1alpha1.ClusterServiceVersion
+	if err := yaml.UnmarshalStrict(base, &csv); err != nil {
+		return fmt.Errorf("base CSV: %w", err)
+	}
+	csv.Name = packageName + ".v" + *version
+	csv.Namespace = ""
+	v, err := semver.Parse(*version)
+	if err != nil {
+		return fmt.Errorf("version: %w", err)
+	}
+	csv.Spec.Version = opversion.OperatorVersion{Version: v}
+	csv.Annotations["containerImage"] = *image
+
+	// alm-examples: one example of every kind, from config/manifests/samples.
+	examples, err := readDocs(filepath.Join(*root, "config/manifests/samples/examples.yaml"))
+	if err != nil {
+		return err
+	}
+	var exObjs []map[string]any
+	for _, e := range examples {
+		exObjs = append(exObjs, e.Object)
+	}
+	almExamples, err := json.MarshalIndent(exObjs, "", "  ")
+	if err != nil {
+		return err
+	}
+	csv.Annotations["alm-examples"] = string(almExamples)
+
+	// RBAC from the generated role and the leader election role.
+	roles, err := readDocs(filepath.Join(*root, "config/rbac/role.yaml"))
+	if err != nil {
+		return err
+	}
+	le, err := readDocs(filepath.Join(*root, "config/rbac/leader_election_role.yaml"))
+	if err != nil {
+		return err
+	}
+	const sa = "hoard-controller-manager"
+	var clusterRules, nsRules []rbacv1.PolicyRule
+	for _, r := range append(roles, le...) {
+		var role rbacv1.ClusterRole
+		if err := convert(r.Object, &role); err != nil {
+			return err
+		}
+		if r.GetKind() == "ClusterRole" {
+			clusterRules = append(clusterRules, role.Rules...)
+		} else {
+			nsRules = append(nsRules, role.Rules...)
+		}
+	}
+
+	// The Deployment from config/manager, named as kustomize's namePrefix would.
+	mgrDocs, err := readDocs(filepath.Join(*root, "config/manager/manager.yaml"))
+	if err != nil {
+		return err
+	}
+	var dep appsv1.Deployment
+	for _, d := range mgrDocs {
+		if d.GetKind() == "Deployment" {
+			if err := convert(d.Object, &dep); err != nil {
+				return err
+			}
+		}
+	}
+	if dep.Name == "" {
+		return errors.New("config/manager/manager.yaml has no Deployment")
+	}
+	dep.Spec.Template.Spec.ServiceAccountName = sa
+	for i := range dep.Spec.Template.Spec.Containers {
+		c := &dep.Spec.Template.Spec.Containers[i]
+		if c.Name != "manager" {
+			continue
+		}
+		c.Image = *image
+		c.Args = append(c.Args, "--operator-image="+*image)
+		// Helm release records of MySQLAddons go to the operator's namespace.
+		c.Env = append(c.Env, corev1.EnvVar{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}})
+	}
+	csv.Spec.InstallStrategy = v1alpha1.NamedInstallStrategy{
+		StrategyName: v1alpha1.InstallStrategyNameDeployment,
+		StrategySpec: v1alpha1.StrategyDetailsDeployment{
+			DeploymentSpecs:    []v1alpha1.StrategyDeploymentSpec{{Name: "hoard-controller-manager", Label: dep.Labels, Spec: dep.Spec}},
+			ClusterPermissions: []v1alpha1.StrategyDeploymentPermissions{{ServiceAccountName: sa, Rules: clusterRules}},
+			Permissions:        []v1alpha1.StrategyDeploymentPermissions{{ServiceAccountName: sa, Rules: nsRules}},
+		},
+	}
+	csv.Spec.RelatedImages = []v1alpha1.RelatedImage{{Name: "hoard", Image: *image}}
+
+	// The CRDs, checked against the owned list so a new kind cannot be forgotten in the base.
+	manifestsDir := filepath.Join(*out, "manifests")
+	if err := os.RemoveAll(*out); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(manifestsDir, 0o755); err != nil {
+		return err
+	}
+	owned := map[string]bool{}
+	for _, o := range csv.Spec.CustomResourceDefinitions.Owned {
+		owned[o.Name] = true
+	}
+	crdFiles, err := filepath.Glob(filepath.Join(*root, "config/crd/bases/*.yaml"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(crdFiles)
+	for _, f := range crdFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		var crd apiextensionsv1.CustomResourceDefinition
+		if err := yaml.Unmarshal(data, &crd); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		if !owned[crd.Name] {
+			return fmt.Errorf("CRD %s is not in the base CSV's owned list (config/manifests/bases)", crd.Name)
+		}
+		delete(owned, crd.Name)
+		if err := os.WriteFile(filepath.Join(manifestsDir, filepath.Base(f)), data, 0o644); err != nil {
+			return err
+		}
+	}
+	for n := range owned {
+		return fmt.Errorf("base CSV owns %s but config/crd/bases has no such CRD", n)
+	}
+	csvMap := map[string]any{}
+	if err := convert(csv, &csvMap); err != nil {
+		return err
+	}
+	delete(csvMap, "status")
+	if md, ok := csvMap["metadata"].(map[string]any); ok {
+		delete(md, "creationTimestamp")
+	}
+	if err := writeYAML(filepath.Join(manifestsDir, packageName+".clusterserviceversion.yaml"), csvMap); err != nil {
+		return err
+	}
+
+	annotations := map[string]string{
+		"operators.operatorframework.io.bundle.mediatype.v1":       "registry+v1",
+		"operators.operatorframework.io.bundle.manifests.v1":       "manifests/",
+		"operators.operatorframework.io.bundle.metadata.v1":        "metadata/",
+		"operators.operatorframework.io.bundle.package.v1":         packageName,
+		"operators.operatorframework.io.bundle.channels.v1":        *channel,
+		"operators.operatorframework.io.bundle.channel.default.v1": *channel,
+	}
+	if err := os.MkdirAll(filepath.Join(*out, "metadata"), 0o755); err != nil {
+		return err
+	}
+	if err := writeYAML(filepath.Join(*out, "metadata", "annotations.yaml"), map[string]any{"annotations": annotations}); err != nil {
+		return err
+	}
+	var keys []string
+	for k := range annotations {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var df strings.Builder
+	df.WriteString("# Code generated by `make bundle` (hack/bundlecheck). DO NOT EDIT.\nFROM scratch\n\n")
+	for _, k := range keys {
+		fmt.Fprintf(&df, "LABEL %s=%s\n", k, annotations[k])
+	}
+	df.WriteString("\nCOPY bundle/manifests /manifests/\nCOPY bundle/metadata /metadata/\n")
+	return os.WriteFile(*dockerfile, []byte(df.String()), 0o644)
+}
+
+// cmdValidateBundle runs the validators of operator-sdk's operatorframework suite.
+func cmdValidateBundle(args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: validate-bundle DIR")
+	}
+	bundle, err := manifests.GetBundleFromDir(args[0])
+	if err != nil {
+		return fmt.Errorf("load bundle: %w", err)
+	}
+	validators := apivalidation.DefaultBundleValidators.WithValidators(
+		apivalidation.OperatorHubV2Validator,
+		apivalidation.ObjectValidator,
+		apivalidation.GoodPracticesValidator,
+		apivalidation.AlphaDeprecatedAPIsValidator,
+	)
+	results := validators.Validate(bundle, bundle.CSV, bundle.V1CRDs)
+	return report("bundle "+args[0], results, func(r verrors.ManifestResult) []verrors.Error { return r.Errors }, func(r verrors.ManifestResult) []verrors.Error { return r.Warnings })
+}
+
+func report(what string, results []verrors.ManifestResult, errsOf, warnsOf func(verrors.ManifestResult) []verrors.Error) error {
+	nErr := 0
+	for _, r := range results {
+		for _, w := range warnsOf(r) {
+			fmt.Printf("WARN  %s: %s\n", r.Name, w.Error())
+		}
+		for _, e := range errsOf(r) {
+			fmt.Printf("ERROR %s: %s\n", r.Name, e.Error())
+			nErr++
+		}
+	}
+	if nErr > 0 {
+		return fmt.Errorf("%s: %d validation errors", what, nErr)
+	}
+	fmt.Printf("%s: valid\n", what)
+	return nil
+}
+
+// cmdCatalog renders the bundle into a file-based catalog the way `opm render` + an
+// olm.channel would: package, channel and a bundle carrying its objects and properties.
+func cmdCatalog(args []string) error {
+	fs := flag.NewFlagSet("catalog", flag.ExitOnError)
+	bundleDir := fs.String("bundle", "bundle", "bundle directory")
+	bundleImage := fs.String("bundle-image", "ghcr.io/hoard-operator/hoard-bundle:v0.1.0", "bundle image reference")
+	channel := fs.String("channel", "candidate", "channel")
+	out := fs.String("out", "catalog", "output directory (the catalog's root)")
+	_ = fs.Parse(args)
+
+	b, err := manifests.GetBundleFromDir(*bundleDir)
+	if err != nil {
+		return err
+	}
+	props := []property.Property{property.MustBuildPackage(packageName, b.CSV.Spec.Version.String())}
+	for _, crd := range b.V1CRDs {
+		for _, v := range crd.Spec.Versions {
+			if v.Served {
+				props = append(props, property.MustBuildGVK(crd.Spec.Group, v.Name, crd.Spec.Names.Kind))
+			}
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(*bundleDir, "manifests"))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(*bundleDir, "manifests", e.Name()))
+		if err != nil {
+			return err
+		}
+		j, err := yaml.YAMLToJSON(data)
+		if err != nil {
+			return err
+		}
+		props = append(props, property.MustBuildBundleObject(j))
+	}
+	var relatedImages []declcfg.RelatedImage
+	relatedImages = append(relatedImages, declcfg.RelatedImage{Name: "", Image: *bundleImage})
+	for _, ri := range b.CSV.Spec.RelatedImages {
+		relatedImages = append(relatedImages, declcfg.RelatedImage{Name: ri.Name, Image: ri.Image})
+	}
+	if len(b.CSV.Spec.Icon) == 0 {
+		return errors.New("the CSV has no icon")
+	}
+	iconData, err := base64.StdEncoding.DecodeString(b.CSV.Spec.Icon[0].Data)
+	if err != nil {
+		return fmt.Errorf("CSV icon: %w", err)
+	}
+	cfg := declcfg.DeclarativeConfig{
+		Packages: []declcfg.Package{{
+			Schema:         declcfg.SchemaPackage,
+			Name:           packageName,
+			DefaultChannel: *channel,
+			Description:    b.CSV.Spec.Description,
+			Icon:           &declcfg.Icon{Data: iconData, MediaType: b.CSV.Spec.Icon[0].MediaType},
+		}},
+		Channels: []declcfg.Channel{{
+			Schema:  declcfg.SchemaChannel,
+			Package: packageName,
+			Name:    *channel,
+			Entries: []declcfg.ChannelEntry{{Name: b.CSV.Name}},
+		}},
+		Bundles: []declcfg.Bundle{{
+			Schema:        declcfg.SchemaBundle,
+			Name:          b.CSV.Name,
+			Package:       packageName,
+			Image:         *bundleImage,
+			Properties:    props,
+			RelatedImages: relatedImages,
+		}},
+	}
+	dir := filepath.Join(*out, packageName)
+	if err := os.RemoveAll(*out); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, "catalog.yaml"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return declcfg.WriteYAML(cfg, f)
+}
+
+// cmdValidateCatalog loads the catalog as opm does and builds its model, which checks
+// package/channel/bundle references, upgrade graph, versions and properties.
+func cmdValidateCatalog(args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: validate-catalog DIR")
+	}
+	cfg, err := declcfg.LoadFS(context.Background(), os.DirFS(args[0]))
+	if err != nil {
+		return fmt.Errorf("load catalog: %w", err)
+	}
+	m, err := declcfg.ConvertToModel(*cfg)
+	if err != nil {
+		return fmt.Errorf("catalog model: %w", err)
+	}
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("catalog invalid: %w", err)
+	}
+	for _, b := range cfg.Bundles {
+		if b.CsvJSON == "" {
+			return fmt.Errorf("bundle %s carries no CSV object", b.Name)
+		}
+	}
+	fmt.Printf("catalog %s: valid (%d packages, %d channels, %d bundles)\n", args[0], len(cfg.Packages), len(cfg.Channels), len(cfg.Bundles))
+	return nil
+}
