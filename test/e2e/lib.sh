@@ -1,0 +1,103 @@
+# Shared by test/e2e/run.sh (`make e2e`) and hack/demo.sh (`make demo`): find or start a cluster,
+# build and load the images, install Hoard with Helm, and collect diagnostics. Sourced, not run.
+#
+# Environment:
+#   KUBECONFIG        a reachable cluster is used as it is (nothing is built or started; the
+#                     images ghcr.io/hoard-operator/{hoard,mysql-addon}:dev and hoard.local/
+#                     {mariadb:10.11,rest-server:dev} must be available to its nodes)
+#   HOARD_NAMESPACE   where Hoard is installed (default hoard-system)
+#   HOARD_RELEASE     Helm release name (default hoard)
+
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BIN=$ROOT/bin
+export PATH=$BIN:$PATH
+HOARD_NAMESPACE=${HOARD_NAMESPACE:-hoard-system}
+HOARD_RELEASE=${HOARD_RELEASE:-hoard}
+export HOARD_NAMESPACE HOARD_RELEASE
+DEMO_NS=demo
+LOCAL_KUBECONFIG=${HOARD_CLUSTER_DIR:-/var/lib/hoard-cluster}/admin.kubeconfig
+IMAGE_ARCHIVES=${HOARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hoard}/images/oci
+
+# Set by use_cluster: "external" (KUBECONFIG given) or "local"; LOCAL_WAS_UP tells whether the
+# local cluster already ran before (then it is left running at the end).
+CLUSTER_KIND=
+LOCAL_WAS_UP=false
+
+say() { printf '\033[1m[%s %(%H:%M:%S)T]\033[0m %s\n' "${SAY_PREFIX:-e2e}" -1 "$*" >&2; }
+
+reachable() { kubectl --request-timeout=10s get --raw /readyz >/dev/null 2>&1; }
+
+# use_cluster: KUBECONFIG if it reaches a cluster, else the local one-node cluster, started if
+# needed (test/cluster/up.sh is idempotent and sweeps what a crashed run left).
+use_cluster() {
+  if [ -n "${KUBECONFIG:-}" ] && [ "$KUBECONFIG" != "$LOCAL_KUBECONFIG" ] && reachable; then
+    CLUSTER_KIND=external
+    say "using the cluster of KUBECONFIG=$KUBECONFIG"
+    return 0
+  fi
+  CLUSTER_KIND=local
+  export KUBECONFIG=$LOCAL_KUBECONFIG
+  if [ -s "$KUBECONFIG" ] && [ -x "$BIN/kubectl" ] && reachable; then LOCAL_WAS_UP=true; fi
+  say "local cluster: test/cluster/up.sh"
+  "$ROOT/test/cluster/up.sh" >&2
+}
+
+# images: build the images from the Dockerfiles and load them into the local cluster. With an
+# external cluster the images are the user's business.
+images() {
+  [ "$CLUSTER_KIND" = local ] || return 0
+  say "images: make images"
+  make -C "$ROOT" --no-print-directory images >&2
+}
+
+# install_hoard: helm upgrade --install of helm-charts/hoard, then wait for the operator and for
+# the default MySQLAddon to have installed the Tasks and Functions. The image's ID goes into a
+# pod annotation, so a rebuilt :dev image restarts the operator.
+install_hoard() {
+  say "installing Hoard: helm upgrade --install $HOARD_RELEASE helm-charts/hoard -n $HOARD_NAMESPACE"
+  make -C "$ROOT" --no-print-directory "$BIN/helm" >/dev/null
+  local id="" f=$IMAGE_ARCHIVES/ghcr.io_hoard-operator_hoard_dev.tar.id
+  [ "$CLUSTER_KIND" = local ] && [ -s "$f" ] && id=$(cut -c1-63 "$f" | tr -dc 'a-z0-9:')
+  "$BIN/helm" upgrade --install "$HOARD_RELEASE" "$ROOT/helm-charts/hoard" \
+    --namespace "$HOARD_NAMESPACE" --create-namespace \
+    --set-string "podAnnotations.hoard\.io/image-id=${id:-none}" \
+    --wait --timeout 5m >/dev/null
+  kubectl -n "$HOARD_NAMESPACE" rollout status "deploy/$HOARD_RELEASE" --timeout=180s >&2
+  kubectl wait mysqladdon --all --for=condition=Deployed --timeout=180s >&2
+}
+
+# diagnostics [NAMESPACE...]: what to look at when something failed: objects, events, pod
+# descriptions, operator logs and the logs of every backup/restore Job pod.
+diagnostics() {
+  local n p
+  echo "=================== diagnostics ($(date -Is)) ==================="
+  kubectl get nodes -o wide 2>&1
+  kubectl get pods -A -o wide 2>&1
+  kubectl get mysqladdon,tasks,functions 2>&1 | head -40
+  for n in "$HOARD_NAMESPACE" "$@"; do
+    echo "------------------- namespace $n -------------------"
+    kubectl -n "$n" get all,pvc,cronjobs,bc,backupsession,restoresession,repository,appbinding -o wide 2>&1
+    kubectl -n "$n" get bc,backupsession,restoresession,repository -o yaml 2>&1
+    kubectl -n "$n" get events --sort-by=.lastTimestamp 2>&1 | tail -60
+    kubectl -n "$n" describe pods 2>&1 | tail -300
+    for p in $(kubectl -n "$n" get pods -o name 2>/dev/null); do
+      echo "--- logs $n/$p"
+      kubectl -n "$n" logs "$p" --all-containers --prefix --tail=200 2>&1
+    done
+  done
+  echo "=================== end of diagnostics ==================="
+}
+
+# sql DEPLOY STATEMENTS: run SQL as root in a MariaDB pod of the demo namespace.
+sql() {
+  kubectl -n "$DEMO_NS" exec -i "deploy/$1" -c mariadb -- sh -c 'exec mariadb -uroot -p"$MYSQL_ROOT_PASSWORD" -N -B' <<<"$2"
+}
+
+# down_if_started: stop the local cluster again when this run started it (CI starts with
+# nothing running and must end that way); a cluster that ran before is left running.
+down_if_started() {
+  [ "$CLUSTER_KIND" = local ] && ! $LOCAL_WAS_UP || return 0
+  [ "${E2E_KEEP_CLUSTER:-}" = 1 ] && { say "leaving the cluster up (E2E_KEEP_CLUSTER=1)"; return 0; }
+  say "stopping the local cluster this run started (test/cluster/down.sh; state is kept)"
+  "$ROOT/test/cluster/down.sh" >&2 || true
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make e2e`: the Stash MySQL guide for real. Uses KUBECONFIG when it reaches a cluster,
+# otherwise starts the local one-node cluster (test/cluster/up.sh), builds and loads the images,
+# installs Hoard with Helm and runs the Go test in test/e2e (build tag e2e). On failure it
+# prints diagnostics (objects, events, pod descriptions, operator and Job logs) and keeps the
+# demo namespace for a look; the next run starts that namespace afresh. A local cluster this
+# run started is stopped again at the end (E2E_KEEP_CLUSTER=1 keeps it).
+#
+#   test/e2e/run.sh [go test flags, e.g. -run TestMySQLBackupAndRestore]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=lib.sh
+source "$ROOT/test/e2e/lib.sh"
+SAY_PREFIX=e2e
+START=$(date +%s)
+
+rc=0
+finish() {
+  local r=$?
+  [ "$rc" -ne 0 ] || rc=$r
+  if [ "$rc" -ne 0 ] && [ -n "$CLUSTER_KIND" ] && reachable; then
+    mkdir -p "$BIN/e2e"
+    diagnostics "$DEMO_NS" 2>&1 | tee "$BIN/e2e/diagnostics.txt" || true
+    say "diagnostics saved in bin/e2e/diagnostics.txt"
+  fi
+  down_if_started
+  if [ "$rc" -eq 0 ]; then say "e2e PASSED in $(($(date +%s) - START))s"; else say "e2e FAILED (exit $rc) after $(($(date +%s) - START))s"; fi
+  exit "$rc"
+}
+trap finish EXIT
+
+use_cluster
+images
+install_hoard
+say "go test -tags e2e ./test/e2e"
+cd "$ROOT"
+go test -tags e2e -count=1 -v -timeout 30m ./test/e2e/ "$@" || rc=$?
