@@ -156,8 +156,14 @@ build_image() {
   [ -f "$df" ] || die "$name: no $df"
   ctx=$(stage_context "$name" "$df" "$src")
   log "building $ref from ${df#"$ROOT"/}"
+  local old new
+  old=$(buildah images --quiet --no-trunc "$ref" 2>/dev/null | head -1 || true)
   # --layers: reuse cached layers (bud's default is to squash per build and cache nothing).
   buildah bud --quiet --pull=false --network=host --layers -f "$df" -t "$ref" "$ctx" >/dev/null
+  new=$(buildah images --quiet --no-trunc "$ref" | head -1)
+  # The image this replaces would pile up untagged with every Go change. (Not `rmi --prune`:
+  # that would also drop the untagged intermediate images that are the layer cache.)
+  if [ -n "$old" ] && [ "$old" != "$new" ]; then buildah rmi "$old" >/dev/null 2>&1 || true; fi
   export_image "$ref"
 }
 

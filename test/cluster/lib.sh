@@ -71,6 +71,38 @@ pid_alive() {
   [ "$(basename "$exe")" = "$(cat "$PIDS/$1.exe" 2>/dev/null)" ]
 }
 
+# group_alive PGID: a live (not zombie) process is left in the process group. The exited
+# leader stays a zombie until init reaps it, which can take a while here.
+group_alive() {
+  local p st
+  for p in $(pgrep -g "$1" 2>/dev/null || true); do
+    st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null || true)
+    [ -n "$st" ] && [ "$st" != Z ] && return 0
+  done
+  return 1
+}
+
+# stop NAME [SECONDS]: SIGTERM the process group up.sh started for NAME (it ran under setsid, so
+# its PID is the group's), SIGKILL it after SECONDS, and forget it.
+stop() {
+  local name=$1 timeout=${2:-20} pid i
+  if pid_alive "$name"; then
+    pid=$(cat "$PIDS/$name.pid")
+    log "stopping $name ($pid)"
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < timeout * 10; i++)); do
+      group_alive "$pid" || break
+      sleep 0.1
+    done
+    if group_alive "$pid"; then
+      log "  $name did not stop in ${timeout}s: SIGKILL"
+      kill -KILL -- "-$pid" 2>/dev/null || true
+      for ((i = 0; i < 50; i++)); do group_alive "$pid" || break; sleep 0.1; done
+    fi
+  fi
+  rm -f "$PIDS/$name.pid" "$PIDS/$name.exe" "$PIDS/$name.started" "$PIDS/$name.cmd"
+}
+
 # import_archive FILE: load an OCI archive into the cluster's containerd (k8s.io namespace).
 import_archive() {
   kctr images import "$1" >/dev/null

@@ -62,21 +62,34 @@ node_network() {
   iptables -w -C FORWARD -j HOARD-EGRESS 2>/dev/null || iptables -w -I FORWARD 1 -j HOARD-EGRESS
 }
 
-# --- certificates and kubeconfigs -------------------------------------------------------------
-
-ca() {
-  [ -s "$PKI/ca.crt" ] && [ -s "$PKI/ca.key" ] && return 0
-  log "certificate authority"
-  openssl genrsa -out "$PKI/ca.key" 2048 2>/dev/null
-  openssl req -x509 -new -nodes -key "$PKI/ca.key" -sha256 -days 3650 -subj "/CN=hoard-cluster-ca" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
-    -out "$PKI/ca.crt" 2>/dev/null
+# write_file FILE: stdin to FILE, only if it differs, by an atomic rename. Running components
+# watch some of these files: kube-proxy exits when its config file is written at all, and
+# containerd reloads the CNI config on every write (and may read it half-written).
+write_file() {
+  local tmp
+  tmp=$(mktemp "$STATE/.write.XXXXXX")
+  cat >"$tmp"
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else chmod 0644 "$tmp"; mv "$tmp" "$1"; fi
 }
 
-# cert NAME SUBJECT USAGE [SAN...]: a key pair signed by the CA. USAGE is serverAuth, clientAuth
-# or both. Reissued when the SANs or subject change (another host name, another node IP).
+# --- certificates and kubeconfigs -------------------------------------------------------------
+
+# ca NAME: a self-signed certificate authority $PKI/NAME.{crt,key}.
+ca() {
+  local name=$1
+  [ -s "$PKI/$name.crt" ] && [ -s "$PKI/$name.key" ] && return 0
+  log "certificate authority $name"
+  openssl genrsa -out "$PKI/$name.key" 2048 2>/dev/null
+  openssl req -x509 -new -nodes -key "$PKI/$name.key" -sha256 -days 3650 -subj "/CN=hoard-cluster-$name" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+    -out "$PKI/$name.crt" 2>/dev/null
+}
+
+# cert NAME SUBJECT USAGE [SAN...]: a key pair signed by the cluster CA ($CA_NAME, default ca).
+# USAGE is serverAuth, clientAuth or both. Reissued when the SANs or subject change (another
+# host name, another node IP).
 cert() {
-  local name=$1 subj=$2 usage=$3; shift 3
+  local name=$1 subj=$2 usage=$3 ca=${CA_NAME:-ca}; shift 3
   local sans="" want
   [ $# -gt 0 ] && sans=$(IFS=,; echo "$*")
   want="$subj|$usage|$sans"
@@ -90,7 +103,7 @@ cert() {
   } >"$ext"
   openssl genrsa -out "$PKI/$name.key" 2048 2>/dev/null
   openssl req -new -key "$PKI/$name.key" -subj "$subj" -out "$PKI/$name.csr" 2>/dev/null
-  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
+  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$ca.crt" -CAkey "$PKI/$ca.key" -CAcreateserial \
     -sha256 -days 3650 -extfile "$ext" -out "$PKI/$name.crt" 2>/dev/null
   rm -f "$PKI/$name.csr" "$ext"
   echo "$want" >"$PKI/$name.spec"
@@ -119,12 +132,16 @@ contexts:
 current-context: hoard
 EOF
   chmod 0600 "$file.tmp"
-  mv "$file.tmp" "$file"
+  if cmp -s "$file.tmp" "$file"; then rm -f "$file.tmp"; else mv "$file.tmp" "$file"; fi
 }
 
 pki() {
   log "certificates"
-  ca
+  ca ca
+  # The aggregation layer's front proxy has a CA of its own, as in kubeadm; the controller-
+  # manager and scheduler read it for delegated authentication (and complain without it).
+  ca front-proxy-ca
+  CA_NAME=front-proxy-ca cert front-proxy-client "/CN=front-proxy-client" clientAuth
   local api=https://127.0.0.1:$API_PORT
   cert apiserver "/CN=kube-apiserver" serverAuth \
     DNS:kubernetes DNS:kubernetes.default DNS:kubernetes.default.svc "DNS:kubernetes.default.svc.$CLUSTER_DOMAIN" \
@@ -153,16 +170,24 @@ pki() {
 
 # start NAME CMD...: run CMD in its own session (so an interrupted make does not take it down),
 # logging to $LOGS/NAME.log, and record its PID and command line for pid_alive and down.sh.
-# Does nothing if NAME already runs.
+# Does nothing if NAME already runs with this command line; restarts it if the command line
+# changed (a newer up.sh, another binary), so that `up` converges.
 start() {
   local name=$1; shift
-  if pid_alive "$name"; then return 0; fi
+  # The resolved binary: a rebuilt tool (new cache key) is a changed command line.
+  set -- "$(readlink -f "$1")" "${@:2}"
+  if pid_alive "$name"; then
+    [ "$(cat "$PIDS/$name.cmd" 2>/dev/null)" = "$*" ] && return 0
+    log "restarting $name: its command line changed"
+    stop "$name"
+  fi
   log "starting $name"
   echo "--- $(date -Is) $*" >>"$LOGS/$name.log"
   setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$PIDS/$name.pid"
   basename "$1" >"$PIDS/$name.exe"
   date +%s >"$PIDS/$name.started"
+  echo "$*" >"$PIDS/$name.cmd"
 }
 
 # wait_for NAME SECONDS CMD...: poll CMD until it succeeds; fail early, with the component's
@@ -186,7 +211,7 @@ k() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 
 containerd_config() {
   mkdir -p "$STATE/containerd" "$RUN/containerd" "$STATE/cni/net.d" "$STATE/cni/ipam"
-  cat >"$ETC/containerd.toml" <<EOF
+  write_file "$ETC/containerd.toml" <<EOF
 # containerd of the hoard test cluster (test/cluster/up.sh): its own root, state and socket.
 version = 2
 root = "$STATE/containerd"
@@ -223,7 +248,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     conf_dir = "$STATE/cni/net.d"
     max_conf_num = 1
 EOF
-  cat >"$STATE/cni/net.d/10-hoard.conflist" <<EOF
+  write_file "$STATE/cni/net.d/10-hoard.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "hoard",
@@ -323,6 +348,13 @@ start_apiserver() {
     --service-account-issuer "https://kubernetes.default.svc.$CLUSTER_DOMAIN" \
     --service-account-key-file "$PKI/sa.pub" \
     --service-account-signing-key-file "$PKI/sa.key" \
+    --requestheader-client-ca-file "$PKI/front-proxy-ca.crt" \
+    --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User \
+    --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra- \
+    --proxy-client-cert-file "$PKI/front-proxy-client.crt" \
+    --proxy-client-key-file "$PKI/front-proxy-client.key" \
     --authorization-mode Node,RBAC \
     --enable-admission-plugins NodeRestriction \
     --allow-privileged=true \
@@ -359,7 +391,7 @@ start_controllers() {
 
 start_kubelet() {
   mkdir -p "$STATE/kubelet" "$STATE/pod-logs"
-  cat >"$ETC/kubelet.yaml" <<EOF
+  write_file "$ETC/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
@@ -404,7 +436,7 @@ EOF
 }
 
 start_kube_proxy() {
-  cat >"$ETC/kube-proxy.yaml" <<EOF
+  write_file "$ETC/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection:
