@@ -77,6 +77,18 @@ kill_shims() {
   done
 }
 
+# kill_pod_processes: processes still in the kubelet's pod cgroups (their shim is gone, e.g.
+# after a crash or the end of the session that ran the cluster).
+kill_pod_processes() {
+  local pids
+  pids=$(cat /sys/fs/cgroup/*/kubepods/cgroup.procs /sys/fs/cgroup/*/kubepods/*/cgroup.procs \
+    /sys/fs/cgroup/*/kubepods/*/*/cgroup.procs /sys/fs/cgroup/*/kubepods/*/*/*/cgroup.procs 2>/dev/null | sort -un || true)
+  [ -n "$pids" ] || return 0
+  log "killing leftover pod processes: $(echo $pids)"
+  kill -KILL $pids 2>/dev/null || true
+  sleep 0.5
+}
+
 # unmount_ours: every mount under the cluster's directories, deepest first.
 unmount_ours() {
   local m mounts
@@ -162,6 +174,7 @@ main() {
   stop etcd
   stop containerd
   kill_shims
+  kill_pod_processes
   unmount_ours
   network_cleanup
   remove_cgroups

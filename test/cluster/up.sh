@@ -491,8 +491,24 @@ dns_ready() {
 # The default ServiceAccount appears only once the controller-manager runs; pods need it.
 default_sa() { k -n default get serviceaccount default; }
 
+# recover: when no component of ours runs but a previous cluster left things behind (its
+# session ended, the machine's processes were killed), sweep them with down.sh first: stale
+# mounts, shims, network namespaces, iptables chains.
+recover() {
+  local c
+  for c in containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy hostpath-provisioner; do
+    pid_alive "$c" && return 0
+  done
+  if [ -n "$(ls -A "$PIDS" 2>/dev/null)" ] || ip link show "$NODE_BRIDGE" >/dev/null 2>&1 ||
+    findmnt -rn -o TARGET | grep -qE "^($STATE|$RUN)/"; then
+    log "a previous cluster left state behind: cleaning up first"
+    "$ROOT/test/cluster/down.sh"
+  fi
+}
+
 main() {
   need_root
+  recover
   install_prereqs
   node_network
   pki
