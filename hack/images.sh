@@ -192,7 +192,7 @@ main() {
   exec 8>"$IMAGES_CACHE/.lock"
   flock 8
 
-  local want=("$@") t
+  local want=("$@") t o
   [ "${#want[@]}" -eq 0 ] && want=(all)
   base_image
   # The base in the cluster too: a plain Debian for test Jobs and debugging pods.
@@ -201,8 +201,8 @@ main() {
     case $t in
       base) ;;
       all)
-        for t in "${ORDER[@]}"; do
-          if inputs_present "$t"; then build_image "$t"; else log "skipping $t: its Dockerfile or binaries are not there"; fi
+        for o in "${ORDER[@]}"; do
+          if inputs_present "$o"; then build_image "$o"; else log "skipping $o: its Dockerfile or binaries are not there"; fi
         done ;;
       *)
         [ -n "${IMAGES[$t]:-}" ] || die "unknown image $t (base ${ORDER[*]} all)"

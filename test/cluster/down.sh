@@ -81,11 +81,11 @@ kill_shims() {
 # after a crash or the end of the session that ran the cluster).
 kill_pod_processes() {
   local pids
-  pids=$(cat /sys/fs/cgroup/*/kubepods/cgroup.procs /sys/fs/cgroup/*/kubepods/*/cgroup.procs \
+  mapfile -t pids < <(cat /sys/fs/cgroup/*/kubepods/cgroup.procs /sys/fs/cgroup/*/kubepods/*/cgroup.procs \
     /sys/fs/cgroup/*/kubepods/*/*/cgroup.procs /sys/fs/cgroup/*/kubepods/*/*/*/cgroup.procs 2>/dev/null | sort -un || true)
-  [ -n "$pids" ] || return 0
-  log "killing leftover pod processes: $(echo $pids)"
-  kill -KILL $pids 2>/dev/null || true
+  [ "${#pids[@]}" -gt 0 ] || return 0
+  log "killing leftover pod processes: ${pids[*]}"
+  kill -KILL "${pids[@]}" 2>/dev/null || true
   sleep 0.5
 }
 

@@ -17,9 +17,11 @@ DIR=$3
 NAME=hoard.local/hostpath
 
 # Pending claims whose class names this provisioner (the PV controller annotates them):
-# "namespace name uid size class modes".
+# "namespace name uid size class modes". (Go templates, not shell expansions, in quotes.)
+# shellcheck disable=SC2016
 PENDING='{{range .items}}{{$c := .}}{{if eq .status.phase "Pending"}}{{with .metadata.annotations}}{{if eq (printf "%v" (index . "volume.kubernetes.io/storage-provisioner")) "'$NAME'"}}{{$c.metadata.namespace}} {{$c.metadata.name}} {{$c.metadata.uid}} {{$c.spec.resources.requests.storage}} {{$c.spec.storageClassName}} {{range $i, $m := $c.spec.accessModes}}{{if $i}},{{end}}{{$m}}{{end}}{{"\n"}}{{end}}{{end}}{{end}}{{end}}'
 # Released volumes of ours whose policy is Delete: "name path".
+# shellcheck disable=SC2016
 RELEASED='{{range .items}}{{$v := .}}{{if eq .status.phase "Released"}}{{if eq .spec.persistentVolumeReclaimPolicy "Delete"}}{{with .metadata.annotations}}{{if eq (printf "%v" (index . "pv.kubernetes.io/provisioned-by")) "'$NAME'"}}{{$v.metadata.name}} {{$v.spec.hostPath.path}}{{"\n"}}{{end}}{{end}}{{end}}{{end}}{{end}}'
 
 log() { printf '%s %s\n' "$(date -Is)" "$*"; }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # settings used by the scripts that source this
 # Shared settings and helpers of the local one-node cluster (test/cluster/up.sh, down.sh) and of
 # hack/images.sh. Sourced, not run.
 #

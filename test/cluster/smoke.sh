@@ -102,7 +102,7 @@ pod=$(k -n "$NS" get pods -l job-name=query --field-selector=status.phase=Succee
 tries=$(k -n "$NS" get pods -l job-name=query -o name | wc -l)
 [ "$tries" -eq 1 ] || log "smoke: note: the query Job needed $tries pods"
 out=$(k -n "$NS" logs "$pod")
-echo "$out" | sed 's/^/    /' >&2
+printf '    %s\n' "$out" >&2
 [ "$(echo "$out" | head -1)" = 1 ] || fail "unexpected query output"
 
 step "a Job writes to a PVC and reads it back"

@@ -34,6 +34,12 @@ allow_empty=${MYSQL_ALLOW_EMPTY_PASSWORD:-${MARIADB_ALLOW_EMPTY_ROOT_PASSWORD:-}
 # sql_escape: quote a value for a single-quoted SQL string.
 sql_escape() { printf '%s' "$1" | sed -e "s/\\\\/\\\\\\\\/g" -e "s/'/\\\\'/g"; }
 
+# source_init FILE: run a user's init script in this shell, as the upstream image does.
+source_init() {
+  # shellcheck disable=SC1090
+  . "$1"
+}
+
 init_datadir() {
   if [ -z "$root_pw" ] && [ "$allow_empty" != yes ] && [ "$allow_empty" != 1 ]; then
     log "database is uninitialised and MYSQL_ROOT_PASSWORD is not set (or MYSQL_ALLOW_EMPTY_PASSWORD=yes)"
@@ -45,8 +51,8 @@ init_datadir() {
 
   # A private server, no network, to set the accounts up.
   "$@" --skip-networking --socket="$SOCKET" --datadir="$DATADIR" &
-  local pid=$! i
-  for i in $(seq 1 60); do
+  local pid=$! _
+  for _ in $(seq 1 60); do
     mariadb-admin --socket="$SOCKET" -uroot ping >/dev/null 2>&1 && break
     kill -0 "$pid" 2>/dev/null || { log "temporary server died"; exit 1; }
     sleep 1
@@ -77,7 +83,7 @@ FLUSH PRIVILEGES;"
   local f
   for f in /docker-entrypoint-initdb.d/*; do
     case $f in
-      *.sh) log "running $f"; . "$f" ;;
+      *.sh) log "running $f"; source_init "$f" ;;
       *.sql) log "running $f"; mariadb --socket="$SOCKET" -uroot -p"$root_pw" ${database:+"$database"} <"$f" ;;
       *.sql.gz) log "running $f"; gunzip -c "$f" | mariadb --socket="$SOCKET" -uroot -p"$root_pw" ${database:+"$database"} ;;
     esac
