@@ -10,9 +10,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/hoard-operator/hoard/internal/controller/backupconfiguration"
-	"github.com/hoard-operator/hoard/internal/controller/repository"
 	"github.com/hoard-operator/hoard/internal/controller/backupsession"
 	"github.com/hoard-operator/hoard/internal/controller/mysqladdon"
+	"github.com/hoard-operator/hoard/internal/controller/repository"
 	"github.com/hoard-operator/hoard/internal/controller/restoresession"
 	"github.com/hoard-operator/hoard/internal/metrics"
 	"github.com/hoard-operator/hoard/internal/session"

@@ -54,9 +54,29 @@ type Gathered struct {
 	Connection map[string][]byte
 }
 
+// Readers are the two ways to read: Cached is the manager's informer cache, Direct the API
+// server. Secrets are always read directly, so the operator never caches every Secret of the
+// cluster; other objects come from the cache, and a cache miss is confirmed directly because
+// an object created a moment ago may not have reached the cache yet.
+type Readers struct {
+	Cached client.Reader
+	Direct client.Reader
+}
+
+func (r Readers) get(ctx context.Context, key client.ObjectKey, obj client.Object) error {
+	if _, secret := obj.(*corev1.Secret); secret || r.Cached == nil {
+		return r.Direct.Get(ctx, key, obj)
+	}
+	err := r.Cached.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		return r.Direct.Get(ctx, key, obj)
+	}
+	return err
+}
+
 // Gather fetches the Repository, its Secret, the target AppBinding with its credentials, the
 // Task and its Functions. Missing objects become a *UserError naming them.
-func Gather(ctx context.Context, c client.Reader, req Request) (*Gathered, error) {
+func Gather(ctx context.Context, c Readers, req Request) (*Gathered, error) {
 	in := &resolve.Input{
 		Kind:        req.Kind,
 		Namespace:   req.Namespace,
@@ -71,7 +91,7 @@ func Gather(ctx context.Context, c client.Reader, req Request) (*Gathered, error
 		return nil, userErr(v1beta1.ConditionRepositoryFound, "RepositoryNotSet", "spec.repository.name is empty")
 	}
 	repo := &v1alpha1.Repository{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: req.Namespace, Name: req.RepositoryName}, repo); err != nil {
+	if err := c.get(ctx, client.ObjectKey{Namespace: req.Namespace, Name: req.RepositoryName}, repo); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, userErr(v1beta1.ConditionRepositoryFound, "RepositoryNotFound", "Repository %s/%s not found", req.Namespace, req.RepositoryName)
 		}
@@ -85,7 +105,7 @@ func Gather(ctx context.Context, c client.Reader, req Request) (*Gathered, error
 	taskRef := req.TaskRef
 	if ref := req.Target.Ref; ref.Kind == "AppBinding" {
 		ab := &appcatalogv1alpha1.AppBinding{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: req.Namespace, Name: ref.Name}, ab); err != nil {
+		if err := c.get(ctx, client.ObjectKey{Namespace: req.Namespace, Name: ref.Name}, ab); err != nil {
 			if apierrors.IsNotFound(err) {
 				return nil, userErr(targetCondition(req.Kind), "TargetNotFound", "AppBinding %s/%s not found", req.Namespace, ref.Name)
 			}
@@ -123,7 +143,7 @@ func Gather(ctx context.Context, c client.Reader, req Request) (*Gathered, error
 		return nil, userErr("TaskFound", "TaskNotSet", "spec.task.name is empty and AppBinding %s/%s names no %s task in its StashAddon parameters", req.Namespace, req.Target.Ref.Name, req.Kind)
 	}
 	task := &v1beta1.Task{}
-	if err := c.Get(ctx, client.ObjectKey{Name: taskRef.Name}, task); err != nil {
+	if err := c.get(ctx, client.ObjectKey{Name: taskRef.Name}, task); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, userErr("TaskFound", "TaskNotFound", "Task %q not found (is the MySQL addon installed?)", taskRef.Name)
 		}
@@ -133,7 +153,7 @@ func Gather(ctx context.Context, c client.Reader, req Request) (*Gathered, error
 	in.Functions = map[string]*v1beta1.Function{}
 	for i, step := range task.Spec.Steps {
 		fn := &v1beta1.Function{}
-		if err := c.Get(ctx, client.ObjectKey{Name: step.Name}, fn); err != nil {
+		if err := c.get(ctx, client.ObjectKey{Name: step.Name}, fn); err != nil {
 			if apierrors.IsNotFound(err) {
 				return nil, userErr("TaskFound", "FunctionNotFound", "Task %q step %d: Function %q not found", task.Name, i, step.Name)
 			}
@@ -151,13 +171,13 @@ func targetCondition(k resolve.Kind) string {
 	return v1beta1.ConditionBackupTargetFound
 }
 
-func checkStorageSecret(ctx context.Context, c client.Reader, repo *v1alpha1.Repository) error {
+func checkStorageSecret(ctx context.Context, c Readers, repo *v1alpha1.Repository) error {
 	name := repo.Spec.Backend.StorageSecretName
 	if name == "" {
 		return userErr(v1beta1.ConditionBackendSecretFound, "SecretNotSet", "Repository %s/%s sets no spec.backend.storageSecretName", repo.Namespace, repo.Name)
 	}
 	s := &corev1.Secret{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: repo.Namespace, Name: name}, s); err != nil {
+	if err := c.get(ctx, client.ObjectKey{Namespace: repo.Namespace, Name: name}, s); err != nil {
 		if apierrors.IsNotFound(err) {
 			return userErr(v1beta1.ConditionBackendSecretFound, "SecretNotFound", "storage Secret %s/%s of Repository %s not found", repo.Namespace, name, repo.Name)
 		}
@@ -169,10 +189,10 @@ func checkStorageSecret(ctx context.Context, c client.Reader, repo *v1alpha1.Rep
 	return nil
 }
 
-func connection(ctx context.Context, c client.Reader, ab *appcatalogv1alpha1.AppBinding) (map[string][]byte, error) {
+func connection(ctx context.Context, c Readers, ab *appcatalogv1alpha1.AppBinding) (map[string][]byte, error) {
 	get := func(ns, name string) (map[string][]byte, error) {
 		s := &corev1.Secret{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
+		if err := c.get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
 			if apierrors.IsNotFound(err) {
 				return nil, fmt.Errorf("Secret %s/%s not found", ns, name)
 			}

@@ -16,6 +16,8 @@ import (
 
 func newRunCommand() *cobra.Command {
 	var opts manager.Options
+	var qps float32
+	var burst int
 	zapOpts := zap.Options{}
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -29,6 +31,8 @@ func newRunCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("failed to load kubeconfig: %w", err)
 			}
+			// client-go's defaults (20 QPS) throttle a backup burst on many configurations.
+			cfg.QPS, cfg.Burst = qps, burst
 			mgr, err := manager.New(cfg, opts)
 			if err != nil {
 				return err
@@ -42,6 +46,7 @@ func newRunCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", "address the /metrics endpoint binds to; 0 disables it")
 	f.StringVar(&opts.ProbeAddr, "health-probe-bind-address", ":8081", "address the /healthz and /readyz probes bind to")
+	f.StringVar(&opts.PprofAddr, "pprof-bind-address", "0", "address Go's /debug/pprof binds to; 0 disables it")
 	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect a leader so only one replica reconciles")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (default: the pod's)")
 	f.DurationVar(&opts.SyncPeriod, "sync-period", 0, "resync every object this often (0: controller-runtime's default)")
@@ -50,6 +55,8 @@ func newRunCommand() *cobra.Command {
 	f.DurationVar(&opts.Controllers.SessionTimeout, "session-timeout", 6*time.Hour, "fail a backup or restore session still running after this long, unless its spec.timeOut says otherwise")
 	f.StringVar(&opts.Controllers.MySQLAddonChart, "mysql-addon-chart", "", "directory of the mysql-addon Helm chart that MySQLAddon resources install (default: the chart built into the binary)")
 	f.StringVar(&opts.Controllers.AddonReleaseNamespace, "addon-release-namespace", envOr("POD_NAMESPACE", "hoard-system"), "namespace that keeps the Helm release records of MySQLAddon resources (default: $POD_NAMESPACE, else hoard-system)")
+	f.Float32Var(&qps, "kube-api-qps", 100, "queries per second to the Kubernetes API server")
+	f.IntVar(&burst, "kube-api-burst", 200, "burst of queries to the Kubernetes API server")
 	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	zapOpts.BindFlags(gofs)
 	f.AddGoFlagSet(gofs)

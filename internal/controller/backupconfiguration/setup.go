@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	appcatalogv1alpha1 "github.com/hoard-operator/hoard/api/appcatalog/v1alpha1"
@@ -36,12 +37,14 @@ func SetupWithManager(mgr ctrl.Manager, image string) error {
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
+		// Every backup updates its Repository's status; only the Repository's existence and
+		// spec matter here, and many configurations may share one Repository.
 		Watches(&stashv1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(
 			func(ctx context.Context, o client.Object) []reconcile.Request {
 				return referring(ctx, c, o.GetNamespace(), func(bc *stashv1beta1.BackupConfiguration) bool {
 					return bc.Spec.Repository.Name == o.GetName()
 				})
-			})).
+			}), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(
 			func(ctx context.Context, o client.Object) []reconcile.Request {
 				return referringToSecret(ctx, c, o.GetNamespace(), o.GetName())

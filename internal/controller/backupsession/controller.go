@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
@@ -75,6 +76,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1beta1.BackupSession{}).
 		Owns(&batchv1.Job{}).
 		Named("backupsession").
+		// Sessions of different configurations are independent; the skip decision reads
+		// the API directly, so concurrent reconciles cannot both start one configuration.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(r)
 }
 
@@ -123,7 +127,7 @@ func (r *Reconciler) start(ctx context.Context, bs *v1beta1.BackupSession) (ctrl
 	if t := bc.Spec.Target; t != nil {
 		target = resolve.Target{Alias: t.Alias, Ref: t.Ref, Paths: t.Paths, VolumeMounts: t.VolumeMounts, Args: t.Args}
 	}
-	g, err := session.Gather(ctx, r.APIReader, session.Request{
+	g, err := session.Gather(ctx, session.Readers{Cached: r.Client, Direct: r.APIReader}, session.Request{
 		Kind:           resolve.KindBackup,
 		Namespace:      bs.Namespace,
 		SessionName:    bs.Name,

@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
@@ -62,6 +63,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1beta1.RestoreSession{}).
 		Owns(&batchv1.Job{}).
 		Named("restoresession").
+		// Sessions of different configurations are independent; the skip decision reads
+		// the API directly, so concurrent reconciles cannot both start one configuration.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(r)
 }
 
@@ -116,7 +120,7 @@ func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 		target = resolve.Target{Alias: t.Alias, Ref: t.Ref, VolumeMounts: t.VolumeMounts, Args: t.Args}
 		targetRules = t.Rules
 	}
-	g, err := session.Gather(ctx, r.APIReader, session.Request{
+	g, err := session.Gather(ctx, session.Readers{Cached: r.Client, Direct: r.APIReader}, session.Request{
 		Kind:           resolve.KindRestore,
 		Namespace:      rs.Namespace,
 		SessionName:    rs.Name,
