@@ -34,7 +34,7 @@ drain_pods() {
   # The kubelet unmounts volumes and removes pod dirs shortly after the pods are gone.
   local i
   for ((i = 0; i < 20; i++)); do
-    findmnt -rn -o TARGET | grep -q "^$STATE/kubelet/pods/" || break
+    [ -n "$(findmnt -rn -o TARGET | grep "^$STATE/kubelet/pods/" || true)" ] || break
     sleep 0.5
   done
 }
@@ -60,7 +60,7 @@ kill_tasks() {
 our_shims() {
   local p
   for p in /proc/[0-9]*; do
-    { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q "containerd-shim.* -address $CONTAINERD_SOCK " && basename "$p"
+    [[ "$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null)" == *containerd-shim*" -address $CONTAINERD_SOCK "* ]] && basename "$p"
   done
   return 0
 }
@@ -161,6 +161,7 @@ remove_cgroups() {
 
 main() {
   need_root
+  cluster_lock
   mkdir -p "$PIDS"
   # Nothing may recreate or reschedule pods while they are drained.
   stop hostpath-provisioner 5
@@ -178,6 +179,8 @@ main() {
   unmount_ours
   network_cleanup
   remove_cgroups
+  # The kubelet links every container log into /var/log/containers; ours point into $STATE.
+  find /var/log/containers -maxdepth 1 -lname "$STATE/*" -delete 2>/dev/null || true
   if $PURGE; then
     log "purging $STATE"
     rm -rf --one-file-system "$STATE" "$RUN"

@@ -50,6 +50,18 @@ IMAGE_ARCHIVES=$HOARD_CACHE/images/oci
 log() { printf '\033[1m[cluster %(%H:%M:%S)T]\033[0m %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
+# cluster_lock: one up/down at a time on this machine (two `make demo`s, or an up while a down
+# drains). Held on fd 7 until the script exits; the daemons up.sh starts must not inherit it.
+cluster_lock() {
+  [ -n "${HOARD_CLUSTER_LOCKED:-}" ] && return 0
+  exec 7>/run/hoard-cluster.lock
+  if ! flock -n 7; then
+    log "another up/down of the cluster is running: waiting for it"
+    flock 7
+  fi
+  export HOARD_CLUSTER_LOCKED=1
+}
+
 need_root() {
   [ "$(id -u)" -eq 0 ] || die "must run as root (containerd, kubelet, iptables and mounts need it)"
 }

@@ -41,7 +41,8 @@ node_network() {
   if ! ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then
     ip link add "$NODE_BRIDGE" type bridge
   fi
-  ip addr show dev "$NODE_BRIDGE" | grep -q " $NODE_IP/" || ip addr add "$NODE_IP/32" dev "$NODE_BRIDGE"
+  # (No `| grep -q` under pipefail: grep's early exit can fail the pipeline with SIGPIPE.)
+  [[ "$(ip -o addr show dev "$NODE_BRIDGE")" == *" $NODE_IP/"* ]] || ip addr add "$NODE_IP/32" dev "$NODE_BRIDGE"
   ip link set "$NODE_BRIDGE" up
 
   # Forwarding between the pod bridge and the host, and iptables on bridged traffic (service
@@ -183,7 +184,7 @@ start() {
   fi
   log "starting $name"
   echo "--- $(date -Is) $*" >>"$LOGS/$name.log"
-  setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 7>&- &
   echo $! >"$PIDS/$name.pid"
   basename "$1" >"$PIDS/$name.exe"
   date +%s >"$PIDS/$name.started"
@@ -484,8 +485,8 @@ node_ready() {
 # dns_ready: a CoreDNS endpoint is ready behind the kube-dns Service (a Deployment's status can
 # be stale from before a down, an EndpointSlice's ready endpoint cannot).
 dns_ready() {
-  k -n kube-system get endpointslices -l kubernetes.io/service-name=kube-dns \
-    -o jsonpath='{.items[*].endpoints[?(@.conditions.ready==true)].addresses[0]}' | grep -q .
+  [ -n "$(k -n kube-system get endpointslices -l kubernetes.io/service-name=kube-dns \
+    -o jsonpath='{.items[*].endpoints[?(@.conditions.ready==true)].addresses[0]}')" ]
 }
 
 # The default ServiceAccount appears only once the controller-manager runs; pods need it.
@@ -500,7 +501,7 @@ recover() {
     pid_alive "$c" && return 0
   done
   if [ -n "$(ls -A "$PIDS" 2>/dev/null)" ] || ip link show "$NODE_BRIDGE" >/dev/null 2>&1 ||
-    findmnt -rn -o TARGET | grep -qE "^($STATE|$RUN)/"; then
+    [ -n "$(findmnt -rn -o TARGET | grep -E "^($STATE|$RUN)/" || true)" ]; then
     log "a previous cluster left state behind: cleaning up first"
     "$ROOT/test/cluster/down.sh"
   fi
@@ -508,6 +509,7 @@ recover() {
 
 main() {
   need_root
+  cluster_lock
   recover
   install_prereqs
   node_network
