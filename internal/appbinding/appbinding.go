@@ -83,7 +83,7 @@ func Address(ab *v1alpha1.AppBinding) (string, int, error) {
 }
 
 func parseURL(raw string) (string, int, error) {
-	addr := raw
+	var addr string
 	if i := strings.Index(raw, "tcp("); i >= 0 {
 		end := strings.IndexByte(raw[i:], ')')
 		if end < 0 {

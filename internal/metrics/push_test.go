@@ -16,7 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
@@ -177,7 +176,7 @@ func TestPushRestoreSession(t *testing.T) {
 		Phase: v1beta1.RestoreFailed, SessionDuration: "2s",
 		Stats: []v1beta1.HostRestoreStats{{Hostname: "host-0", Phase: v1beta1.HostFailed, Error: "boom"}},
 	})
-	var reader client.Reader = newFakeReader(rs, s3Repository("demo", "s3-repo"))
+	reader := newFakeReader(rs, s3Repository("demo", "s3-repo"))
 	p := NewPusher(reader, srv.URL)
 	if _, err := p.reconcileRestore(t.Context(), request("demo", "restore")); err != nil {
 		t.Fatal(err)

@@ -204,7 +204,7 @@ func TestBackupSessionFailures(t *testing.T) {
 			if apierrors.IsNotFound(err) || (err == nil && !j.DeletionTimestamp.IsZero()) {
 				return nil
 			}
-			return fmt.Errorf("Job still there: %v", err)
+			return fmt.Errorf("Job still there: %w", err)
 		})
 	})
 

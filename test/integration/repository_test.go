@@ -240,7 +240,7 @@ func TestRepositoryWipeOutFailed(t *testing.T) {
 	}
 	pollUntil(t, bcTimeout, "Repository deleted", func() error {
 		if _, err := getRepo(ctx, ns, "wiped"); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("still there: %v", err)
+			return fmt.Errorf("still there: %w", err)
 		}
 		return nil
 	})

@@ -61,7 +61,9 @@ func updateStatus(out io.Writer, outputDir, terminationLog string) error {
 		_, err := fmt.Fprintf(out, "%s of %s succeeded in %s%s\n", res.Kind, res.Hostname, res.Duration, snapshot)
 		return err
 	default:
-		fmt.Fprintf(out, "%s of %s failed: %s\n", res.Kind, res.Hostname, res.Error)
+		if _, err := fmt.Fprintf(out, "%s of %s failed: %s\n", res.Kind, res.Hostname, res.Error); err != nil {
+			return err
+		}
 		return errStepFailed
 	}
 }

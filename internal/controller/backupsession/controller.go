@@ -288,23 +288,24 @@ func (r *Reconciler) updateProgress(ctx context.Context, bs *v1beta1.BackupSessi
 	if err := r.Client.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
 		return err
 	}
-	for i := range pods.Items {
-		p, err := r.Progress.Latest(ctx, &pods.Items[i])
-		if err != nil || p == nil {
-			return err
-		}
-		orig := bs.DeepCopy()
-		prog := &v1beta1.BackupProgress{BytesDone: p.BytesDone, TotalBytes: p.TotalBytes, LastUpdateTime: ptr.To(metav1.NewTime(r.Now()))}
-		if p.PercentDone > 0 {
-			prog.Percent = ptr.To(int32(p.PercentDone * 100))
-		}
-		if old := bs.Status.Progress; old != nil && old.BytesDone == prog.BytesDone && old.TotalBytes == prog.TotalBytes {
-			return nil
-		}
-		bs.Status.Progress = prog
-		return r.writeStatus(ctx, orig, bs)
+	// backoffLimit is 0: the Job has at most one pod.
+	if len(pods.Items) == 0 {
+		return nil
 	}
-	return nil
+	p, err := r.Progress.Latest(ctx, &pods.Items[0])
+	if err != nil || p == nil {
+		return err
+	}
+	orig := bs.DeepCopy()
+	prog := &v1beta1.BackupProgress{BytesDone: p.BytesDone, TotalBytes: p.TotalBytes, LastUpdateTime: ptr.To(metav1.NewTime(r.Now()))}
+	if p.PercentDone > 0 {
+		prog.Percent = ptr.To(int32(p.PercentDone * 100))
+	}
+	if old := bs.Status.Progress; old != nil && old.BytesDone == prog.BytesDone && old.TotalBytes == prog.TotalBytes {
+		return nil
+	}
+	bs.Status.Progress = prog
+	return r.writeStatus(ctx, orig, bs)
 }
 
 func (r *Reconciler) pruneHistory(ctx context.Context, bs *v1beta1.BackupSession) error {

@@ -224,8 +224,9 @@ func (r *Reconciler) updateRepository(ctx context.Context, bs *v1beta1.BackupSes
 				st.FirstBackupTime = &now
 			}
 			st.LastBackupTime = &now
-			st.LastSuccessfulBackupTime = &now
-			st.LastBackupDuration = bs.Status.SessionDuration
+			// Deprecated fields stay filled: upstream dashboards still read them.
+			st.LastSuccessfulBackupTime = &now                //nolint:staticcheck
+			st.LastBackupDuration = bs.Status.SessionDuration //nolint:staticcheck
 		}
 		if rs := res.Repository; rs != nil {
 			if rs.Integrity != nil {
@@ -235,7 +236,7 @@ func (r *Reconciler) updateRepository(ctx context.Context, bs *v1beta1.BackupSes
 				st.TotalSize = rs.TotalSize
 			}
 			st.SnapshotCount = rs.SnapshotCount
-			st.BackupCount = rs.SnapshotCount
+			st.BackupCount = rs.SnapshotCount //nolint:staticcheck // deprecated, still read by upstream dashboards
 			st.SnapshotsRemovedOnLastCleanup = rs.SnapshotsRemoved
 		}
 		if err := r.Client.Status().Patch(ctx, repo, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
