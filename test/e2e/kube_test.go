@@ -206,15 +206,21 @@ func (bs backupSession) snapshots() []string {
 	return ids
 }
 
+var lastListErr string
+
 // sessionsOf lists the BackupSessions of a BackupConfiguration, oldest first.
 func sessionsOf(t *testing.T, bc string) []backupSession {
 	t.Helper()
 	out, err := kubectl("", "-n", namespace, "get", "backupsessions", "-o", "json",
 		"-l", "stash.appscode.com/invoker-name="+bc)
 	if err != nil {
-		t.Logf("listing sessions: %v", err)
+		if err.Error() != lastListErr {
+			t.Logf("listing sessions: %v", err)
+		}
+		lastListErr = err.Error()
 		return nil
 	}
+	lastListErr = ""
 	var list struct {
 		Items []backupSession `json:"items"`
 	}

@@ -9,14 +9,15 @@
 #   HOARD_RELEASE     Helm release name (default hoard)
 
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-BIN=$ROOT/bin
+# The local cluster's settings (KUBECONFIG_ADMIN, IMAGE_ARCHIVES) and its lock (cluster_lock).
+# shellcheck source=../cluster/lib.sh
+source "$ROOT/test/cluster/lib.sh"
 export PATH=$BIN:$PATH
 HOARD_NAMESPACE=${HOARD_NAMESPACE:-hoard-system}
 HOARD_RELEASE=${HOARD_RELEASE:-hoard}
 export HOARD_NAMESPACE HOARD_RELEASE
 DEMO_NS=demo
-LOCAL_KUBECONFIG=${HOARD_CLUSTER_DIR:-/var/lib/hoard-cluster}/admin.kubeconfig
-IMAGE_ARCHIVES=${HOARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hoard}/images/oci
+LOCAL_KUBECONFIG=$KUBECONFIG_ADMIN
 
 # Set by use_cluster: "external" (KUBECONFIG given) or "local"; LOCAL_WAS_UP tells whether the
 # local cluster already ran before (then it is left running at the end).
@@ -28,7 +29,9 @@ say() { printf '\033[1m[%s %(%H:%M:%S)T]\033[0m %s\n' "${SAY_PREFIX:-e2e}" -1 "$
 reachable() { kubectl --request-timeout=10s get --raw /readyz >/dev/null 2>&1; }
 
 # use_cluster: KUBECONFIG if it reaches a cluster, else the local one-node cluster, started if
-# needed (test/cluster/up.sh is idempotent and sweeps what a crashed run left).
+# needed (test/cluster/up.sh is idempotent and sweeps what a crashed run left). With the local
+# cluster, the machine's cluster lock is held until this script exits, so no other up or down
+# (another `make e2e`, `make demo`, `make cluster-down`) pulls the cluster away mid-run.
 use_cluster() {
   if [ -n "${KUBECONFIG:-}" ] && [ "$KUBECONFIG" != "$LOCAL_KUBECONFIG" ] && reachable; then
     CLUSTER_KIND=external
@@ -37,6 +40,7 @@ use_cluster() {
   fi
   CLUSTER_KIND=local
   export KUBECONFIG=$LOCAL_KUBECONFIG
+  cluster_lock
   if [ -s "$KUBECONFIG" ] && [ -x "$BIN/kubectl" ] && reachable; then LOCAL_WAS_UP=true; fi
   say "local cluster: test/cluster/up.sh"
   "$ROOT/test/cluster/up.sh" >&2

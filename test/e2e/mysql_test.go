@@ -106,12 +106,14 @@ INSERT INTO company.employees (name, salary) VALUES ('John', 4000), ('Jane', 500
 	}
 
 	step(t, "pause the BackupConfiguration")
+	// A trigger that read the configuration just before the patch may still create its session
+	// a moment later; anything created more than that after the patch is a bug.
+	paused := time.Now().Add(3 * time.Second)
 	ns(t, "patch", "backupconfiguration", backupConfig, "--type=merge", "-p", `{"spec":{"paused":true}}`)
 	eventually(t, "CronJob suspended", time.Minute, time.Second, func() (bool, string) {
 		s := jsonpath(t, "cronjob/"+cronJob, "{.spec.suspend}")
 		return s == "true", "suspend=" + s
 	})
-	paused := time.Now()
 	// A session the schedule started just before the pause still runs to its end; the latest
 	// snapshot is then that session's, which holds the same data (nothing was written since).
 	eventually(t, "no session running", sessionTimeout, 2*time.Second, func() (bool, string) {
@@ -124,7 +126,6 @@ INSERT INTO company.employees (name, salary) VALUES ('John', 4000), ('Jane', 500
 		}
 		return true, ""
 	})
-	lastSchedule := jsonpath(t, "cronjob/"+cronJob, "{.status.lastScheduleTime}")
 	show(t, "get", "backupconfiguration")
 	// The source moves on; the restore must bring back the backed-up state, not this one.
 	sql(t, "sample-mysql", `INSERT INTO company.employees (name, salary) VALUES ('after-the-backup', 1);`)
@@ -204,9 +205,6 @@ INSERT INTO company.employees (name, salary) VALUES ('John', 4000), ('Jane', 500
 			t.Errorf("BackupSession %s was created at %s, after the pause at %s", bs.Metadata.Name,
 				bs.Metadata.CreationTimestamp.Format(time.TimeOnly), paused.Format(time.TimeOnly))
 		}
-	}
-	if ls := jsonpath(t, "cronjob/"+cronJob, "{.status.lastScheduleTime}"); ls != lastSchedule {
-		t.Errorf("paused CronJob was scheduled again: lastScheduleTime %s → %s", lastSchedule, ls)
 	}
 
 	step(t, "what a user sees")

@@ -28,6 +28,8 @@ finish() {
   exit "$rc"
 }
 trap finish EXIT
+trap 'rc=130; exit 130' INT
+trap 'rc=143; exit 143' TERM
 
 use_cluster
 images
