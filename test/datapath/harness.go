@@ -457,7 +457,9 @@ func (r *Repo) Snapshots(ctx context.Context, t *Tools) ([]Snapshot, error) {
 
 // AddonRun is one finished run of the addon.
 type AddonRun struct {
-	Result   *result.Result
+	Result *result.Result
+	// Output is output.json as written.
+	Output   []byte
 	Stdout   string
 	Stderr   string
 	ExitCode int
@@ -495,11 +497,15 @@ func (a *Addon) Wait() (*AddonRun, error) {
 		return run, err
 	}
 	run.ExitCode = a.Cmd.ProcessState.ExitCode()
-	res, rerr := result.ReadFile(a.outputDir)
+	b, rerr := os.ReadFile(filepath.Join(a.outputDir, result.FileName))
 	if rerr != nil {
 		return run, fmt.Errorf("addon exited %d without a result (%v)\nstderr:\n%s", run.ExitCode, rerr, run.Stderr)
 	}
-	run.Result = res
+	res, rerr := result.Parse(b)
+	if rerr != nil {
+		return run, rerr
+	}
+	run.Output, run.Result = b, res
 	return run, nil
 }
 

@@ -153,6 +153,7 @@ func mustFail(t *testing.T, run *AddonRun, want ...string) {
 	if run.ExitCode != 1 || run.Result.Phase != result.PhaseFailed {
 		t.Fatalf("addon exit %d phase %s, want a failure\nstderr:\n%s", run.ExitCode, run.Result.Phase, run.Stderr)
 	}
+	t.Logf("failed as expected in %s: %s", run.Duration.Round(time.Millisecond), run.Result.Error)
 	for _, w := range want {
 		if !strings.Contains(run.Result.Error, w) {
 			t.Errorf("error %q does not mention %q", run.Result.Error, w)
@@ -184,9 +185,9 @@ func snapshotIDs(s []Snapshot) []string {
 }
 
 // assertHealthy checks the repository with restic itself.
-func assertHealthy(t *testing.T, r *Repo) {
+func assertHealthy(t *testing.T, r *Repo, args ...string) {
 	t.Helper()
-	if out, err := r.Restic(ctxT(t), tools, "check"); err != nil {
+	if out, err := r.Restic(ctxT(t), tools, append([]string{"check"}, args...)...); err != nil {
 		t.Fatalf("repository is not healthy: %v\n%s", err, out)
 	}
 }

@@ -1,0 +1,236 @@
+package datapath
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// faultFixture is a repository with one good snapshot, and what it holds.
+type faultFixture struct {
+	src, dst  *MariaDB
+	repo      *Repo
+	baseline  string // snapshot id
+	want      map[string]string
+	srcTarget string
+	dstTarget string
+}
+
+func newFaultFixture(t *testing.T, repo *Repo) *faultFixture {
+	t.Helper()
+	f := &faultFixture{src: newServer(t), dst: newServer(t), repo: repo}
+	mustExec(t, f.src, shopSQL)
+	f.srcTarget, f.dstTarget = targetDir(t, f.src, DBPassword), targetDir(t, f.dst, DBPassword)
+	run := backup(t, repo, f.srcTarget, "--mysql-args=--databases shop")
+	mustSucceed(t, run)
+	s := snapshots(t, repo)
+	if len(s) != 1 {
+		t.Fatalf("snapshots after the first backup: %+v", s)
+	}
+	f.baseline = s[0].ID
+	f.want = tableChecksums(t, f.src, "shop")
+	return f
+}
+
+// assertIntact: no snapshot was added, restic check passes, and the baseline snapshot still
+// restores to what was backed up. checkArgs are extra arguments for restic check.
+func (f *faultFixture) assertIntact(t *testing.T, checkArgs ...string) {
+	t.Helper()
+	if ids := snapshotIDs(snapshots(t, f.repo)); !reflect.DeepEqual(ids, []string{f.baseline}) {
+		t.Errorf("snapshots are %v, want only the baseline %s", ids, f.baseline)
+	}
+	assertHealthy(t, f.repo, checkArgs...)
+	mustExec(t, f.dst, "DROP DATABASE IF EXISTS shop")
+	mustSucceed(t, restore(t, f.repo, f.dstTarget, "--snapshot="+f.baseline))
+	if got := tableChecksums(t, f.dst, "shop"); !reflect.DeepEqual(got, f.want) {
+		t.Errorf("baseline restored to %v, want %v", got, f.want)
+	}
+}
+
+func TestFaults(t *testing.T) {
+	repo, repoDir := localRepo(t)
+	f := newFaultFixture(t, repo)
+
+	t.Run("database down", func(t *testing.T) {
+		port, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := filepath.Join(t.TempDir(), "target")
+		if err := WriteTarget(target, "127.0.0.1", port, DBUser, DBPassword); err != nil {
+			t.Fatal(err)
+		}
+		run := backup(t, repo, target, "--wait-timeout=3")
+		mustFail(t, run, "failed to connect to the database", "not ready after 3s", "Can't connect to server on '127.0.0.1'")
+		if run.Duration < 3*time.Second || run.Duration > 30*time.Second {
+			t.Errorf("took %s, want the 3s wait", run.Duration)
+		}
+		f.assertIntact(t)
+	})
+
+	t.Run("wrong database password", func(t *testing.T) {
+		run := backup(t, repo, targetDir(t, f.src, "not-the-password"), "--wait-timeout=120")
+		mustFail(t, run, "failed to connect to the database", "ERROR 1045", "Access denied for user 'hoard'")
+		// Access denied does not get better by waiting.
+		if run.Duration > 30*time.Second {
+			t.Errorf("took %s: a refused password must fail at once", run.Duration)
+		}
+		f.assertIntact(t)
+	})
+
+	t.Run("wrong restic password", func(t *testing.T) {
+		bad, err := NewRepo(filepath.Join(t.TempDir(), "secret"), []string{"--provider=local", "--bucket=" + repoDir},
+			map[string]string{"RESTIC_PASSWORD": "not-the-restic-password"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run := backup(t, bad, f.srcTarget)
+		mustFail(t, run, "failed to open the restic repository", "wrong repository password (exit code 12)")
+		f.assertIntact(t)
+	})
+
+	t.Run("missing storage secret key", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "secret")
+		bad, err := NewRepo(dir, []string{"--provider=local", "--bucket=" + repoDir}, map[string]string{"OTHER": "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustFail(t, backup(t, bad, f.srcTarget), "storage secret "+dir+" has no key RESTIC_PASSWORD")
+	})
+
+	t.Run("mysqldump fails", func(t *testing.T) {
+		run := backup(t, repo, f.srcTarget, "--mysql-args=--databases no_such_db")
+		mustFail(t, run, "no snapshot was created", "mysqldump exited with code 2", "Unknown database 'no_such_db'")
+		f.assertIntact(t)
+	})
+
+	t.Run("restore: unknown snapshot", func(t *testing.T) {
+		mustFail(t, restore(t, repo, f.dstTarget, "--snapshot=deadbeef"), "the repository has no snapshot deadbeef")
+	})
+
+	t.Run("restore: mysql fails", func(t *testing.T) {
+		run := restore(t, repo, f.dstTarget, "--mysql-args=no_such_db")
+		mustFail(t, run, "restore failed", "mysql failed (exit code 1)", "Unknown database 'no_such_db'")
+	})
+
+	t.Run("server killed mid-dump", func(t *testing.T) {
+		victim := newServer(t)
+		mustExec(t, victim, bigSQL)
+		release := lockTable(t, victim, "big.z_locked")
+		a, err := tools.StartAddon(filepath.Join(t.TempDir(), "out"), addonArgs(t, "backup-mysql", repo, targetDir(t, victim, DBPassword), "--mysql-args=--databases big")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitDumpBlocked(t, victim, a)
+		victim.Kill()
+		release()
+		run, err := a.Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustFail(t, run, "no snapshot was created", "mysqldump exited with code", "Lost connection to server during query")
+		f.assertIntact(t)
+	})
+
+	t.Run("restic killed mid-upload", func(t *testing.T) {
+		victim := newServer(t)
+		mustExec(t, victim, bigSQL)
+		release := lockTable(t, victim, "big.z_locked")
+		packsBefore := countFiles(t, filepath.Join(repoDir, "data"))
+		a, err := tools.StartAddon(filepath.Join(t.TempDir(), "out"), addonArgs(t, "backup-mysql", repo, targetDir(t, victim, DBPassword), "--mysql-args=--databases big")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitDumpBlocked(t, victim, a)
+		// The dump of a_big (~80 MiB) is through: restic has written pack files by now.
+		waitFor(t, "restic to upload pack files", func() bool { return countFiles(t, filepath.Join(repoDir, "data")) > packsBefore })
+		all, _ := processes()
+		tree := descendants(all, a.Cmd.Process.Pid)
+		killAtCleanup(t, tree)
+		r, ok := tree["restic"]
+		if !ok {
+			t.Fatalf("no restic below the addon: %v", tree)
+		}
+		if err := syscall.Kill(r.pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		run, err := a.Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustFail(t, run, "no snapshot was created", "restic backup failed: killed by a signal (signal: killed)")
+		release()
+		if n := countFiles(t, filepath.Join(repoDir, "locks")); n == 0 {
+			t.Fatal("the killed restic left no lock: the test proves nothing")
+		}
+		// check needs an exclusive lock, which the stale lock blocks until the next backup
+		// clears it; --no-lock checks the same structure.
+		f.assertIntact(t, "--no-lock")
+
+		// The next backup runs without anyone removing the stale lock, and so does retention,
+		// which needs an exclusive lock.
+		next := backup(t, repo, f.srcTarget, "--mysql-args=--databases shop", "--retention-keep-last=5")
+		mustSucceed(t, next)
+		if n := countFiles(t, filepath.Join(repoDir, "locks")); n != 0 {
+			t.Errorf("%d locks left after the next backup", n)
+		}
+		assertHealthy(t, repo)
+		if s := snapshots(t, repo); len(s) != 2 {
+			t.Errorf("snapshots after the next backup: %+v", s)
+		}
+	})
+}
+
+// TestStorageDown: the repository server is down; the backup fails within the storage timeout
+// and the repository is intact once the server is back.
+func TestStorageDown(t *testing.T) {
+	repo, rest, data, port := restRepo(t, "hoard", "rest-Pa55word")
+	f := newFaultFixture(t, repo)
+	rest.Kill()
+
+	run := backup(t, repo, f.srcTarget, "--storage-timeout=3s")
+	mustFail(t, run, "failed to open the restic repository", "did not respond within 3s", "connection refused")
+	if run.Duration > 60*time.Second {
+		t.Errorf("took %s with a 3s storage timeout", run.Duration)
+	}
+
+	restarted, err := tools.StartRestServer(data, port, htpasswdSHA("hoard", "rest-Pa55word"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(restarted.Kill)
+	f.assertIntact(t)
+}
+
+func countFiles(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	err := filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			n++
+		}
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitFor polls cond for up to two minutes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
