@@ -10,9 +10,9 @@
 #   hack/demo.sh down     delete namespace demo and the Helm release, stop the local cluster
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=../test/e2e/lib.sh
+# shellcheck source=test/e2e/lib.sh
 source "$ROOT/test/e2e/lib.sh"
-SAY_PREFIX=demo
+export SAY_PREFIX=demo
 TD=$ROOT/test/e2e/testdata
 START=$(date +%s)
 N=0
@@ -36,7 +36,7 @@ wait_for() {
 }
 
 down() {
-  SAY_PREFIX=demo-down
+  export SAY_PREFIX=demo-down
   if [ -z "${KUBECONFIG:-}" ] || [ "$KUBECONFIG" = "$LOCAL_KUBECONFIG" ]; then
     export KUBECONFIG=$LOCAL_KUBECONFIG
   fi

@@ -11,3 +11,7 @@ demo: ## Bring up a cluster (or use KUBECONFIG), install Hoard, back up and rest
 .PHONY: demo-down
 demo-down: ## Remove the demo: namespace demo, the Hoard release, and stop the local cluster.
 	hack/demo.sh down
+
+# The e2e is part of `make test` (and so of CI): on a machine without a cluster it starts the
+# local one and stops it again at the end.
+TEST_TARGETS += e2e

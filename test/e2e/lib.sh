@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by test/e2e/run.sh (`make e2e`) and hack/demo.sh (`make demo`): find or start a cluster,
 # build and load the images, install Hoard with Helm, and collect diagnostics. Sourced, not run.
 #
@@ -10,7 +11,7 @@
 
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 # The local cluster's settings (KUBECONFIG_ADMIN, IMAGE_ARCHIVES) and its lock (cluster_lock).
-# shellcheck source=../cluster/lib.sh
+# shellcheck source=test/cluster/lib.sh
 source "$ROOT/test/cluster/lib.sh"
 export PATH=$BIN:$PATH
 HOARD_NAMESPACE=${HOARD_NAMESPACE:-hoard-system}
@@ -94,6 +95,7 @@ diagnostics() {
 
 # sql DEPLOY STATEMENTS: run SQL as root in a MariaDB pod of the demo namespace.
 sql() {
+  # shellcheck disable=SC2016 # expanded in the pod
   kubectl -n "$DEMO_NS" exec -i "deploy/$1" -c mariadb -- sh -c 'exec mariadb -uroot -p"$MYSQL_ROOT_PASSWORD" -N -B' <<<"$2"
 }
 

@@ -9,9 +9,9 @@
 #   test/e2e/run.sh [go test flags, e.g. -run TestMySQLBackupAndRestore]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-# shellcheck source=lib.sh
+# shellcheck source=test/e2e/lib.sh
 source "$ROOT/test/e2e/lib.sh"
-SAY_PREFIX=e2e
+export SAY_PREFIX=e2e
 START=$(date +%s)
 
 rc=0
