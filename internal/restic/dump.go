@@ -29,7 +29,8 @@ func (r *Restic) Dump(ctx context.Context, snapshot, file string, f Filter, w io
 	var n int64
 	go func() {
 		var cerr error
-		n, cerr = io.Copy(w, pr)
+		// Large reads: a dump is hundreds of MiB, 32 KiB at a time would be many syscalls.
+		n, cerr = io.CopyBuffer(w, pr, make([]byte, 1<<20))
 		// Closing the read end makes a still-writing restic fail with EPIPE instead of hanging.
 		pr.Close()
 		done <- cerr

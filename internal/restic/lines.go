@@ -40,28 +40,28 @@ func (w *lineWriter) Flush() {
 	}
 }
 
-// Tail keeps the last lines written to it, for error messages. It is safe for concurrent use.
-type Tail struct {
+// tail keeps the last lines written to it, for error messages. It is safe for concurrent use.
+type tail struct {
 	mu    sync.Mutex
 	max   int
 	lines []string
 	lw    lineWriter
 }
 
-// NewTail keeps at most max lines.
-func NewTail(max int) *Tail {
-	t := &Tail{max: max}
+// newTail keeps at most max lines.
+func newTail(max int) *tail {
+	t := &tail{max: max}
 	t.lw.fn = t.add
 	return t
 }
 
-func (t *Tail) Write(p []byte) (int, error) {
+func (t *tail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.lw.Write(p)
 }
 
-func (t *Tail) add(line []byte) {
+func (t *tail) add(line []byte) {
 	s := strings.TrimSpace(string(line))
 	if s == "" {
 		return
@@ -73,7 +73,7 @@ func (t *Tail) add(line []byte) {
 }
 
 // Lines returns the kept lines, the partial last one included.
-func (t *Tail) Lines() []string {
+func (t *tail) Lines() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := append([]string(nil), t.lines...)
@@ -85,6 +85,3 @@ func (t *Tail) Lines() []string {
 	}
 	return out
 }
-
-// String joins the kept lines with "; ".
-func (t *Tail) String() string { return strings.Join(t.Lines(), "; ") }

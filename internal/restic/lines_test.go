@@ -65,7 +65,7 @@ func TestBackupMessageDecoding(t *testing.T) {
 }
 
 func TestTailKeepsLastLines(t *testing.T) {
-	tl := NewTail(3)
+	tl := newTail(3)
 	_, _ = tl.Write([]byte("one\ntwo\n\nthree\nfo"))
 	_, _ = tl.Write([]byte("ur\nfive"))
 	if got, want := tl.Lines(), []string{"three", "four", "five"}; !reflect.DeepEqual(got, want) {

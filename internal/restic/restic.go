@@ -71,9 +71,6 @@ func New(setup *Setup, opts Options) *Restic {
 	return &Restic{binary: bin, setup: setup, env: env, stderr: opts.Stderr, grace: grace}
 }
 
-// Repository returns the RESTIC_REPOSITORY value (it may hold REST credentials).
-func (r *Restic) Repository() string { return r.setup.Repository }
-
 // call is one restic invocation.
 type call struct {
 	command string   // subcommand, e.g. "backup"
@@ -83,8 +80,7 @@ type call struct {
 	stdout  io.Writer
 }
 
-// Argv returns the arguments (without the binary) restic would be started with for a
-// subcommand. It exists so tests can check that argv holds no secrets.
+// argv returns the arguments (without the binary) restic is started with for c.
 func (r *Restic) argv(c call) []string {
 	a := []string{c.command}
 	if c.json {
@@ -131,12 +127,12 @@ func (r *Restic) run(ctx context.Context, c call) error {
 type stderrCollector struct {
 	lw      lineWriter
 	out     io.Writer
-	tail    *Tail
+	tail    *tail
 	exitMsg string
 }
 
 func newStderr(out io.Writer) *stderrCollector {
-	s := &stderrCollector{out: out, tail: NewTail(8)}
+	s := &stderrCollector{out: out, tail: newTail(8)}
 	s.lw.fn = s.line
 	return s
 }

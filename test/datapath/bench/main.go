@@ -126,6 +126,7 @@ func run(sizeArg string, runs int) error {
 		fmt.Printf("  %-44s %8.2fs\n", name, d.Seconds())
 		return nil
 	}
+	fmt.Printf("load average before: %s", loadavg())
 	var lastRepo string
 	for i := 0; i < runs; i++ {
 		fmt.Printf("run %d/%d\n", i+1, runs)
@@ -140,48 +141,63 @@ func run(sizeArg string, runs int) error {
 		if err != nil {
 			return err
 		}
-		if err := measure("bare mysqldump | restic backup --stdin", func() error {
-			_, err := b.shell(bareRepo.env, dump+" | "+shq(t.Restic)+" backup --stdin --stdin-filename dumpfile.sql --host host-0 --no-cache --quiet")
-			return err
-		}); err != nil {
-			return err
-		}
 		addonRepo, err := b.newRepo(fmt.Sprintf("addon-%d", i))
 		if err != nil {
 			return err
 		}
-		var step time.Duration
-		if err := measure("addon backup-mysql (whole run)", func() error {
-			run, err := b.addon("backup-mysql", addonRepo, b.srcDir, "--mysql-args=--databases bench")
-			if err == nil {
-				step, err = stepDuration(run.Stderr, "backing up", "snapshot created")
-			}
-			return err
-		}); err != nil {
-			return err
-		}
-		res["addon backup-mysql (dump+upload step)"] = append(res["addon backup-mysql (dump+upload step)"], step)
-		fmt.Printf("  %-44s %8.2fs\n", "addon backup-mysql (dump+upload step)", step.Seconds())
 		lastRepo = addonRepo.dir
-
-		if err := measure("bare restic dump | mysql", func() error {
-			_, err := b.shell(bareRepo.env, shq(t.Restic)+" dump --no-cache --quiet latest /dumpfile.sql | "+load)
-			return err
-		}); err != nil {
+		// Like the addon (--enable-cache=true), bare restic uses a cache, as it does by default.
+		bareCache := "--cache-dir " + shq(filepath.Join(b.work, "bare-cache"))
+		bareBackup := func() error {
+			return measure("bare mysqldump | restic backup --stdin", func() error {
+				_, err := b.shell(bareRepo.env, dump+" | "+shq(t.Restic)+" backup --stdin --stdin-filename dumpfile.sql --host host-0 --quiet "+bareCache)
+				return err
+			})
+		}
+		addonBackup := func() error {
+			var step time.Duration
+			err := measure("addon backup-mysql (whole run)", func() error {
+				run, err := b.addon("backup-mysql", addonRepo, b.srcDir, "--mysql-args=--databases bench")
+				if err == nil {
+					step, err = stepDuration(run.Stderr, "backing up", "snapshot created")
+				}
+				return err
+			})
+			res["addon backup-mysql (dump+upload step)"] = append(res["addon backup-mysql (dump+upload step)"], step)
+			fmt.Printf("  %-44s %8.2fs\n", "addon backup-mysql (dump+upload step)", step.Seconds())
 			return err
 		}
-		if err := measure("addon restore-mysql (whole run)", func() error {
-			run, err := b.addon("restore-mysql", addonRepo, b.dstDir)
-			if err == nil {
-				step, err = stepDuration(run.Stderr, "restoring", "restore succeeded")
+		bareRestore := func() error {
+			return measure("bare restic dump | mysql", func() error {
+				_, err := b.shell(bareRepo.env, shq(t.Restic)+" dump --quiet "+bareCache+" latest /dumpfile.sql | "+load)
+				return err
+			})
+		}
+		addonRestore := func() error {
+			var step time.Duration
+			err := measure("addon restore-mysql (whole run)", func() error {
+				run, err := b.addon("restore-mysql", addonRepo, b.dstDir)
+				if err == nil {
+					step, err = stepDuration(run.Stderr, "restoring", "restore succeeded")
+				}
+				return err
+			})
+			res["addon restore-mysql (dump+load step)"] = append(res["addon restore-mysql (dump+load step)"], step)
+			fmt.Printf("  %-44s %8.2fs\n", "addon restore-mysql (dump+load step)", step.Seconds())
+			return err
+		}
+		// Alternate which goes first, so that neither always meets warmer caches.
+		order := []func() error{bareBackup, addonBackup, bareRestore, addonRestore}
+		if i%2 == 1 {
+			order = []func() error{addonBackup, bareBackup, addonRestore, bareRestore}
+		}
+		for _, f := range order {
+			if err := f(); err != nil {
+				return err
 			}
-			return err
-		}); err != nil {
-			return err
 		}
-		res["addon restore-mysql (dump+load step)"] = append(res["addon restore-mysql (dump+load step)"], step)
-		fmt.Printf("  %-44s %8.2fs\n", "addon restore-mysql (dump+load step)", step.Seconds())
 	}
+	fmt.Printf("load average after: %s", loadavg())
 
 	// Repository growth: a second backup of the unchanged database adds only metadata.
 	first, err := duBytes(lastRepo)
@@ -323,6 +339,14 @@ func stepDuration(stderr, from, to string) (time.Duration, error) {
 		return 0, fmt.Errorf("no %q and %q in the addon's log", from, to)
 	}
 	return z.Sub(a), nil
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown\n"
+	}
+	return string(b)
 }
 
 func timed(f func() error) (time.Duration, error) {
