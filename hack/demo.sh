@@ -43,7 +43,7 @@ down() {
   if reachable; then
     say "deleting namespace $DEMO_NS and the Helm release $HOARD_RELEASE"
     kubectl delete namespace "$DEMO_NS" --ignore-not-found --wait=true --timeout=180s || true
-    "$BIN/helm" uninstall "$HOARD_RELEASE" -n "$HOARD_NAMESPACE" --wait --timeout 3m 2>/dev/null || true
+    uninstall_hoard
   fi
   if [ "$KUBECONFIG" = "$LOCAL_KUBECONFIG" ] && [ -x "$ROOT/test/cluster/down.sh" ]; then
     say "stopping the local cluster (test/cluster/down.sh; make cluster-purge also deletes its state)"

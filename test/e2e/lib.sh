@@ -18,6 +18,8 @@ HOARD_NAMESPACE=${HOARD_NAMESPACE:-hoard-system}
 HOARD_RELEASE=${HOARD_RELEASE:-hoard}
 export HOARD_NAMESPACE HOARD_RELEASE
 DEMO_NS=demo
+# The chart's default MySQLAddon (values addon.name).
+ADDON_NAME=mysql
 LOCAL_KUBECONFIG=$KUBECONFIG_ADMIN
 
 # Set by use_cluster: "external" (KUBECONFIG given) or "local"; LOCAL_WAS_UP tells whether the
@@ -68,7 +70,24 @@ install_hoard() {
     --set-string "podAnnotations.hoard\.io/image-id=${id:-none}" \
     --wait --timeout 5m >/dev/null
   kubectl -n "$HOARD_NAMESPACE" rollout status "deploy/$HOARD_RELEASE" --timeout=180s >&2
-  kubectl wait mysqladdon --all --for=condition=Deployed --timeout=180s >&2
+  # A MySQLAddon left terminating by an earlier `helm uninstall` (its finalizer needs the
+  # operator, which the uninstall removed at the same time) is finished by the operator now
+  # running: wait for it to go, then install again to recreate it.
+  if [ -n "$(kubectl get mysqladdon "$ADDON_NAME" -o jsonpath='{.metadata.deletionTimestamp}' 2>/dev/null)" ]; then
+    say "MySQLAddon $ADDON_NAME is left terminating from an earlier uninstall: letting the operator finish it"
+    kubectl wait mysqladdon "$ADDON_NAME" --for=delete --timeout=180s >&2
+    "$BIN/helm" upgrade --install "$HOARD_RELEASE" "$ROOT/helm-charts/hoard" \
+      --namespace "$HOARD_NAMESPACE" --reuse-values --wait --timeout 5m >/dev/null
+  fi
+  kubectl wait mysqladdon "$ADDON_NAME" --for=condition=Deployed --timeout=180s >&2
+  kubectl wait task mysql-backup-10.11 mysql-restore-10.11 --for=create --timeout=120s >&2
+}
+
+# uninstall_hoard: the MySQLAddon first, while the operator still runs to remove its Tasks and
+# Functions and its finalizer, then the release.
+uninstall_hoard() {
+  kubectl delete mysqladdon --all --wait=true --timeout=120s >&2 || true
+  "$BIN/helm" uninstall "$HOARD_RELEASE" -n "$HOARD_NAMESPACE" --wait --timeout 3m >&2 || true
 }
 
 # diagnostics [NAMESPACE...]: what to look at when something failed: objects, events, pod
