@@ -43,7 +43,16 @@ check-generate: generate manifests ## Fail when generated files are stale.
 	@git add -N config api >/dev/null 2>&1 || true
 	@if ! git diff --exit-code --stat -- api config; then echo "generated files are stale: run 'make generate manifests' and commit"; exit 1; fi
 
+GOLANGCI_LINT := $(BIN)/golangci-lint
+
+$(GOLANGCI_LINT): hack/tools/golangci-lint/go.mod hack/tools/golangci-lint/go.sum
+	hack/tools.sh golangci-lint
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT) ## Run golangci-lint (.golangci.yml).
+	$(GOLANGCI_LINT) run ./...
+
 .PHONY: lint
-lint: check-fmt vet check-generate ## gofmt, go vet, generated files up to date.
+lint: check-fmt vet golangci-lint check-generate ## gofmt, go vet, golangci-lint, generated files up to date.
 
 TEST_TARGETS += lint

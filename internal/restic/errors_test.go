@@ -27,7 +27,7 @@ func TestExitErrorMapping(t *testing.T) {
 			t.Errorf("code %d: errors.Is(%v, %v) = false", tt.code, err, tt.want)
 		}
 		for _, other := range []error{ErrNoRepository, ErrLocked, ErrWrongPassword, ErrIncomplete} {
-			if other != tt.want && errors.Is(err, other) {
+			if !errors.Is(other, tt.want) && errors.Is(err, other) {
 				t.Errorf("code %d also matches %v", tt.code, other)
 			}
 		}

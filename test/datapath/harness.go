@@ -87,7 +87,7 @@ func (t *Tools) BuildAddon(dir string) error {
 	cmd.Dir = t.Root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("failed to build the addon: %v\n%s", err, b)
+		return fmt.Errorf("failed to build the addon: %w\n%s", err, b)
 	}
 	t.Addon = out
 	return nil
@@ -170,11 +170,11 @@ func (p *Proc) waitFor(timeout time.Duration, ready func() error) error {
 			return nil
 		}
 		if p.Exited() {
-			return fmt.Errorf("%s exited before it was ready (%v):\n%s", p.Name, p.err, p.LogTail())
+			return fmt.Errorf("%s exited before it was ready (%w):\n%s", p.Name, p.err, p.LogTail())
 		}
 		if time.Now().After(deadline) {
 			p.Kill()
-			return fmt.Errorf("%s not ready after %s: %v\n%s", p.Name, timeout, err, p.LogTail())
+			return fmt.Errorf("%s not ready after %s: %w\n%s", p.Name, timeout, err, p.LogTail())
 		}
 		select {
 		case <-p.exited:
@@ -238,7 +238,7 @@ func (t *Tools) NewTemplate(dir string) error {
 		args = append(args, "--user=root")
 	}
 	if b, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-		return fmt.Errorf("mariadb-install-db failed: %v\n%s", err, b)
+		return fmt.Errorf("mariadb-install-db failed: %w\n%s", err, b)
 	}
 	p, err := startProc("mariadbd (template)", filepath.Join(dir, "error.log"), append(t.serverArgs(dir), "--skip-networking")...)
 	if err != nil {
@@ -266,7 +266,7 @@ func (t *Tools) StartMariaDB(template, dir string, extra ...string) (*MariaDB, e
 		return nil, err
 	}
 	if b, err := exec.Command("cp", "-a", filepath.Join(template, "data"), filepath.Join(template, "tmp"), dir+"/").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("failed to copy the template: %v: %s", err, b)
+		return nil, fmt.Errorf("failed to copy the template: %w: %s", err, b)
 	}
 	var lastErr error
 	// A port found free can be taken before mariadbd binds it; try another then.
@@ -316,7 +316,7 @@ func (m *MariaDB) Exec(sql string) (string, error) {
 		if len(e) > 600 {
 			e = "…" + e[len(e)-600:]
 		}
-		return "", fmt.Errorf("mysql on %s failed: %v: %s (SQL: %s)", m.Dir, err, e, s)
+		return "", fmt.Errorf("mysql on %s failed: %w: %s (SQL: %s)", m.Dir, err, e, s)
 	}
 	return out.String(), nil
 }
@@ -427,7 +427,7 @@ func (r *Repo) Restic(ctx context.Context, t *Tools, args ...string) (string, er
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Errorf("restic %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return out.String(), fmt.Errorf("restic %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return out.String(), nil
 }
@@ -499,7 +499,7 @@ func (a *Addon) Wait() (*AddonRun, error) {
 	run.ExitCode = a.Cmd.ProcessState.ExitCode()
 	b, rerr := os.ReadFile(filepath.Join(a.outputDir, result.FileName))
 	if rerr != nil {
-		return run, fmt.Errorf("addon exited %d without a result (%v)\nstderr:\n%s", run.ExitCode, rerr, run.Stderr)
+		return run, fmt.Errorf("addon exited %d without a result (%w)\nstderr:\n%s", run.ExitCode, rerr, run.Stderr)
 	}
 	res, rerr := result.Parse(b)
 	if rerr != nil {
