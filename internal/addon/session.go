@@ -125,12 +125,16 @@ func (s *session) open() error {
 	if err != nil {
 		return err
 	}
-	s.db = &mysql.Client{MySQL: o.MySQLBinary, MySQLDump: o.MySQLDumpBinary, OptionFile: optFile, Env: mysql.CleanEnv(o.Env)}
+	prio, err := PriorityWrapper(o.Env)
+	if err != nil {
+		return err
+	}
+	s.db = &mysql.Client{MySQL: o.MySQLBinary, MySQLDump: o.MySQLDumpBinary, OptionFile: optFile, Env: mysql.CleanEnv(o.Env), Wrapper: prio}
 	tmp := filepath.Join(s.work, "tmp")
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return fmt.Errorf("failed to create a temporary directory: %w", err)
 	}
-	s.restic = restic.New(setup, restic.Options{Binary: o.ResticBinary, BaseEnv: o.Env, TempDir: tmp, Stderr: s.stderr})
+	s.restic = restic.New(setup, restic.Options{Binary: o.ResticBinary, BaseEnv: o.Env, TempDir: tmp, Stderr: s.stderr, Wrapper: prio})
 	s.log.Info("prepared", "repository", s.scrub.String(setup.Repository), "database", target.Address(),
 		"tls", target.CAFile != "" || target.InsecureSkipVerify)
 	return nil

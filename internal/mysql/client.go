@@ -22,6 +22,8 @@ type Client struct {
 	OptionFile string
 	// Env is the environment of the clients; see CleanEnv.
 	Env []string
+	// Wrapper prefixes mysqldump and mysql, e.g. `nice -n 10` (see addon.PriorityWrapper).
+	Wrapper []string
 }
 
 func (c *Client) mysqlBin() string {
@@ -77,7 +79,7 @@ func DefaultDatabaseSelection() []string { return []string{"--all-databases"} }
 // DumpCommand is the mysqldump argv (binary first). userArgs replace the database selection
 // (--all-databases when empty) and come last, so they can also override a default option.
 func (c *Client) DumpCommand(userArgs []string) []string {
-	argv := []string{c.mysqldumpBin(), "--defaults-file=" + c.OptionFile}
+	argv := append(append([]string{}, c.Wrapper...), c.mysqldumpBin(), "--defaults-file="+c.OptionFile)
 	argv = append(argv, DefaultDumpOptions()...)
 	if len(userArgs) == 0 {
 		userArgs = DefaultDatabaseSelection()
@@ -218,7 +220,7 @@ func DefaultLoadOptions() []string {
 
 // LoadCommand is the mysql argv (binary first) that executes SQL from stdin.
 func (c *Client) LoadCommand(userArgs []string) []string {
-	argv := []string{c.mysqlBin(), "--defaults-file=" + c.OptionFile}
+	argv := append(append([]string{}, c.Wrapper...), c.mysqlBin(), "--defaults-file="+c.OptionFile)
 	argv = append(argv, DefaultLoadOptions()...)
 	return append(argv, userArgs...)
 }

@@ -30,6 +30,9 @@ type Options struct {
 	TempDir string
 	// Stderr receives restic's stderr, line by line. It may be nil.
 	Stderr io.Writer
+	// Wrapper prefixes every restic command, e.g. `nice -n 10` (it must exec restic, so that
+	// signals reach restic itself).
+	Wrapper []string
 	// GracePeriod is how long restic may take to release its lock after being interrupted
 	// before it is killed. Zero means 30s.
 	GracePeriod time.Duration
@@ -37,11 +40,12 @@ type Options struct {
 
 // Restic runs restic commands against the repository of a Setup.
 type Restic struct {
-	binary string
-	setup  *Setup
-	env    []string
-	stderr io.Writer
-	grace  time.Duration
+	binary  string
+	wrapper []string
+	setup   *Setup
+	env     []string
+	stderr  io.Writer
+	grace   time.Duration
 }
 
 // New returns a runner for the repository described by setup.
@@ -68,7 +72,7 @@ func New(setup *Setup, opts Options) *Restic {
 	if opts.TempDir != "" {
 		env = append(env, "TMPDIR="+opts.TempDir)
 	}
-	return &Restic{binary: bin, setup: setup, env: env, stderr: opts.Stderr, grace: grace}
+	return &Restic{binary: bin, wrapper: opts.Wrapper, setup: setup, env: env, stderr: opts.Stderr, grace: grace}
 }
 
 // call is one restic invocation.
@@ -95,7 +99,8 @@ func (r *Restic) argv(c call) []string {
 // run starts restic and waits for it. Cancelling ctx interrupts restic with SIGINT so that
 // it removes its lock, and kills it after the grace period.
 func (r *Restic) run(ctx context.Context, c call) error {
-	cmd := exec.CommandContext(ctx, r.binary, r.argv(c)...)
+	argv := append(append(append([]string{}, r.wrapper...), r.binary), r.argv(c)...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = r.env
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
 	cmd.WaitDelay = r.grace
