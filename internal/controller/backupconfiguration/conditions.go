@@ -20,6 +20,9 @@ const (
 	ConditionTaskFound          = "TaskFound"
 	ConditionScheduleValid      = "ScheduleValid"
 	ConditionDriverSupported    = "DriverSupported"
+	// ConditionHooksSupported is informational: it says that spec.hooks are not run, and does
+	// not hold backups back.
+	ConditionHooksSupported = "HooksSupported"
 )
 
 // Condition reasons.
@@ -37,6 +40,7 @@ const (
 	ReasonCronJobCreated         = "Created"
 	ReasonWaitingForDependencies = "WaitingForDependencies"
 	ReasonInvalidSpec            = "InvalidSpec"
+	ReasonHooksNotImplemented    = "HooksNotImplemented"
 )
 
 // isInvalidReason tells the reasons that mean the spec itself cannot work, as opposed to
@@ -66,7 +70,7 @@ func validateSchedule(schedule string) error {
 func phaseOf(conds []metav1.Condition) stashv1beta1.BackupInvokerPhase {
 	phase := stashv1beta1.BackupInvokerReady
 	for _, c := range conds {
-		if c.Status == metav1.ConditionTrue {
+		if c.Status == metav1.ConditionTrue || c.Type == ConditionHooksSupported {
 			continue
 		}
 		if isInvalidReason(c.Reason) {

@@ -90,6 +90,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	st := &reconcileState{bc: bc}
 	for _, step := range []func(context.Context, *reconcileState) error{
 		r.checkDriver,
+		r.checkHooks,
 		r.checkSchedule,
 		r.checkRepository,
 		r.checkTarget,
@@ -148,6 +149,21 @@ func (r *Reconciler) checkDriver(_ context.Context, st *reconcileState) error {
 		r.setCondition(st.bc, ConditionDriverSupported, false, ReasonDriverUnsupported,
 			fmt.Sprintf("driver %s is not supported by Hoard: use driver Restic (the default)", d))
 	}
+	return nil
+}
+
+// checkHooks says plainly that hooks are not run, rather than skipping them silently.
+func (r *Reconciler) checkHooks(_ context.Context, st *reconcileState) error {
+	h := st.bc.Spec.Hooks
+	if h == nil || (h.PreBackup == nil && h.PostBackup == nil) {
+		meta.RemoveStatusCondition(&st.bc.Status.Conditions, ConditionHooksSupported)
+		return nil
+	}
+	meta.SetStatusCondition(&st.bc.Status.Conditions, metav1.Condition{
+		Type: ConditionHooksSupported, Status: metav1.ConditionFalse, Reason: ReasonHooksNotImplemented,
+		ObservedGeneration: st.bc.Generation,
+		Message:            "spec.hooks (preBackup/postBackup) are accepted but Hoard does not run them yet: backups run without them",
+	})
 	return nil
 }
 

@@ -155,6 +155,9 @@ func TestPhaseOf(t *testing.T) {
 	if p := phaseOf(append(ready, cond("C", false, ReasonNotFound), cond("D", false, ReasonDriverUnsupported))); p != stashv1beta1.BackupInvokerInvalid {
 		t.Errorf("unsupported driver: %s", p)
 	}
+	if p := phaseOf(append(ready, cond(ConditionHooksSupported, false, ReasonHooksNotImplemented))); p != stashv1beta1.BackupInvokerReady {
+		t.Errorf("hooks are informational and must not hold backups back: %s", p)
+	}
 }
 
 func TestAddonBackupTask(t *testing.T) {

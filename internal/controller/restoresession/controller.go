@@ -158,6 +158,11 @@ func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 	rs.Status.TotalHosts = ptr.To(int32(1))
 	meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{Type: v1beta1.ConditionRestoreTargetFound, Status: metav1.ConditionTrue, Reason: "TargetFound", Message: "restore target found"})
 	meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{Type: v1beta1.ConditionRestoreJobCreated, Status: metav1.ConditionTrue, Reason: "JobCreated", Message: "Job " + job.Name + " created"})
+	if h := rs.Spec.Hooks; h != nil && (h.PreRestore != nil || h.PostRestore != nil) {
+		// Said plainly rather than skipped silently.
+		meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{Type: "HooksSupported", Status: metav1.ConditionFalse, Reason: "HooksNotImplemented",
+			Message: "spec.hooks (preRestore/postRestore) are accepted but Hoard does not run them yet: the restore runs without them"})
+	}
 	if err := r.writeStatus(ctx, orig, rs); err != nil {
 		return ctrl.Result{}, err
 	}
