@@ -13,6 +13,6 @@ func NewRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newRunCommand(), newVersionCommand(), newTriggerCommand(), newUpdateStatusCommand(), newWipeRepositoryCommand())
+	root.AddCommand(newRunCommand(), newVersionCommand(), newTriggerCommand(), newUpdateStatusCommand(), newWipeRepositoryCommand(), newDeleteAddonCommand())
 	return root
 }

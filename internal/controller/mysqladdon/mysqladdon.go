@@ -21,7 +21,7 @@ import (
 	helmcharts "github.com/hoard-operator/hoard/helm-charts"
 )
 
-// +kubebuilder:rbac:groups=addons.hoard.io,resources=mysqladdons,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=addons.hoard.io,resources=mysqladdons,verbs=get;list;watch;update;patch;delete
 // +kubebuilder:rbac:groups=addons.hoard.io,resources=mysqladdons/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=addons.hoard.io,resources=mysqladdons/finalizers,verbs=update
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=tasks;functions,verbs=get;list;watch;create;update;patch;delete
