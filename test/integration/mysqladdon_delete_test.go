@@ -68,4 +68,3 @@ func TestDeleteMySQLAddonAndWait(t *testing.T) {
 		t.Errorf("err = %v, want it to contain %q", err, want)
 	}
 }
-
