@@ -230,32 +230,6 @@ func (r *Reconciler) timeout(bc *v1beta1.BackupConfiguration) (time.Duration, er
 }
 
 func (r *Reconciler) track(ctx context.Context, bs *v1beta1.BackupSession) (ctrl.Result, error) {
-	jobName := resolve.JobName(resolve.KindBackup, bs.Name)
-	job := &batchv1.Job{}
-	key := client.ObjectKey{Namespace: bs.Namespace, Name: jobName}
-	if err := r.Client.Get(ctx, key, job); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, fmt.Errorf("failed to get Job %s/%s: %w", bs.Namespace, jobName, err)
-		}
-		// The cache may lag behind a Job created a moment ago: ask the API server.
-		if err := r.APIReader.Get(ctx, key, job); err != nil {
-			if apierrors.IsNotFound(err) {
-				return ctrl.Result{}, r.fail(ctx, bs, "JobDeleted", fmt.Sprintf("backup Job %s was deleted before it finished", jobName))
-			}
-			return ctrl.Result{}, fmt.Errorf("failed to get Job %s/%s: %w", bs.Namespace, jobName, err)
-		}
-	}
-	out, err := session.ReadOutcome(ctx, r.Client, job)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	if out.Finished {
-		return ctrl.Result{}, r.finish(ctx, bs, out)
-	}
-	if !job.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.fail(ctx, bs, "JobDeleted", fmt.Sprintf("backup Job %s was deleted before it finished", jobName))
-	}
-
 	timeout := r.Timeout
 	bc := &v1beta1.BackupConfiguration{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: bs.Namespace, Name: bs.Spec.Invoker.Name}, bc); err == nil {
@@ -263,21 +237,21 @@ func (r *Reconciler) track(ctx context.Context, bs *v1beta1.BackupSession) (ctrl
 			timeout = t
 		}
 	}
-	elapsed := r.Now().Sub(bs.CreationTimestamp.Time)
-	if timeout > 0 && elapsed >= timeout {
-		if err := r.Client.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
-			return ctrl.Result{}, fmt.Errorf("failed to delete timed-out Job %s/%s: %w", job.Namespace, job.Name, err)
-		}
-		return ctrl.Result{}, r.fail(ctx, bs, "TimedOut", fmt.Sprintf("the backup did not finish within %s; Job %s was stopped", timeout, jobName))
+	obs, err := session.Observe(ctx, r.Client, r.APIReader, session.Running{
+		Kind: resolve.KindBackup, Session: bs, Timeout: timeout, Poll: r.PollInterval, Now: r.Now(),
+	})
+	switch {
+	case err != nil:
+		return ctrl.Result{}, err
+	case obs.Outcome.Finished:
+		return ctrl.Result{}, r.finish(ctx, bs, obs.Outcome)
+	case obs.StopReason != "":
+		return ctrl.Result{}, r.fail(ctx, bs, obs.StopReason, obs.StopMessage)
 	}
-	if err := r.updateProgress(ctx, bs, job); err != nil {
+	if err := r.updateProgress(ctx, bs, obs.Job); err != nil {
 		log.FromContext(ctx).V(1).Info("no progress report", "reason", err.Error())
 	}
-	next := r.PollInterval
-	if timeout > 0 && timeout-elapsed < next {
-		next = timeout - elapsed
-	}
-	return ctrl.Result{RequeueAfter: next}, nil
+	return ctrl.Result{RequeueAfter: obs.RequeueAfter}, nil
 }
 
 func (r *Reconciler) updateProgress(ctx context.Context, bs *v1beta1.BackupSession, job *batchv1.Job) error {

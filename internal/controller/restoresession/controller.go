@@ -10,7 +10,6 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -172,43 +171,19 @@ func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 }
 
 func (r *Reconciler) track(ctx context.Context, rs *v1beta1.RestoreSession) (ctrl.Result, error) {
-	jobName := resolve.JobName(resolve.KindRestore, rs.Name)
-	job := &batchv1.Job{}
-	key := client.ObjectKey{Namespace: rs.Namespace, Name: jobName}
-	if err := r.Client.Get(ctx, key, job); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, fmt.Errorf("failed to get Job %s/%s: %w", rs.Namespace, jobName, err)
-		}
-		if err := r.APIReader.Get(ctx, key, job); err != nil {
-			if apierrors.IsNotFound(err) {
-				return ctrl.Result{}, r.fail(ctx, rs, "JobDeleted", fmt.Sprintf("restore Job %s was deleted before it finished", jobName))
-			}
-			return ctrl.Result{}, fmt.Errorf("failed to get Job %s/%s: %w", rs.Namespace, jobName, err)
-		}
-	}
-	out, err := session.ReadOutcome(ctx, r.Client, job)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	if out.Finished {
-		return ctrl.Result{}, r.finish(ctx, rs, out)
-	}
-	if !job.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.fail(ctx, rs, "JobDeleted", fmt.Sprintf("restore Job %s was deleted before it finished", jobName))
-	}
 	timeout, _ := r.timeout(rs)
-	elapsed := r.Now().Sub(rs.CreationTimestamp.Time)
-	if timeout > 0 && elapsed >= timeout {
-		if err := r.Client.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
-			return ctrl.Result{}, fmt.Errorf("failed to delete timed-out Job %s/%s: %w", job.Namespace, job.Name, err)
-		}
-		return ctrl.Result{}, r.fail(ctx, rs, "TimedOut", fmt.Sprintf("the restore did not finish within %s; Job %s was stopped", timeout, jobName))
+	obs, err := session.Observe(ctx, r.Client, r.APIReader, session.Running{
+		Kind: resolve.KindRestore, Session: rs, Timeout: timeout, Poll: r.PollInterval, Now: r.Now(),
+	})
+	switch {
+	case err != nil:
+		return ctrl.Result{}, err
+	case obs.Outcome.Finished:
+		return ctrl.Result{}, r.finish(ctx, rs, obs.Outcome)
+	case obs.StopReason != "":
+		return ctrl.Result{}, r.fail(ctx, rs, obs.StopReason, obs.StopMessage)
 	}
-	next := r.PollInterval
-	if timeout > 0 && timeout-elapsed < next {
-		next = timeout - elapsed
-	}
-	return ctrl.Result{RequeueAfter: next}, nil
+	return ctrl.Result{RequeueAfter: obs.RequeueAfter}, nil
 }
 
 func (r *Reconciler) fail(ctx context.Context, rs *v1beta1.RestoreSession, reason, msg string) error {

@@ -1,0 +1,86 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hoard-operator/hoard/internal/resolve"
+)
+
+// Running describes a session whose Job was started.
+type Running struct {
+	Kind    resolve.Kind
+	Session client.Object
+	// Timeout bounds the session from its creation; zero means no bound.
+	Timeout time.Duration
+	// Poll is how often a running Job is looked at.
+	Poll time.Duration
+	Now  time.Time
+}
+
+// Observation is where a running session's Job stands.
+type Observation struct {
+	// Job is nil when it is gone.
+	Job *batchv1.Job
+	// Outcome is Finished when the Job ended.
+	Outcome Outcome
+	// StopReason and StopMessage say why the session fails without a result from the Job: it
+	// was deleted, or it ran past the deadline (and was deleted for it).
+	StopReason  string
+	StopMessage string
+	// RequeueAfter is when to look again while the Job runs.
+	RequeueAfter time.Duration
+}
+
+// Observe looks at the Job of a running session: finished, gone, past its deadline, or still
+// running. A Job missing from the cache is confirmed with the API server before the session is
+// failed, since the cache may not have seen a Job created a moment ago.
+func Observe(ctx context.Context, c client.Client, direct client.Reader, s Running) (Observation, error) {
+	name := resolve.JobName(s.Kind, s.Session.GetName())
+	key := client.ObjectKey{Namespace: s.Session.GetNamespace(), Name: name}
+	job := &batchv1.Job{}
+	if err := c.Get(ctx, key, job); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return Observation{}, fmt.Errorf("failed to get Job %s/%s: %w", key.Namespace, name, err)
+		}
+		if err := direct.Get(ctx, key, job); err != nil {
+			if apierrors.IsNotFound(err) {
+				return deleted(s.Kind, name), nil
+			}
+			return Observation{}, fmt.Errorf("failed to get Job %s/%s: %w", key.Namespace, name, err)
+		}
+	}
+	out, err := ReadOutcome(ctx, c, job)
+	if err != nil {
+		return Observation{}, err
+	}
+	if out.Finished {
+		return Observation{Job: job, Outcome: out}, nil
+	}
+	if !job.DeletionTimestamp.IsZero() {
+		return deleted(s.Kind, name), nil
+	}
+	elapsed := s.Now.Sub(s.Session.GetCreationTimestamp().Time)
+	if s.Timeout > 0 && elapsed >= s.Timeout {
+		if err := c.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+			return Observation{}, fmt.Errorf("failed to delete timed-out Job %s/%s: %w", job.Namespace, job.Name, err)
+		}
+		return Observation{StopReason: "TimedOut",
+			StopMessage: fmt.Sprintf("the %s did not finish within %s; Job %s was stopped", s.Kind, s.Timeout, name)}, nil
+	}
+	next := s.Poll
+	if s.Timeout > 0 && s.Timeout-elapsed < next {
+		next = s.Timeout - elapsed
+	}
+	return Observation{Job: job, RequeueAfter: next}, nil
+}
+
+func deleted(kind resolve.Kind, job string) Observation {
+	return Observation{StopReason: "JobDeleted", StopMessage: fmt.Sprintf("%s Job %s was deleted before it finished", kind, job)}
+}
