@@ -14,6 +14,7 @@ import (
 
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/podsecurity"
 )
 
 // Kind is backup or restore.
@@ -36,7 +37,6 @@ const (
 	InterimVolumeName   = "hoard-interim"
 	InterimMountPath    = "/hoard-interim"
 	InterimDataDir      = InterimMountPath + "/data"
-	NonRootID           = int64(65532)
 	LabelManagedBy      = "app.kubernetes.io/managed-by"
 	LabelComponent      = "app.kubernetes.io/component"
 	ManagedByHoard      = "hoard"
@@ -169,16 +169,10 @@ func Build(in *Input) (*batchv1.Job, error) {
 	pod := corev1.PodSpec{
 		RestartPolicy:                corev1.RestartPolicyNever,
 		AutomountServiceAccountToken: ptr.To(false),
-		SecurityContext: &corev1.PodSecurityContext{
-			RunAsNonRoot:   ptr.To(true),
-			RunAsUser:      ptr.To(NonRootID),
-			RunAsGroup:     ptr.To(NonRootID),
-			FSGroup:        ptr.To(NonRootID),
-			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-		},
-		InitContainers: containers[:len(containers)-1],
-		Containers:     containers[len(containers)-1:],
-		Volumes:        volumes,
+		SecurityContext:              podsecurity.Pod(),
+		InitContainers:               containers[:len(containers)-1],
+		Containers:                   containers[len(containers)-1:],
+		Volumes:                      volumes,
 	}
 	if len(pod.InitContainers) == 0 {
 		pod.InitContainers = nil
@@ -230,12 +224,9 @@ func container(in *Input, fn *v1beta1.Function, step int, vars map[string]string
 		VolumeDevices:            spec.VolumeDevices,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		ImagePullPolicy:          corev1.PullIfNotPresent,
-		SecurityContext: &corev1.SecurityContext{
-			AllowPrivilegeEscalation: ptr.To(false),
-			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-			RunAsNonRoot:             ptr.To(true),
-			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-		},
+		// The addon writes only to /tmp, but the restic and MySQL clients may look for files
+		// in their home directory: the root filesystem stays writable.
+		SecurityContext: podsecurity.Container(false),
 	}
 	c.VolumeMounts = append(c.VolumeMounts, implicitMounts(in)...)
 	main := step == len(in.Task.Spec.Steps)-1

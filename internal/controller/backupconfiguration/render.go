@@ -13,14 +13,12 @@ import (
 	"k8s.io/utils/ptr"
 
 	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/podsecurity"
 )
 
 // maxTriggerNameLen keeps the CronJob name short enough for the Job names the CronJob
 // controller derives from it (name + "-" + 10-digit minute stamp must stay within 63).
 const maxTriggerNameLen = 52
-
-// nonRootUID is the distroless "nonroot" user the operator image runs as.
-const nonRootUID int64 = 65532
 
 // containerName is the trigger container's name in the CronJob's pod.
 const containerName = "trigger"
@@ -104,12 +102,7 @@ func renderPodSpec(bc *stashv1beta1.BackupConfiguration, serviceAccount, image s
 		ServiceAccountName:           serviceAccount,
 		AutomountServiceAccountToken: ptr.To(true),
 		RestartPolicy:                corev1.RestartPolicyNever,
-		SecurityContext: &corev1.PodSecurityContext{
-			RunAsNonRoot:   ptr.To(true),
-			RunAsUser:      ptr.To(nonRootUID),
-			RunAsGroup:     ptr.To(nonRootUID),
-			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-		},
+		SecurityContext:              podsecurity.Pod(),
 		Containers: []corev1.Container{{
 			Name:            containerName,
 			Image:           image,
@@ -130,15 +123,7 @@ func renderPodSpec(bc *stashv1beta1.BackupConfiguration, serviceAccount, image s
 }
 
 func restrictedContainerSecurityContext() *corev1.SecurityContext {
-	return &corev1.SecurityContext{
-		RunAsNonRoot:             ptr.To(true),
-		RunAsUser:                ptr.To(nonRootUID),
-		AllowPrivilegeEscalation: ptr.To(false),
-		ReadOnlyRootFilesystem:   ptr.To(true),
-		Privileged:               ptr.To(false),
-		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-	}
+	return podsecurity.Container(true)
 }
 
 // syncCronJob copies the fields Hoard owns from desired into existing and leaves the rest

@@ -14,12 +14,11 @@ import (
 	"k8s.io/utils/ptr"
 
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
+	"github.com/hoard-operator/hoard/internal/podsecurity"
 )
 
 // SecretDir is where the storage Secret is mounted in the wipe Job, one file per key.
 const SecretDir = "/etc/repository/secret"
-
-const nonRootUID int64 = 65532
 
 // WipeJobName is "stash-wipe-<repository>", shortened with a hash suffix to stay a valid
 // label value (the Job controller labels pods with it).
@@ -112,14 +111,8 @@ func RenderWipeJob(repo *stashv1alpha1.Repository, image string) (*batchv1.Job, 
 				Spec: corev1.PodSpec{
 					RestartPolicy:                corev1.RestartPolicyNever,
 					AutomountServiceAccountToken: ptr.To(false),
-					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot:   ptr.To(true),
-						RunAsUser:      ptr.To(nonRootUID),
-						RunAsGroup:     ptr.To(nonRootUID),
-						FSGroup:        ptr.To(nonRootUID),
-						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-					},
-					Volumes: volumes,
+					SecurityContext:              podsecurity.Pod(),
+					Volumes:                      volumes,
 					Containers: []corev1.Container{{
 						Name:            "wipe",
 						Image:           image,
@@ -127,14 +120,7 @@ func RenderWipeJob(repo *stashv1alpha1.Repository, image string) (*batchv1.Job, 
 						Args:            append([]string{"wipe-repository"}, flags...),
 						Env:             []corev1.EnvVar{{Name: "TMPDIR", Value: "/tmp"}},
 						VolumeMounts:    mounts,
-						SecurityContext: &corev1.SecurityContext{
-							RunAsNonRoot:             ptr.To(true),
-							AllowPrivilegeEscalation: ptr.To(false),
-							ReadOnlyRootFilesystem:   ptr.To(true),
-							Privileged:               ptr.To(false),
-							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-							SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-						},
+						SecurityContext: podsecurity.Container(true),
 					}},
 				},
 			},
