@@ -8,17 +8,7 @@ import (
 
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
-)
-
-// Provider names as REPOSITORY_PROVIDER gives them.
-const (
-	ProviderLocal = "local"
-	ProviderS3    = "s3"
-	ProviderGCS   = "gcs"
-	ProviderAzure = "azure"
-	ProviderSwift = "swift"
-	ProviderB2    = "b2"
-	ProviderRest  = "rest"
+	"github.com/hoard-operator/hoard/internal/restic"
 )
 
 // DefaultHostname is the snapshot host of a target without an alias.
@@ -39,23 +29,23 @@ type BackendInfo struct {
 func Backend(b *v1alpha1.Backend) (BackendInfo, error) {
 	switch {
 	case b.Local != nil:
-		return BackendInfo{Provider: ProviderLocal, Bucket: b.Local.MountPath}, nil
+		return BackendInfo{Provider: restic.ProviderLocal, Bucket: b.Local.MountPath}, nil
 	case b.S3 != nil:
-		return BackendInfo{Provider: ProviderS3, Bucket: b.S3.Bucket, Prefix: b.S3.Prefix, Endpoint: b.S3.Endpoint, Region: b.S3.Region}, nil
+		return BackendInfo{Provider: restic.ProviderS3, Bucket: b.S3.Bucket, Prefix: b.S3.Prefix, Endpoint: b.S3.Endpoint, Region: b.S3.Region}, nil
 	case b.GCS != nil:
-		return BackendInfo{Provider: ProviderGCS, Bucket: b.GCS.Bucket, Prefix: b.GCS.Prefix, MaxConnections: b.GCS.MaxConnections}, nil
+		return BackendInfo{Provider: restic.ProviderGCS, Bucket: b.GCS.Bucket, Prefix: b.GCS.Prefix, MaxConnections: b.GCS.MaxConnections}, nil
 	case b.Azure != nil:
-		return BackendInfo{Provider: ProviderAzure, Bucket: b.Azure.Container, Prefix: b.Azure.Prefix, MaxConnections: b.Azure.MaxConnections}, nil
+		return BackendInfo{Provider: restic.ProviderAzure, Bucket: b.Azure.Container, Prefix: b.Azure.Prefix, MaxConnections: b.Azure.MaxConnections}, nil
 	case b.Swift != nil:
-		return BackendInfo{Provider: ProviderSwift, Bucket: b.Swift.Container, Prefix: b.Swift.Prefix}, nil
+		return BackendInfo{Provider: restic.ProviderSwift, Bucket: b.Swift.Container, Prefix: b.Swift.Prefix}, nil
 	case b.B2 != nil:
-		return BackendInfo{Provider: ProviderB2, Bucket: b.B2.Bucket, Prefix: b.B2.Prefix, MaxConnections: b.B2.MaxConnections}, nil
+		return BackendInfo{Provider: restic.ProviderB2, Bucket: b.B2.Bucket, Prefix: b.B2.Prefix, MaxConnections: b.B2.MaxConnections}, nil
 	case b.Rest != nil:
 		u, err := url.Parse(b.Rest.URL)
 		if err != nil {
 			return BackendInfo{}, fmt.Errorf("spec.backend.rest.url %q is not a URL: %w", b.Rest.URL, err)
 		}
-		return BackendInfo{Provider: ProviderRest, Bucket: u.Host, Prefix: u.Path, Endpoint: b.Rest.URL}, nil
+		return BackendInfo{Provider: restic.ProviderRest, Bucket: u.Host, Prefix: u.Path, Endpoint: b.Rest.URL}, nil
 	}
 	return BackendInfo{}, fmt.Errorf("spec.backend sets no provider (local, s3, gcs, azure, swift, b2 or rest)")
 }

@@ -117,13 +117,9 @@ func renderPodSpec(bc *stashv1beta1.BackupConfiguration, serviceAccount, image s
 					corev1.ResourceMemory: resource.MustParse("128Mi"),
 				},
 			},
-			SecurityContext: restrictedContainerSecurityContext(),
+			SecurityContext: podsecurity.Container(true),
 		}},
 	}
-}
-
-func restrictedContainerSecurityContext() *corev1.SecurityContext {
-	return podsecurity.Container(true)
 }
 
 // syncCronJob copies the fields Hoard owns from desired into existing and leaves the rest

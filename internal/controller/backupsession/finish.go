@@ -41,9 +41,10 @@ func (r *Reconciler) fail(ctx context.Context, bs *v1beta1.BackupSession, reason
 // failHost is fail with the snapshot host the Job reported, when it reported one.
 func (r *Reconciler) failHost(ctx context.Context, bs *v1beta1.BackupSession, reason, msg, host string) error {
 	orig := bs.DeepCopy()
+	bc := r.config(ctx, bs)
 	if host == "" {
 		host = resolve.DefaultHostname
-		if bc := r.config(ctx, bs); bc != nil && bc.Spec.Target != nil {
+		if bc.Spec.Target != nil {
 			host = resolve.Hostname(bc.Spec.Target.Alias)
 		}
 	}
@@ -51,7 +52,7 @@ func (r *Reconciler) failHost(ctx context.Context, bs *v1beta1.BackupSession, re
 	bs.Status.SessionDuration = r.duration(bs)
 	bs.Status.Progress = nil
 	bs.Status.Targets = []v1beta1.BackupTargetStatus{{
-		Ref:        r.targetRef(ctx, bs),
+		Ref:        targetRef(bc),
 		TotalHosts: ptr.To(int32(1)),
 		Phase:      v1beta1.TargetBackupFailed,
 		Stats:      []v1beta1.HostBackupStats{{Hostname: host, Phase: v1beta1.HostFailed, Error: msg}},
@@ -89,12 +90,13 @@ func (r *Reconciler) finish(ctx context.Context, bs *v1beta1.BackupSession, out 
 			return err
 		}
 		if res != nil && res.Repository != nil {
-			return r.updateRepository(ctx, bs, res, false)
+			return r.updateRepository(ctx, bs, r.config(ctx, bs).Spec.Repository.Name, res, false)
 		}
 		return nil
 	}
 
 	orig := bs.DeepCopy()
+	bc := r.config(ctx, bs)
 	host := v1beta1.HostBackupStats{
 		Hostname: res.Hostname,
 		Phase:    v1beta1.HostSucceeded,
@@ -111,7 +113,7 @@ func (r *Reconciler) finish(ctx context.Context, bs *v1beta1.BackupSession, out 
 	bs.Status.SessionDuration = r.duration(bs)
 	bs.Status.Progress = nil
 	bs.Status.Targets = []v1beta1.BackupTargetStatus{{
-		Ref:               r.targetRef(ctx, bs),
+		Ref:               targetRef(bc),
 		TotalHosts:        ptr.To(int32(1)),
 		Phase:             v1beta1.TargetBackupSucceeded,
 		Stats:             []v1beta1.HostBackupStats{host},
@@ -129,16 +131,16 @@ func (r *Reconciler) finish(ctx context.Context, bs *v1beta1.BackupSession, out 
 	}
 	event.BackupSessionSucceeded.Emit(r.Recorder, bs, bs.Status.SessionDuration, snapshot)
 	if slices.Contains(res.PreActions, actionInitRepository) {
-		event.RepositoryInitialized.Emit(r.Recorder, bs, r.repositoryName(ctx, bs))
+		event.RepositoryInitialized.Emit(r.Recorder, bs, bc.Spec.Repository.Name)
 	}
 	if slices.Contains(res.PostActions, actionRetention) {
 		removed := int64(0)
 		if res.Repository != nil {
 			removed = res.Repository.SnapshotsRemoved
 		}
-		event.RetentionApplied.Emit(r.Recorder, bs, r.policyName(ctx, bs), removed)
+		event.RetentionApplied.Emit(r.Recorder, bs, bc.Spec.RetentionPolicy.Name, removed)
 	}
-	if err := r.updateRepository(ctx, bs, res, true); err != nil {
+	if err := r.updateRepository(ctx, bs, bc.Spec.Repository.Name, res, true); err != nil {
 		return err
 	}
 	return r.pruneHistory(ctx, bs)
@@ -175,38 +177,25 @@ func setActionConditions(conds *[]metav1.Condition, res *result.Result) {
 	}
 }
 
+// config is the session's BackupConfiguration; when it is gone, an empty one whose fields
+// read as unset.
 func (r *Reconciler) config(ctx context.Context, bs *v1beta1.BackupSession) *v1beta1.BackupConfiguration {
 	bc := &v1beta1.BackupConfiguration{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: bs.Namespace, Name: bs.Spec.Invoker.Name}, bc); err != nil {
-		return nil
+		return &v1beta1.BackupConfiguration{}
 	}
 	return bc
 }
 
-func (r *Reconciler) targetRef(ctx context.Context, bs *v1beta1.BackupSession) v1beta1.TargetRef {
-	if bc := r.config(ctx, bs); bc != nil && bc.Spec.Target != nil {
+func targetRef(bc *v1beta1.BackupConfiguration) v1beta1.TargetRef {
+	if bc.Spec.Target != nil {
 		return bc.Spec.Target.Ref
 	}
 	return v1beta1.TargetRef{}
 }
 
-func (r *Reconciler) repositoryName(ctx context.Context, bs *v1beta1.BackupSession) string {
-	if bc := r.config(ctx, bs); bc != nil {
-		return bc.Spec.Repository.Name
-	}
-	return ""
-}
-
-func (r *Reconciler) policyName(ctx context.Context, bs *v1beta1.BackupSession) string {
-	if bc := r.config(ctx, bs); bc != nil {
-		return bc.Spec.RetentionPolicy.Name
-	}
-	return ""
-}
-
 // updateRepository copies what the Job saw of the repository into the Repository's status.
-func (r *Reconciler) updateRepository(ctx context.Context, bs *v1beta1.BackupSession, res *result.Result, succeeded bool) error {
-	name := r.repositoryName(ctx, bs)
+func (r *Reconciler) updateRepository(ctx context.Context, bs *v1beta1.BackupSession, name string, res *result.Result, succeeded bool) error {
 	if name == "" {
 		return nil
 	}

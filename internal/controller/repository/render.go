@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -15,6 +14,7 @@ import (
 
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/internal/podsecurity"
+	"github.com/hoard-operator/hoard/internal/resolve"
 )
 
 // SecretDir is where the storage Secret is mounted in the wipe Job, one file per key.
@@ -35,37 +35,18 @@ func WipeJobName(repo string) string {
 // backup Functions used (--provider, --bucket, --endpoint, --region, --path,
 // --max-connections). Only locations, never credentials: those come from the mounted Secret.
 func BackendFlags(b stashv1alpha1.Backend) ([]string, error) {
-	var provider, bucket, endpoint, region, prefix string
-	var maxConn int64
-	switch {
-	case b.Local != nil:
-		provider, bucket = "local", b.Local.MountPath
-	case b.S3 != nil:
-		provider, bucket, endpoint, region, prefix = "s3", b.S3.Bucket, b.S3.Endpoint, b.S3.Region, b.S3.Prefix
-	case b.GCS != nil:
-		provider, bucket, prefix, maxConn = "gcs", b.GCS.Bucket, b.GCS.Prefix, b.GCS.MaxConnections
-	case b.Azure != nil:
-		provider, bucket, prefix, maxConn = "azure", b.Azure.Container, b.Azure.Prefix, b.Azure.MaxConnections
-	case b.Swift != nil:
-		provider, bucket, prefix = "swift", b.Swift.Container, b.Swift.Prefix
-	case b.B2 != nil:
-		provider, bucket, prefix, maxConn = "b2", b.B2.Bucket, b.B2.Prefix, b.B2.MaxConnections
-	case b.Rest != nil:
-		provider, endpoint = "rest", b.Rest.URL
-		if u, err := url.Parse(b.Rest.URL); err == nil {
-			bucket, prefix = u.Host, u.Path
-		}
-	default:
-		return nil, fmt.Errorf("the backend names no provider (local, s3, gcs, azure, swift, b2 or rest)")
+	info, err := resolve.Backend(&b)
+	if err != nil {
+		return nil, err
 	}
-	flags := []string{"--provider=" + provider, "--bucket=" + bucket}
-	for _, f := range []struct{ name, value string }{{"endpoint", endpoint}, {"region", region}, {"path", prefix}} {
+	flags := []string{"--provider=" + info.Provider, "--bucket=" + info.Bucket}
+	for _, f := range []struct{ name, value string }{{"endpoint", info.Endpoint}, {"region", info.Region}, {"path", info.Prefix}} {
 		if f.value != "" {
 			flags = append(flags, "--"+f.name+"="+f.value)
 		}
 	}
-	if maxConn > 0 {
-		flags = append(flags, "--max-connections="+strconv.FormatInt(maxConn, 10))
+	if info.MaxConnections > 0 {
+		flags = append(flags, "--max-connections="+strconv.FormatInt(info.MaxConnections, 10))
 	}
 	return append(flags, "--secret-dir="+SecretDir), nil
 }
