@@ -100,6 +100,8 @@ func TestDumpStatus(t *testing.T) {
 		text       string
 	}{
 		{DumpStatus{}, false, false, "mysqldump exited with code 0"},
+		// dump-exec was killed with restic: mysqldump's fault is not known.
+		{DumpStatus{Running: true, ExitCode: 0}, false, false, "mysqldump did not finish"},
 		{DumpStatus{ExitCode: 2, Stderr: []string{"mysqldump: Got error: 1045: Access denied"}}, true, false, "mysqldump exited with code 2: mysqldump: Got error: 1045: Access denied"},
 		{DumpStatus{ExitCode: 141, Signal: "broken pipe"}, true, true, "mysqldump was killed (broken pipe)"},
 		{DumpStatus{ExitCode: 5, Stderr: []string{"mysqldump: Got errno 32 on write"}}, true, true, "errno 32"},
@@ -145,13 +147,21 @@ func TestProgressPrinterThrottles(t *testing.T) {
 	}
 }
 
-func TestCountingWriter(t *testing.T) {
-	var out, sink bytes.Buffer
-	cw := &countingWriter{w: &sink, total: 200, pp: newProgressPrinter(&out, time.Hour)}
-	_, _ = cw.Write(make([]byte, 50))
-	_, _ = cw.Write(make([]byte, 50))
-	if p := cw.progress(); p.BytesDone != 100 || p.PercentDone != 50 || sink.Len() != 100 {
-		t.Errorf("progress = %+v, sink %d", p, sink.Len())
+func TestStreamProgress(t *testing.T) {
+	var out bytes.Buffer
+	p := &streamProgress{pp: newProgressPrinter(&out, time.Hour)}
+	p.update(50)
+	if got := p.progress(); got.BytesDone != 50 || got.PercentDone != 0 {
+		t.Errorf("progress without a total = %+v", got)
+	}
+	p.total.Store(200)
+	p.update(100)
+	if got := p.progress(); got.BytesDone != 100 || got.PercentDone != 50 || got.TotalBytes != 200 {
+		t.Errorf("progress = %+v", got)
+	}
+	// One line per interval: the second update came within the hour.
+	if lines := strings.Count(out.String(), "\n"); lines != 1 {
+		t.Errorf("%d progress lines, want 1:\n%s", lines, out.String())
 	}
 }
 

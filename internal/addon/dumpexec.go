@@ -13,14 +13,19 @@ import (
 	"syscall"
 
 	"github.com/hoard-operator/hoard/internal/mysql"
+	"github.com/hoard-operator/hoard/internal/pipe"
 )
 
 // restic runs the dump through `hoard-mysql-addon dump-exec`, which starts mysqldump and
 // records how it ended. restic only learns that "the command failed"; the status file tells
 // the backup whether mysqldump or restic was at fault, and why.
 
-// DumpStatus is how mysqldump ended.
+// DumpStatus is how mysqldump ended, or that it is still running.
 type DumpStatus struct {
+	// Running is set from the start of the dump until its end. restic runs the dump only
+	// once it has opened, locked and indexed the repository: a status file, even a running
+	// one, shows that it got that far.
+	Running  bool     `json:"running,omitempty"`
 	ExitCode int      `json:"exitCode"`
 	Signal   string   `json:"signal,omitempty"`
 	Stderr   []string `json:"stderr,omitempty"`
@@ -28,8 +33,10 @@ type DumpStatus struct {
 	StartError string `json:"startError,omitempty"`
 }
 
-// Failed reports whether mysqldump did not complete.
-func (s *DumpStatus) Failed() bool { return s.ExitCode != 0 || s.Signal != "" || s.StartError != "" }
+// Failed reports whether mysqldump ended without completing the dump.
+func (s *DumpStatus) Failed() bool {
+	return !s.Running && (s.ExitCode != 0 || s.Signal != "" || s.StartError != "")
+}
 
 // BrokenPipe reports a mysqldump that failed only because its reader (restic) went away.
 func (s *DumpStatus) BrokenPipe() bool {
@@ -47,6 +54,8 @@ func (s *DumpStatus) BrokenPipe() bool {
 func (s *DumpStatus) String() string {
 	var b strings.Builder
 	switch {
+	case s.Running:
+		b.WriteString("mysqldump did not finish")
 	case s.StartError != "":
 		fmt.Fprintf(&b, "mysqldump could not be started: %s", s.StartError)
 	case s.Signal != "":
@@ -78,6 +87,13 @@ func RunDumpExec(statusFile string, argv []string, stderr io.Writer) int {
 	// Pdeathsig is tied to the thread that forks: keep this goroutine on one thread so that
 	// mysqldump dies with us when restic kills us.
 	runtime.LockOSThread()
+	// restic reads our stdout: enlarge that pipe before mysqldump inherits it. Best effort, as
+	// a small pipe is only slower (and stdout is not a pipe when run by hand).
+	_ = pipe.Grow(os.Stdout)
+	if err := writeJSONFile(statusFile, &DumpStatus{Running: true}); err != nil {
+		fmt.Fprintf(stderr, "dump-exec: %v\n", err)
+		return 1
+	}
 	tail := mysql.NewTail(4096)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout = os.Stdout
@@ -112,7 +128,7 @@ func RunDumpExec(statusFile string, argv []string, stderr io.Writer) int {
 	return code
 }
 
-// ReadDumpStatus reads the status file; nil, nil means mysqldump never ran.
+// ReadDumpStatus reads the status file; nil, nil means restic never started the dump.
 func ReadDumpStatus(path string) (*DumpStatus, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {

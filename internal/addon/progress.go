@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hoard-operator/hoard/internal/result"
@@ -43,25 +44,25 @@ func (pp *progressPrinter) report(p result.Progress, final bool) {
 	_, _ = pp.w.Write(append(b, '\n'))
 }
 
-// countingWriter counts bytes passed to w and reports progress.
-type countingWriter struct {
-	w     io.Writer
-	n     int64
-	total int64
+// streamProgress reports the progress of a stream whose total size may become known while
+// it flows.
+type streamProgress struct {
+	done  atomic.Int64
+	total atomic.Int64
 	pp    *progressPrinter
 }
 
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	c.pp.report(c.progress(), false)
-	return n, err
+// update records that n bytes went through and reports it (at most once per interval).
+func (p *streamProgress) update(n int64) {
+	p.done.Store(n)
+	p.pp.report(p.progress(), false)
 }
 
-func (c *countingWriter) progress() result.Progress {
-	p := result.Progress{BytesDone: c.n, TotalBytes: c.total}
-	if c.total > 0 {
-		p.PercentDone = min(100, float64(c.n)*100/float64(c.total))
+func (p *streamProgress) progress() result.Progress {
+	done, total := p.done.Load(), p.total.Load()
+	r := result.Progress{BytesDone: done, TotalBytes: total}
+	if total > 0 {
+		r.PercentDone = min(100, float64(done)*100/float64(total))
 	}
-	return p
+	return r
 }

@@ -156,6 +156,18 @@ func (s *session) waitDB(ctx context.Context) error {
 	return nil
 }
 
+// storageTimeoutError is a repository that did not respond within the storage timeout.
+type storageTimeoutError struct {
+	timeout time.Duration
+	err     error
+}
+
+func (e *storageTimeoutError) Error() string {
+	return fmt.Sprintf("the repository did not respond within %s: %v", e.timeout, e.err)
+}
+
+func (e *storageTimeoutError) Unwrap() error { return e.err }
+
 // withStorageTimeout runs f with the storage timeout and explains a timeout.
 func (s *session) withStorageTimeout(ctx context.Context, f func(context.Context) error) error {
 	if s.o.StorageTimeout <= 0 {
@@ -165,7 +177,7 @@ func (s *session) withStorageTimeout(ctx context.Context, f func(context.Context
 	defer cancel()
 	err := f(sctx)
 	if err != nil && errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-		return fmt.Errorf("the repository did not respond within %s: %w", s.o.StorageTimeout, err)
+		return &storageTimeoutError{timeout: s.o.StorageTimeout, err: err}
 	}
 	return err
 }

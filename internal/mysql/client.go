@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hoard-operator/hoard/internal/pipe"
 )
 
 // Client runs the mysql command line tools against the server of an option file.
@@ -208,7 +210,7 @@ func (c *Client) WaitReady(ctx context.Context, timeout, interval time.Duration)
 // Load is a running `mysql` that executes what is written to its stdin.
 type Load struct {
 	cmd    *exec.Cmd
-	stdin  io.WriteCloser
+	stdin  *os.File
 	stderr *Tail
 }
 
@@ -233,19 +235,39 @@ func (c *Client) StartLoad(ctx context.Context, userArgs []string) (*Load, error
 	l := &Load{cmd: cmd, stderr: NewTail(4096)}
 	cmd.Stderr = l.stderr
 	cmd.Stdout = l.stderr
-	stdin, err := cmd.StdinPipe()
+	// A large pipe (not StdinPipe's default one): see package pipe.
+	r, w, err := pipe.New()
 	if err != nil {
 		return nil, fmt.Errorf("failed to create mysql's stdin: %w", err)
 	}
-	l.stdin = stdin
-	if err := cmd.Start(); err != nil {
+	cmd.Stdin = r
+	err = cmd.Start()
+	r.Close()
+	if err != nil {
+		w.Close()
 		return nil, fmt.Errorf("failed to start mysql: %w", err)
 	}
+	l.stdin = w
 	return l, nil
 }
 
-// Stdin is where the SQL goes.
-func (l *Load) Stdin() io.Writer { return l.stdin }
+// Stdin is where the SQL goes: a pipe.
+func (l *Load) Stdin() *os.File { return l.stdin }
+
+// BytesRead is how much mysql has read so far, by the kernel's count (rchar of
+// /proc/<pid>/io): its input, plus a few KiB of option files and server replies.
+func (l *Load) BytesRead() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", l.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("failed to read mysql's I/O counters: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "rchar: "); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no rchar in mysql's I/O counters")
+}
 
 // Finish closes stdin and waits for mysql to execute the rest.
 func (l *Load) Finish() error {

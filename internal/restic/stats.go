@@ -15,12 +15,24 @@ type Stats struct {
 	SnapshotsCount        int     `json:"snapshots_count"`
 }
 
-// Stats reports the repository's size over all snapshots. mode is restic's --mode
-// (raw-data is what the repository stores, after deduplication and compression).
-func (r *Restic) Stats(ctx context.Context, mode string) (*Stats, error) {
+// StatsOptions configure `restic stats`.
+type StatsOptions struct {
+	// Mode is restic's --mode (raw-data is what the repository stores, after deduplication
+	// and compression); restic's default when empty.
+	Mode string
+	// NoLock reads without a repository lock, so that it can run next to a process holding
+	// an exclusive one (e.g. check). A concurrent prune can then make it fail.
+	NoLock bool
+}
+
+// Stats reports the repository's size over all snapshots.
+func (r *Restic) Stats(ctx context.Context, o StatsOptions) (*Stats, error) {
 	var flags []string
-	if mode != "" {
-		flags = append(flags, "--mode", mode)
+	if o.Mode != "" {
+		flags = append(flags, "--mode", o.Mode)
+	}
+	if o.NoLock {
+		flags = append(flags, "--no-lock")
 	}
 	var out bytes.Buffer
 	if err := r.run(ctx, call{command: "stats", json: true, flags: flags, stdout: &out}); err != nil {

@@ -2,6 +2,7 @@ package datapath
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"syscall"
@@ -111,6 +112,11 @@ func TestFaults(t *testing.T) {
 		mustFail(t, restore(t, repo, f.dstTarget, "--snapshot=deadbeef"), "the repository has no snapshot deadbeef")
 	})
 
+	t.Run("restore: no snapshot of the source host", func(t *testing.T) {
+		// The dump of "latest" starts before the lookup has answered: the lookup's error wins.
+		mustFail(t, restore(t, repo, f.dstTarget, "--source-hostname=nobody"), `the repository has no snapshot of dumpfile.sql from host "nobody"`)
+	})
+
 	t.Run("restore: mysql fails", func(t *testing.T) {
 		run := restore(t, repo, f.dstTarget, "--mysql-args=no_such_db")
 		mustFail(t, run, "restore failed", "mysql failed (exit code 1)", "Unknown database 'no_such_db'")
@@ -181,6 +187,44 @@ func TestFaults(t *testing.T) {
 		if s := snapshots(t, repo); len(s) != 2 {
 			t.Errorf("snapshots after the next backup: %+v", s)
 		}
+	})
+
+	t.Run("stale exclusive lock", func(t *testing.T) {
+		// restic key passwd holds an exclusive lock while it reads the new password: from a
+		// FIFO nobody writes to, it holds it until killed, like a prune killed with its pod.
+		fifo := filepath.Join(t.TempDir(), "new-password")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		before := len(snapshots(t, repo))
+		locksBefore := countFiles(t, filepath.Join(repoDir, "locks"))
+		holder := exec.Command(tools.Restic, "key", "passwd", "--no-cache", "--new-password-file", fifo)
+		holder.Env = append(os.Environ(), repo.Env...)
+		if err := holder.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "restic key passwd to lock the repository", func() bool {
+			return countFiles(t, filepath.Join(repoDir, "locks")) > locksBefore
+		})
+		if err := holder.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = holder.Wait()
+		if _, err := repo.Restic(ctxT(t), tools, "list", "snapshots"); err == nil {
+			// list takes a non-exclusive lock: the exclusive one must stop it, or this
+			// test would not prove that the backup clears it.
+			t.Fatal("the killed restic's exclusive lock does not block a backup")
+		}
+
+		run := backup(t, repo, f.srcTarget, "--mysql-args=--databases shop", "--retry-lock=1m")
+		mustSucceed(t, run)
+		if n := countFiles(t, filepath.Join(repoDir, "locks")); n != 0 {
+			t.Errorf("%d locks left after the backup", n)
+		}
+		if s := snapshots(t, repo); len(s) != before+1 {
+			t.Errorf("%d snapshots after the backup, want %d", len(s), before+1)
+		}
+		assertHealthy(t, repo)
 	})
 }
 
