@@ -3,7 +3,7 @@
 ADDON_BIN ?= $(BIN)/linux-amd64/hoard-mysql-addon
 # Size of the database bench-datapath generates (e.g. SIZE=200MiB), and runs per measurement.
 SIZE ?= 1GiB
-RUNS ?= 3
+RUNS ?= 5
 DATAPATH_PKGS := ./internal/restic/... ./internal/mysql/... ./internal/addon/... ./cmd/mysql-addon/... ./test/datapath/...
 
 .PHONY: datapath-tools
@@ -25,5 +25,5 @@ test-datapath: datapath-tools ## Unit tests, then the addon against real MariaDB
 TEST_TARGETS += test-datapath
 
 .PHONY: bench-datapath
-bench-datapath: datapath-tools ## Time addon backup/restore against bare mysqldump/restic (SIZE=1GiB RUNS=3 by default).
+bench-datapath: datapath-tools ## Time addon backup/restore against bare mysqldump/restic (SIZE=1GiB RUNS=5 by default).
 	go run ./test/datapath/bench -size $(SIZE) -runs $(RUNS)

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hoard-operator/hoard/internal/addon"
@@ -27,7 +28,7 @@ const resticPassword = "bench-restic-password"
 
 func main() {
 	size := flag.String("size", "1GiB", "approximate size of the generated database's dump, e.g. 200MiB or 1GiB")
-	runs := flag.Int("runs", 3, "runs per measurement; the median is reported")
+	runs := flag.Int("runs", 5, "runs per measurement; the median is reported")
 	flag.Parse()
 	if err := run(*size, *runs); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -118,6 +119,8 @@ func run(sizeArg string, runs int) error {
 	var dumpBytes int64
 	res := map[string][]time.Duration{}
 	measure := func(name string, f func() error) error {
+		// Every measurement starts with the previous one's writes on disk.
+		syscall.Sync()
 		d, err := timed(f)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
@@ -168,12 +171,18 @@ func run(sizeArg string, runs int) error {
 			return err
 		}
 		bareRestore := func() error {
+			if err := b.settle(); err != nil {
+				return err
+			}
 			return measure("bare restic dump | mysql", func() error {
 				_, err := b.shell(bareRepo.env, shq(t.Restic)+" dump --quiet "+bareCache+" latest /dumpfile.sql | "+load)
 				return err
 			})
 		}
 		addonRestore := func() error {
+			if err := b.settle(); err != nil {
+				return err
+			}
 			var step time.Duration
 			err := measure("addon restore-mysql (whole run)", func() error {
 				run, err := b.addon("restore-mysql", addonRepo, b.dstDir)
@@ -254,6 +263,30 @@ func (b *bench) generate(size int64) (int64, error) {
 		}
 	}
 	return per * tables, nil
+}
+
+// settle gives every restore the same start: no bench database on the destination, and
+// InnoDB done writing out the previous restore's pages, which would otherwise slow whichever
+// restore runs second.
+func (b *bench) settle() error {
+	if _, err := b.dst.Exec("DROP DATABASE IF EXISTS bench; SET GLOBAL innodb_max_dirty_pages_pct = 0"); err != nil {
+		return err
+	}
+	defer func() { _, _ = b.dst.Exec("SET GLOBAL innodb_max_dirty_pages_pct = DEFAULT") }()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		rows, err := b.dst.Query("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'INNODB_BUFFER_POOL_PAGES_DIRTY'")
+		if err != nil {
+			return err
+		}
+		if len(rows) == 1 && rows[0][0] == "0" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the destination server still has dirty pages after 5 minutes: %v", rows)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func (b *bench) queryInt(q string) int64 {
