@@ -139,6 +139,7 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 			name = snap.ID[:8]
 		}
 	}
+	// Without a recorded size, this is the last reading of mysql's input.
 	n := progress.done.Load()
 	res.Snapshots = []result.Snapshot{{Name: name, Path: path.Base(file), TotalSize: FormatBytes(n), TotalBytes: n}}
 	s.log.Info("restored", "snapshot", name, "size", FormatBytes(n))
@@ -200,8 +201,7 @@ func (s *session) lookupAsync(ctx context.Context, id, source string, done func(
 	}
 }
 
-// findSnapshot resolves "latest" (of the source host's dumps) or an id to one snapshot, so
-// that the dump reads exactly the snapshot that is reported.
+// findSnapshot resolves "latest" (of the source host's dumps) or an id to one snapshot.
 func (s *session) findSnapshot(ctx context.Context, id, source string) (*restic.Snapshot, error) {
 	var snaps []restic.Snapshot
 	err := s.withStorageTimeout(ctx, func(ctx context.Context) error {
