@@ -6,11 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hoard-operator/hoard/internal/controller/mysqladdon"
-	"github.com/hoard-operator/hoard/internal/scheme"
 )
 
 // newDeleteAddonCommand is run by the install chart's pre-delete hook, while the operator is
@@ -26,13 +23,9 @@ func newDeleteAddonCommand() *cobra.Command {
 			if name == "" {
 				return errors.New("--name is required")
 			}
-			cfg, err := ctrl.GetConfig()
+			c, err := newClient()
 			if err != nil {
-				return fmt.Errorf("failed to load kubeconfig: %w", err)
-			}
-			c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
-			if err != nil {
-				return fmt.Errorf("failed to create client: %w", err)
+				return err
 			}
 			if err := mysqladdon.DeleteAndWait(cmd.Context(), c, name, timeout); err != nil {
 				return err

@@ -5,10 +5,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/hoard-operator/hoard/internal/scheme"
 	"github.com/hoard-operator/hoard/internal/trigger"
 )
 
@@ -21,13 +18,9 @@ func newTriggerCommand() *cobra.Command {
 			"Uses the in-cluster configuration, or KUBECONFIG. Refuses while the configuration is paused.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := ctrl.GetConfig()
+			c, err := newClient()
 			if err != nil {
-				return fmt.Errorf("failed to load kubeconfig: %w", err)
-			}
-			c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
-			if err != nil {
-				return fmt.Errorf("failed to create client: %w", err)
+				return err
 			}
 			s, err := trigger.Trigger(cmd.Context(), c, namespace, name, time.Now)
 			if err != nil {

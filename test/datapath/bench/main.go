@@ -159,18 +159,24 @@ func run(sizeArg string, runs int) error {
 				return err
 			})
 		}
-		addonBackup := func() error {
+		// addonRun measures one addon run as a whole and, from its log, the step between two
+		// of its messages.
+		addonRun := func(name, stepName, from, to, sub string, r *repo, target string, extra ...string) error {
 			var step time.Duration
-			err := measure("addon backup-mysql (whole run)", func() error {
-				run, err := b.addon("backup-mysql", addonRepo, b.srcDir, "--mysql-args=--databases bench")
+			err := measure(name, func() error {
+				run, err := b.addon(sub, r, target, extra...)
 				if err == nil {
-					step, err = stepDuration(run.Stderr, "backing up", "snapshot created")
+					step, err = stepDuration(run.Stderr, from, to)
 				}
 				return err
 			})
-			res["addon backup-mysql (dump+upload step)"] = append(res["addon backup-mysql (dump+upload step)"], step)
-			fmt.Printf("  %-44s %8.2fs\n", "addon backup-mysql (dump+upload step)", step.Seconds())
+			res[stepName] = append(res[stepName], step)
+			fmt.Printf("  %-44s %8.2fs\n", stepName, step.Seconds())
 			return err
+		}
+		addonBackup := func() error {
+			return addonRun("addon backup-mysql (whole run)", "addon backup-mysql (dump+upload step)", "backing up", "snapshot created",
+				"backup-mysql", addonRepo, b.srcDir, "--mysql-args=--databases bench")
 		}
 		bareRestoreFrom := func(name string, r *repo) func() error {
 			return func() error {
@@ -191,17 +197,8 @@ func run(sizeArg string, runs int) error {
 			if err := b.settle(); err != nil {
 				return err
 			}
-			var step time.Duration
-			err := measure("addon restore-mysql (whole run)", func() error {
-				run, err := b.addon("restore-mysql", bareRepo, b.dstDir)
-				if err == nil {
-					step, err = stepDuration(run.Stderr, "restoring", "restore succeeded")
-				}
-				return err
-			})
-			res["addon restore-mysql (dump+load step)"] = append(res["addon restore-mysql (dump+load step)"], step)
-			fmt.Printf("  %-44s %8.2fs\n", "addon restore-mysql (dump+load step)", step.Seconds())
-			return err
+			return addonRun("addon restore-mysql (whole run)", "addon restore-mysql (dump+load step)", "restoring", "restore succeeded",
+				"restore-mysql", bareRepo, b.dstDir)
 		}
 		// Alternate which goes first, so that neither always meets warmer caches.
 		order := []func() error{bareBackup, addonBackup, bareRestore, addonRestore, bareRestoreAddonRepo}
