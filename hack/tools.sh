@@ -53,9 +53,10 @@ build() {
   ln -sfn "$out" "$bin/$name"
 }
 
-# etcd comes from Debian (etcd-server); envtest only needs the binary.
-etcd() {
-  if ! command -v etcd >/dev/null 2>&1 && [ ! -x /usr/bin/etcd ]; then
+# etcd comes from Debian (etcd-server); envtest only needs the binary. The function must not
+# be called etcd: `command -v etcd` would then find the function, not the binary.
+install_etcd() {
+  if [ ! -x /usr/bin/etcd ]; then
     "$root/hack/apt.sh" etcd-server
   fi
   # Debian starts a system etcd on install; tests run their own, so keep the port free.
@@ -71,5 +72,5 @@ if [ "${#targets[@]}" -eq 0 ] || [ "${targets[0]}" = all ]; then
   targets=(etcd "${!pkgs[@]}")
 fi
 for t in "${targets[@]}"; do
-  if [ "$t" = etcd ]; then etcd; else build "$t"; fi
+  if [ "$t" = etcd ]; then install_etcd; else build "$t"; fi
 done
