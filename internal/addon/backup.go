@@ -13,14 +13,6 @@ import (
 	"github.com/hoard-operator/hoard/internal/result"
 )
 
-// Names of the actions around a backup, as upstream Stash reported them.
-const (
-	ActionInitializeRepository = "InitializeBackendRepository"
-	ActionApplyRetention       = "ApplyRetentionPolicy"
-	ActionVerifyIntegrity      = "VerifyRepositoryIntegrity"
-	ActionSendMetrics          = "SendRepositoryMetrics"
-)
-
 // Retention is the BackupConfiguration's retention policy.
 type Retention struct {
 	KeepLast, KeepHourly, KeepDaily, KeepWeekly, KeepMonthly, KeepYearly int
@@ -112,7 +104,7 @@ func (s *session) backup(ctx context.Context, o *BackupOptions, res *result.Resu
 		if err := s.initRepository(ctx); err != nil {
 			return err
 		}
-		res.PreActions = append(res.PreActions, ActionInitializeRepository)
+		res.PreActions = append(res.PreActions, result.ActionInitializeRepository)
 		sum, err = run()
 	}
 	if cause := context.Cause(bctx); err != nil && cause != nil && ctx.Err() == nil {
@@ -193,7 +185,7 @@ func (s *session) maintain(ctx context.Context, o *BackupOptions, res *result.Re
 		if err != nil {
 			errs = append(errs, fmt.Errorf("failed to apply the retention policy: %w", err))
 		} else {
-			res.PostActions = append(res.PostActions, ActionApplyRetention)
+			res.PostActions = append(res.PostActions, result.ActionApplyRetention)
 			if !r.DryRun {
 				repo.SnapshotsRemoved = int64(restic.Removed(groups))
 			}
@@ -228,7 +220,7 @@ func (s *session) maintain(ctx context.Context, o *BackupOptions, res *result.Re
 	if checkErr != nil {
 		errs = append(errs, fmt.Errorf("failed to verify the repository's integrity: %w", checkErr))
 	} else {
-		res.PostActions = append(res.PostActions, ActionVerifyIntegrity)
+		res.PostActions = append(res.PostActions, result.ActionVerifyIntegrity)
 	}
 	if statsErr != nil {
 		errs = append(errs, fmt.Errorf("failed to read the repository's statistics: %w", statsErr))
@@ -236,7 +228,7 @@ func (s *session) maintain(ctx context.Context, o *BackupOptions, res *result.Re
 		repo.SizeBytes = int64(stats.TotalSize)
 		repo.TotalSize = FormatBytes(repo.SizeBytes)
 		repo.SnapshotCount = int64(stats.SnapshotsCount)
-		res.PostActions = append(res.PostActions, ActionSendMetrics)
+		res.PostActions = append(res.PostActions, result.ActionSendMetrics)
 	}
 	return errors.Join(errs...)
 }

@@ -31,6 +31,15 @@ const (
 	PhaseFailed    Phase = "Failed"
 )
 
+// Actions around a backup, with upstream Stash's names. The addon reports them and the
+// operator turns them into the session's conditions and events.
+const (
+	ActionInitializeRepository = "InitializeBackendRepository"
+	ActionApplyRetention       = "ApplyRetentionPolicy"
+	ActionVerifyIntegrity      = "VerifyRepositoryIntegrity"
+	ActionSendMetrics          = "SendRepositoryMetrics"
+)
+
 // FileName is the file a step writes its Result to inside the Task's output directory.
 const FileName = "output.json"
 
@@ -58,15 +67,33 @@ type Result struct {
 	// SendRepositoryMetrics).
 	PreActions  []string `json:"preActions,omitempty"`
 	PostActions []string `json:"postActions,omitempty"`
+	// FailedActions are the actions that were tried and failed, each with its reason. A
+	// backup whose snapshot was created but whose retention, check or statistics failed
+	// reports the snapshot in Snapshots and the failures here, so neither hides the other.
+	FailedActions []ActionFailure `json:"failedActions,omitempty"`
 
 	// Repository is the state of the restic repository after the backup, when it could be read.
 	Repository *Repository `json:"repository,omitempty"`
 }
 
-// Snapshot describes one restic snapshot a backup created.
+// ActionFailure is one action that failed, with a user-facing reason free of secrets.
+type ActionFailure struct {
+	Action string `json:"action"`
+	Error  string `json:"error"`
+}
+
+// Snapshot describes one restic snapshot a backup created or a restore read.
 type Snapshot struct {
 	// Name is the restic snapshot id (short form).
 	Name string `json:"name"`
+	// Hostname is the snapshot's host, and Target the identity it belongs to,
+	// "<namespace>/<kind>/<name>" from its tags; empty for snapshots without Hoard's tags
+	// (written by upstream Stash). A restore reports both, so the session says whose data it
+	// loaded.
+	Hostname string `json:"hostname,omitempty"`
+	Target   string `json:"target,omitempty"`
+	// Time is when the snapshot was taken (RFC 3339), reported by restores.
+	Time string `json:"time,omitempty"`
 	// Path is the file name inside the snapshot, "dumpfile.sql" for MySQL.
 	Path string `json:"path,omitempty"`
 	// TotalSize and Uploaded are human readable ("6.815 MiB"), as upstream Stash reported them.

@@ -44,10 +44,10 @@ func TestBackends(t *testing.T) {
 			first := backup(t, repo, srcTarget, append(tc.extra, "--termination-log="+termLog)...)
 			mustSucceed(t, first)
 			r := first.Result
-			if !reflect.DeepEqual(r.PreActions, []string{addon.ActionInitializeRepository}) {
+			if !reflect.DeepEqual(r.PreActions, []string{result.ActionInitializeRepository}) {
 				t.Errorf("PreActions = %q", r.PreActions)
 			}
-			if !reflect.DeepEqual(r.PostActions, []string{addon.ActionVerifyIntegrity, addon.ActionSendMetrics}) {
+			if !reflect.DeepEqual(r.PostActions, []string{result.ActionVerifyIntegrity, result.ActionSendMetrics}) {
 				t.Errorf("PostActions = %q (no retention policy given)", r.PostActions)
 			}
 			if r.Kind != result.KindBackup || r.Hostname != "host-0" || r.Duration == "" || len(r.Snapshots) != 1 {
@@ -85,7 +85,7 @@ func TestBackends(t *testing.T) {
 			second := backup(t, repo, srcTarget, append(tc.extra, "--retention-keep-last=1", "--retention-prune=true")...)
 			mustSucceed(t, second)
 			r = second.Result
-			if len(r.PreActions) != 0 || !slices.Contains(r.PostActions, addon.ActionApplyRetention) {
+			if len(r.PreActions) != 0 || !slices.Contains(r.PostActions, result.ActionApplyRetention) {
 				t.Errorf("actions: pre %q post %q", r.PreActions, r.PostActions)
 			}
 			if r.Repository.SnapshotsRemoved != 1 || r.Repository.SnapshotCount != 1 {

@@ -21,14 +21,6 @@ import (
 	"github.com/hoard-operator/hoard/internal/session"
 )
 
-// Post-backup actions as upstream Stash named them.
-const (
-	actionInitRepository = "InitializeBackendRepository"
-	actionRetention      = "ApplyRetentionPolicy"
-	actionVerify         = "VerifyRepositoryIntegrity"
-	actionMetrics        = "SendRepositoryMetrics"
-)
-
 func (r *Reconciler) duration(bs *v1beta1.BackupSession) string {
 	return result.FormatDuration(r.Now().Sub(bs.CreationTimestamp.Time))
 }
@@ -130,10 +122,10 @@ func (r *Reconciler) finish(ctx context.Context, bs *v1beta1.BackupSession, out 
 		snapshot = res.Snapshots[0].Name
 	}
 	event.BackupSessionSucceeded.Emit(r.Recorder, bs, bs.Status.SessionDuration, snapshot)
-	if slices.Contains(res.PreActions, actionInitRepository) {
+	if slices.Contains(res.PreActions, result.ActionInitializeRepository) {
 		event.RepositoryInitialized.Emit(r.Recorder, bs, bc.Spec.Repository.Name)
 	}
-	if slices.Contains(res.PostActions, actionRetention) {
+	if slices.Contains(res.PostActions, result.ActionApplyRetention) {
 		removed := int64(0)
 		if res.Repository != nil {
 			removed = res.Repository.SnapshotsRemoved
@@ -154,17 +146,17 @@ func setActionConditions(conds *[]metav1.Condition, res *result.Result) {
 		}
 		meta.SetStatusCondition(conds, metav1.Condition{Type: t, Status: status, Reason: reason, Message: msg})
 	}
-	if slices.Contains(res.PreActions, actionInitRepository) {
+	if slices.Contains(res.PreActions, result.ActionInitializeRepository) {
 		set(v1beta1.ConditionBackendRepositoryInitialized, true, "RepositoryInitialized", "the restic repository was initialised by this session")
 	}
-	if slices.Contains(res.PostActions, actionRetention) {
+	if slices.Contains(res.PostActions, result.ActionApplyRetention) {
 		msg := "retention policy applied"
 		if res.Repository != nil {
 			msg = fmt.Sprintf("retention policy applied: %d snapshot(s) removed", res.Repository.SnapshotsRemoved)
 		}
 		set(v1beta1.ConditionRetentionPolicyApplied, true, "RetentionPolicyApplied", msg)
 	}
-	if slices.Contains(res.PostActions, actionVerify) {
+	if slices.Contains(res.PostActions, result.ActionVerifyIntegrity) {
 		ok := res.Repository != nil && res.Repository.Integrity != nil && *res.Repository.Integrity
 		msg := "restic check passed"
 		if !ok {
@@ -172,7 +164,7 @@ func setActionConditions(conds *[]metav1.Condition, res *result.Result) {
 		}
 		set(v1beta1.ConditionRepositoryIntegrityVerified, ok, map[bool]string{true: "IntegrityVerified", false: "IntegrityCheckFailed"}[ok], msg)
 	}
-	if slices.Contains(res.PostActions, actionMetrics) {
+	if slices.Contains(res.PostActions, result.ActionSendMetrics) {
 		set(v1beta1.ConditionRepositoryMetricsPushed, true, "RepositoryMetricsRead", "repository size and snapshot count recorded")
 	}
 }
