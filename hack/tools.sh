@@ -11,6 +11,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${HOARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hoard}
 bin=$root/bin
 mkdir -p "$bin" "$cache"
+# go fetches modules from the proxy over HTTPS: a fresh Debian has no CA certificates.
+"$root/hack/apt.sh" ca-certificates
 
 # name -> "package [package...]" built from hack/tools/<module>/
 declare -A pkgs=(
@@ -47,8 +49,9 @@ build() {
     fi
     echo ">> building $name ($pkg)" >&2
     mkdir -p "$cache/tools"
-    (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg")
-    mv "$out.tmp" "$out"
+    # A temporary name of this process's own: two targets may build the same tool at once.
+    (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out.tmp.$$" "$pkg")
+    mv "$out.tmp.$$" "$out"
   fi
   ln -sfn "$out" "$bin/$name"
 }
