@@ -43,7 +43,6 @@ ORDER=(mariadb rest-server operator mysql-addon)
 # lost buildah storage (or a new buildah) costs seconds, not the two minutes of debootstrap.
 make_base_tarball() {
   [ -s "$BASE_TAR" ] && return 0
-  "$ROOT/hack/apt.sh" debootstrap debian-archive-keyring
   local dir
   dir=$(mktemp -d "$IMAGES_CACHE/rootfs.XXXXXX")
   # debootstrap mounts /proc and /sys in the target; a failed run must not leave them behind.
@@ -184,9 +183,10 @@ export_image() {
 
 main() {
   need_root
-  "$ROOT/hack/apt.sh" buildah containerd jq
-  # restic and rest-server are copied into images; cheap when the machine cache has them.
-  "$ROOT/hack/tools.sh" restic rest-server
+  # buildah, runc, containerd's ctr, jq, debootstrap and its keyring, and restic and rest-server
+  # (copied into images; cheap when the machine cache has them): area "images" of
+  # hack/preflight.sh, installed and then checked.
+  "$ROOT/hack/preflight.sh" --install images
   mkdir -p "$IMAGES_CACHE" "$IMAGE_ARCHIVES"
   # One build at a time: buildah's storage copes, but two debootstraps into the cache would not.
   exec 8>"$IMAGES_CACHE/.lock"

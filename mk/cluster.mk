@@ -1,5 +1,9 @@
 ##@ Local cluster (real one-node Kubernetes on this machine; needs root)
 
+.PHONY: cluster-deps
+cluster-deps: ## Install what the local cluster needs (Debian packages, Kubernetes binaries); cluster-up runs it.
+	hack/preflight.sh --install cluster
+
 .PHONY: cluster-up
 cluster-up: ## Start the local one-node cluster (idempotent); prints `export KUBECONFIG=...`.
 	test/cluster/up.sh

@@ -24,11 +24,10 @@ START_TS=$(date +%s)
 
 install_prereqs() {
   log "packages and tools"
-  "$ROOT/hack/apt.sh" containerd runc containernetworking-plugins iptables openssl conntrack \
-    socat buildah ethtool iproute2 curl jq kmod util-linux
-  # kube-apiserver first: it is the longest build, and other targets may already be building it.
-  "$ROOT/hack/tools.sh" etcd kube-apiserver kube-controller-manager kube-scheduler kubelet \
-    kube-proxy kubectl coredns
+  # The Debian packages (containerd, runc, CNI plugins, iptables, conntrack, procps, ...) and
+  # the Kubernetes binaries: the table of area "cluster" in hack/preflight.sh, installed and
+  # then checked, so nothing starts with a missing or dangling program.
+  "$ROOT/hack/preflight.sh" --install cluster
   mkdir -p "$STATE" "$RUN" "$PKI" "$LOGS" "$PIDS" "$ETC" "$IMAGE_ARCHIVES"
   chmod 0700 "$PKI"
 }
