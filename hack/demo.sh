@@ -81,6 +81,10 @@ finish() {
 demo() {
   trap finish EXIT
   step "cluster"
+  # kubectl and helm first (with git and the CA certificates): kubectl is what tells whether
+  # KUBECONFIG reaches a cluster. The local cluster's own packages are installed and checked by
+  # test/cluster/up.sh, the images' by hack/images.sh, each before it starts anything.
+  "$ROOT/hack/preflight.sh" --install client
   use_cluster
   step "images from the Dockerfiles"
   images

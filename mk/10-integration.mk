@@ -13,6 +13,7 @@ test-unit: ## Unit tests (no external processes).
 
 .PHONY: test-integration
 test-integration: $(ENVTEST_ASSETS) ## Controller and API tests on a real kube-apiserver + etcd.
+	@hack/preflight.sh integration
 	KUBEBUILDER_ASSETS=$(BIN) go test -count=1 -timeout 20m ./test/integration/...
 
 TEST_TARGETS += test-unit test-integration

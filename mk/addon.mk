@@ -17,6 +17,7 @@ build-mysql-addon: ## Build the static addon binary the image copies (bin/linux-
 
 .PHONY: test-datapath
 test-datapath: datapath-tools ## Unit tests, then the addon against real MariaDB, restic and storage servers.
+	@hack/preflight.sh datapath
 	go vet $(DATAPATH_PKGS)
 	@test -z "$$(gofmt -l internal/restic internal/mysql internal/addon cmd/mysql-addon test/datapath)" || { gofmt -l internal/restic internal/mysql internal/addon cmd/mysql-addon test/datapath; echo "gofmt needed"; exit 1; }
 	go test -count=1 ./internal/restic/... ./internal/mysql/... ./internal/addon/... ./cmd/mysql-addon/...

@@ -31,6 +31,9 @@ trap finish EXIT
 trap 'rc=130; exit 130' INT
 trap 'rc=143; exit 143' TERM
 
+# kubectl and helm first: kubectl tells whether KUBECONFIG reaches a cluster. up.sh and
+# hack/images.sh install and check their own (hack/preflight.sh) before they start anything.
+"$ROOT/hack/preflight.sh" --install client
 use_cluster
 images
 install_hoard
