@@ -15,6 +15,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/controller/repository"
 	"github.com/hoard-operator/hoard/internal/controller/restoresession"
 	"github.com/hoard-operator/hoard/internal/metrics"
+	"github.com/hoard-operator/hoard/internal/repoqueue"
 	"github.com/hoard-operator/hoard/internal/session"
 )
 
@@ -41,14 +42,18 @@ type Options struct {
 
 // Setup registers every reconciler with mgr.
 func Setup(mgr ctrl.Manager, opts Options) error {
+	// One queue for every reconciler that starts Jobs on repositories, so that a backup, a
+	// restore and a wipe of one repository never run at the same time.
+	queue := &repoqueue.Queue{Direct: mgr.GetAPIReader(), Cached: mgr.GetClient()}
+	starter := &session.Starter{Client: mgr.GetClient(), Direct: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Queue: queue}
 	setups := []func(ctrl.Manager, Options) error{
 		// Each reconciler package adds its SetupWithManager adapter here.
-		setupBackupSession,
-		setupRestoreSession,
+		func(m ctrl.Manager, o Options) error { return setupBackupSession(m, o, starter) },
+		func(m ctrl.Manager, o Options) error { return setupRestoreSession(m, o, starter) },
 		func(m ctrl.Manager, o Options) error { return metrics.Setup(m, o.PushgatewayURL) },
 		setupMySQLAddon,
 		func(m ctrl.Manager, o Options) error { return backupconfiguration.SetupWithManager(m, o.OperatorImage) },
-		func(m ctrl.Manager, o Options) error { return repository.SetupWithManager(m, o.OperatorImage) },
+		func(m ctrl.Manager, o Options) error { return repository.SetupWithManager(m, o.OperatorImage, queue) },
 	}
 	for _, setup := range setups {
 		if err := setup(mgr, opts); err != nil {
@@ -66,7 +71,7 @@ func setupMySQLAddon(mgr ctrl.Manager, opts Options) error {
 	return mysqladdon.SetupWithManager(mgr, mysqladdon.Options{ChartPath: opts.MySQLAddonChart, ReleaseNamespace: ns})
 }
 
-func setupBackupSession(mgr ctrl.Manager, opts Options) error {
+func setupBackupSession(mgr ctrl.Manager, opts Options, starter *session.Starter) error {
 	clientset, err := kubernetes.NewForConfig(mgr.GetConfig())
 	if err != nil {
 		return fmt.Errorf("failed to create clientset: %w", err)
@@ -77,6 +82,7 @@ func setupBackupSession(mgr ctrl.Manager, opts Options) error {
 		Scheme:         mgr.GetScheme(),
 		Recorder:       mgr.GetEventRecorderFor("backupsession-controller"),
 		Progress:       session.LogProgressReader{Clientset: clientset},
+		Starter:        starter,
 		PushgatewayURL: opts.PushgatewayURL,
 		Timeout:        opts.SessionTimeout,
 		PollInterval:   opts.PollInterval,
@@ -84,12 +90,13 @@ func setupBackupSession(mgr ctrl.Manager, opts Options) error {
 	return r.SetupWithManager(mgr)
 }
 
-func setupRestoreSession(mgr ctrl.Manager, opts Options) error {
+func setupRestoreSession(mgr ctrl.Manager, opts Options, starter *session.Starter) error {
 	r := &restoresession.Reconciler{
 		Client:         mgr.GetClient(),
 		APIReader:      mgr.GetAPIReader(),
 		Scheme:         mgr.GetScheme(),
 		Recorder:       mgr.GetEventRecorderFor("restoresession-controller"),
+		Starter:        starter,
 		PushgatewayURL: opts.PushgatewayURL,
 		Timeout:        opts.SessionTimeout,
 		PollInterval:   opts.PollInterval,

@@ -36,6 +36,11 @@ var (
 	DependencyError = Event{corev1.EventTypeWarning, "DependencyNotReady", "%s"}
 )
 
+// Events of both session kinds.
+var (
+	SessionWaiting = Event{corev1.EventTypeNormal, "WaitingForRepository", "%s"}
+)
+
 // BackupSession events.
 var (
 	BackupSessionStarted   = Event{corev1.EventTypeNormal, "BackupSessionStarted", "backup Job %s started"}
@@ -49,7 +54,7 @@ var (
 // RestoreSession events.
 var (
 	RestoreSessionStarted   = Event{corev1.EventTypeNormal, "RestoreSessionStarted", "restore Job %s started"}
-	RestoreSessionSucceeded = Event{corev1.EventTypeNormal, "RestoreSessionSucceeded", "restore succeeded in %s"}
+	RestoreSessionSucceeded = Event{corev1.EventTypeNormal, "RestoreSessionSucceeded", "restore succeeded in %s: %s"}
 	RestoreSessionFailed    = Event{corev1.EventTypeWarning, "RestoreSessionFailed", "restore failed: %s"}
 )
 
@@ -58,4 +63,6 @@ var (
 	RepositoryWipeStarted   = Event{corev1.EventTypeNormal, "WipeOutStarted", "deleting the repository's data with Job %s"}
 	RepositoryWipeSucceeded = Event{corev1.EventTypeNormal, "WipeOutSucceeded", "the repository's data was deleted"}
 	RepositoryWipeFailed    = Event{corev1.EventTypeWarning, "WipeOutFailed", "deleting the repository's data failed: %s"}
+	RepositoryWipeRefused   = Event{corev1.EventTypeWarning, "WipeOutRefused", "%s"}
+	RepositoryWipeWaiting   = Event{corev1.EventTypeNormal, "WaitingForRepository", "%s"}
 )

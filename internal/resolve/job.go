@@ -1,8 +1,6 @@
 package resolve
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,6 +12,8 @@ import (
 
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/location"
+	"github.com/hoard-operator/hoard/internal/names"
 	"github.com/hoard-operator/hoard/internal/podsecurity"
 )
 
@@ -41,8 +41,6 @@ const (
 	LabelComponent      = "app.kubernetes.io/component"
 	ManagedByHoard      = "hoard"
 	LabelSession        = "hoard.io/session"
-	maxNameLength       = 63
-	truncatedNameLength = 52
 )
 
 // Target is what the session backs up or restores into.
@@ -87,20 +85,19 @@ type Input struct {
 	PushgatewayURL   string
 	// ActiveDeadlineSeconds bounds the Job; 0 leaves it unbounded.
 	ActiveDeadlineSeconds int64
+
+	// LocationKey is the repository location's key (location.Location.Key), put on the Job
+	// and its pod so that the operator sees which Jobs use a repository.
+	LocationKey string
+	// SoleWriter tells the Job that no other Hoard Job uses the repository while it runs
+	// (REPOSITORY_SOLE_WRITER), so any restic lock it finds is stale.
+	SoleWriter bool
 }
 
 // JobName is the Job of a session: stash-<kind>-<session>, shortened with a hash when the
-// result would not fit a label value.
+// result would not fit a label value (the Job controller labels pods with it).
 func JobName(kind Kind, session string) string {
-	return shortName("stash-" + string(kind) + "-" + session)
-}
-
-func shortName(name string) string {
-	if len(name) <= maxNameLength {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	return strings.TrimRight(name[:truncatedNameLength], "-.") + "-" + hex.EncodeToString(sum[:])[:10]
+	return names.LabelValue("stash-" + string(kind) + "-" + session)
 }
 
 // ContainerName is the upstream naming: the Function name with dots as dashes, then the step.
@@ -182,9 +179,12 @@ func Build(in *Input) (*batchv1.Job, error) {
 	labels := map[string]string{
 		LabelManagedBy:           ManagedByHoard,
 		LabelComponent:           string(in.Kind),
-		LabelSession:             in.SessionName,
+		LabelSession:             names.LabelValue(in.SessionName),
 		v1beta1.LabelInvokerType: in.Invoker.Kind,
-		v1beta1.LabelInvokerName: in.Invoker.Name,
+		v1beta1.LabelInvokerName: names.LabelValue(in.Invoker.Name),
+	}
+	if in.LocationKey != "" {
+		labels[location.LabelKey] = in.LocationKey
 	}
 	job := &batchv1.Job{
 		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},

@@ -10,11 +10,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/location"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -93,6 +95,8 @@ func backupInput() *Input {
 		TargetSecretName:      "stash-backup-sample-mysql-backup-1561974001-target",
 		PushgatewayURL:        "http://hoard-pushgateway.hoard-system.svc:9091",
 		ActiveDeadlineSeconds: 3600,
+		LocationKey:           "5f0c8e2d9a7b6c4e1d3f",
+		SoleWriter:            true,
 		RuntimeSettings: v1beta1.RuntimeSettings{Container: &v1beta1.ContainerRuntimeSettings{
 			Nice:   &v1beta1.NiceSettings{Adjustment: ptr.To(int32(5))},
 			IONice: &v1beta1.IONiceSettings{Class: ptr.To(int32(2)), ClassData: ptr.To(int32(4))},
@@ -225,6 +229,7 @@ func TestImplicitVariables(t *testing.T) {
 		"REPOSITORY_PREFIX":          "/demo/mysql/sample-mysql",
 		"REPOSITORY_ENDPOINT":        "",
 		"REPOSITORY_REGION":          "",
+		"REPOSITORY_SOLE_WRITER":     "true",
 		"MAX_CONNECTIONS":            "4",
 		"HOSTNAME":                   "host-0",
 		"TARGET_NAME":                "sample-mysql",
@@ -311,5 +316,30 @@ func TestJobName(t *testing.T) {
 	}
 	if long == JobName(KindBackup, strings.Repeat("a", 70)+"-1700000001") {
 		t.Error("distinct sessions must get distinct Job names")
+	}
+}
+
+// A 63-character configuration name makes a 74-character session name; every label of the
+// Job must still be a valid label value.
+func TestLongNamesMakeValidLabels(t *testing.T) {
+	in := backupInput()
+	in.Invoker.Name = strings.Repeat("c", 63)
+	in.SessionName = in.Invoker.Name + "-1700000000"
+	job, err := Build(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, labels := range []map[string]string{job.Labels, job.Spec.Template.Labels} {
+		for k, v := range labels {
+			if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+				t.Errorf("label %s=%q: %v", k, v, errs)
+			}
+		}
+	}
+	if job.Labels[location.LabelKey] != in.LocationKey || job.Spec.Template.Labels[location.LabelKey] != in.LocationKey {
+		t.Errorf("the Job and its pod must carry the repository location: %v", job.Labels)
+	}
+	if errs := validation.IsDNS1123Label(job.Name); len(errs) > 0 {
+		t.Errorf("Job name %q: %v", job.Name, errs)
 	}
 }

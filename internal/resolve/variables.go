@@ -85,6 +85,7 @@ func implicitVariables(in *Input, backend BackendInfo) map[string]string {
 		"INVOKER_NAME":           in.Invoker.Name,
 		"ENABLE_CACHE":           strconv.FormatBool(!in.TempDir.DisableCaching),
 		"PROMETHEUS_JOB_NAME":    PrometheusJobName(in.Invoker.Kind, in.Namespace, in.Invoker.Name),
+		"REPOSITORY_SOLE_WRITER": strconv.FormatBool(in.SoleWriter),
 	}
 	if len(in.Target.VolumeMounts) > 0 {
 		v["TARGET_MOUNT_PATH"] = in.Target.VolumeMounts[0].MountPath

@@ -63,7 +63,8 @@ type Readers struct {
 	Direct client.Reader
 }
 
-func (r Readers) get(ctx context.Context, key client.ObjectKey, obj client.Object) error {
+// Get reads one object: Secrets directly, others from the cache, confirming a miss directly.
+func (r Readers) Get(ctx context.Context, key client.ObjectKey, obj client.Object) error {
 	if _, secret := obj.(*corev1.Secret); secret || r.Cached == nil {
 		return r.Direct.Get(ctx, key, obj)
 	}
@@ -91,7 +92,7 @@ func Gather(ctx context.Context, c Readers, req Request) (*Gathered, error) {
 		return nil, userErr(v1beta1.ConditionRepositoryFound, "RepositoryNotSet", "spec.repository.name is empty")
 	}
 	repo := &v1alpha1.Repository{}
-	if err := c.get(ctx, client.ObjectKey{Namespace: req.Namespace, Name: req.RepositoryName}, repo); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: req.Namespace, Name: req.RepositoryName}, repo); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, userErr(v1beta1.ConditionRepositoryFound, "RepositoryNotFound", "Repository %s/%s not found", req.Namespace, req.RepositoryName)
 		}
@@ -105,7 +106,7 @@ func Gather(ctx context.Context, c Readers, req Request) (*Gathered, error) {
 	taskRef := req.TaskRef
 	if ref := req.Target.Ref; ref.Kind == "AppBinding" {
 		ab := &appcatalogv1alpha1.AppBinding{}
-		if err := c.get(ctx, client.ObjectKey{Namespace: req.Namespace, Name: ref.Name}, ab); err != nil {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: req.Namespace, Name: ref.Name}, ab); err != nil {
 			if apierrors.IsNotFound(err) {
 				return nil, userErr(targetCondition(req.Kind), "TargetNotFound", "AppBinding %s/%s not found", req.Namespace, ref.Name)
 			}
@@ -143,7 +144,7 @@ func Gather(ctx context.Context, c Readers, req Request) (*Gathered, error) {
 		return nil, userErr("TaskFound", "TaskNotSet", "spec.task.name is empty and AppBinding %s/%s names no %s task in its StashAddon parameters", req.Namespace, req.Target.Ref.Name, req.Kind)
 	}
 	task := &v1beta1.Task{}
-	if err := c.get(ctx, client.ObjectKey{Name: taskRef.Name}, task); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Name: taskRef.Name}, task); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, userErr("TaskFound", "TaskNotFound", "Task %q not found (is the MySQL addon installed?)", taskRef.Name)
 		}
@@ -153,7 +154,7 @@ func Gather(ctx context.Context, c Readers, req Request) (*Gathered, error) {
 	in.Functions = map[string]*v1beta1.Function{}
 	for i, step := range task.Spec.Steps {
 		fn := &v1beta1.Function{}
-		if err := c.get(ctx, client.ObjectKey{Name: step.Name}, fn); err != nil {
+		if err := c.Get(ctx, client.ObjectKey{Name: step.Name}, fn); err != nil {
 			if apierrors.IsNotFound(err) {
 				return nil, userErr("TaskFound", "FunctionNotFound", "Task %q step %d: Function %q not found", task.Name, i, step.Name)
 			}
@@ -177,7 +178,7 @@ func checkStorageSecret(ctx context.Context, c Readers, repo *v1alpha1.Repositor
 		return userErr(v1beta1.ConditionBackendSecretFound, "SecretNotSet", "Repository %s/%s sets no spec.backend.storageSecretName", repo.Namespace, repo.Name)
 	}
 	s := &corev1.Secret{}
-	if err := c.get(ctx, client.ObjectKey{Namespace: repo.Namespace, Name: name}, s); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: repo.Namespace, Name: name}, s); err != nil {
 		if apierrors.IsNotFound(err) {
 			return userErr(v1beta1.ConditionBackendSecretFound, "SecretNotFound", "storage Secret %s/%s of Repository %s not found", repo.Namespace, name, repo.Name)
 		}
@@ -192,7 +193,7 @@ func checkStorageSecret(ctx context.Context, c Readers, repo *v1alpha1.Repositor
 func connection(ctx context.Context, c Readers, ab *appcatalogv1alpha1.AppBinding) (map[string][]byte, error) {
 	get := func(ns, name string) (map[string][]byte, error) {
 		s := &corev1.Secret{}
-		if err := c.get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
 			if apierrors.IsNotFound(err) {
 				return nil, fmt.Errorf("Secret %s/%s not found", ns, name)
 			}

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/hoard-operator/hoard/internal/resolve"
@@ -21,10 +22,34 @@ import (
 // TargetSecretName is the per-session Secret with the target's connection.
 func TargetSecretName(jobName string) string { return jobName + "-target" }
 
-// CreateJob creates the target Secret (when there is a connection) and the Job, both owned by
-// the session so that deleting the session removes them. Objects that already exist are
-// adopted: a restarted operator may be repeating a creation it did before it stopped.
-func CreateJob(ctx context.Context, c client.Client, s *runtime.Scheme, owner client.Object, job *batchv1.Job, conn map[string][]byte) error {
+// ForeignObjectError is an object in the way of a session's Job or Secret: it has the name
+// the session needs but the session does not own it. Using it would mean reporting another
+// run's outcome, or mounting another run's credentials.
+type ForeignObjectError struct {
+	Kind, Namespace, Name string
+	// Owner describes the object's controller, empty when it has none.
+	Owner string
+	// Leaving is true when the object goes away by itself: it is being deleted, or it belongs
+	// to an earlier session of the same kind and name that was deleted. The session waits.
+	Leaving bool
+}
+
+func (e *ForeignObjectError) Error() string {
+	owner := "no owner"
+	if e.Owner != "" {
+		owner = "owner " + e.Owner
+	}
+	if e.Leaving {
+		return fmt.Sprintf("%s %s/%s of an earlier session with this name (%s) is still being deleted; the session starts once it is gone", e.Kind, e.Namespace, e.Name, owner)
+	}
+	return fmt.Sprintf("%s %s/%s already exists and this session does not own it (%s): delete it, or create the session under another name", e.Kind, e.Namespace, e.Name, owner)
+}
+
+// CreateJob creates the target Secret (when there is a connection) and the Job, both
+// controlled by the session so that deleting the session removes them. An object that
+// already exists is used only when the session controls it (a restarted operator may repeat
+// a creation it did before it stopped); any other is a *ForeignObjectError.
+func CreateJob(ctx context.Context, c client.Client, direct client.Reader, s *runtime.Scheme, owner client.Object, job *batchv1.Job, conn map[string][]byte) error {
 	if conn != nil {
 		secret := &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{
@@ -35,20 +60,55 @@ func CreateJob(ctx context.Context, c client.Client, s *runtime.Scheme, owner cl
 			Type: corev1.SecretTypeOpaque,
 			Data: conn,
 		}
-		if err := controllerutil.SetControllerReference(owner, secret, s); err != nil {
-			return fmt.Errorf("failed to own Secret %s: %w", secret.Name, err)
-		}
-		if err := c.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("failed to create Secret %s/%s: %w", secret.Namespace, secret.Name, err)
+		if err := createOwned(ctx, c, direct, s, owner, secret, &corev1.Secret{}); err != nil {
+			return err
 		}
 	}
-	if err := controllerutil.SetControllerReference(owner, job, s); err != nil {
-		return fmt.Errorf("failed to own Job %s: %w", job.Name, err)
+	return createOwned(ctx, c, direct, s, owner, job, &batchv1.Job{})
+}
+
+// createOwned creates obj controlled by owner. When an object of that name exists, it is
+// accepted if owner controls it and reported as a *ForeignObjectError otherwise; existing is
+// an empty object of obj's type to read it into.
+func createOwned(ctx context.Context, c client.Client, direct client.Reader, s *runtime.Scheme, owner, obj, existing client.Object) error {
+	kind := "Job"
+	if _, ok := obj.(*corev1.Secret); ok {
+		kind = "Secret"
 	}
-	if err := c.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("failed to create Job %s/%s: %w", job.Namespace, job.Name, err)
+	if err := controllerutil.SetControllerReference(owner, obj, s); err != nil {
+		return fmt.Errorf("failed to own %s %s: %w", kind, obj.GetName(), err)
 	}
-	return nil
+	err := c.Create(ctx, obj)
+	if err == nil {
+		return nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("failed to create %s %s/%s: %w", kind, obj.GetNamespace(), obj.GetName(), err)
+	}
+	if err := direct.Get(ctx, client.ObjectKeyFromObject(obj), existing); err != nil {
+		return fmt.Errorf("failed to read the existing %s %s/%s: %w", kind, obj.GetNamespace(), obj.GetName(), err)
+	}
+	if metav1.IsControlledBy(existing, owner) {
+		return nil
+	}
+	fe := &ForeignObjectError{Kind: kind, Namespace: existing.GetNamespace(), Name: existing.GetName()}
+	ownerGVK, _ := apiutil.GVKForObject(owner, s)
+	if ref := metav1.GetControllerOf(existing); ref != nil {
+		fe.Owner = fmt.Sprintf("%s %s, uid %s", ref.Kind, ref.Name, ref.UID)
+		fe.Leaving = ref.Kind == ownerGVK.Kind && ref.Name == owner.GetName()
+	}
+	if !existing.GetDeletionTimestamp().IsZero() {
+		fe.Leaving = true
+	}
+	return fe
+}
+
+// PermanentAPIError tells whether the API server refused a request for good (invalid,
+// forbidden, too large, namespace gone): retrying the same request cannot help, so the
+// session fails with the server's message instead of retrying forever.
+func PermanentAPIError(err error) bool {
+	return apierrors.IsInvalid(err) || apierrors.IsForbidden(err) || apierrors.IsBadRequest(err) ||
+		apierrors.IsRequestEntityTooLargeError(err) || apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err)
 }
 
 // Outcome is what a finished Job reports.
@@ -94,12 +154,14 @@ func ReadOutcome(ctx context.Context, c client.Reader, job *batchv1.Job) (Outcom
 		return Outcome{}, fmt.Errorf("failed to list pods of Job %s/%s: %w", job.Namespace, job.Name, err)
 	}
 	var raw []string
+	var pod *corev1.Pod
 	if len(pods.Items) > 0 {
 		// The newest pod is the one that ran last (backoffLimit is 0, so there is one).
 		sort.Slice(pods.Items, func(i, j int) bool {
 			return pods.Items[j].CreationTimestamp.Before(&pods.Items[i].CreationTimestamp)
 		})
-		out.Result, raw = podResults(&pods.Items[0])
+		pod = &pods.Items[0]
+		out.Result, raw = podResults(pod)
 	}
 	switch {
 	case out.Result != nil && out.Result.Phase == result.PhaseFailed:
@@ -107,10 +169,18 @@ func ReadOutcome(ctx context.Context, c client.Reader, job *batchv1.Job) (Outcom
 		if out.Error == "" {
 			out.Error = "the " + string(out.Result.Kind) + " step reported failure without a reason"
 		}
+		if why := podGone(pod); why != "" {
+			out.Error = why + ": " + out.Error
+		}
 	case !complete:
 		out.Error = "Job " + job.Name + " failed"
 		if jobReason != "" {
 			out.Error += " (" + jobReason + ")"
+		}
+		if pod == nil {
+			out.Error += ": its pod is gone, deleted or evicted before it finished, and no step reported a result"
+		} else if why := podGone(pod); why != "" {
+			out.Error += ": " + why
 		}
 		if len(raw) > 0 {
 			out.Error += ": " + strings.Join(raw, "; ")
@@ -121,6 +191,30 @@ func ReadOutcome(ctx context.Context, c client.Reader, job *batchv1.Job) (Outcom
 		out.Succeeded = true
 	}
 	return out, nil
+}
+
+// podGone says why a pod was stopped from outside (evicted, preempted, deleted), or "" when
+// it was not.
+func podGone(pod *corev1.Pod) string {
+	if pod == nil {
+		return ""
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue {
+			msg := "pod " + pod.Name + " was stopped by the cluster (" + c.Reason + ")"
+			if c.Message != "" {
+				msg += ": " + c.Message
+			}
+			return msg
+		}
+	}
+	if pod.Status.Reason == "Evicted" {
+		return "pod " + pod.Name + " was evicted: " + pod.Status.Message
+	}
+	if !pod.DeletionTimestamp.IsZero() {
+		return "pod " + pod.Name + " was deleted before it finished"
+	}
+	return ""
 }
 
 // podResults returns the last parseable Result among the pod's containers in step order, and
@@ -169,4 +263,30 @@ func lastLines(s string, n int) string {
 // Labels returns the labels that find a session's objects.
 func Labels(kind resolve.Kind, session string) map[string]string {
 	return map[string]string{resolve.LabelSession: session, resolve.LabelComponent: string(kind)}
+}
+
+// DescribeSnapshot names a snapshot for users: its id, whose it is and when it was taken.
+func DescribeSnapshot(s result.Snapshot) string {
+	msg := "snapshot " + s.Name
+	switch {
+	case s.Target != "":
+		msg += " of " + s.Target
+	case s.Hostname != "":
+		// Reported by an addon that reads tags: the snapshot has none of Hoard's.
+		msg += " without a Hoard target (written by another tool, such as Stash)"
+	}
+	var details []string
+	if s.Hostname != "" {
+		details = append(details, "host "+s.Hostname)
+	}
+	if s.Time != "" {
+		details = append(details, "taken "+s.Time)
+	}
+	if s.TotalSize != "" {
+		details = append(details, s.TotalSize)
+	}
+	if len(details) > 0 {
+		msg += " (" + strings.Join(details, ", ") + ")"
+	}
+	return msg
 }

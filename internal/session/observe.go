@@ -56,6 +56,11 @@ func Observe(ctx context.Context, c client.Client, direct client.Reader, s Runni
 			return Observation{}, fmt.Errorf("failed to get Job %s/%s: %w", key.Namespace, name, err)
 		}
 	}
+	if !metav1.IsControlledBy(job, s.Session) {
+		// A Job of this name that the session does not own is not its Job: the session's own
+		// was deleted, and another took its name.
+		return deleted(s.Kind, name), nil
+	}
 	out, err := ReadOutcome(ctx, c, job)
 	if err != nil {
 		return Observation{}, err

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/names"
 )
 
 // ErrPaused is returned for a paused configuration: no session is created.
@@ -25,13 +26,14 @@ var ErrPaused = errors.New("backups are paused")
 const maxAttempts = 5
 
 // SessionName is upstream Stash's name pattern: "<configuration>-<unix seconds>". Attempt n > 0
-// appends "-n" so a second trigger within the same second gets its own session.
+// appends "-n" so a second trigger within the same second gets its own session. Names that
+// would pass 253 characters are shortened with a hash.
 func SessionName(bcName string, now time.Time, attempt int) string {
 	name := bcName + "-" + strconv.FormatInt(now.Unix(), 10)
 	if attempt > 0 {
 		name += "-" + strconv.Itoa(attempt)
 	}
-	return name
+	return names.Shorten(name, names.MaxObjectName)
 }
 
 // NewSession is the BackupSession a trigger creates for bc.
@@ -42,7 +44,7 @@ func NewSession(bc *stashv1beta1.BackupConfiguration, name string) *stashv1beta1
 			Namespace: bc.Namespace,
 			Labels: map[string]string{
 				stashv1beta1.LabelInvokerType: "BackupConfiguration",
-				stashv1beta1.LabelInvokerName: bc.Name,
+				stashv1beta1.LabelInvokerName: names.LabelValue(bc.Name),
 			},
 			// Deleting the configuration deletes its sessions. blockOwnerDeletion stays unset:
 			// it would need update on backupconfigurations/finalizers, which the trigger's

@@ -51,7 +51,7 @@ func TestBackupSessionSucceeds(t *testing.T) {
 	if want := strings.ReplaceAll(f.functionName, ".", "-") + "-0"; initC.Name != want {
 		t.Errorf("init container %q, want %q", initC.Name, want)
 	}
-	for _, arg := range []string{"backup-mysql", "--provider=gcs", "--bucket=appscode-qa", "--path=/demo/mysql", "--max-connections=2",
+	for _, arg := range []string{"backup-mysql", "--provider=gcs", "--bucket=appscode-qa", "--path=/demo/mysql/" + f.ns, "--max-connections=2",
 		"--hostname=host-0", "--mysql-args=--all-databases", "--namespace=" + f.ns, "--appbinding=sample-mysql",
 		"--backupsession=" + bs.Name, "--retention-keep-last=5", "--retention-prune=true", "--output-dir=/tmp/output"} {
 		if !slices.Contains(initC.Args, arg) {

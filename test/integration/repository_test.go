@@ -108,8 +108,9 @@ func TestRepositoryWipeOutSucceeded(t *testing.T) {
 	startManager(t)
 	ctx := context.Background()
 	ns := newNamespace(t)
+	// Another Repository on the same volume but in another directory: a location of its own.
 	keep := wipeRepository(ns)
-	keep.Name, keep.Spec.WipeOut = "kept", false
+	keep.Name, keep.Spec.WipeOut, keep.Spec.Backend.Local.SubPath = "kept", false, "other"
 	mustCreate(t, bcSecret(ns), wipeRepository(ns), keep)
 
 	job := deleteAndGetWipeJob(t, ns)

@@ -76,12 +76,17 @@ func TestRestoreSession(t *testing.T) {
 			}
 		})
 		waitPhase(t, rs, rsPhase, "Running")
-		init := waitJob(t, f.ns, "stash-restore-restore-rules").Spec.Template.Spec.InitContainers[0]
+		job := waitJob(t, f.ns, "stash-restore-restore-rules")
+		init := job.Spec.Template.Spec.InitContainers[0]
 		for _, arg := range []string{"--snapshot=4b2a9e1c", "--source-hostname=primary", "--hostname=replica"} {
 			if !slices.Contains(init.Args, arg) {
 				t.Errorf("args %v lack %q", init.Args, arg)
 			}
 		}
+		// The next restores of this repository wait for this one to end.
+		msg := resultMessage(t, &result.Result{Kind: result.KindRestore, Phase: result.PhaseSucceeded, Hostname: "replica"})
+		finishJob(t, job, true, stepStatus{0, msg}, stepStatus{0, msg})
+		waitPhase(t, rs, rsPhase, "Succeeded")
 	})
 
 	t.Run("mysql failed", func(t *testing.T) {

@@ -83,7 +83,8 @@ func newSessionFixture(t *testing.T) *sessionFixture {
 		"RESTIC_PASSWORD": []byte("restic-secret-pw"), "GOOGLE_PROJECT_ID": []byte("p"),
 	}})
 	create(&v1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Name: f.repository, Namespace: ns}, Spec: v1alpha1.RepositorySpec{
-		Backend: v1alpha1.Backend{StorageSecretName: "gcs-secret", GCS: &v1alpha1.GCSSpec{Bucket: "appscode-qa", Prefix: "/demo/mysql", MaxConnections: 2}},
+		// A prefix per namespace: tests that share a location would wait for each other's Jobs.
+		Backend: v1alpha1.Backend{StorageSecretName: "gcs-secret", GCS: &v1alpha1.GCSSpec{Bucket: "appscode-qa", Prefix: "/demo/mysql/" + ns, MaxConnections: 2}},
 	}})
 	create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "sample-mysql-auth", Namespace: ns}, Data: map[string][]byte{
 		"username": []byte("root"), "password": []byte("db-secret-pw"),

@@ -13,6 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/names"
 	"github.com/hoard-operator/hoard/internal/podsecurity"
 )
 
@@ -44,17 +45,8 @@ func labels(bc *stashv1beta1.BackupConfiguration) map[string]string {
 		"app.kubernetes.io/component":  "backup-trigger",
 		"app.kubernetes.io/managed-by": "hoard",
 		stashv1beta1.LabelInvokerType:  "BackupConfiguration",
-		stashv1beta1.LabelInvokerName:  labelValue(bc.Name),
+		stashv1beta1.LabelInvokerName:  names.LabelValue(bc.Name),
 	}
-}
-
-// labelValue shortens a name to a valid label value (max 63 characters).
-func labelValue(s string) string {
-	if len(s) <= 63 {
-		return s
-	}
-	sum := sha256.Sum256([]byte(s))
-	return strings.TrimRight(s[:54], "-.") + "-" + hex.EncodeToString(sum[:])[:8]
 }
 
 // TriggerArgs is the command line the CronJob runs; only names, never credentials.

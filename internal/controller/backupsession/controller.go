@@ -21,12 +21,15 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/event"
+	"github.com/hoard-operator/hoard/internal/location"
+	"github.com/hoard-operator/hoard/internal/names"
 	"github.com/hoard-operator/hoard/internal/resolve"
 	"github.com/hoard-operator/hoard/internal/session"
 )
@@ -40,6 +43,8 @@ type Reconciler struct {
 	Scheme    *runtime.Scheme
 	Recorder  record.EventRecorder
 	Progress  session.ProgressReader
+	// Starter creates the session's Job once its repository is free.
+	Starter *session.Starter
 
 	PushgatewayURL string
 	// Timeout fails sessions still running after this long unless the configuration's
@@ -51,7 +56,7 @@ type Reconciler struct {
 	Now func() time.Time
 }
 
-// +kubebuilder:rbac:groups=stash.appscode.com,resources=backupsessions,verbs=get;list;watch;delete
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=backupsessions,verbs=get;list;watch;delete;patch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=backupsessions/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=backupconfigurations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories,verbs=get;list;watch
@@ -75,6 +80,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1beta1.BackupSession{}).
 		Owns(&batchv1.Job{}).
+		// A Job that ends frees its repository for the sessions waiting in line.
+		Watches(&batchv1.Job{}, session.WakeWaiters(mgr.GetClient(), &v1beta1.BackupSessionList{}, func(o client.Object) bool {
+			s, ok := o.(*v1beta1.BackupSession)
+			return ok && (s.Status.Phase == "" || s.Status.Phase == v1beta1.BackupSessionPending)
+		}), builder.WithPredicates(session.RepositoryReleased())).
 		Named("backupsession").
 		// Sessions of different configurations are independent; the skip decision reads
 		// the API directly, so concurrent reconciles cannot both start one configuration.
@@ -108,7 +118,8 @@ func (r *Reconciler) start(ctx context.Context, bs *v1beta1.BackupSession) (ctrl
 		return ctrl.Result{}, r.fail(ctx, bs, "InvokerUnsupported", fmt.Sprintf("invoker kind %q is not supported: use BackupConfiguration", inv.Kind))
 	}
 	bc := &v1beta1.BackupConfiguration{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: bs.Namespace, Name: inv.Name}, bc); err != nil {
+	// A configuration created a moment ago may not be in the cache yet.
+	if err := r.readers().Get(ctx, client.ObjectKey{Namespace: bs.Namespace, Name: inv.Name}, bc); err != nil {
 		if apierrors.IsNotFound(err) {
 			return ctrl.Result{}, r.fail(ctx, bs, "InvokerNotFound", fmt.Sprintf("BackupConfiguration %s/%s not found", bs.Namespace, inv.Name))
 		}
@@ -120,14 +131,22 @@ func (r *Reconciler) start(ctx context.Context, bs *v1beta1.BackupSession) (ctrl
 	if other, err := r.runningSibling(ctx, bs); err != nil {
 		return ctrl.Result{}, err
 	} else if other != "" {
-		return ctrl.Result{}, r.skip(ctx, bs, fmt.Sprintf("BackupSession %s of BackupConfiguration %s is still running", other, inv.Name))
+		return ctrl.Result{}, r.skip(ctx, bs, fmt.Sprintf("BackupSession %s of BackupConfiguration %s is still running or waiting to run", other, inv.Name))
+	}
+	timeout, err := r.timeout(bc)
+	if err != nil {
+		return ctrl.Result{}, r.fail(ctx, bs, "InvalidTimeOut", err.Error())
+	}
+	left, expired := session.TimeLeft(bs.CreationTimestamp.Time, r.Now(), timeout)
+	if expired {
+		return ctrl.Result{}, r.fail(ctx, bs, "DeadlineExceeded", session.ExpiredMessage("backup", bs.CreationTimestamp.Time, timeout, session.WaitingFor(bs.Status.Conditions)))
 	}
 
 	target := resolve.Target{}
 	if t := bc.Spec.Target; t != nil {
 		target = resolve.Target{Alias: t.Alias, Ref: t.Ref, Paths: t.Paths, VolumeMounts: t.VolumeMounts, Args: t.Args}
 	}
-	g, err := session.Gather(ctx, session.Readers{Cached: r.Client, Direct: r.APIReader}, session.Request{
+	g, err := session.Gather(ctx, r.readers(), session.Request{
 		Kind:           resolve.KindBackup,
 		Namespace:      bs.Namespace,
 		SessionName:    bs.Name,
@@ -142,17 +161,19 @@ func (r *Reconciler) start(ctx context.Context, bs *v1beta1.BackupSession) (ctrl
 	} else if err != nil {
 		return ctrl.Result{}, err
 	}
-	timeout, err := r.timeout(bc)
-	if err != nil {
-		return ctrl.Result{}, r.fail(ctx, bs, "InvalidTimeOut", err.Error())
-	}
 	in := g.Input
+	loc, err := location.Of(bs.Namespace, &in.Repository.Spec.Backend)
+	if err != nil {
+		return ctrl.Result{}, r.fail(ctx, bs, "InvalidRepository", fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
+	}
 	in.RetentionPolicy = bc.Spec.RetentionPolicy
 	in.RuntimeSettings = bc.Spec.RuntimeSettings
 	in.TempDir = bc.Spec.TempDir
 	in.InterimVolume = bc.Spec.InterimVolumeTemplate
 	in.PushgatewayURL = r.PushgatewayURL
-	in.ActiveDeadlineSeconds = int64(timeout.Seconds())
+	in.ActiveDeadlineSeconds = session.Seconds(left)
+	in.LocationKey = loc.Key()
+	in.SoleWriter = location.SoleWriter(in.Repository)
 	jobName := resolve.JobName(resolve.KindBackup, bs.Name)
 	if g.Connection != nil {
 		in.TargetSecretName = session.TargetSecretName(jobName)
@@ -161,8 +182,14 @@ func (r *Reconciler) start(ctx context.Context, bs *v1beta1.BackupSession) (ctrl
 	if err != nil {
 		return ctrl.Result{}, r.fail(ctx, bs, "TaskResolutionFailed", err.Error())
 	}
-	if err := session.CreateJob(ctx, r.Client, r.Scheme, bs, job, g.Connection); err != nil {
+	st, err := r.Starter.Start(ctx, session.Launch{Session: bs, Job: job, Connection: g.Connection, Location: loc})
+	switch {
+	case err != nil:
 		return ctrl.Result{}, err
+	case st.FailReason != "":
+		return ctrl.Result{}, r.fail(ctx, bs, st.FailReason, st.FailMessage)
+	case st.Wait != "":
+		return ctrl.Result{RequeueAfter: session.NextLook(r.PollInterval, left)}, r.wait(ctx, bs, st.Wait)
 	}
 
 	orig := bs.DeepCopy()
@@ -175,6 +202,7 @@ func (r *Reconciler) start(ctx context.Context, bs *v1beta1.BackupSession) (ctrl
 	for _, c := range []string{v1beta1.ConditionRepositoryFound, v1beta1.ConditionBackendSecretFound, v1beta1.ConditionBackupTargetFound} {
 		meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: c, Status: metav1.ConditionTrue, Reason: "Found", Message: "found when the session started"})
 	}
+	session.SetRepositoryAcquired(&bs.Status.Conditions, loc)
 	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: "BackupJobCreated", Status: metav1.ConditionTrue, Reason: "JobCreated", Message: "Job " + job.Name + " created"})
 	if err := r.writeStatus(ctx, orig, bs); err != nil {
 		return ctrl.Result{}, err
@@ -184,13 +212,33 @@ func (r *Reconciler) start(ctx context.Context, bs *v1beta1.BackupSession) (ctrl
 	return ctrl.Result{RequeueAfter: r.PollInterval}, nil
 }
 
+// wait keeps the session Pending and says what it waits for; the event is recorded when
+// that changes.
+func (r *Reconciler) wait(ctx context.Context, bs *v1beta1.BackupSession, why string) error {
+	orig := bs.DeepCopy()
+	bs.Status.Phase = v1beta1.BackupSessionPending
+	changed := session.SetWaiting(&bs.Status.Conditions, why)
+	if err := r.writeStatus(ctx, orig, bs); err != nil {
+		return err
+	}
+	if changed {
+		event.SessionWaiting.Emit(r.Recorder, bs, why)
+		log.FromContext(ctx).Info("backup waits", "for", why)
+	}
+	return nil
+}
+
+func (r *Reconciler) readers() session.Readers {
+	return session.Readers{Cached: r.Client, Direct: r.APIReader}
+}
+
 // runningSibling returns the name of another session of the same invoker that holds the
 // right to run: one that is Running, or Pending and older. It reads the API directly, since
 // a cached list could miss a session that turned Running a moment ago.
 func (r *Reconciler) runningSibling(ctx context.Context, bs *v1beta1.BackupSession) (string, error) {
 	list := &v1beta1.BackupSessionList{}
 	if err := r.APIReader.List(ctx, list, client.InNamespace(bs.Namespace), client.MatchingLabels{
-		v1beta1.LabelInvokerName: bs.Spec.Invoker.Name,
+		v1beta1.LabelInvokerName: names.LabelValue(bs.Spec.Invoker.Name),
 	}); err != nil {
 		return "", fmt.Errorf("failed to list BackupSessions of %s/%s: %w", bs.Namespace, bs.Spec.Invoker.Name, err)
 	}
@@ -292,13 +340,13 @@ func (r *Reconciler) pruneHistory(ctx context.Context, bs *v1beta1.BackupSession
 		limit = int(*bc.Spec.BackupHistoryLimit)
 	}
 	list := &v1beta1.BackupSessionList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(bs.Namespace), client.MatchingLabels{v1beta1.LabelInvokerName: bc.Name}); err != nil {
+	if err := r.Client.List(ctx, list, client.InNamespace(bs.Namespace), client.MatchingLabels{v1beta1.LabelInvokerName: names.LabelValue(bc.Name)}); err != nil {
 		return fmt.Errorf("failed to list BackupSessions of %s/%s: %w", bc.Namespace, bc.Name, err)
 	}
 	var finished []*v1beta1.BackupSession
 	for i := range list.Items {
 		s := &list.Items[i]
-		if s.Spec.Invoker.Kind != "BackupConfiguration" || !s.DeletionTimestamp.IsZero() {
+		if s.Spec.Invoker.Kind != "BackupConfiguration" || s.Spec.Invoker.Name != bc.Name || !s.DeletionTimestamp.IsZero() {
 			continue
 		}
 		switch s.Status.Phase {

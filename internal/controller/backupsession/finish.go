@@ -27,12 +27,17 @@ func (r *Reconciler) duration(bs *v1beta1.BackupSession) string {
 
 // fail ends a session that could not run or did not succeed.
 func (r *Reconciler) fail(ctx context.Context, bs *v1beta1.BackupSession, reason, msg string) error {
-	return r.failHost(ctx, bs, reason, msg, "")
+	return r.failHost(ctx, bs, reason, msg, nil)
 }
 
-// failHost is fail with the snapshot host the Job reported, when it reported one.
-func (r *Reconciler) failHost(ctx context.Context, bs *v1beta1.BackupSession, reason, msg, host string) error {
+// failHost is fail for a Job that created no snapshot, with what it reported, if anything.
+func (r *Reconciler) failHost(ctx context.Context, bs *v1beta1.BackupSession, reason, msg string, res *result.Result) error {
 	orig := bs.DeepCopy()
+	host := ""
+	if res != nil {
+		host = res.Hostname
+		setActionConditions(&bs.Status.Conditions, res)
+	}
 	bc := r.config(ctx, bs)
 	if host == "" {
 		host = resolve.DefaultHostname
@@ -49,6 +54,7 @@ func (r *Reconciler) failHost(ctx context.Context, bs *v1beta1.BackupSession, re
 		Phase:      v1beta1.TargetBackupFailed,
 		Stats:      []v1beta1.HostBackupStats{{Hostname: host, Phase: v1beta1.HostFailed, Error: msg}},
 	}}
+	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: ConditionSnapshotCreated, Status: metav1.ConditionFalse, Reason: "NoSnapshot", Message: "no snapshot was created"})
 	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: "BackupSucceeded", Status: metav1.ConditionFalse, Reason: reason, Message: msg})
 	if err := r.writeStatus(ctx, orig, bs); err != nil {
 		return err
@@ -70,15 +76,13 @@ func (r *Reconciler) skip(ctx context.Context, bs *v1beta1.BackupSession, msg st
 	return r.pruneHistory(ctx, bs)
 }
 
-// finish records a finished Job's outcome.
+// finish records a finished Job's outcome. A snapshot the Job created is recorded even when
+// a later step (retention, check, statistics) failed: it exists, it is kept, and the session
+// says so next to what failed.
 func (r *Reconciler) finish(ctx context.Context, bs *v1beta1.BackupSession, out session.Outcome) error {
 	res := out.Result
-	if !out.Succeeded {
-		host := ""
-		if res != nil {
-			host = res.Hostname
-		}
-		if err := r.failHost(ctx, bs, "BackupFailed", out.Error, host); err != nil {
+	if res == nil || (!out.Succeeded && len(res.Snapshots) == 0) {
+		if err := r.failHost(ctx, bs, "BackupFailed", out.Error, res); err != nil {
 			return err
 		}
 		if res != nil && res.Repository != nil {
@@ -101,27 +105,40 @@ func (r *Reconciler) finish(ctx context.Context, bs *v1beta1.BackupSession, out 
 		}
 		host.Snapshots = append(host.Snapshots, st)
 	}
-	bs.Status.Phase = v1beta1.BackupSessionSucceeded
+	snapshot := res.Snapshots[0].Name
+	phase, targetPhase := v1beta1.BackupSessionSucceeded, v1beta1.TargetBackupSucceeded
+	succeeded := metav1.Condition{Type: "BackupSucceeded", Status: metav1.ConditionTrue, Reason: "BackupSucceeded", Message: "backup of " + res.Hostname + " succeeded"}
+	if !out.Succeeded {
+		phase, targetPhase = v1beta1.BackupSessionFailed, v1beta1.TargetBackupFailed
+		host.Phase = v1beta1.HostFailed
+		host.Error = out.Error
+		succeeded = metav1.Condition{Type: "BackupSucceeded", Status: metav1.ConditionFalse, Reason: "PostBackupActionFailed", Message: out.Error}
+	}
+	bs.Status.Phase = phase
 	bs.Status.SessionDuration = r.duration(bs)
 	bs.Status.Progress = nil
 	bs.Status.Targets = []v1beta1.BackupTargetStatus{{
 		Ref:               targetRef(bc),
 		TotalHosts:        ptr.To(int32(1)),
-		Phase:             v1beta1.TargetBackupSucceeded,
+		Phase:             targetPhase,
 		Stats:             []v1beta1.HostBackupStats{host},
 		PreBackupActions:  res.PreActions,
 		PostBackupActions: res.PostActions,
 	}}
 	setActionConditions(&bs.Status.Conditions, res)
-	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: "BackupSucceeded", Status: metav1.ConditionTrue, Reason: "BackupSucceeded", Message: "backup of " + res.Hostname + " succeeded"})
+	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: ConditionSnapshotCreated, Status: metav1.ConditionTrue, Reason: "SnapshotCreated",
+		Message: fmt.Sprintf("snapshot %s (%s) was created", snapshot, res.Snapshots[0].TotalSize)})
+	meta.SetStatusCondition(&bs.Status.Conditions, succeeded)
 	if err := r.writeStatus(ctx, orig, bs); err != nil {
 		return err
 	}
-	snapshot := ""
-	if len(res.Snapshots) > 0 {
-		snapshot = res.Snapshots[0].Name
+	if out.Succeeded {
+		event.BackupSessionSucceeded.Emit(r.Recorder, bs, bs.Status.SessionDuration, snapshot)
+		log.FromContext(ctx).Info("backup succeeded", "snapshot", snapshot)
+	} else {
+		event.BackupSessionFailed.Emit(r.Recorder, bs, out.Error)
+		log.FromContext(ctx).Info("backup failed after its snapshot was created", "snapshot", snapshot, "message", out.Error)
 	}
-	event.BackupSessionSucceeded.Emit(r.Recorder, bs, bs.Status.SessionDuration, snapshot)
 	if slices.Contains(res.PreActions, result.ActionInitializeRepository) {
 		event.RepositoryInitialized.Emit(r.Recorder, bs, bc.Spec.Repository.Name)
 	}
@@ -132,10 +149,22 @@ func (r *Reconciler) finish(ctx context.Context, bs *v1beta1.BackupSession, out 
 		}
 		event.RetentionApplied.Emit(r.Recorder, bs, bc.Spec.RetentionPolicy.Name, removed)
 	}
-	if err := r.updateRepository(ctx, bs, bc.Spec.Repository.Name, res, true); err != nil {
+	if err := r.updateRepository(ctx, bs, bc.Spec.Repository.Name, res, out.Succeeded); err != nil {
 		return err
 	}
 	return r.pruneHistory(ctx, bs)
+}
+
+// ConditionSnapshotCreated says whether the session's snapshot exists, independently of the
+// steps after it.
+const ConditionSnapshotCreated = "SnapshotCreated"
+
+// actionConditions are the condition types of the actions around a backup.
+var actionConditions = map[string]string{
+	result.ActionInitializeRepository: v1beta1.ConditionBackendRepositoryInitialized,
+	result.ActionApplyRetention:       v1beta1.ConditionRetentionPolicyApplied,
+	result.ActionVerifyIntegrity:      v1beta1.ConditionRepositoryIntegrityVerified,
+	result.ActionSendMetrics:          v1beta1.ConditionRepositoryMetricsPushed,
 }
 
 func setActionConditions(conds *[]metav1.Condition, res *result.Result) {
@@ -167,6 +196,11 @@ func setActionConditions(conds *[]metav1.Condition, res *result.Result) {
 	if slices.Contains(res.PostActions, result.ActionSendMetrics) {
 		set(v1beta1.ConditionRepositoryMetricsPushed, true, "RepositoryMetricsRead", "repository size and snapshot count recorded")
 	}
+	for _, f := range res.FailedActions {
+		if t, ok := actionConditions[f.Action]; ok {
+			set(t, false, f.Action+"Failed", f.Error)
+		}
+	}
 }
 
 // config is the session's BackupConfiguration; when it is gone, an empty one whose fields
@@ -186,7 +220,8 @@ func targetRef(bc *v1beta1.BackupConfiguration) v1beta1.TargetRef {
 	return v1beta1.TargetRef{}
 }
 
-// updateRepository copies what the Job saw of the repository into the Repository's status.
+// updateRepository copies what the Job saw of the repository into the Repository's status:
+// backup times when it created a snapshot, the last successful one when it fully succeeded.
 func (r *Reconciler) updateRepository(ctx context.Context, bs *v1beta1.BackupSession, name string, res *result.Result, succeeded bool) error {
 	if name == "" {
 		return nil
@@ -200,11 +235,14 @@ func (r *Reconciler) updateRepository(ctx context.Context, bs *v1beta1.BackupSes
 		orig := repo.DeepCopy()
 		st := &repo.Status
 		st.ObservedGeneration = repo.Generation
-		if succeeded {
+		// A snapshot that exists is a backup, even when a step after it failed.
+		if len(res.Snapshots) > 0 {
 			if st.FirstBackupTime == nil {
 				st.FirstBackupTime = &now
 			}
 			st.LastBackupTime = &now
+		}
+		if succeeded {
 			// Deprecated fields stay filled: upstream dashboards still read them.
 			st.LastSuccessfulBackupTime = &now                //nolint:staticcheck
 			st.LastBackupDuration = bs.Status.SessionDuration //nolint:staticcheck

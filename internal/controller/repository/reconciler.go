@@ -14,6 +14,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -27,9 +30,15 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
+	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/event"
+	"github.com/hoard-operator/hoard/internal/location"
+	"github.com/hoard-operator/hoard/internal/repoqueue"
+	"github.com/hoard-operator/hoard/internal/session"
 )
 
 // Finalizer holds a Repository with wipeOut until its data is deleted.
@@ -43,9 +52,15 @@ const (
 	ReasonWipeOutRunning   = "WipeOutRunning"
 	ReasonWipeOutSucceeded = "WipeOutSucceeded"
 	ReasonWipeOutFailed    = "WipeOutFailed"
+	// ReasonWipeOutRefused: the data is not only this Repository's (another Repository points
+	// at it, or a BackupConfiguration still backs up into it).
+	ReasonWipeOutRefused = "WipeOutRefused"
+	// ReasonWipeOutWaiting: another Hoard Job uses the repository; the wipe starts after it.
+	ReasonWipeOutWaiting = "WaitingForRepository"
 )
 
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=backupconfigurations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories/status,verbs=patch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories/finalizers,verbs=update
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create
@@ -54,24 +69,55 @@ const (
 // Reconciler reconciles one Repository.
 type Reconciler struct {
 	client.Client
-	Scheme   *runtime.Scheme
-	Recorder record.EventRecorder
+	// APIReader confirms objects around the cache: an existing wipe Job's owner.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  record.EventRecorder
 	// Image is the operator image the wipe Job runs `hoard wipe-repository` with.
 	Image string
+	// Queue lets the wipe start only when no other Hoard Job uses the repository.
+	Queue *repoqueue.Queue
+	// RetryInterval is how often a wipe that waits or was refused is looked at again, on top
+	// of the watches that notice the change at once.
+	RetryInterval time.Duration
 }
 
-// SetupWithManager registers the reconciler; it follows the wipe Jobs it owns.
-func SetupWithManager(mgr ctrl.Manager, image string) error {
+// SetupWithManager registers the reconciler; it follows the wipe Jobs it owns, and the
+// Repositories and BackupConfigurations that may hold a refused wipe back.
+func SetupWithManager(mgr ctrl.Manager, image string, queue *repoqueue.Queue) error {
+	r := &Reconciler{
+		Client:        mgr.GetClient(),
+		APIReader:     mgr.GetAPIReader(),
+		Scheme:        mgr.GetScheme(),
+		Recorder:      mgr.GetEventRecorderFor("hoard-repository"),
+		Image:         image,
+		Queue:         queue,
+		RetryInterval: 10 * time.Second,
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("repository").
 		For(&stashv1alpha1.Repository{}).
 		Owns(&batchv1.Job{}).
-		Complete(&Reconciler{
-			Client:   mgr.GetClient(),
-			Scheme:   mgr.GetScheme(),
-			Recorder: mgr.GetEventRecorderFor("hoard-repository"),
-			Image:    image,
-		})
+		// Any Repository or BackupConfiguration change may release a refused wipe.
+		Watches(&stashv1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(r.pendingWipes)).
+		Watches(&stashv1beta1.BackupConfiguration{}, handler.EnqueueRequestsFromMapFunc(r.pendingWipes)).
+		Complete(r)
+}
+
+// pendingWipes lists the Repositories whose wipe is still to run.
+func (r *Reconciler) pendingWipes(ctx context.Context, _ client.Object) []reconcile.Request {
+	list := &stashv1alpha1.RepositoryList{}
+	if err := r.List(ctx, list); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		repo := &list.Items[i]
+		if !repo.DeletionTimestamp.IsZero() && repo.Spec.WipeOut && controllerutil.ContainsFinalizer(repo, Finalizer) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(repo)})
+		}
+	}
+	return reqs
 }
 
 // Reconcile keeps the finalizer in step with spec.wipeOut and runs the wipe on deletion.
@@ -105,6 +151,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	done, err := r.wipe(ctx, repo)
 	if err != nil || !done {
+		if c := meta.FindStatusCondition(repo.Status.Conditions, ConditionWipedOut); err == nil && c != nil &&
+			(c.Reason == ReasonWipeOutRefused || c.Reason == ReasonWipeOutWaiting) {
+			return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+		}
 		return ctrl.Result{}, err
 	}
 	// The outcome must be on record before the object disappears.
@@ -167,6 +217,10 @@ func (r *Reconciler) wipe(ctx context.Context, repo *stashv1alpha1.Repository) (
 		}
 		return r.startWipe(ctx, repo)
 	}
+	if !metav1.IsControlledBy(job, repo) {
+		// Left by an earlier Repository of this name: startWipe reports it.
+		return r.startWipe(ctx, repo)
+	}
 	switch {
 	case jobCondition(job, batchv1.JobComplete):
 		r.setCondition(repo, metav1.ConditionTrue, ReasonWipeOutSucceeded,
@@ -182,31 +236,89 @@ func (r *Reconciler) wipe(ctx context.Context, repo *stashv1alpha1.Repository) (
 }
 
 func (r *Reconciler) startWipe(ctx context.Context, repo *stashv1alpha1.Repository) (bool, error) {
-	job, err := RenderWipeJob(repo, r.Image)
+	loc, err := location.Of(repo.Namespace, &repo.Spec.Backend)
+	var job *batchv1.Job
+	if err == nil {
+		job, err = RenderWipeJob(repo, r.Image, loc.Key())
+	}
 	if err != nil {
 		// Nothing to run the wipe with: report, keep the finalizer (see the package doc).
 		r.setCondition(repo, metav1.ConditionFalse, ReasonWipeOutFailed,
 			fmt.Sprintf("cannot wipe the repository: %v; set spec.wipeOut to false to delete the Repository and keep the data", err), event.RepositoryWipeFailed)
 		return false, nil
 	}
-	if err := controllerutil.SetControllerReference(repo, job, r.Scheme); err != nil {
-		return false, fmt.Errorf("failed to own Job %s/%s: %w", job.Namespace, job.Name, err)
+	if why, err := r.sharedWith(ctx, repo, loc); err != nil {
+		return false, err
+	} else if why != "" {
+		r.setCondition(repo, metav1.ConditionFalse, ReasonWipeOutRefused,
+			fmt.Sprintf("the data at %s is not only this Repository's: %s. Nothing was deleted. Resolve that and the wipe runs, or set spec.wipeOut to false to delete the Repository and keep the data", loc, why),
+			event.RepositoryWipeRefused)
+		return false, nil
 	}
-	if err := r.Create(ctx, job); err != nil {
-		switch {
-		case apierrors.IsAlreadyExists(err):
-			// Created by an earlier reconciliation the cache has not seen yet.
-			return false, nil
-		case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
-			r.setCondition(repo, metav1.ConditionFalse, ReasonWipeOutFailed,
-				"the namespace is being deleted, so no wipe Job can run; the repository's data was kept", event.RepositoryWipeFailed)
-			return true, nil
-		}
-		return false, fmt.Errorf("failed to create Job %s/%s: %w", job.Namespace, job.Name, err)
+	holder, err := r.Queue.Enter(ctx, repoqueue.Entrant{Location: loc, Object: repo, JobName: job.Name, JumpLine: true}, func(ctx context.Context) error {
+		return session.CreateJob(ctx, r.Client, r.APIReader, r.Scheme, repo, job, nil)
+	})
+	var foreign *session.ForeignObjectError
+	switch {
+	case errors.As(err, &foreign):
+		r.setCondition(repo, metav1.ConditionFalse, ReasonWipeOutWaiting, foreign.Error(), event.RepositoryWipeWaiting)
+		return false, nil
+	case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+		r.setCondition(repo, metav1.ConditionFalse, ReasonWipeOutFailed,
+			"the namespace is being deleted, so no wipe Job can run; the repository's data was kept", event.RepositoryWipeFailed)
+		return true, nil
+	case err != nil:
+		return false, err
+	case holder != nil:
+		r.setCondition(repo, metav1.ConditionFalse, ReasonWipeOutWaiting, "the wipe is "+waitingFor(holder), event.RepositoryWipeWaiting)
+		return false, nil
 	}
 	r.setCondition(repo, metav1.ConditionFalse, ReasonWipeOutRunning,
 		fmt.Sprintf("Job %s is deleting the repository's data", job.Name), event.RepositoryWipeStarted, job.Name)
 	return false, nil
+}
+
+func waitingFor(h *repoqueue.Holder) string {
+	return "waiting for " + h.String()
+}
+
+// sharedWith says why the data at loc is not only repo's to delete: other Repositories that
+// point at the same location, inside it or around it, and BackupConfigurations that still
+// back up into repo. "" means the wipe may run.
+func (r *Reconciler) sharedWith(ctx context.Context, repo *stashv1alpha1.Repository, loc location.Location) (string, error) {
+	var reasons []string
+	repos := &stashv1alpha1.RepositoryList{}
+	if err := r.List(ctx, repos); err != nil {
+		return "", fmt.Errorf("failed to list Repositories: %w", err)
+	}
+	for i := range repos.Items {
+		o := &repos.Items[i]
+		// A Repository on its way out without a wipe keeps nothing alive.
+		if o.UID == repo.UID || (!o.DeletionTimestamp.IsZero() && !(o.Spec.WipeOut && controllerutil.ContainsFinalizer(o, Finalizer))) {
+			continue
+		}
+		ol, err := location.Of(o.Namespace, &o.Spec.Backend)
+		if err != nil || !ol.Overlaps(loc) {
+			continue
+		}
+		how := "points at the same location"
+		if ol.Path != loc.Path {
+			how = "points at " + ol.String()
+		}
+		reasons = append(reasons, fmt.Sprintf("Repository %s/%s %s", o.Namespace, o.Name, how))
+	}
+	configs := &stashv1beta1.BackupConfigurationList{}
+	if err := r.List(ctx, configs, client.InNamespace(repo.Namespace)); err != nil {
+		return "", fmt.Errorf("failed to list BackupConfigurations in %s: %w", repo.Namespace, err)
+	}
+	for i := range configs.Items {
+		bc := &configs.Items[i]
+		if bc.DeletionTimestamp.IsZero() && bc.Spec.Repository.Name == repo.Name {
+			reasons = append(reasons, fmt.Sprintf("BackupConfiguration %s/%s still backs up into it", bc.Namespace, bc.Name))
+		}
+	}
+	sort.Strings(reasons)
+	return strings.Join(reasons, "; "), nil
 }
 
 // setCondition sets WipedOut and emits ev when the condition changes, so each outcome is
@@ -218,7 +330,7 @@ func (r *Reconciler) setCondition(repo *stashv1alpha1.Repository, status metav1.
 	if !changed {
 		return
 	}
-	if ev.Reason == event.RepositoryWipeFailed.Reason && len(args) == 0 {
+	if len(args) == 0 && strings.Contains(ev.Message, "%s") {
 		args = []any{msg}
 	}
 	ev.Emit(r.Recorder, repo, args...)

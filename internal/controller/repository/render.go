@@ -13,6 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
+	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/podsecurity"
 	"github.com/hoard-operator/hoard/internal/resolve"
 )
@@ -53,7 +54,8 @@ func BackendFlags(b stashv1alpha1.Backend) ([]string, error) {
 
 // RenderWipeJob is the Job that deletes the repository's data; a pure function of the
 // Repository and the operator image.
-func RenderWipeJob(repo *stashv1alpha1.Repository, image string) (*batchv1.Job, error) {
+// locationKey labels the Job and its pod as users of the repository (location.LabelKey).
+func RenderWipeJob(repo *stashv1alpha1.Repository, image, locationKey string) (*batchv1.Job, error) {
 	b := repo.Spec.Backend
 	if b.StorageSecretName == "" {
 		return nil, fmt.Errorf("spec.backend.storageSecretName is empty: the wipe needs the repository password")
@@ -66,6 +68,7 @@ func RenderWipeJob(repo *stashv1alpha1.Repository, image string) (*batchv1.Job, 
 		"app.kubernetes.io/name":       "hoard",
 		"app.kubernetes.io/component":  "wipe-repository",
 		"app.kubernetes.io/managed-by": "hoard",
+		location.LabelKey:              locationKey,
 	}
 	volumes := []corev1.Volume{
 		{Name: "secret", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{

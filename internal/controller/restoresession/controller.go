@@ -16,12 +16,14 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/event"
+	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/resolve"
 	"github.com/hoard-operator/hoard/internal/result"
 	"github.com/hoard-operator/hoard/internal/session"
@@ -33,6 +35,8 @@ type Reconciler struct {
 	APIReader client.Reader
 	Scheme    *runtime.Scheme
 	Recorder  record.EventRecorder
+	// Starter creates the session's Job once its repository is free.
+	Starter *session.Starter
 
 	PushgatewayURL string
 	Timeout        time.Duration
@@ -40,7 +44,7 @@ type Reconciler struct {
 	Now            func() time.Time
 }
 
-// +kubebuilder:rbac:groups=stash.appscode.com,resources=restoresessions,verbs=get;list;watch
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=restoresessions,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=restoresessions/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=tasks;functions,verbs=get;list;watch
@@ -61,9 +65,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1beta1.RestoreSession{}).
 		Owns(&batchv1.Job{}).
+		// A Job that ends frees its repository for the sessions waiting in line.
+		Watches(&batchv1.Job{}, session.WakeWaiters(mgr.GetClient(), &v1beta1.RestoreSessionList{}, func(o client.Object) bool {
+			s, ok := o.(*v1beta1.RestoreSession)
+			return ok && (s.Status.Phase == "" || s.Status.Phase == v1beta1.RestorePending)
+		}), builder.WithPredicates(session.RepositoryReleased())).
 		Named("restoresession").
-		// Sessions of different configurations are independent; the skip decision reads
-		// the API directly, so concurrent reconciles cannot both start one configuration.
+		// Restores are independent of each other; those that share a repository are
+		// serialised by the repository queue, which reads the API directly.
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(r)
 }
@@ -113,6 +122,10 @@ func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 	if err != nil {
 		return ctrl.Result{}, r.fail(ctx, rs, "InvalidTimeOut", err.Error())
 	}
+	left, expired := session.TimeLeft(rs.CreationTimestamp.Time, r.Now(), timeout)
+	if expired {
+		return ctrl.Result{}, r.fail(ctx, rs, "DeadlineExceeded", session.ExpiredMessage("restore", rs.CreationTimestamp.Time, timeout, session.WaitingFor(rs.Status.Conditions)))
+	}
 	target := resolve.Target{}
 	var targetRules []v1beta1.Rule
 	if t := rs.Spec.Target; t != nil {
@@ -135,12 +148,18 @@ func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 		return ctrl.Result{}, err
 	}
 	in := g.Input
+	loc, err := location.Of(rs.Namespace, &in.Repository.Spec.Backend)
+	if err != nil {
+		return ctrl.Result{}, r.fail(ctx, rs, "InvalidRepository", fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
+	}
 	in.RestoreRule = resolve.SelectRule(targetRules, rs.Spec.Rules, r.host(rs))
 	in.RuntimeSettings = rs.Spec.RuntimeSettings
 	in.TempDir = rs.Spec.TempDir
 	in.InterimVolume = rs.Spec.InterimVolumeTemplate
 	in.PushgatewayURL = r.PushgatewayURL
-	in.ActiveDeadlineSeconds = int64(timeout.Seconds())
+	in.ActiveDeadlineSeconds = session.Seconds(left)
+	in.LocationKey = loc.Key()
+	in.SoleWriter = location.SoleWriter(in.Repository)
 	jobName := resolve.JobName(resolve.KindRestore, rs.Name)
 	if g.Connection != nil {
 		in.TargetSecretName = session.TargetSecretName(jobName)
@@ -149,13 +168,20 @@ func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 	if err != nil {
 		return ctrl.Result{}, r.fail(ctx, rs, "TaskResolutionFailed", err.Error())
 	}
-	if err := session.CreateJob(ctx, r.Client, r.Scheme, rs, job, g.Connection); err != nil {
+	st, err := r.Starter.Start(ctx, session.Launch{Session: rs, Job: job, Connection: g.Connection, Location: loc})
+	switch {
+	case err != nil:
 		return ctrl.Result{}, err
+	case st.FailReason != "":
+		return ctrl.Result{}, r.fail(ctx, rs, st.FailReason, st.FailMessage)
+	case st.Wait != "":
+		return ctrl.Result{RequeueAfter: session.NextLook(r.PollInterval, left)}, r.wait(ctx, rs, st.Wait)
 	}
 	orig := rs.DeepCopy()
 	rs.Status.Phase = v1beta1.RestoreRunning
 	rs.Status.TotalHosts = ptr.To(int32(1))
 	meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{Type: v1beta1.ConditionRestoreTargetFound, Status: metav1.ConditionTrue, Reason: "TargetFound", Message: "restore target found"})
+	session.SetRepositoryAcquired(&rs.Status.Conditions, loc)
 	meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{Type: v1beta1.ConditionRestoreJobCreated, Status: metav1.ConditionTrue, Reason: "JobCreated", Message: "Job " + job.Name + " created"})
 	if h := rs.Spec.Hooks; h != nil && (h.PreRestore != nil || h.PostRestore != nil) {
 		// Said plainly rather than skipped silently.
@@ -168,6 +194,22 @@ func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 	event.RestoreSessionStarted.Emit(r.Recorder, rs, job.Name)
 	log.FromContext(ctx).Info("restore started", "job", job.Name)
 	return ctrl.Result{RequeueAfter: r.PollInterval}, nil
+}
+
+// wait keeps the session Pending and says what it waits for; the event is recorded when
+// that changes.
+func (r *Reconciler) wait(ctx context.Context, rs *v1beta1.RestoreSession, why string) error {
+	orig := rs.DeepCopy()
+	rs.Status.Phase = v1beta1.RestorePending
+	changed := session.SetWaiting(&rs.Status.Conditions, why)
+	if err := r.writeStatus(ctx, orig, rs); err != nil {
+		return err
+	}
+	if changed {
+		event.SessionWaiting.Emit(r.Recorder, rs, why)
+		log.FromContext(ctx).Info("restore waits", "for", why)
+	}
+	return nil
 }
 
 func (r *Reconciler) track(ctx context.Context, rs *v1beta1.RestoreSession) (ctrl.Result, error) {
@@ -194,7 +236,11 @@ func (r *Reconciler) finish(ctx context.Context, rs *v1beta1.RestoreSession, out
 	if !out.Succeeded {
 		return r.record(ctx, rs, false, "RestoreFailed", out.Error, out.Result)
 	}
-	return r.record(ctx, rs, true, "RestoreSucceeded", "restore of "+out.Result.Hostname+" succeeded", out.Result)
+	msg := "restore of " + out.Result.Hostname + " succeeded"
+	if len(out.Result.Snapshots) > 0 {
+		msg += ": loaded " + session.DescribeSnapshot(out.Result.Snapshots[0])
+	}
+	return r.record(ctx, rs, true, "RestoreSucceeded", msg, out.Result)
 }
 
 func (r *Reconciler) record(ctx context.Context, rs *v1beta1.RestoreSession, ok bool, reason, msg string, res *result.Result) error {
@@ -223,7 +269,7 @@ func (r *Reconciler) record(ctx context.Context, rs *v1beta1.RestoreSession, ok 
 		return err
 	}
 	if ok {
-		event.RestoreSessionSucceeded.Emit(r.Recorder, rs, rs.Status.SessionDuration)
+		event.RestoreSessionSucceeded.Emit(r.Recorder, rs, rs.Status.SessionDuration, msg)
 	} else {
 		event.RestoreSessionFailed.Emit(r.Recorder, rs, msg)
 	}

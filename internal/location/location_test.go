@@ -1,0 +1,91 @@
+package location
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
+)
+
+func TestOf(t *testing.T) {
+	pvc := func(claim, sub string) *v1alpha1.Backend {
+		return &v1alpha1.Backend{Local: &v1alpha1.LocalSpec{MountPath: "/safe/data", SubPath: sub,
+			VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}}}
+	}
+	for _, tc := range []struct {
+		name      string
+		ns        string
+		backend   *v1alpha1.Backend
+		want      Location
+		wantError bool
+	}{
+		{"s3 default endpoint", "demo", &v1alpha1.Backend{S3: &v1alpha1.S3Spec{Bucket: "b", Prefix: "/demo/mysql/"}}, Location{"s3:s3.amazonaws.com/b", "demo/mysql"}, false},
+		{"s3 endpoint with scheme and case", "demo", &v1alpha1.Backend{S3: &v1alpha1.S3Spec{Endpoint: "http://MinIO.demo.svc:9000/", Bucket: "b", Prefix: "x//y"}}, Location{"s3:minio.demo.svc:9000/b", "x/y"}, false},
+		{"gcs", "demo", &v1alpha1.Backend{GCS: &v1alpha1.GCSSpec{Bucket: "qa", Prefix: "demo"}}, Location{"gs:qa", "demo"}, false},
+		{"azure", "demo", &v1alpha1.Backend{Azure: &v1alpha1.AzureSpec{Container: "c"}}, Location{"azure:c", ""}, false},
+		{"swift", "demo", &v1alpha1.Backend{Swift: &v1alpha1.SwiftSpec{Container: "c", Prefix: "p"}}, Location{"swift:c", "p"}, false},
+		{"b2", "demo", &v1alpha1.Backend{B2: &v1alpha1.B2Spec{Bucket: "b", Prefix: "p/"}}, Location{"b2:b", "p"}, false},
+		{"rest", "demo", &v1alpha1.Backend{Rest: &v1alpha1.RestServerSpec{URL: "http://Rest-Server.demo.svc:8000/demo/"}}, Location{"rest:rest-server.demo.svc:8000", "demo"}, false},
+		{"rest without host", "demo", &v1alpha1.Backend{Rest: &v1alpha1.RestServerSpec{URL: "/just/a/path"}}, Location{}, true},
+		{"pvc is namespaced", "prod", pvc("backups", "mysql/"), Location{"pvc:prod/backups", "mysql"}, false},
+		{"hostPath joins path and subPath", "demo", &v1alpha1.Backend{Local: &v1alpha1.LocalSpec{MountPath: "/r", SubPath: "b",
+			VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/data/a/"}}}}, Location{"hostpath:", "data/a/b"}, false},
+		{"nfs", "demo", &v1alpha1.Backend{Local: &v1alpha1.LocalSpec{MountPath: "/r",
+			VolumeSource: corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "NFS.local", Path: "/exports/x"}}}}, Location{"nfs:nfs.local", "exports/x"}, false},
+		{"no provider", "demo", &v1alpha1.Backend{}, Location{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Of(tc.ns, tc.backend)
+			if (err != nil) != tc.wantError {
+				t.Fatalf("Of() error = %v, want error %t", err, tc.wantError)
+			}
+			if got != tc.want {
+				t.Errorf("Of() = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	// Two claims of the same name in two namespaces are two volumes.
+	a, _ := Of("a", pvc("backups", ""))
+	b, _ := Of("b", pvc("backups", ""))
+	if a.Key() == b.Key() || a.Overlaps(b) {
+		t.Errorf("claims of two namespaces are one location: %v, %v", a, b)
+	}
+}
+
+func TestOverlaps(t *testing.T) {
+	root := Location{"s3:host/b", ""}
+	demo := Location{"s3:host/b", "demo"}
+	demoMySQL := Location{"s3:host/b", "demo/mysql"}
+	demo2 := Location{"s3:host/b", "demo2"}
+	other := Location{"s3:host/c", "demo"}
+	for _, tc := range []struct {
+		a, b Location
+		want bool
+	}{
+		{demo, demo, true},
+		{demo, demoMySQL, true},
+		{demoMySQL, demo, true},
+		{root, demoMySQL, true},
+		{demo, demo2, false}, // a shared prefix of characters is not a parent directory
+		{demo, other, false},
+	} {
+		if got := tc.a.Overlaps(tc.b); got != tc.want {
+			t.Errorf("%v.Overlaps(%v) = %t, want %t", tc.a, tc.b, got, tc.want)
+		}
+	}
+	if demo.Key() == demo2.Key() || len(demo.Key()) > 63 {
+		t.Errorf("keys %q %q", demo.Key(), demo2.Key())
+	}
+}
+
+func TestSoleWriter(t *testing.T) {
+	repo := &v1alpha1.Repository{}
+	if !SoleWriter(repo) {
+		t.Error("a Repository without the annotation is not Hoard's alone")
+	}
+	repo.Annotations = map[string]string{AnnotationSharedWithOtherTools: "true"}
+	if SoleWriter(repo) {
+		t.Error("a Repository shared with other tools is taken as Hoard's alone")
+	}
+}

@@ -1,0 +1,209 @@
+// Package repoqueue lets one Hoard Job at a time use a restic repository, in the order the
+// sessions asked for it.
+//
+// restic's own locks cannot do this job: concurrent first backups race `restic init`, an
+// exclusive command (prune, check) waits or fails on any other lock, and a lock left by a
+// killed pod blocks everyone until restic calls it stale 30 minutes later. With one Hoard Job
+// per repository, a Job knows that any lock it finds is stale and can remove it at once.
+//
+// "One repository" is one location (package location), however many Repository objects
+// point at it. Every Hoard Job and its pod carry location.LabelKey, so the queue can see
+// which Jobs use a location straight from the API server; sessions that wait carry the same
+// label, so the queue knows who came first. All state is in the API: a restarted operator
+// rebuilds the queue from it.
+package repoqueue
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/location"
+)
+
+// Queue decides whether a session may start using its repository. One Queue serves every
+// reconciler of the process: its mutex makes "is the location free? then create the Job" one
+// step, so two sessions reconciled at the same moment cannot both start.
+type Queue struct {
+	// Direct reads Jobs and pods from the API server: a Job created a moment ago by another
+	// reconciler must count, and the cache may not have seen it yet.
+	Direct client.Reader
+	// Cached lists the sessions waiting in line.
+	Cached client.Reader
+
+	mu sync.Mutex
+}
+
+// Entrant is what wants to use a repository: a session about to create its Job, or a wipe.
+type Entrant struct {
+	Location location.Location
+	// Object is the session (or Repository, for a wipe); its creation time is its place in
+	// line.
+	Object client.Object
+	// JobName is the Job the entrant creates in Object's namespace. A Job of that name that
+	// the entrant owns does not block it: it is its own Job, created before an operator
+	// restart.
+	JobName string
+	// JumpLine lets the entrant start as soon as no Job uses the location, ahead of waiting
+	// sessions. Only a wipe does: it runs when its Repository is deleted and nothing may use
+	// the Repository any more.
+	JumpLine bool
+}
+
+// Holder is what an entrant waits for.
+type Holder struct {
+	// Kind, Namespace and Name name the session (or, when no owner is known, the Job).
+	Kind, Namespace, Name string
+	// Running is true when the holder uses the repository now, false when it waits ahead in
+	// line.
+	Running bool
+}
+
+func (h *Holder) String() string {
+	if h.Running {
+		return fmt.Sprintf("%s %s/%s, which is using the repository", h.Kind, h.Namespace, h.Name)
+	}
+	return fmt.Sprintf("%s %s/%s, which is ahead in line", h.Kind, h.Namespace, h.Name)
+}
+
+// Enter calls start when no other Hoard Job uses e's location and no older session waits
+// for it, and returns nil. Otherwise it returns what e waits for and does not call start.
+// start runs while the queue is held, so it must only create the Job (and what the Job
+// needs), which labels the location busy for the next entrant.
+func (q *Queue) Enter(ctx context.Context, e Entrant, start func(context.Context) error) (*Holder, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	h, err := q.busy(ctx, e)
+	if err != nil || h != nil {
+		return h, err
+	}
+	if !e.JumpLine {
+		if h, err = q.ahead(ctx, e); err != nil || h != nil {
+			return h, err
+		}
+	}
+	return nil, start(ctx)
+}
+
+// busy returns a Job that uses the location: one that has not finished, or whose pod still
+// runs (a deleted Job's pod may still be writing while it terminates). The entrant's own Job,
+// created before an operator restart, does not count; a Job of the same name that another
+// object owns (say, a deleted session of the same name) does.
+func (q *Queue) busy(ctx context.Context, e Entrant) (*Holder, error) {
+	sel := client.MatchingLabels{location.LabelKey: e.Location.Key()}
+	jobs := &batchv1.JobList{}
+	if err := q.Direct.List(ctx, jobs, sel); err != nil {
+		return nil, fmt.Errorf("failed to list the Jobs using repository %s: %w", e.Location, err)
+	}
+	var own types.UID
+	for i := range jobs.Items {
+		j := &jobs.Items[i]
+		if j.Namespace == e.Object.GetNamespace() && j.Name == e.JobName && metav1.IsControlledBy(j, e.Object) {
+			own = j.UID
+			continue
+		}
+		// A Job being deleted no longer starts pods; those it left are looked at below.
+		if !finished(j) && j.DeletionTimestamp.IsZero() {
+			return jobHolder(j), nil
+		}
+	}
+	pods := &corev1.PodList{}
+	if err := q.Direct.List(ctx, pods, sel); err != nil {
+		return nil, fmt.Errorf("failed to list the pods using repository %s: %w", e.Location, err)
+	}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		ref := metav1.GetControllerOf(p)
+		if (own != "" && ref != nil && ref.UID == own) || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		for j := range jobs.Items {
+			if ref != nil && jobs.Items[j].UID == ref.UID {
+				return jobHolder(&jobs.Items[j]), nil
+			}
+		}
+		return &Holder{Kind: "Pod", Namespace: p.Namespace, Name: p.Name, Running: true}, nil
+	}
+	return nil, nil
+}
+
+func finished(j *batchv1.Job) bool {
+	for _, c := range j.Status.Conditions {
+		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+// jobHolder names the session that owns a Job, or the Job itself.
+func jobHolder(j *batchv1.Job) *Holder {
+	if ref := metav1.GetControllerOf(j); ref != nil {
+		return &Holder{Kind: ref.Kind, Namespace: j.Namespace, Name: ref.Name, Running: true}
+	}
+	return &Holder{Kind: "Job", Namespace: j.Namespace, Name: j.Name, Running: true}
+}
+
+// waiting is a session in line.
+type waiting struct {
+	kind string
+	obj  client.Object
+}
+
+// ahead returns the oldest session that waits for the location and came before e.
+func (q *Queue) ahead(ctx context.Context, e Entrant) (*Holder, error) {
+	sel := client.MatchingLabels{location.LabelKey: e.Location.Key()}
+	var line []waiting
+	backups := &v1beta1.BackupSessionList{}
+	if err := q.Cached.List(ctx, backups, sel); err != nil {
+		return nil, fmt.Errorf("failed to list the BackupSessions waiting for repository %s: %w", e.Location, err)
+	}
+	for i := range backups.Items {
+		s := &backups.Items[i]
+		if s.Status.Phase == "" || s.Status.Phase == v1beta1.BackupSessionPending {
+			line = append(line, waiting{"BackupSession", s})
+		}
+	}
+	restores := &v1beta1.RestoreSessionList{}
+	if err := q.Cached.List(ctx, restores, sel); err != nil {
+		return nil, fmt.Errorf("failed to list the RestoreSessions waiting for repository %s: %w", e.Location, err)
+	}
+	for i := range restores.Items {
+		s := &restores.Items[i]
+		if s.Status.Phase == "" || s.Status.Phase == v1beta1.RestorePending {
+			line = append(line, waiting{"RestoreSession", s})
+		}
+	}
+	sort.Slice(line, func(i, j int) bool { return before(line[i].obj, line[j].obj) })
+	for _, w := range line {
+		if w.obj.GetUID() == e.Object.GetUID() || !w.obj.GetDeletionTimestamp().IsZero() {
+			continue
+		}
+		if !before(w.obj, e.Object) {
+			return nil, nil
+		}
+		return &Holder{Kind: w.kind, Namespace: w.obj.GetNamespace(), Name: w.obj.GetName()}, nil
+	}
+	return nil, nil
+}
+
+// before orders the line: by creation time, then by namespace and name, so that every
+// reconciler sees the same order.
+func before(a, b client.Object) bool {
+	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
+	if !ta.Equal(&tb) {
+		return ta.Before(&tb)
+	}
+	if a.GetNamespace() != b.GetNamespace() {
+		return a.GetNamespace() < b.GetNamespace()
+	}
+	return a.GetName() < b.GetName()
+}
