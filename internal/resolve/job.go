@@ -33,14 +33,14 @@ const (
 	TargetVolumeName       = "hoard-target"
 	// TargetMountPath holds the resolved connection of an AppBinding target (host, port,
 	// username, password, ca.crt), so that the Job needs no Kubernetes API access.
-	TargetMountPath     = "/etc/hoard/target"
-	InterimVolumeName   = "hoard-interim"
-	InterimMountPath    = "/hoard-interim"
-	InterimDataDir      = InterimMountPath + "/data"
-	LabelManagedBy      = "app.kubernetes.io/managed-by"
-	LabelComponent      = "app.kubernetes.io/component"
-	ManagedByHoard      = "hoard"
-	LabelSession        = "hoard.io/session"
+	TargetMountPath   = "/etc/hoard/target"
+	InterimVolumeName = "hoard-interim"
+	InterimMountPath  = "/hoard-interim"
+	InterimDataDir    = InterimMountPath + "/data"
+	LabelManagedBy    = "app.kubernetes.io/managed-by"
+	LabelComponent    = "app.kubernetes.io/component"
+	ManagedByHoard    = "hoard"
+	LabelSession      = "hoard.io/session"
 )
 
 // Target is what the session backs up or restores into.
