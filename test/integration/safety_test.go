@@ -197,7 +197,7 @@ func TestSessionNeverAdoptsForeignJobs(t *testing.T) {
 		}
 		pollUntil(t, 10*time.Second, "old RestoreSession gone", func() error {
 			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(old), &v1beta1.RestoreSession{}); !apierrors.IsNotFound(err) {
-				return fmt.Errorf("still there: %v", err)
+				return fmt.Errorf("still there: %w", err)
 			}
 			return nil
 		})

@@ -278,6 +278,13 @@ func (r *Reconciler) startWipe(ctx context.Context, repo *stashv1alpha1.Reposito
 	return false, nil
 }
 
+// leavingWithoutWipe tells a Repository on its way out that keeps its data: it holds nothing
+// alive for the data's other users.
+func leavingWithoutWipe(r *stashv1alpha1.Repository) bool {
+	wipes := r.Spec.WipeOut && controllerutil.ContainsFinalizer(r, Finalizer)
+	return !r.DeletionTimestamp.IsZero() && !wipes
+}
+
 func waitingFor(h *repoqueue.Holder) string {
 	return "waiting for " + h.String()
 }
@@ -293,8 +300,7 @@ func (r *Reconciler) sharedWith(ctx context.Context, repo *stashv1alpha1.Reposit
 	}
 	for i := range repos.Items {
 		o := &repos.Items[i]
-		// A Repository on its way out without a wipe keeps nothing alive.
-		if o.UID == repo.UID || (!o.DeletionTimestamp.IsZero() && !(o.Spec.WipeOut && controllerutil.ContainsFinalizer(o, Finalizer))) {
+		if o.UID == repo.UID || leavingWithoutWipe(o) {
 			continue
 		}
 		ol, err := location.Of(o.Namespace, &o.Spec.Backend)
