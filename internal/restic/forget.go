@@ -4,15 +4,15 @@ import (
 	"bytes"
 	"context"
 	"strconv"
-	"strings"
 )
 
 // ForgetOptions is a retention policy, applied to the snapshots selected by Filter.
 type ForgetOptions struct {
 	Filter
 	KeepLast, KeepHourly, KeepDaily, KeepWeekly, KeepMonthly, KeepYearly int
-	KeepTags                                                             []string
-	Prune, DryRun                                                        bool
+	// KeepTags keeps every snapshot that has any one of these tags.
+	KeepTags      []string
+	Prune, DryRun bool
 }
 
 // Empty reports whether the policy keeps nothing explicitly, in which case restic would
@@ -31,9 +31,7 @@ type ForgetGroup struct {
 	Remove []Snapshot `json:"remove"`
 }
 
-// Forget applies the policy and returns restic's decision per group. With DryRun nothing is
-// removed.
-func (r *Restic) Forget(ctx context.Context, o ForgetOptions) ([]ForgetGroup, error) {
+func forgetCall(o ForgetOptions) call {
 	flags := o.Filter.flags()
 	for _, k := range []struct {
 		flag string
@@ -46,8 +44,9 @@ func (r *Restic) Forget(ctx context.Context, o ForgetOptions) ([]ForgetGroup, er
 			flags = append(flags, k.flag, strconv.Itoa(k.n))
 		}
 	}
-	if len(o.KeepTags) > 0 {
-		flags = append(flags, "--keep-tag", strings.Join(o.KeepTags, ","))
+	// One --keep-tag per tag: restic reads a comma-joined list as "has all of them".
+	for _, t := range o.KeepTags {
+		flags = append(flags, "--keep-tag", t)
 	}
 	if o.Prune {
 		flags = append(flags, "--prune")
@@ -55,15 +54,41 @@ func (r *Restic) Forget(ctx context.Context, o ForgetOptions) ([]ForgetGroup, er
 	if o.DryRun {
 		flags = append(flags, "--dry-run")
 	}
+	return call{command: "forget", json: true, flags: flags}
+}
+
+// Forget applies the policy and returns restic's decision per group. With DryRun nothing is
+// removed. When the filter selects no snapshot, restic prints nothing and there are no groups.
+func (r *Restic) Forget(ctx context.Context, o ForgetOptions) ([]ForgetGroup, error) {
+	c := forgetCall(o)
 	var out bytes.Buffer
-	if err := r.run(ctx, call{command: "forget", json: true, flags: flags, stdout: &out}); err != nil {
+	c.stdout = &out
+	if err := r.run(ctx, c); err != nil {
 		return nil, err
+	}
+	if len(bytes.TrimSpace(out.Bytes())) == 0 {
+		return nil, nil
 	}
 	var groups []ForgetGroup
 	if err := decodeJSON("forget", out.Bytes(), &groups); err != nil {
 		return nil, err
 	}
 	return groups, nil
+}
+
+// ForgetIDs removes the snapshots with these ids, whatever any policy says, and with prune
+// deletes the data no remaining snapshot uses.
+func (r *Restic) ForgetIDs(ctx context.Context, ids []string, prune bool) error {
+	c := forgetIDsCall(ids, prune)
+	return r.run(ctx, c)
+}
+
+func forgetIDsCall(ids []string, prune bool) call {
+	var flags []string
+	if prune {
+		flags = append(flags, "--prune")
+	}
+	return call{command: "forget", flags: flags, args: append([]string{"--"}, ids...)}
 }
 
 // Removed counts the snapshots a forget run removed (or would remove, with DryRun).
