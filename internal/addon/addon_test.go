@@ -176,3 +176,14 @@ func TestTags(t *testing.T) {
 		t.Errorf("Tags without invoker/target = %q", got)
 	}
 }
+
+func TestDescribeFailures(t *testing.T) {
+	got := describeFailures([]result.ActionFailure{
+		{Action: result.ActionApplyRetention, Error: "restic forget failed: locked"},
+		{Action: result.ActionVerifyIntegrity, Error: "restic check failed: locked"},
+	})
+	want := "applying the retention policy failed: restic forget failed: locked; verifying the repository's integrity failed: restic check failed: locked"
+	if got != want {
+		t.Errorf("describeFailures = %q", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,16 +37,26 @@ type BackupOptions struct {
 	Self string
 }
 
-// Tags are the snapshot's tags: they let forget and restore select this target's snapshots.
+// Target is the identity of the backup's target (see Identity).
+func (o *BackupOptions) Target() Identity {
+	return Identity{Namespace: o.Namespace, Kind: o.TargetKind, Name: o.TargetName}
+}
+
+// Tags are the snapshot's tags: they let retention and restores select this target's
+// snapshots.
 func (o *BackupOptions) Tags() []string {
-	tags := []string{"namespace=" + o.Namespace}
-	if o.InvokerKind != "" && o.InvokerName != "" {
-		tags = append(tags, "invoker="+o.InvokerKind+"/"+o.InvokerName)
+	return SnapshotTags(o.Target(), o.InvokerKind, o.InvokerName)
+}
+
+// retentionFilter selects the snapshots this configuration's retention policy applies to: its
+// own, by host, all three tags and the dump's path. Snapshots of other targets, and those
+// without Hoard's tags (written by upstream Stash), are never selected.
+func (o *BackupOptions) retentionFilter() (restic.Filter, error) {
+	if o.Target().IsZero() || o.InvokerKind == "" || o.InvokerName == "" {
+		return restic.Filter{}, errors.New("the retention policy is not applied: without --invoker-kind/--invoker-name and --target-kind/--target-name " +
+			"this backup's snapshots cannot be told apart from other configurations' snapshots in the same repository")
 	}
-	if o.TargetKind != "" && o.TargetName != "" {
-		tags = append(tags, "target="+o.TargetKind+"/"+o.TargetName)
-	}
-	return tags
+	return restic.Filter{Host: o.hostname(), Tags: o.Tags(), Paths: []string{"/" + DumpFileName}}, nil
 }
 
 // Backup dumps the database into a new snapshot, then applies retention, checks the
@@ -101,11 +112,20 @@ func (s *session) backup(ctx context.Context, o *BackupOptions, res *result.Resu
 	if errors.Is(err, restic.ErrNoRepository) && !dumpStarted(statusFile) {
 		// restic stops before running the dump when there is no repository: create it and
 		// start again.
-		if err := s.initRepository(ctx); err != nil {
+		if err := s.initRepository(ctx, res); err != nil {
 			return err
 		}
-		res.PreActions = append(res.PreActions, result.ActionInitializeRepository)
 		sum, err = run()
+	}
+	if s.canRemoveLocks(ctx, err) && !dumpStarted(statusFile) {
+		// An exclusive lock stopped the backup before the dump. The unlock probe is the only
+		// other restic process of this Job: wait for it before removing every lock.
+		unlocked()
+		if rerr := s.removeLocks(ctx, "backup"); rerr != nil {
+			err = fmt.Errorf("%w (removing the repository's locks failed too: %v)", err, rerr)
+		} else {
+			sum, err = run()
+		}
 	}
 	if cause := context.Cause(bctx); err != nil && cause != nil && ctx.Err() == nil {
 		err = cause
@@ -114,17 +134,36 @@ func (s *session) backup(ctx context.Context, o *BackupOptions, res *result.Resu
 		return s.backupError(err, statusFile)
 	}
 	pp.report(result.Progress{PercentDone: 100, BytesDone: int64(sum.TotalBytesProcessed), TotalBytes: int64(sum.TotalBytesProcessed)}, true)
-	res.Snapshots = []result.Snapshot{snapshotResult(sum)}
+	res.Snapshots = []result.Snapshot{snapshotResult(sum, o)}
 	s.log.Info("snapshot created", "snapshot", res.Snapshots[0].Name, "size", res.Snapshots[0].TotalSize, "uploaded", res.Snapshots[0].Uploaded)
 	unlocked()
 
 	// The snapshot exists now; what follows maintains the repository. A failure there fails
-	// the backup too (the operator must see it), but every step is still tried.
+	// the backup too (the operator must see it), but every step is still tried, and the
+	// result keeps the snapshot and names each failed step.
 	res.Repository = &result.Repository{}
-	if err := s.maintain(ctx, o, res); err != nil {
-		return fmt.Errorf("snapshot %s was created, but %w", res.Snapshots[0].Name, err)
+	if failed := s.maintain(ctx, o, res); len(failed) > 0 {
+		res.FailedActions = failed
+		return fmt.Errorf("snapshot %s was created and is kept, but %s", res.Snapshots[0].Name, describeFailures(failed))
 	}
 	return nil
+}
+
+// actionSteps names the actions in error messages.
+var actionSteps = map[string]string{
+	result.ActionInitializeRepository: "initializing the repository",
+	result.ActionApplyRetention:       "applying the retention policy",
+	result.ActionVerifyIntegrity:      "verifying the repository's integrity",
+	result.ActionSendMetrics:          "reading the repository's statistics",
+}
+
+// describeFailures says which steps failed and why, in one sentence.
+func describeFailures(failed []result.ActionFailure) string {
+	parts := make([]string, len(failed))
+	for i, f := range failed {
+		parts[i] = actionSteps[f.Action] + " failed: " + f.Error
+	}
+	return strings.Join(parts, "; ")
 }
 
 // dumpStarted tells whether restic started the dump, which it does only once it has opened,
@@ -134,16 +173,32 @@ func dumpStarted(statusFile string) bool {
 	return err == nil
 }
 
-func (s *session) initRepository(ctx context.Context) error {
+// initRepository creates the repository. It never initialises over existing files: a
+// location with key files but no config is reported as half-initialised, with what to do.
+// Another process that created the repository in the meantime is not a failure.
+func (s *session) initRepository(ctx context.Context, res *result.Result) error {
 	s.log.Info("initializing the repository")
 	err := s.withStorageTimeout(ctx, func(ctx context.Context) error {
 		_, err := s.restic.Init(ctx)
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("failed to initialize the restic repository: %w", err)
+	switch {
+	case err == nil:
+		res.PreActions = append(res.PreActions, result.ActionInitializeRepository)
+		return nil
+	case errors.Is(err, restic.ErrAlreadyInitialized):
+		s.log.Info("the repository was created by someone else meanwhile", "detail", err)
+		return nil
+	case errors.Is(err, restic.ErrKeysWithoutConfig):
+		err = fmt.Errorf("the repository at %s is half-initialised: it has key files but no config file "+
+			"(left, for example, by interrupted or concurrent first backups). Hoard does not initialise over existing keys. "+
+			"If the location holds no data, delete its keys/ directory (or the whole location) and run the backup again; "+
+			"otherwise restore its config file from a copy of the repository (restic: %w)", s.location, err)
+	default:
+		err = fmt.Errorf("failed to initialize the restic repository: %w", err)
 	}
-	return nil
+	res.FailedActions = append(res.FailedActions, result.ActionFailure{Action: result.ActionInitializeRepository, Error: s.scrub.String(err.Error())})
+	return fmt.Errorf("backup failed, no snapshot was created: %w", err)
 }
 
 // unlockStale runs `restic unlock` in the background and returns a function that waits for
@@ -170,26 +225,37 @@ func (s *session) unlockStale(ctx context.Context, unreachable func(error)) func
 
 // maintain applies the retention policy, then checks the repository and reads its
 // statistics side by side: both are mostly restic's key derivation, which takes a CPU each.
-func (s *session) maintain(ctx context.Context, o *BackupOptions, res *result.Result) error {
+// It returns the actions that failed. stats runs without a lock, so that check (exclusive)
+// is the only command that can hold one: with SoleWriter, a check stopped by a lock may
+// remove all of them.
+func (s *session) maintain(ctx context.Context, o *BackupOptions, res *result.Result) []result.ActionFailure {
 	repo := res.Repository
-	var errs []error
-	if r := o.Retention; !(restic.ForgetOptions{KeepLast: r.KeepLast, KeepHourly: r.KeepHourly, KeepDaily: r.KeepDaily,
-		KeepWeekly: r.KeepWeekly, KeepMonthly: r.KeepMonthly, KeepYearly: r.KeepYearly, KeepTags: r.KeepTags}).Empty() {
-		groups, err := s.restic.Forget(ctx, restic.ForgetOptions{
-			// Only this host's snapshots: other hosts sharing the repository keep theirs.
-			Filter:   restic.Filter{Host: o.hostname()},
-			KeepLast: r.KeepLast, KeepHourly: r.KeepHourly, KeepDaily: r.KeepDaily,
-			KeepWeekly: r.KeepWeekly, KeepMonthly: r.KeepMonthly, KeepYearly: r.KeepYearly,
-			KeepTags: r.KeepTags, Prune: r.Prune, DryRun: r.DryRun,
-		})
+	var failed []result.ActionFailure
+	fail := func(action string, err error) {
+		failed = append(failed, result.ActionFailure{Action: action, Error: s.scrub.String(err.Error())})
+	}
+	r := o.Retention
+	if policy := (restic.ForgetOptions{KeepLast: r.KeepLast, KeepHourly: r.KeepHourly, KeepDaily: r.KeepDaily,
+		KeepWeekly: r.KeepWeekly, KeepMonthly: r.KeepMonthly, KeepYearly: r.KeepYearly, KeepTags: r.KeepTags,
+		Prune: r.Prune, DryRun: r.DryRun}); !policy.Empty() {
+		var groups []restic.ForgetGroup
+		filter, err := o.retentionFilter()
+		if err == nil {
+			policy.Filter = filter
+			err = s.retryLocked(ctx, "forget", func(ctx context.Context) error {
+				var err error
+				groups, err = s.restic.Forget(ctx, policy)
+				return err
+			})
+		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("failed to apply the retention policy: %w", err))
+			fail(result.ActionApplyRetention, err)
 		} else {
 			res.PostActions = append(res.PostActions, result.ActionApplyRetention)
 			if !r.DryRun {
 				repo.SnapshotsRemoved = int64(restic.Removed(groups))
 			}
-			s.log.Info("retention policy applied", "removed", restic.Removed(groups), "dryRun", r.DryRun)
+			s.log.Info("retention policy applied", "removed", restic.Removed(groups), "dryRun", r.DryRun, "tags", filter.Tags)
 		}
 	}
 
@@ -202,7 +268,11 @@ func (s *session) maintain(ctx context.Context, o *BackupOptions, res *result.Re
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		check, checkErr = s.restic.Check(ctx, o.CheckReadDataSubset)
+		checkErr = s.retryLocked(ctx, "check", func(ctx context.Context) error {
+			var err error
+			check, err = s.restic.Check(ctx, o.CheckReadDataSubset)
+			return err
+		})
 	}()
 	// Without a lock, as check holds an exclusive one.
 	stats, statsErr = s.restic.Stats(ctx, restic.StatsOptions{Mode: "raw-data", NoLock: true})
@@ -210,7 +280,11 @@ func (s *session) maintain(ctx context.Context, o *BackupOptions, res *result.Re
 	if statsErr != nil && ctx.Err() == nil {
 		// Unlocked reads fail if a prune elsewhere removes what they read: read again, locked.
 		s.log.Warn("reading the repository's statistics failed, trying again with a lock", "error", statsErr)
-		stats, statsErr = s.restic.Stats(ctx, restic.StatsOptions{Mode: "raw-data"})
+		statsErr = s.retryLocked(ctx, "stats", func(ctx context.Context) error {
+			var err error
+			stats, err = s.restic.Stats(ctx, restic.StatsOptions{Mode: "raw-data"})
+			return err
+		})
 	}
 
 	if check != nil && check.Ran {
@@ -218,19 +292,19 @@ func (s *session) maintain(ctx context.Context, o *BackupOptions, res *result.Re
 		repo.Integrity = &ok
 	}
 	if checkErr != nil {
-		errs = append(errs, fmt.Errorf("failed to verify the repository's integrity: %w", checkErr))
+		fail(result.ActionVerifyIntegrity, checkErr)
 	} else {
 		res.PostActions = append(res.PostActions, result.ActionVerifyIntegrity)
 	}
 	if statsErr != nil {
-		errs = append(errs, fmt.Errorf("failed to read the repository's statistics: %w", statsErr))
+		fail(result.ActionSendMetrics, statsErr)
 	} else {
 		repo.SizeBytes = int64(stats.TotalSize)
 		repo.TotalSize = FormatBytes(repo.SizeBytes)
 		repo.SnapshotCount = int64(stats.SnapshotsCount)
 		res.PostActions = append(res.PostActions, result.ActionSendMetrics)
 	}
-	return errors.Join(errs...)
+	return failed
 }
 
 // backupError says which side failed: the repository (restic never ran the dump), mysqldump
@@ -251,7 +325,7 @@ func (s *session) backupError(err error, statusFile string) error {
 	return fmt.Errorf("backup failed, no snapshot was created: %w", err)
 }
 
-func snapshotResult(sum *restic.BackupSummary) result.Snapshot {
+func snapshotResult(sum *restic.BackupSummary, o *BackupOptions) result.Snapshot {
 	total := int64(sum.TotalFilesProcessed)
 	newFiles := int64(sum.FilesNew)
 	modified := int64(sum.FilesChanged)
@@ -262,6 +336,9 @@ func snapshotResult(sum *restic.BackupSummary) result.Snapshot {
 	}
 	return result.Snapshot{
 		Name:           name,
+		Hostname:       o.hostname(),
+		Target:         o.Target().String(),
+		Time:           formatTime(sum.BackupStart),
 		Path:           DumpFileName,
 		TotalSize:      FormatBytes(int64(sum.TotalBytesProcessed)),
 		Uploaded:       FormatBytes(int64(sum.DataAdded)),
@@ -272,4 +349,12 @@ func snapshotResult(sum *restic.BackupSummary) result.Snapshot {
 			TotalFiles: &total, NewFiles: &newFiles, ModifiedFiles: &modified, UnmodifiedFiles: &unmodified,
 		},
 	}
+}
+
+// formatTime renders a snapshot time for results; "" when restic did not report one.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }

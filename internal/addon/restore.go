@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"sort"
+	"strings"
 	"time"
 
 	"github.com/hoard-operator/hoard/internal/mysql"
@@ -19,6 +19,12 @@ type RestoreOptions struct {
 	SourceHostname string
 	// Snapshot is "latest", a restic snapshot id or an upstream snapshot name.
 	Snapshot string
+	// TargetKind and TargetName are the restore's own target: "latest" prefers its snapshots.
+	TargetKind string
+	TargetName string
+	// SourceTarget ("<Kind>/<name>" or "<namespace>/<Kind>/<name>") restricts "latest" to
+	// the snapshots of that target.
+	SourceTarget string
 	// MySQLArgs are extra arguments for mysql (e.g. a database to restore into).
 	MySQLArgs string
 }
@@ -45,69 +51,47 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 	if err != nil {
 		return err
 	}
-	source := o.SourceHostname
-	if source == "" {
-		source = o.hostname()
+	req := LatestRequest{Host: o.SourceHostname, Own: Identity{Namespace: o.Namespace, Kind: o.TargetKind, Name: o.TargetName}}
+	if req.Host == "" {
+		req.Host = o.hostname()
+	}
+	if strings.TrimSpace(o.SourceTarget) != "" {
+		if req.Source, err = ParseIdentity(o.SourceTarget, o.Namespace); err != nil {
+			return err
+		}
 	}
 	if err := s.waitDB(ctx); err != nil {
 		return err
 	}
 
-	// The dump of "latest" does not wait for the lookup of the snapshot it reads (for the
-	// report and the progress total), so the restore streams at once instead of after a
-	// separate restic run. restic resolves "latest" by the same filter: both find the same
-	// snapshot unless a backup of the source host ends in the instant between them. A failed
-	// lookup stops the dump. A snapshot id is looked up first, for the file it holds.
-	dctx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
-	ref, file, filter := id, "/"+DumpFileName, restic.Filter{}
-	var lookup func() (*restic.Snapshot, error)
-	progress := &streamProgress{pp: newProgressPrinter(s.o.Stdout, time.Second)}
-	if id == "latest" {
-		filter = latestFilter(source)
-		lookup = s.lookupAsync(dctx, id, source, func(snap *restic.Snapshot, err error) {
-			if err != nil {
-				stop(err)
-			} else if snap.Summary != nil {
-				progress.total.Store(int64(snap.Summary.TotalBytesProcessed))
-			}
-		})
-		s.log.Info("restoring", "snapshot", "latest", "host", source, "file", file)
-	} else {
-		snap, err := s.findSnapshot(ctx, id, source)
-		if err != nil {
-			return err
-		}
-		ref = snap.ID
-		if len(snap.Paths) == 1 {
-			file = snap.Paths[0]
-		}
-		if snap.Summary != nil {
-			progress.total.Store(int64(snap.Summary.TotalBytesProcessed))
-		}
-		lookup = func() (*restic.Snapshot, error) { return snap, nil }
-		s.log.Info("restoring", "snapshot", snap.ShortID, "host", snap.Hostname, "file", file, "size", FormatBytes(progress.total.Load()))
+	// The snapshot is resolved to an id first, so that what is reported is what was loaded.
+	snap, err := s.findSnapshot(ctx, id, req)
+	if err != nil {
+		return err
 	}
+	file := "/" + DumpFileName
+	if len(snap.Paths) == 1 {
+		file = snap.Paths[0]
+	}
+	target, _ := IdentityOf(snap.Tags)
+	progress := &streamProgress{pp: newProgressPrinter(s.o.Stdout, time.Second)}
+	if snap.Summary != nil {
+		progress.total.Store(int64(snap.Summary.TotalBytesProcessed))
+	}
+	s.log.Info("restoring", "snapshot", snap.ShortID, "host", snap.Hostname, "target", target.String(),
+		"time", snap.Time.UTC().Format(time.RFC3339), "file", file, "size", FormatBytes(progress.total.Load()))
 
 	load, err := s.db.StartLoad(ctx, userArgs)
 	if err != nil {
-		stop(err)
-		_, _ = lookup()
 		return err
 	}
 	stopProgress := s.followLoad(load, progress)
-	dumpErr := s.restic.Dump(dctx, ref, file, filter, load.Stdin())
+	// restic exits with "locked" only when it could not take its lock, before it writes
+	// anything: mysql has read nothing of the dump then, and the dump can run again.
+	dumpErr := s.retryLocked(ctx, "dump", func(ctx context.Context) error {
+		return s.restic.Dump(ctx, snap.ID, file, restic.Filter{}, load.Stdin())
+	})
 	stopProgress()
-	snap, lookupErr := lookup()
-	if lookupErr != nil && dumpErr != nil {
-		// The failed lookup stopped the dump, or both failed for the same reason: the
-		// lookup's error says it better (e.g. which snapshot does not exist).
-		load.Abort()
-		if progress.done.Load() == 0 {
-			return lookupErr
-		}
-		return fmt.Errorf("restore stopped after %s of the dump, the database may be partly restored: %w", FormatBytes(progress.done.Load()), lookupErr)
-	}
 	switch {
 	case dumpErr == nil:
 		if err := load.Finish(); err != nil {
@@ -130,19 +114,17 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 		progress.done.Store(total)
 	}
 	progress.pp.report(progress.progress(), true)
-	name := ""
-	if lookupErr != nil {
-		s.log.Warn("the snapshot was restored, but which one is not known", "error", lookupErr)
-	} else {
-		name = snap.ShortID
-		if name == "" && len(snap.ID) >= 8 {
-			name = snap.ID[:8]
-		}
+	name := snap.ShortID
+	if name == "" && len(snap.ID) >= 8 {
+		name = snap.ID[:8]
 	}
 	// Without a recorded size, this is the last reading of mysql's input.
 	n := progress.done.Load()
-	res.Snapshots = []result.Snapshot{{Name: name, Path: path.Base(file), TotalSize: FormatBytes(n), TotalBytes: n}}
-	s.log.Info("restored", "snapshot", name, "size", FormatBytes(n))
+	res.Snapshots = []result.Snapshot{{
+		Name: name, Hostname: snap.Hostname, Target: target.String(), Time: formatTime(snap.Time),
+		Path: path.Base(file), TotalSize: FormatBytes(n), TotalBytes: n,
+	}}
+	s.log.Info("restored", "snapshot", name, "host", snap.Hostname, "target", target.String(), "size", FormatBytes(n))
 	return nil
 }
 
@@ -179,49 +161,29 @@ func (s *session) followLoad(load *mysql.Load, progress *streamProgress) func() 
 	}
 }
 
-// latestFilter selects the snapshots "latest" is chosen from: the source host's dumps.
-func latestFilter(source string) restic.Filter {
-	return restic.Filter{Host: source, Paths: []string{"/" + DumpFileName}}
-}
-
-// lookupAsync runs findSnapshot in the background, calls done with its outcome, and returns
-// a function that waits for it.
-func (s *session) lookupAsync(ctx context.Context, id, source string, done func(*restic.Snapshot, error)) func() (*restic.Snapshot, error) {
-	var snap *restic.Snapshot
-	var err error
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		snap, err = s.findSnapshot(ctx, id, source)
-		done(snap, err)
-	}()
-	return func() (*restic.Snapshot, error) {
-		<-finished
-		return snap, err
-	}
-}
-
-// findSnapshot resolves "latest" (of the source host's dumps) or an id to one snapshot.
-func (s *session) findSnapshot(ctx context.Context, id, source string) (*restic.Snapshot, error) {
+// findSnapshot resolves "latest" (see SelectLatest) or an id to one snapshot, with one
+// `restic snapshots` call.
+func (s *session) findSnapshot(ctx context.Context, id string, req LatestRequest) (*restic.Snapshot, error) {
 	var snaps []restic.Snapshot
-	err := s.withStorageTimeout(ctx, func(ctx context.Context) error {
-		var err error
-		if id == "latest" {
-			snaps, err = s.restic.Snapshots(ctx, latestFilter(source), 1)
-		} else {
-			snaps, err = s.restic.Snapshots(ctx, restic.Filter{}, 0, id)
-		}
-		return err
+	err := s.retryLocked(ctx, "snapshots", func(ctx context.Context) error {
+		return s.withStorageTimeout(ctx, func(ctx context.Context) error {
+			var err error
+			if id == "latest" {
+				snaps, err = s.restic.Snapshots(ctx, latestFilter(req.Host), 0)
+			} else {
+				snaps, err = s.restic.Snapshots(ctx, restic.Filter{}, 0, id)
+			}
+			return err
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failed to find the snapshot to restore: %w", err)
 	}
+	if id == "latest" {
+		return SelectLatest(snaps, req)
+	}
 	if len(snaps) == 0 {
-		if id == "latest" {
-			return nil, fmt.Errorf("the repository has no snapshot of %s from host %q", DumpFileName, source)
-		}
 		return nil, fmt.Errorf("the repository has no snapshot %s", id)
 	}
-	sort.Slice(snaps, func(i, j int) bool { return snaps[i].Time.After(snaps[j].Time) })
-	return &snaps[0], nil
+	return newest(snaps), nil
 }

@@ -50,6 +50,12 @@ type Common struct {
 	StorageTimeout time.Duration
 	// RetryLock is how long restic waits for a lock held by a live process.
 	RetryLock time.Duration
+	// SoleWriter says that the operator runs no other Hoard Job on this repository while this
+	// one runs (and that nothing outside Hoard writes to it). Every lock another process left
+	// is then a leftover of a Job that died: restic does not wait for locks, and a command
+	// stopped by one removes all locks (restic unlock --remove-all) and runs once more.
+	SoleWriter bool
+
 	Namespace string
 
 	ResticBinary    string
@@ -80,6 +86,8 @@ type session struct {
 	work   string
 	restic *restic.Restic
 	db     *mysql.Client
+	// location is the repository, with credentials scrubbed, for messages.
+	location string
 }
 
 func newSession(o *Common) *session {
@@ -101,10 +109,15 @@ func (s *session) open() error {
 	if o.EnableCache {
 		cacheDir = filepath.Join(o.ScratchDir, "restic-cache")
 	}
+	retryLock := o.RetryLock
+	if o.SoleWriter {
+		// No live process of Hoard's can hold a lock: waiting would only delay the removal.
+		retryLock = 0
+	}
 	setup, err := restic.NewSetup(restic.Config{
 		Provider: o.Provider, Bucket: o.Bucket, Endpoint: o.Endpoint, Region: o.Region,
 		Prefix: o.Prefix, MaxConnections: o.MaxConnections, SecretDir: o.SecretDir,
-		CacheDir: cacheDir, RetryLock: o.RetryLock,
+		CacheDir: cacheDir, RetryLock: retryLock,
 	})
 	if err != nil {
 		return err
@@ -135,8 +148,9 @@ func (s *session) open() error {
 		return fmt.Errorf("failed to create a temporary directory: %w", err)
 	}
 	s.restic = restic.New(setup, restic.Options{Binary: o.ResticBinary, BaseEnv: o.Env, TempDir: tmp, Stderr: s.stderr, Wrapper: prio})
-	s.log.Info("prepared", "repository", s.scrub.String(setup.Repository), "database", target.Address(),
-		"tls", target.CAFile != "" || target.InsecureSkipVerify)
+	s.location = s.scrub.String(setup.Repository)
+	s.log.Info("prepared", "repository", s.location, "database", target.Address(),
+		"tls", target.CAFile != "" || target.InsecureSkipVerify, "soleWriter", o.SoleWriter)
 	return nil
 }
 
@@ -180,6 +194,55 @@ func (s *session) withStorageTimeout(ctx context.Context, f func(context.Context
 		return &storageTimeoutError{timeout: s.o.StorageTimeout, err: err}
 	}
 	return err
+}
+
+// maxLocksDescribed bounds the `restic cat lock` runs before a removal: each costs a key
+// derivation, and a dead Job leaves one lock.
+const maxLocksDescribed = 3
+
+// retryLocked runs f, one restic command. When this Job is the repository's sole writer and f
+// failed because restic could not take its lock, the locks are leftovers of Hoard Jobs that
+// died: they are logged, removed, and f runs once more. The caller must make sure that no
+// other restic process of this Job holds a lock meanwhile.
+func (s *session) retryLocked(ctx context.Context, command string, f func(context.Context) error) error {
+	err := f(ctx)
+	if !s.canRemoveLocks(ctx, err) {
+		return err
+	}
+	if rerr := s.removeLocks(ctx, command); rerr != nil {
+		return fmt.Errorf("%w (removing the repository's locks failed too: %v)", err, rerr)
+	}
+	return f(ctx)
+}
+
+// canRemoveLocks tells whether err is restic stopped by a lock that this Job may remove.
+func (s *session) canRemoveLocks(ctx context.Context, err error) bool {
+	return err != nil && s.o.SoleWriter && ctx.Err() == nil && errors.Is(err, restic.ErrLocked)
+}
+
+// removeLocks removes every lock of the repository and logs who left them.
+func (s *session) removeLocks(ctx context.Context, command string) error {
+	var ids []string
+	var described []restic.Lock
+	err := s.withStorageTimeout(ctx, func(ctx context.Context) error {
+		var err error
+		ids, described, err = s.restic.RemoveAllLocks(ctx, maxLocksDescribed)
+		return err
+	})
+	for _, l := range described {
+		s.log.Warn("removed "+l.String(), "lock", l.ID, "host", l.Hostname, "pid", l.PID, "time", l.Time.UTC().Format(time.RFC3339), "exclusive", l.Exclusive)
+	}
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		// Gone in between, e.g. removed as stale by this Job's own unlock.
+		s.log.Info("restic " + command + " was stopped by a lock that is gone now; running it again")
+		return nil
+	}
+	s.log.Warn("restic "+command+" was stopped by a lock; as the repository's sole writer this Job removed every lock (all left by Jobs that ended) and runs it again",
+		"locks", len(ids), "described", len(described))
+	return nil
 }
 
 // finish fills in the common result fields.

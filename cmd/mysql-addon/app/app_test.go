@@ -2,6 +2,7 @@ package app
 
 import (
 	"io"
+	"os"
 	"reflect"
 	"regexp"
 	"strings"
@@ -13,8 +14,8 @@ import (
 
 // The Function args the operator renders (the contract with the chart), placeholders filled.
 const (
-	backupFunctionArgs  = `backup-mysql --provider=${REPOSITORY_PROVIDER:=} --bucket=${REPOSITORY_BUCKET:=} --endpoint=${REPOSITORY_ENDPOINT:=} --region=${REPOSITORY_REGION:=} --path=${REPOSITORY_PREFIX:=} --secret-dir=/etc/repository/secret --scratch-dir=/tmp --enable-cache=${ENABLE_CACHE:=true} --max-connections=${MAX_CONNECTIONS:=0} --hostname=${HOSTNAME:=} --mysql-args=${args:=--all-databases} --wait-timeout=${waitTimeout:=300} --namespace=${NAMESPACE:=default} --appbinding=${TARGET_NAME:=} --backupsession=${BACKUP_SESSION:=} --invoker-kind=${INVOKER_KIND:=} --invoker-name=${INVOKER_NAME:=} --target-kind=${TARGET_KIND:=} --target-name=${TARGET_NAME:=} --retention-keep-last=${RETENTION_KEEP_LAST:=0} --retention-keep-hourly=${RETENTION_KEEP_HOURLY:=0} --retention-keep-daily=${RETENTION_KEEP_DAILY:=0} --retention-keep-weekly=${RETENTION_KEEP_WEEKLY:=0} --retention-keep-monthly=${RETENTION_KEEP_MONTHLY:=0} --retention-keep-yearly=${RETENTION_KEEP_YEARLY:=0} --retention-keep-tags=${RETENTION_KEEP_TAGS:=} --retention-prune=${RETENTION_PRUNE:=false} --retention-dry-run=${RETENTION_DRY_RUN:=false} --output-dir=${outputDir:=}`
-	restoreFunctionArgs = `restore-mysql --provider=${REPOSITORY_PROVIDER:=} --bucket=${REPOSITORY_BUCKET:=} --endpoint=${REPOSITORY_ENDPOINT:=} --region=${REPOSITORY_REGION:=} --path=${REPOSITORY_PREFIX:=} --secret-dir=/etc/repository/secret --scratch-dir=/tmp --enable-cache=${ENABLE_CACHE:=true} --max-connections=${MAX_CONNECTIONS:=0} --hostname=${HOSTNAME:=} --source-hostname=${SOURCE_HOSTNAME:=} --mysql-args=${args:=} --wait-timeout=${waitTimeout:=300} --namespace=${NAMESPACE:=default} --appbinding=${TARGET_NAME:=} --restoresession=${RESTORE_SESSION:=} --snapshot=${RESTORE_SNAPSHOTS:=latest} --output-dir=${outputDir:=}`
+	backupFunctionArgs  = `backup-mysql --provider=${REPOSITORY_PROVIDER:=} --bucket=${REPOSITORY_BUCKET:=} --endpoint=${REPOSITORY_ENDPOINT:=} --region=${REPOSITORY_REGION:=} --path=${REPOSITORY_PREFIX:=} --secret-dir=/etc/repository/secret --scratch-dir=/tmp --enable-cache=${ENABLE_CACHE:=true} --max-connections=${MAX_CONNECTIONS:=0} --hostname=${HOSTNAME:=} --mysql-args=${args:=--all-databases} --wait-timeout=${waitTimeout:=300} --namespace=${NAMESPACE:=default} --appbinding=${TARGET_NAME:=} --backupsession=${BACKUP_SESSION:=} --invoker-kind=${INVOKER_KIND:=} --invoker-name=${INVOKER_NAME:=} --target-kind=${TARGET_KIND:=} --target-name=${TARGET_NAME:=} --retention-keep-last=${RETENTION_KEEP_LAST:=0} --retention-keep-hourly=${RETENTION_KEEP_HOURLY:=0} --retention-keep-daily=${RETENTION_KEEP_DAILY:=0} --retention-keep-weekly=${RETENTION_KEEP_WEEKLY:=0} --retention-keep-monthly=${RETENTION_KEEP_MONTHLY:=0} --retention-keep-yearly=${RETENTION_KEEP_YEARLY:=0} --retention-keep-tags=${RETENTION_KEEP_TAGS:=} --retention-prune=${RETENTION_PRUNE:=false} --retention-dry-run=${RETENTION_DRY_RUN:=false} --sole-writer=${REPOSITORY_SOLE_WRITER:=false} --output-dir=${outputDir:=}`
+	restoreFunctionArgs = `restore-mysql --provider=${REPOSITORY_PROVIDER:=} --bucket=${REPOSITORY_BUCKET:=} --endpoint=${REPOSITORY_ENDPOINT:=} --region=${REPOSITORY_REGION:=} --path=${REPOSITORY_PREFIX:=} --secret-dir=/etc/repository/secret --scratch-dir=/tmp --enable-cache=${ENABLE_CACHE:=true} --max-connections=${MAX_CONNECTIONS:=0} --hostname=${HOSTNAME:=} --source-hostname=${SOURCE_HOSTNAME:=} --mysql-args=${args:=} --wait-timeout=${waitTimeout:=300} --namespace=${NAMESPACE:=default} --appbinding=${TARGET_NAME:=} --restoresession=${RESTORE_SESSION:=} --snapshot=${RESTORE_SNAPSHOTS:=latest} --target-kind=${TARGET_KIND:=} --target-name=${TARGET_NAME:=} --source-target=${sourceTarget:=} --sole-writer=${REPOSITORY_SOLE_WRITER:=false} --mysql-args=${args:=} --output-dir=${outputDir:=}`
 )
 
 var placeholder = regexp.MustCompile(`\$\{([A-Za-z_]+)(?::=([^}]*))?\}`)
@@ -95,14 +96,36 @@ func TestBackupFunctionArgsWithValues(t *testing.T) {
 
 func TestRestoreFunctionArgs(t *testing.T) {
 	f := parse(t, render(restoreFunctionArgs, nil)).Flags()
-	for name, want := range map[string]string{"snapshot": "latest", "mysql-args": "", "source-hostname": ""} {
+	for name, want := range map[string]string{"snapshot": "latest", "mysql-args": "", "source-hostname": "", "target-kind": "", "source-target": "", "sole-writer": "false"} {
 		if got := f.Lookup(name).Value.String(); got != want {
 			t.Errorf("--%s = %q, want %q", name, got, want)
 		}
 	}
-	f = parse(t, render(restoreFunctionArgs, map[string]string{"RESTORE_SNAPSHOTS": "repo-4bc21d6f", "SOURCE_HOSTNAME": "host-1"})).Flags()
-	if got := f.Lookup("snapshot").Value.String(); got != "repo-4bc21d6f" {
-		t.Errorf("--snapshot = %q", got)
+	f = parse(t, render(restoreFunctionArgs, map[string]string{"RESTORE_SNAPSHOTS": "repo-4bc21d6f", "SOURCE_HOSTNAME": "host-1",
+		"TARGET_KIND": "AppBinding", "TARGET_NAME": "db-c", "sourceTarget": "AppBinding/db-a", "REPOSITORY_SOLE_WRITER": "true"})).Flags()
+	for name, want := range map[string]string{"snapshot": "repo-4bc21d6f", "target-kind": "AppBinding", "target-name": "db-c", "source-target": "AppBinding/db-a", "sole-writer": "true"} {
+		if got := f.Lookup(name).Value.String(); got != want {
+			t.Errorf("--%s = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestFunctionArgsMatchTheChart: the args above are those of the chart's Functions (tasks/ is
+// the chart rendered, kept current by make check-tasks), so the tests parse what the operator
+// renders.
+func TestFunctionArgsMatchTheChart(t *testing.T) {
+	b, err := os.ReadFile("../../../tasks/mysql-addon.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chart := string(b)
+	for _, args := range []string{backupFunctionArgs, restoreFunctionArgs} {
+		for _, a := range strings.Fields(args) {
+			if strings.HasPrefix(a, "--") && !strings.Contains(a, "${args:=") && !strings.Contains(a, "${waitTimeout:=") &&
+				!strings.Contains(chart, `"`+a+`"`) {
+				t.Errorf("the chart's Functions do not pass %s", a)
+			}
+		}
 	}
 }
 

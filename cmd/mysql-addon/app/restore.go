@@ -33,7 +33,8 @@ func newRestoreCommand(stdout, stderr io.Writer) *cobra.Command {
 	fs.String("restoresession", "", "RestoreSession name (informational)")
 	fs.String("invoker-kind", "", "ignored")
 	fs.String("invoker-name", "", "ignored")
-	fs.String("target-kind", "", "ignored")
-	fs.String("target-name", "", "ignored")
+	fs.StringVar(&o.TargetKind, "target-kind", "", "kind of the restore's target: \"latest\" prefers the snapshots of <namespace>/<kind>/<name>")
+	fs.StringVar(&o.TargetName, "target-name", "", "name of the restore's target")
+	fs.StringVar(&o.SourceTarget, "source-target", "", "restore \"latest\" of this target, <Kind>/<name> or <namespace>/<Kind>/<name> (the Task param sourceTarget)")
 	return cmd
 }

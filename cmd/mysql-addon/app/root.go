@@ -111,6 +111,8 @@ func addCommonFlags(fs *pflag.FlagSet, c *addon.Common) {
 	fs.StringVar(&c.TargetDir, "target-dir", "/etc/hoard/target", "directory with the database's host, port, username, password and optional ca.crt")
 	secondsVar(fs, &c.StorageTimeout, "storage-timeout", 5*time.Minute, "how long to wait for the repository to respond at first")
 	secondsVar(fs, &c.RetryLock, "retry-lock", 2*time.Minute, "how long restic waits for a repository lock held by a live process")
+	fs.BoolVar(&c.SoleWriter, "sole-writer", false, "the operator runs no other Job on this repository meanwhile (REPOSITORY_SOLE_WRITER): "+
+		"do not wait for locks, and remove all of them when one stops a restic command, then run it once more")
 	fs.StringVar(&c.ResticBinary, "restic", "restic", "restic executable")
 	fs.StringVar(&c.MySQLBinary, "mysql", "mysql", "mysql client executable")
 	fs.StringVar(&c.MySQLDumpBinary, "mysqldump", "mysqldump", "mysqldump executable")
