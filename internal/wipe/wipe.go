@@ -1,85 +1,169 @@
 // Package wipe deletes a restic repository's data for `hoard wipe-repository`, the command
-// the Repository controller runs in a Job when a Repository with wipeOut is deleted.
+// the Repository controller runs in a Job when a Repository with wipeOut is deleted. Whether
+// the Repository owns its location is the operator's decision; this package makes sure that
+// only a restic repository, and only restic's own files in it, are deleted.
 package wipe
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
+	"sort"
 
 	"github.com/hoard-operator/hoard/internal/restic"
 )
 
-// LocalDir deletes everything inside dir, the mount path of a local backend, and returns how
-// many entries it removed. The directory itself stays: it is usually a volume's mount point.
-func LocalDir(dir string) (int, error) {
+// resticEntries are the entries restic creates in a repository directory, in the order they
+// are deleted: the snapshots first, so that an interrupted wipe never leaves snapshots whose
+// data is gone, and keys and config last, so that until then the directory stays
+// recognisable as a repository and a second wipe can finish the job.
+var resticEntries = []string{"snapshots", "index", "data", "locks", "keys", "config"}
+
+// ErrNotRepository is a directory that is not a restic repository.
+var ErrNotRepository = errors.New("not a restic repository")
+
+// LocalReport is what a local wipe did.
+type LocalReport struct {
+	// Removed are restic's entries that were deleted.
+	Removed []string
+	// Left are the other entries of the directory, which were not touched.
+	Left []string
+}
+
+// CheckLocal returns nil when dir is a restic repository: it has a non-empty config file and a
+// keys directory holding at least one restic key file.
+func CheckLocal(dir string) error {
+	fi, err := os.Stat(filepath.Join(dir, "config"))
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
+		return fmt.Errorf("%s is %w: it has no restic config file", dir, ErrNotRepository)
+	}
+	keys, err := os.ReadDir(filepath.Join(dir, "keys"))
+	if err != nil {
+		return fmt.Errorf("%s is %w: it has no keys directory", dir, ErrNotRepository)
+	}
+	for _, k := range keys {
+		if k.Type().IsRegular() && isKeyFile(filepath.Join(dir, "keys", k.Name())) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s is %w: its keys directory holds no restic key file", dir, ErrNotRepository)
+}
+
+// isKeyFile tells whether p is a restic key file: JSON with the key derivation's parameters.
+func isKeyFile(p string) bool {
+	b, err := os.ReadFile(p)
+	if err != nil || len(b) > 64<<10 {
+		return false
+	}
+	var k struct {
+		KDF  string `json:"kdf"`
+		Salt []byte `json:"salt"`
+		Data []byte `json:"data"`
+	}
+	return json.Unmarshal(b, &k) == nil && k.KDF != "" && len(k.Salt) > 0 && len(k.Data) > 0
+}
+
+// LocalRepository deletes the restic repository in dir, the repository path of a local
+// backend. It refuses a directory that is not a restic repository, deletes only restic's own
+// entries, and reports the others, which it leaves in place. The directory itself stays: it
+// is usually a volume's mount point.
+func LocalRepository(dir string) (*LocalReport, error) {
 	clean := filepath.Clean(dir)
 	if !filepath.IsAbs(clean) || clean == "/" {
-		return 0, fmt.Errorf("refusing to wipe %q: the local repository path must be an absolute path other than /", dir)
+		return nil, fmt.Errorf("refusing to wipe %q: the local repository path must be an absolute path other than /", dir)
 	}
 	entries, err := os.ReadDir(clean)
 	if err != nil {
-		return 0, fmt.Errorf("failed to read repository directory %s: %w", clean, err)
+		return nil, fmt.Errorf("failed to read repository directory %s: %w", clean, err)
 	}
-	for i, e := range entries {
-		if err := os.RemoveAll(filepath.Join(clean, e.Name())); err != nil {
-			return i, fmt.Errorf("failed to delete %s: %w", filepath.Join(clean, e.Name()), err)
+	if err := CheckLocal(clean); err != nil {
+		return nil, fmt.Errorf("refusing to wipe: %w; nothing was deleted", err)
+	}
+	ours := map[string]bool{}
+	for _, e := range resticEntries {
+		ours[e] = true
+	}
+	rep := &LocalReport{}
+	for _, e := range entries {
+		if !ours[e.Name()] {
+			rep.Left = append(rep.Left, e.Name())
 		}
 	}
-	return len(entries), nil
+	sort.Strings(rep.Left)
+	for _, name := range resticEntries {
+		p := filepath.Join(clean, name)
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err := os.RemoveAll(p); err != nil {
+			return rep, fmt.Errorf("failed to delete %s: %w", p, err)
+		}
+		rep.Removed = append(rep.Removed, name)
+	}
+	return rep, nil
 }
 
-// Remote forgets every snapshot by id with --prune, which deletes all data packs; restic's
+// forgetBatch bounds the ids of one restic forget, to stay far below the argv limit.
+const forgetBatch = 500
+
+// RemoteOptions configure Remote.
+type RemoteOptions struct {
+	// SoleWriter says that no other process uses the repository: a lock that stops the wipe
+	// is a leftover and is removed (restic unlock --remove-all), once.
+	SoleWriter bool
+	// Log gets one line per removed lock.
+	Log func(format string, args ...any)
+}
+
+// Remote forgets every snapshot by id and prunes, which deletes all data packs; restic's
 // config and keys stay, as restic cannot delete a repository itself. It returns how many
-// snapshots were removed. Forgetting by id is the only way: a keep policy never removes
-// the last snapshot of a group. internal/restic has no forget-by-id, so that one call is
-// made here, with the same environment (credentials only in env, never in argv).
-func Remote(ctx context.Context, r *restic.Restic, setup *restic.Setup, opts restic.Options) (int, error) {
-	snaps, err := r.Snapshots(ctx, restic.Filter{}, 0)
+// snapshots were removed. Forgetting by id is the only way: a keep policy never removes the
+// last snapshot of a group.
+func Remote(ctx context.Context, r *restic.Restic, o RemoteOptions) (int, error) {
+	var snaps []restic.Snapshot
+	err := retryLocked(ctx, r, o, func() error {
+		var err error
+		snaps, err = r.Snapshots(ctx, restic.Filter{}, 0)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("failed to list snapshots: %w", err)
 	}
-	if len(snaps) == 0 {
-		return 0, nil
+	ids := make([]string, len(snaps))
+	for i, s := range snaps {
+		ids[i] = s.ID
 	}
-	args := append([]string{"forget"}, setup.Flags...)
-	args = append(args, "--prune")
-	for _, s := range snaps {
-		args = append(args, s.ID)
-	}
-	bin := opts.Binary
-	if bin == "" {
-		bin = "restic"
-	}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = environ(opts.BaseEnv, setup, opts.TempDir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		msg := string(out)
-		for _, secret := range setup.Secrets {
-			msg = strings.ReplaceAll(msg, secret, "***")
+	for start := 0; start < len(ids); start += forgetBatch {
+		end := min(start+forgetBatch, len(ids))
+		// Prune once, with the last batch.
+		prune := end == len(ids)
+		err := retryLocked(ctx, r, o, func() error { return r.ForgetIDs(ctx, ids[start:end], prune) })
+		if err != nil {
+			return start, fmt.Errorf("failed to forget snapshots %d to %d of %d: %w", start+1, end, len(ids), err)
 		}
-		return 0, fmt.Errorf("restic forget --prune failed: %w: %s", err, strings.TrimSpace(msg))
 	}
-	return len(snaps), nil
+	return len(ids), nil
 }
 
-// environ is base without any RESTIC_* variable, plus the repository's own environment.
-func environ(base []string, setup *restic.Setup, tmp string) []string {
-	var env []string
-	for _, kv := range base {
-		k, _, _ := strings.Cut(kv, "=")
-		if _, ours := setup.Env[k]; ours || strings.HasPrefix(k, "RESTIC_") || k == "TMPDIR" {
-			continue
+func retryLocked(ctx context.Context, r *restic.Restic, o RemoteOptions, f func() error) error {
+	err := f()
+	if err == nil || !o.SoleWriter || !errors.Is(err, restic.ErrLocked) || ctx.Err() != nil {
+		return err
+	}
+	ids, described, rerr := r.RemoveAllLocks(ctx, 3)
+	if o.Log != nil {
+		for _, l := range described {
+			o.Log("removed %s", l)
 		}
-		env = append(env, kv)
+		if len(ids) > len(described) {
+			o.Log("removed %d more lock(s)", len(ids)-len(described))
+		}
 	}
-	env = append(env, setup.Environ()...)
-	if tmp != "" {
-		env = append(env, "TMPDIR="+tmp)
+	if rerr != nil {
+		return fmt.Errorf("%w (removing the repository's locks failed too: %v)", err, rerr)
 	}
-	return env
+	return f()
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,27 +19,46 @@ import (
 func newWipeRepositoryCommand() *cobra.Command {
 	var cfg restic.Config
 	var scratch string
+	var soleWriter bool
 	cmd := &cobra.Command{
 		Use:   "wipe-repository",
-		Short: "Delete a restic repository's data (local: the directory's contents; others: forget every snapshot and prune)",
-		Args:  cobra.NoArgs,
+		Short: "Delete a restic repository's data (local: restic's files in the directory; others: forget every snapshot and prune)",
+		Long: `Delete a restic repository's data.
+
+local: the directory must be a restic repository (a config file and a keys directory with a
+key); only restic's entries (config, keys, data, index, snapshots, locks) are deleted, anything
+else is reported and left in place. A directory that is not a repository is refused.
+
+other backends: every snapshot is forgotten by id and the repository pruned; restic keeps its
+config and keys files.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			if cfg.Provider == restic.ProviderLocal {
 				dir := filepath.Join(cfg.Bucket, cfg.Prefix)
-				n, err := wipe.LocalDir(dir)
+				rep, err := wipe.LocalRepository(dir)
 				if err != nil {
 					return err
 				}
-				_, err = fmt.Fprintf(out, "deleted %d entries from local repository %s\n", n, dir)
+				if _, err := fmt.Fprintf(out, "deleted restic's entries %s from local repository %s\n", strings.Join(rep.Removed, ", "), dir); err != nil {
+					return err
+				}
+				if len(rep.Left) > 0 {
+					_, err = fmt.Fprintf(cmd.ErrOrStderr(), "left in place, not restic's: %s\n", strings.Join(rep.Left, ", "))
+				}
 				return err
+			}
+			if soleWriter {
+				cfg.RetryLock = 0
 			}
 			setup, err := restic.NewSetup(cfg)
 			if err != nil {
 				return err
 			}
-			opts := restic.Options{BaseEnv: os.Environ(), TempDir: scratch, Stderr: cmd.ErrOrStderr()}
-			n, err := wipe.Remote(cmd.Context(), restic.New(setup, opts), setup, opts)
+			r := restic.New(setup, restic.Options{BaseEnv: os.Environ(), TempDir: scratch, Stderr: cmd.ErrOrStderr()})
+			n, err := wipe.Remote(cmd.Context(), r, wipe.RemoteOptions{SoleWriter: soleWriter, Log: func(format string, args ...any) {
+				fmt.Fprintf(cmd.ErrOrStderr(), format+"\n", args...)
+			}})
 			if err != nil {
 				return err
 			}
@@ -57,6 +77,7 @@ func newWipeRepositoryCommand() *cobra.Command {
 	f.StringVar(&cfg.SecretDir, "secret-dir", "/etc/repository/secret", "directory holding the storage Secret, one file per key")
 	f.StringVar(&scratch, "scratch-dir", "/tmp", "directory for restic's temporary files")
 	f.DurationVar(&cfg.RetryLock, "retry-lock", 2*time.Minute, "wait this long for another restic process's lock")
+	f.BoolVar(&soleWriter, "sole-writer", false, "no other process uses the repository: do not wait for locks, remove them (restic unlock --remove-all) when one stops the wipe")
 	_ = cmd.MarkFlagRequired("provider")
 	return cmd
 }
