@@ -31,8 +31,10 @@ const (
 
 // Tools are the executables the harness runs.
 type Tools struct {
-	Root       string
-	Restic     string
+	Root   string
+	Restic string
+	// Restic012 is restic 0.12.1, what upstream Stash shipped: it writes Stash-era repositories.
+	Restic012  string
 	RestServer string
 	VersityGW  string
 	Addon      string
@@ -48,6 +50,7 @@ func FindTools(root string) (*Tools, error) {
 	t := &Tools{
 		Root:       root,
 		Restic:     filepath.Join(root, "bin", "restic"),
+		Restic012:  filepath.Join(root, "bin", "restic-0.12"),
 		RestServer: filepath.Join(root, "bin", "rest-server"),
 		VersityGW:  filepath.Join(root, "bin", "versitygw"),
 	}
@@ -56,6 +59,9 @@ func FindTools(root string) (*Tools, error) {
 		if _, err := os.Stat(p); err != nil {
 			missing = append(missing, p+" (run: hack/tools.sh restic rest-server versitygw)")
 		}
+	}
+	if _, err := os.Stat(t.Restic012); err != nil {
+		missing = append(missing, t.Restic012+" (run: make restic-0.12)")
 	}
 	for _, x := range []struct {
 		dst  *string
