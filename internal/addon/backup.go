@@ -122,7 +122,7 @@ func (s *session) backup(ctx context.Context, o *BackupOptions, res *result.Resu
 		// other restic process of this Job: wait for it before removing every lock.
 		unlocked()
 		if rerr := s.removeLocks(ctx, "backup"); rerr != nil {
-			err = fmt.Errorf("%w (removing the repository's locks failed too: %v)", err, rerr)
+			err = fmt.Errorf("%w (removing the repository's locks failed too: %w)", err, rerr)
 		} else {
 			sum, err = run()
 		}

@@ -210,7 +210,7 @@ func (s *session) retryLocked(ctx context.Context, command string, f func(contex
 		return err
 	}
 	if rerr := s.removeLocks(ctx, command); rerr != nil {
-		return fmt.Errorf("%w (removing the repository's locks failed too: %v)", err, rerr)
+		return fmt.Errorf("%w (removing the repository's locks failed too: %w)", err, rerr)
 	}
 	return f(ctx)
 }

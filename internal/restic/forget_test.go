@@ -38,8 +38,9 @@ func TestInitRefusals(t *testing.T) {
 		xe := &ExitError{Command: "init", Code: 1, Message: tt.msg}
 		err := classifyInit(xe)
 		for _, e := range []error{ErrKeysWithoutConfig, ErrAlreadyInitialized} {
-			if errors.Is(err, e) != (e == tt.want) {
-				t.Errorf("%q: errors.Is(%v) = %v", tt.msg, e, !(e == tt.want))
+			want := tt.want != nil && errors.Is(e, tt.want)
+			if errors.Is(err, e) != want {
+				t.Errorf("%q: errors.Is(%v) = %v", tt.msg, e, !want)
 			}
 		}
 		if !errors.Is(err, ErrFailed) {

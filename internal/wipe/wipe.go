@@ -163,7 +163,7 @@ func retryLocked(ctx context.Context, r *restic.Restic, o RemoteOptions, f func(
 		}
 	}
 	if rerr != nil {
-		return fmt.Errorf("%w (removing the repository's locks failed too: %v)", err, rerr)
+		return fmt.Errorf("%w (removing the repository's locks failed too: %w)", err, rerr)
 	}
 	return f()
 }
