@@ -187,3 +187,35 @@ func TestDescribeFailures(t *testing.T) {
 		t.Errorf("describeFailures = %q", got)
 	}
 }
+
+// TestFailedBackupResultFits: a backup whose three maintenance steps failed with long
+// messages still fits a termination message without its error being shortened.
+func TestFailedBackupResultFits(t *testing.T) {
+	long := strings.Repeat("restic check failed: repository is locked by another process (exit code 11): é ", 40)
+	var failed []result.ActionFailure
+	for _, a := range []string{result.ActionApplyRetention, result.ActionVerifyIntegrity, result.ActionSendMetrics} {
+		failed = append(failed, result.ActionFailure{Action: a, Error: clip(long, maxActionError)})
+	}
+	one, six := int64(1), int64(6)
+	res := &result.Result{
+		Kind: result.KindBackup, Phase: result.PhaseFailed, Hostname: "host-0", Duration: "12.345s",
+		Snapshots: []result.Snapshot{{Name: "4bc21d6f", Hostname: "host-0", Target: "a-long-namespace-name/AppBinding/" + strings.Repeat("n", 63),
+			Time: "2026-01-01T00:00:00Z", Path: DumpFileName, TotalSize: "6.815 MiB", Uploaded: "1.000 KiB", TotalBytes: 7146045, UploadedBytes: 1024,
+			ProcessingTime: "1.234s", FileStats: &result.FileStats{TotalFiles: &one, NewFiles: &one, ModifiedFiles: &six, UnmodifiedFiles: &six}}},
+		PostActions:   []string{},
+		FailedActions: failed,
+		Repository:    &result.Repository{TotalSize: "1.000 GiB", SizeBytes: 1 << 30},
+	}
+	res.Error = "snapshot 4bc21d6f was created and is kept, but " + describeFailures(failed)
+	b, err := result.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := result.Parse(b)
+	if err != nil || back.Error != res.Error {
+		t.Errorf("the error was shortened to fit (%d bytes): %q", len(b), back.Error)
+	}
+	if c := clip("ééé", 5); c != "é…" {
+		t.Errorf("clip cut a rune: %q", c)
+	}
+}

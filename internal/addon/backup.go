@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hoard-operator/hoard/internal/restic"
 	"github.com/hoard-operator/hoard/internal/result"
@@ -157,6 +158,24 @@ var actionSteps = map[string]string{
 	result.ActionSendMetrics:          "reading the repository's statistics",
 }
 
+// maxActionError bounds each failed action's reason: the result, which carries each reason
+// twice (in failedActions and in the error), must fit a termination message (4 KiB) without
+// being shortened, which would cut the error's start ("snapshot … was created and is kept").
+const maxActionError = 400
+
+// clip shortens s to at most n bytes, keeping its start (restic's command, exit code and the
+// first words of its message) and marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 // describeFailures says which steps failed and why, in one sentence.
 func describeFailures(failed []result.ActionFailure) string {
 	parts := make([]string, len(failed))
@@ -197,7 +216,7 @@ func (s *session) initRepository(ctx context.Context, res *result.Result) error 
 	default:
 		err = fmt.Errorf("failed to initialize the restic repository: %w", err)
 	}
-	res.FailedActions = append(res.FailedActions, result.ActionFailure{Action: result.ActionInitializeRepository, Error: s.scrub.String(err.Error())})
+	res.FailedActions = append(res.FailedActions, result.ActionFailure{Action: result.ActionInitializeRepository, Error: clip(s.scrub.String(err.Error()), maxActionError)})
 	return fmt.Errorf("backup failed, no snapshot was created: %w", err)
 }
 
@@ -232,7 +251,7 @@ func (s *session) maintain(ctx context.Context, o *BackupOptions, res *result.Re
 	repo := res.Repository
 	var failed []result.ActionFailure
 	fail := func(action string, err error) {
-		failed = append(failed, result.ActionFailure{Action: action, Error: s.scrub.String(err.Error())})
+		failed = append(failed, result.ActionFailure{Action: action, Error: clip(s.scrub.String(err.Error()), maxActionError)})
 	}
 	r := o.Retention
 	if policy := (restic.ForgetOptions{KeepLast: r.KeepLast, KeepHourly: r.KeepHourly, KeepDaily: r.KeepDaily,
