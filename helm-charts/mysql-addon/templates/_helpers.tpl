@@ -31,6 +31,7 @@ app.kubernetes.io/part-of: hoard
 - "--enable-cache=${ENABLE_CACHE:=true}"
 - "--max-connections=${MAX_CONNECTIONS:=0}"
 - "--hostname=${HOSTNAME:=}"
+- "--storage-timeout=${storageTimeout:=300}"
 {{- end -}}
 
 {{/* The storage Secret, mounted from the Task's volume named by the step param secretVolume. */}}
