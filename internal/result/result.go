@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -139,25 +140,34 @@ type Progress struct {
 const ProgressType = "progress"
 
 // Marshal encodes r compactly. It keeps within MaxTerminationMessageBytes by shortening
-// Error first, because a truncated message would not parse.
+// Error in its middle, because a truncated message would not parse: the start says what
+// happened (e.g. "snapshot … was created and is kept, but"), the end the tool's last words.
 func Marshal(r *Result) ([]byte, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, fmt.Errorf("failed to encode result: %w", err)
 	}
-	if len(b) <= MaxTerminationMessageBytes {
-		return b, nil
-	}
 	c := *r
-	over := len(b) - MaxTerminationMessageBytes
-	if len(c.Error) > over+16 {
-		c.Error = "…" + c.Error[over+16:]
-		if b, err = json.Marshal(&c); err == nil && len(b) <= MaxTerminationMessageBytes {
-			return b, nil
+	for len(b) > MaxTerminationMessageBytes {
+		// JSON escaping may make a byte of Error take more than one: the loop cuts again.
+		keep := len(c.Error) - (len(b) - MaxTerminationMessageBytes) - len(elision)
+		if keep < minErrorBytes {
+			return nil, fmt.Errorf("result is %d bytes, more than a termination message holds (%d)", len(b), MaxTerminationMessageBytes)
+		}
+		head := keep / 2
+		c.Error = strings.ToValidUTF8(c.Error[:head]+elision+c.Error[len(c.Error)-(keep-head):], "")
+		if b, err = json.Marshal(&c); err != nil {
+			return nil, fmt.Errorf("failed to encode result: %w", err)
 		}
 	}
-	return nil, fmt.Errorf("result is %d bytes, more than a termination message holds (%d)", len(b), MaxTerminationMessageBytes)
+	return b, nil
 }
+
+// elision marks where Marshal shortened an error; minErrorBytes is the least it keeps.
+const (
+	elision       = " … "
+	minErrorBytes = 64
+)
 
 // Parse decodes a Result written by Marshal. It rejects anything that is not a Result, so
 // that a container's free-form termination message is never mistaken for one.

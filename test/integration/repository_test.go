@@ -123,7 +123,7 @@ func TestRepositoryWipeOutSucceeded(t *testing.T) {
 	}
 	pod := job.Spec.Template.Spec
 	c := pod.Containers[0]
-	wantArgs := []string{"wipe-repository", "--provider=local", "--bucket=/safe/data", "--secret-dir=/etc/repository/secret"}
+	wantArgs := []string{"wipe-repository", "--provider=local", "--bucket=/safe/data", "--secret-dir=/etc/repository/secret", "--sole-writer"}
 	if c.Image != testOperatorImage || !reflect.DeepEqual(c.Args, wantArgs) {
 		t.Errorf("image/args = %q %q", c.Image, c.Args)
 	}

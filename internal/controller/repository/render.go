@@ -64,6 +64,10 @@ func RenderWipeJob(repo *stashv1alpha1.Repository, image, locationKey string) (*
 	if err != nil {
 		return nil, err
 	}
+	// The wipe starts only when no other Hoard Job uses the repository (package repoqueue).
+	if location.SoleWriter(repo) {
+		flags = append(flags, "--sole-writer")
+	}
 	labels := map[string]string{
 		"app.kubernetes.io/name":       "hoard",
 		"app.kubernetes.io/component":  "wipe-repository",
