@@ -75,8 +75,10 @@ func TestSessionsShareARepositoryOneAtATime(t *testing.T) {
 	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: g.ns, Name: g.repository}, repo); err != nil {
 		t.Fatal(err)
 	}
+	base := repo.DeepCopy()
 	repo.Spec.Backend.GCS.Prefix = "demo/mysql/" + f.ns + "/"
-	if err := k8sClient.Update(ctx, repo); err != nil {
+	// A merge patch: the operator writes the Repository's status at the same time.
+	if err := k8sClient.Patch(ctx, repo, client.MergeFrom(base)); err != nil {
 		t.Fatal(err)
 	}
 	f.backupConfiguration(t, "db-a", nil)
