@@ -13,7 +13,8 @@
 #   make pushgateway-bin          prometheus-pushgateway
 #   make cluster-deps             what test/cluster/up.sh installs before it starts anything
 #   hack/images.sh base           debootstrap'd image base, committed with buildah
-#   hack/images.sh rest-server    a real `buildah bud` of a Dockerfile (COPY only, no RUN)
+#   hack/images.sh rest-server    a real `buildah bud` of a Dockerfile (COPY only)
+#   hack/images.sh mariadb        `buildah bud` with a RUN step (apt-get in a container, runc)
 #   make preflight                every area's programs present, every bin/ link resolves
 #   make build                    the operator and addon build in the clone (no GOFLAGS carried)
 #
@@ -73,10 +74,10 @@ record() { # NAME RESULT SECONDS NOTE
 
 table() {
   local i
-  printf '%-3s %-44s %-22s %7s  %s\n' "#" "step" "result" "seconds" "log / note"
+  printf '%-3s %-44s %-26s %7s  %s\n' "#" "step" "result" "seconds" "log / note"
   printf '%s\n' "-------------------------------------------------------------------------------------------------------"
   for i in "${!STEPS[@]}"; do
-    printf '%-3s %-44s %-22s %7s  %s\n' "$((i + 1))" "${STEPS[$i]}" "${RESULTS[$i]}" "${TIMES[$i]}" "${NOTES[$i]}"
+    printf '%-3s %-44s %-26s %7s  %s\n' "$((i + 1))" "${STEPS[$i]}" "${RESULTS[$i]}" "${TIMES[$i]}" "${NOTES[$i]}"
   done
 }
 
@@ -182,7 +183,12 @@ configure() {
   cp -L /etc/hosts "$CHROOT/etc/hosts"
   [ ! -e "$CHROOT/etc/ssl/certs/ca-certificates.crt" ] || die "the pristine root already has CA certificates"
 
-  # Mounts: the kernel's file systems, a fresh /run, Go read-only.
+  # Mounts. The root itself first, as a mount point of its own: containers/storage (buildah)
+  # makes "/" private in a mount namespace when it unpacks a layer, which fails with EINVAL
+  # when "/" is a mere directory of the host's file system. Then the kernel's file systems, a
+  # fresh /run, and Go read-only.
+  mount --bind "$CHROOT" "$CHROOT"
+  mount --make-private "$CHROOT"
   mount -t proc proc "$CHROOT/proc"
   mount --rbind /sys "$CHROOT/sys" && mount --make-rslave "$CHROOT/sys"
   mount --rbind /dev "$CHROOT/dev" && mount --make-rslave "$CHROOT/dev"
@@ -284,6 +290,7 @@ step "make pushgateway-bin" -- "make pushgateway-bin"
 step "make cluster-deps (test/cluster/up.sh)" -- "make cluster-deps"
 step "hack/images.sh base (debootstrap+buildah)" -- "hack/images.sh base"
 step "hack/images.sh rest-server (buildah bud)" -- "hack/images.sh rest-server"
+step "hack/images.sh mariadb (bud with RUN)" -- "hack/images.sh mariadb"
 step "make preflight (all areas)" -- "make preflight"
 step "make build" -- "make build && go version -m bin/hoard | grep -E 'vcs\\.(revision|modified)'"
 finish
