@@ -3,8 +3,9 @@
 BENCH_CONFIGS ?= 1000
 BENCH_TRIGGERS ?= 200
 BENCH_TRIGGER_RATE ?= 20
+BENCH_SHARED ?= 50
 
 .PHONY: bench-controller
-bench-controller: $(ENVTEST_ASSETS) ## Operator on a real API server: N BackupConfigurations, trigger→Job latency, peak RSS.
+bench-controller: $(ENVTEST_ASSETS) ## Operator on a real API server: N BackupConfigurations, trigger→Job latency, peak RSS, shared-repository hand-off.
 	CGO_ENABLED=0 go build -trimpath -o bin/hoard ./cmd/hoard
-	KUBEBUILDER_ASSETS=$(BIN) go run ./test/bench/controller -configs=$(BENCH_CONFIGS) -triggers=$(BENCH_TRIGGERS) -trigger-rate=$(BENCH_TRIGGER_RATE)
+	KUBEBUILDER_ASSETS=$(BIN) go run ./test/bench/controller -configs=$(BENCH_CONFIGS) -triggers=$(BENCH_TRIGGERS) -trigger-rate=$(BENCH_TRIGGER_RATE) -shared=$(BENCH_SHARED)

@@ -81,11 +81,13 @@ func (h *Holder) String() string {
 func (q *Queue) Enter(ctx context.Context, e Entrant, start func(context.Context) error) (*Holder, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	h, err := q.busy(ctx, e)
+	h, started, err := q.busy(ctx, e)
 	if err != nil || h != nil {
 		return h, err
 	}
-	if !e.JumpLine {
+	// An entrant whose Job exists already had its turn (before an operator restart, or a
+	// status write that failed): it only finishes what it started.
+	if !e.JumpLine && !started {
 		if h, err = q.ahead(ctx, e); err != nil || h != nil {
 			return h, err
 		}
@@ -97,11 +99,11 @@ func (q *Queue) Enter(ctx context.Context, e Entrant, start func(context.Context
 // runs (a deleted Job's pod may still be writing while it terminates). The entrant's own Job,
 // created before an operator restart, does not count; a Job of the same name that another
 // object owns (say, a deleted session of the same name) does.
-func (q *Queue) busy(ctx context.Context, e Entrant) (*Holder, error) {
+func (q *Queue) busy(ctx context.Context, e Entrant) (holder *Holder, started bool, err error) {
 	sel := client.MatchingLabels{location.LabelKey: e.Location.Key()}
 	jobs := &batchv1.JobList{}
 	if err := q.Direct.List(ctx, jobs, sel); err != nil {
-		return nil, fmt.Errorf("failed to list the Jobs using repository %s: %w", e.Location, err)
+		return nil, false, fmt.Errorf("failed to list the Jobs using repository %s: %w", e.Location, err)
 	}
 	var own types.UID
 	for i := range jobs.Items {
@@ -112,12 +114,12 @@ func (q *Queue) busy(ctx context.Context, e Entrant) (*Holder, error) {
 		}
 		// A Job being deleted no longer starts pods; those it left are looked at below.
 		if !finished(j) && j.DeletionTimestamp.IsZero() {
-			return jobHolder(j), nil
+			return jobHolder(j), false, nil
 		}
 	}
 	pods := &corev1.PodList{}
 	if err := q.Direct.List(ctx, pods, sel); err != nil {
-		return nil, fmt.Errorf("failed to list the pods using repository %s: %w", e.Location, err)
+		return nil, false, fmt.Errorf("failed to list the pods using repository %s: %w", e.Location, err)
 	}
 	for i := range pods.Items {
 		p := &pods.Items[i]
@@ -127,12 +129,12 @@ func (q *Queue) busy(ctx context.Context, e Entrant) (*Holder, error) {
 		}
 		for j := range jobs.Items {
 			if ref != nil && jobs.Items[j].UID == ref.UID {
-				return jobHolder(&jobs.Items[j]), nil
+				return jobHolder(&jobs.Items[j]), false, nil
 			}
 		}
-		return &Holder{Kind: "Pod", Namespace: p.Namespace, Name: p.Name, Running: true}, nil
+		return &Holder{Kind: "Pod", Namespace: p.Namespace, Name: p.Name, Running: true}, false, nil
 	}
-	return nil, nil
+	return nil, own != "", nil
 }
 
 func finished(j *batchv1.Job) bool {
@@ -182,12 +184,12 @@ func (q *Queue) ahead(ctx context.Context, e Entrant) (*Holder, error) {
 			line = append(line, waiting{"RestoreSession", s})
 		}
 	}
-	sort.Slice(line, func(i, j int) bool { return before(line[i].obj, line[j].obj) })
+	sort.Slice(line, func(i, j int) bool { return Before(line[i].obj, line[j].obj) })
 	for _, w := range line {
 		if w.obj.GetUID() == e.Object.GetUID() || !w.obj.GetDeletionTimestamp().IsZero() {
 			continue
 		}
-		if !before(w.obj, e.Object) {
+		if !Before(w.obj, e.Object) {
 			return nil, nil
 		}
 		return &Holder{Kind: w.kind, Namespace: w.obj.GetNamespace(), Name: w.obj.GetName()}, nil
@@ -195,9 +197,9 @@ func (q *Queue) ahead(ctx context.Context, e Entrant) (*Holder, error) {
 	return nil, nil
 }
 
-// before orders the line: by creation time, then by namespace and name, so that every
+// Before orders the line: by creation time, then by namespace and name, so that every
 // reconciler sees the same order.
-func before(a, b client.Object) bool {
+func Before(a, b client.Object) bool {
 	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
 	if !ta.Equal(&tb) {
 		return ta.Before(&tb)

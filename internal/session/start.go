@@ -7,9 +7,11 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hoard-operator/hoard/internal/location"
@@ -43,12 +45,9 @@ type Start struct {
 	FailReason, FailMessage string
 }
 
-// Start labels the session with its repository's location (its ticket in line) and creates
-// its Job when the repository is free and the session is first in line.
+// Start creates the session's Job when the repository is free and the session is first in
+// line; otherwise it labels the session with the repository's location, its ticket in line.
 func (s *Starter) Start(ctx context.Context, l Launch) (Start, error) {
-	if err := s.label(ctx, l); err != nil {
-		return Start{}, err
-	}
 	holder, err := s.Queue.Enter(ctx, repoqueue.Entrant{Location: l.Location, Object: l.Session, JobName: l.Job.Name}, func(ctx context.Context) error {
 		return CreateJob(ctx, s.Client, s.Direct, s.Scheme, l.Session, l.Job, l.Connection)
 	})
@@ -63,12 +62,16 @@ func (s *Starter) Start(ctx context.Context, l Launch) (Start, error) {
 	case err != nil:
 		return Start{}, err
 	case holder != nil:
+		if err := s.label(ctx, l); err != nil {
+			return Start{}, err
+		}
 		return Start{Wait: fmt.Sprintf("waiting for %s (repository %s)", holder, l.Location)}, nil
 	}
 	return Start{Started: true}, nil
 }
 
-// label puts the location's key on the session, so that sessions after it see it in line.
+// label puts the location's key on a waiting session, so that sessions after it see it in
+// line. A session that starts at once needs none: its Job carries the label.
 func (s *Starter) label(ctx context.Context, l Launch) error {
 	key := l.Location.Key()
 	if l.Session.GetLabels()[location.LabelKey] == key {
@@ -110,6 +113,20 @@ func ExpiredMessage(kind string, created time.Time, timeout time.Duration, waite
 	return msg + " (was the operator down?)"
 }
 
+// RequeueOnConflict turns a write conflict (the reconciler read a stale copy of the object)
+// into a prompt retry instead of an error in the log: the next reconcile reads it afresh and
+// repeats an idempotent step.
+func RequeueOnConflict(res ctrl.Result, err error) (ctrl.Result, error) {
+	if apierrors.IsConflict(err) {
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
+	}
+	return res, err
+}
+
+// conflictRetry is how soon a reconcile that met a write conflict runs again: long enough for
+// the cache to see the newer object.
+const conflictRetry = 200 * time.Millisecond
+
 // ConditionRepositoryAvailable is False while a session waits for its repository (another
 // Hoard Job uses it, or an earlier session is ahead in line), True once its Job started.
 const ConditionRepositoryAvailable = "RepositoryAvailable"
@@ -148,11 +165,17 @@ func Seconds(left time.Duration) int64 {
 	return int64((left + time.Second - 1) / time.Second)
 }
 
-// NextLook is when to look again at a waiting session: after poll, or at its deadline if
-// that comes first (left is zero when there is none).
+// NextLook is when to look again at a waiting session: at its deadline if that comes first
+// (left is zero when there is none), else after a few polls. Waiting sessions are woken when
+// a Job on their repository ends; looking on their own is the fallback (say, for the pod of
+// a deleted Job that terminated), and a long line polling often would crowd the work queue.
 func NextLook(poll, left time.Duration) time.Duration {
-	if left > 0 && left < poll {
+	wait := waitingPolls * poll
+	if left > 0 && left < wait {
 		return left
 	}
-	return poll
+	return wait
 }
+
+// waitingPolls is how many poll intervals a waiting session waits before it looks again.
+const waitingPolls = 3

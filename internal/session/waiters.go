@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"sort"
 
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -12,11 +13,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/hoard-operator/hoard/internal/location"
+	"github.com/hoard-operator/hoard/internal/repoqueue"
 )
 
-// WakeWaiters maps a Hoard Job that released its repository to the sessions of one kind
-// waiting for that repository, so that the first in line starts at once rather than at its
-// next poll. list is an empty list of the session kind; waiting tells a waiting session.
+// WakeWaiters maps a Hoard Job that released its repository to the first sessions of one
+// kind waiting for that repository, so that the first in line starts at once rather than at
+// its next poll. list is an empty list of the session kind; waiting tells a waiting session.
 func WakeWaiters(c client.Reader, list client.ObjectList, waiting func(client.Object) bool) handler.EventHandler {
 	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, job client.Object) []reconcile.Request {
 		key := job.GetLabels()[location.LabelKey]
@@ -34,15 +36,26 @@ func WakeWaiters(c client.Reader, list client.ObjectList, waiting func(client.Ob
 		if err != nil {
 			return nil
 		}
-		var reqs []reconcile.Request
+		// Only the first in line can start. Waking every waiting session on each hand-off
+		// would cost a long line its length squared in reconciles; the first few are woken,
+		// in case the cache still shows one that has started or failed as waiting.
+		var line []client.Object
 		for _, it := range items {
 			if o, ok := it.(client.Object); ok && waiting(o) {
-				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)})
+				line = append(line, o)
 			}
+		}
+		sort.Slice(line, func(i, j int) bool { return repoqueue.Before(line[i], line[j]) })
+		var reqs []reconcile.Request
+		for _, o := range line[:min(len(line), wakeAtOnce)] {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)})
 		}
 		return reqs
 	})
 }
+
+// wakeAtOnce is how many sessions at the head of a line a released repository wakes.
+const wakeAtOnce = 3
 
 // RepositoryReleased passes the Job events after which a repository may be free: a Job that
 // finished or went away.

@@ -103,10 +103,10 @@ func TestSessionsShareARepositoryOneAtATime(t *testing.T) {
 	noJob(t, f.ns, "stash-backup-db-b-2")
 	noJob(t, g.ns, "stash-backup-db-c-3")
 
-	// Every Job and its pod say which repository they use; the session is labelled too.
+	// Every Job and its pod say which repository they use; so do the waiting sessions.
 	key := jobA.Labels[location.LabelKey]
-	if key == "" || jobA.Spec.Template.Labels[location.LabelKey] != key || a.Labels[location.LabelKey] != key {
-		t.Errorf("location labels: Job %v, pod %v, session %v", jobA.Labels, jobA.Spec.Template.Labels, a.Labels)
+	if key == "" || jobA.Spec.Template.Labels[location.LabelKey] != key || b.Labels[location.LabelKey] != key || c.Labels[location.LabelKey] != key {
+		t.Errorf("location labels: Job %v, pod %v, waiting sessions %v %v", jobA.Labels, jobA.Spec.Template.Labels, b.Labels, c.Labels)
 	}
 	if args := strings.Join(jobA.Spec.Template.Spec.InitContainers[0].Args, " "); strings.Contains(args, "--sole-writer=") && !strings.Contains(args, "--sole-writer=true") {
 		t.Errorf("the Job holding the repository must be told it is the sole writer: %s", args)

@@ -106,9 +106,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	case v1beta1.BackupSessionSucceeded, v1beta1.BackupSessionFailed, v1beta1.BackupSessionSkipped:
 		return ctrl.Result{}, r.pruneHistory(ctx, bs)
 	case v1beta1.BackupSessionRunning, v1beta1.BackupSessionUnknown:
-		return r.track(ctx, bs)
+		return session.RequeueOnConflict(r.track(ctx, bs))
 	default:
-		return r.start(ctx, bs)
+		return session.RequeueOnConflict(r.start(ctx, bs))
 	}
 }
 

@@ -90,9 +90,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	case v1beta1.RestoreSucceeded, v1beta1.RestoreFailed:
 		return ctrl.Result{}, nil
 	case v1beta1.RestoreRunning, v1beta1.RestoreUnknown:
-		return r.track(ctx, rs)
+		return session.RequeueOnConflict(r.track(ctx, rs))
 	default:
-		return r.start(ctx, rs)
+		return session.RequeueOnConflict(r.start(ctx, rs))
 	}
 }
 

@@ -1,9 +1,11 @@
 // Command controller benchmarks the operator on a real kube-apiserver + etcd: it runs the
-// real `hoard run` binary as its own process, creates many BackupConfigurations, and
-// measures how long until every CronJob exists, the latency from a trigger (a new
-// BackupSession) to its Job, and the operator's peak resident memory.
+// real `hoard run` binary as its own process, creates many BackupConfigurations (each with
+// its own Repository), and measures how long until every CronJob exists, the latency from a
+// trigger (a new BackupSession) to its Job, the operator's peak resident memory, and the
+// hand-off between sessions that share one repository: from one Job's end to the next
+// session's Job.
 //
-//	make bench-controller [BENCH_CONFIGS=1000] [BENCH_TRIGGERS=200]
+//	make bench-controller [BENCH_CONFIGS=1000] [BENCH_TRIGGERS=200] [BENCH_SHARED=50]
 package main
 
 import (
@@ -46,16 +48,17 @@ const ns = "bench"
 func main() {
 	configs := flag.Int("configs", 1000, "BackupConfigurations to create")
 	triggers := flag.Int("triggers", 200, "BackupSessions to trigger, one per configuration")
+	shared := flag.Int("shared", 50, "BackupSessions triggered at once on one shared repository, for the hand-off")
 	rate := flag.Float64("trigger-rate", 20, "triggers per second (schedule ticks spread over time); 0 fires them all at once")
 	hoardBin := flag.String("hoard", filepath.Join(envtestutil.RepoRoot(), "bin", "hoard"), "operator binary")
 	flag.Parse()
-	if err := run(*configs, *triggers, *rate, *hoardBin); err != nil {
+	if err := run(*configs, *triggers, *shared, *rate, *hoardBin); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-controller:", err)
 		os.Exit(1)
 	}
 }
 
-func run(configs, triggers int, rate float64, hoardBin string) error {
+func run(configs, triggers, shared int, rate float64, hoardBin string) error {
 	if triggers > configs {
 		triggers = configs
 	}
@@ -96,6 +99,7 @@ func run(configs, triggers int, rate float64, hoardBin string) error {
 	cronJobs := 0
 	allCronJobs := make(chan time.Time, 1)
 	jobSeen := map[string]time.Time{}
+	sharedJobs := make(chan *batchv1.Job, shared+1)
 	_, _ = factory.Batch().V1().CronJobs().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: func(any) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -108,6 +112,9 @@ func run(configs, triggers int, rate float64, hoardBin string) error {
 		mu.Lock()
 		defer mu.Unlock()
 		jobSeen[j.Labels["hoard.io/session"]] = time.Now()
+		if j.Labels[v1beta1.LabelInvokerName] != "" && strings.HasPrefix(j.Labels[v1beta1.LabelInvokerName], "shared-") {
+			sharedJobs <- j
+		}
 	}})
 	stop := make(chan struct{})
 	defer close(stop)
@@ -117,7 +124,10 @@ func run(configs, triggers int, rate float64, hoardBin string) error {
 	fmt.Printf("creating %d BackupConfigurations...\n", configs)
 	start := time.Now()
 	if err := parallel(configs, 16, func(i int) error {
-		return c.Create(ctx, backupConfiguration(i))
+		if err := c.Create(ctx, repository(fmt.Sprintf("repo-%04d", i))); err != nil {
+			return err
+		}
+		return c.Create(ctx, backupConfiguration(fmt.Sprintf("bc-%04d", i), fmt.Sprintf("repo-%04d", i)))
 	}); err != nil {
 		return err
 	}
@@ -193,6 +203,11 @@ func run(configs, triggers int, rate float64, hoardBin string) error {
 	slices.Sort(latencies)
 	p50 := latencies[len(latencies)*50/100]
 	p99 := latencies[min(len(latencies)-1, len(latencies)*99/100)]
+
+	handoffs, total, err := handoff(ctx, c, shared, sharedJobs)
+	if err != nil {
+		return err
+	}
 	rss := float64(peak.Load()) / (1 << 20)
 
 	fmt.Printf("\nbench-controller: %d BackupConfigurations, %d triggers at %.0f/s (0 = all at once), real kube-apiserver + etcd (tmpfs), operator as its own process\n", configs, triggers, rate)
@@ -201,6 +216,9 @@ func run(configs, triggers int, rate float64, hoardBin string) error {
 	fmt.Printf("  until every configuration is Ready:      %s\n", readyAt.Sub(start).Round(time.Millisecond))
 	fmt.Printf("  trigger -> Job created   p50: %-8s p99: %-8s (target p99 < 1s: %s)\n", p50.Round(time.Millisecond), p99.Round(time.Millisecond), verdict(p99 < time.Second))
 	fmt.Printf("  operator peak RSS:                       %.1f MiB (target < 150 MiB: %s)\n", rss, verdict(rss < 150))
+	slices.Sort(handoffs)
+	fmt.Printf("  %d sessions on one repository, one Job at a time: all done in %s; hand-off (Job ended -> next Job) p50: %s p99: %s\n",
+		shared, total.Round(time.Millisecond), handoffs[len(handoffs)*50/100].Round(time.Millisecond), handoffs[min(len(handoffs)-1, len(handoffs)*99/100)].Round(time.Millisecond))
 	return nil
 }
 
@@ -278,13 +296,67 @@ func writeKubeconfig(cfg *rest.Config) (string, error) {
 	return f.Name(), clientcmd.WriteToFile(*kc, f.Name())
 }
 
-func backupConfiguration(i int) *v1beta1.BackupConfiguration {
+// handoff triggers n sessions of n configurations that share one repository at once, and
+// plays the Job controller: each Job the operator creates is marked Failed (no pod) as soon
+// as it appears. It returns, for each Job after the first, the time from the previous Job's
+// end to its creation, and the time until the last Job appeared.
+func handoff(ctx context.Context, c client.Client, n int, jobs <-chan *batchv1.Job) ([]time.Duration, time.Duration, error) {
+	if err := c.Create(ctx, repository("shared-repo")); err != nil {
+		return nil, 0, err
+	}
+	for i := 0; i < n; i++ {
+		if err := c.Create(ctx, backupConfiguration(fmt.Sprintf("shared-%02d", i), "shared-repo")); err != nil {
+			return nil, 0, err
+		}
+	}
+	fmt.Printf("triggering %d BackupSessions on one repository...\n", n)
+	start := time.Now()
+	if err := parallel(n, 8, func(i int) error {
+		_, err := trigger.Trigger(ctx, c, ns, fmt.Sprintf("shared-%02d", i), time.Now)
+		return err
+	}); err != nil {
+		return nil, 0, err
+	}
+	var handoffs []time.Duration
+	var ended time.Time
+	for i := 0; i < n; i++ {
+		var job *batchv1.Job
+		select {
+		case j := <-jobs:
+			job = j.DeepCopy() // the informer's copy is shared: never modify it
+		case <-time.After(2 * time.Minute):
+			return nil, 0, fmt.Errorf("only %d of %d Jobs on the shared repository after 2 minutes without a new one", i, n)
+		}
+		if i > 0 {
+			handoffs = append(handoffs, time.Since(ended))
+		}
+		now := metav1.Now()
+		job.Status.StartTime = &now
+		job.Status.Failed = 1
+		job.Status.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
+			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
+		}
+		if err := c.Status().Update(ctx, job); err != nil {
+			return nil, 0, fmt.Errorf("failed to end Job %s: %w", job.Name, err)
+		}
+		ended = time.Now()
+	}
+	return handoffs, time.Since(start), nil
+}
+
+func repository(name string) *v1alpha1.Repository {
+	return &v1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: v1alpha1.RepositorySpec{Backend: v1alpha1.Backend{
+		StorageSecretName: "storage", Rest: &v1alpha1.RestServerSpec{URL: "http://rest.bench.svc:8000/" + name}}}}
+}
+
+func backupConfiguration(name, repo string) *v1beta1.BackupConfiguration {
 	return &v1beta1.BackupConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bc-%04d", i), Namespace: ns},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: v1beta1.BackupConfigurationSpec{
 			Schedule:        "0 3 * * *",
 			Task:            v1beta1.TaskRef{Name: "mysql-backup-8.0.21"},
-			Repository:      v1beta1.RepositoryRef{Name: "repo"},
+			Repository:      v1beta1.RepositoryRef{Name: repo},
 			Target:          &v1beta1.BackupTarget{Ref: v1beta1.TargetRef{APIVersion: "appcatalog.appscode.com/v1alpha1", Kind: "AppBinding", Name: "db"}},
 			RetentionPolicy: v1alpha1.RetentionPolicy{Name: "keep", KeepLast: 5},
 		},
@@ -295,8 +367,6 @@ func fixtures(ctx context.Context, c client.Client) error {
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "storage", Namespace: ns}, Data: map[string][]byte{"RESTIC_PASSWORD": []byte("x")}},
-		&v1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Name: "repo", Namespace: ns}, Spec: v1alpha1.RepositorySpec{Backend: v1alpha1.Backend{
-			StorageSecretName: "storage", Rest: &v1alpha1.RestServerSpec{URL: "http://rest.bench.svc:8000/"}}}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db-auth", Namespace: ns}, Data: map[string][]byte{"username": []byte("root"), "password": []byte("pw")}},
 		&appcatalogv1alpha1.AppBinding{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns}, Spec: appcatalogv1alpha1.AppBindingSpec{
 			ClientConfig: appcatalogv1alpha1.ClientConfig{Service: &appcatalogv1alpha1.ServiceReference{Name: "db", Port: 3306}},
