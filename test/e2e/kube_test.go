@@ -143,8 +143,11 @@ func show(t *testing.T, args ...string) {
 // Minimal views of the objects the test reads.
 type objectMeta struct {
 	Name              string            `json:"name"`
+	UID               string            `json:"uid"`
 	CreationTimestamp time.Time         `json:"creationTimestamp"`
+	DeletionTimestamp *time.Time        `json:"deletionTimestamp"`
 	Labels            map[string]string `json:"labels"`
+	Finalizers        []string          `json:"finalizers"`
 }
 
 type condition struct {
@@ -160,7 +163,11 @@ type backupSession struct {
 		Phase           string      `json:"phase"`
 		SessionDuration string      `json:"sessionDuration"`
 		Conditions      []condition `json:"conditions"`
-		Targets         []struct {
+		Progress        *struct {
+			BytesDone  int64 `json:"bytesDone"`
+			TotalBytes int64 `json:"totalBytes"`
+		} `json:"progress"`
+		Targets []struct {
 			Phase string `json:"phase"`
 			Stats []struct {
 				Hostname  string `json:"hostname"`
@@ -192,6 +199,33 @@ func (bs backupSession) failure() string {
 		}
 	}
 	return strings.Join(msgs, "; ")
+}
+
+// condition returns the session's condition of that type (empty when it has none).
+func (bs backupSession) condition(typ string) condition {
+	return findCondition(bs.Status.Conditions, typ)
+}
+
+// conditions is every condition in one line: Type=Status(Reason).
+func (bs backupSession) conditions() string {
+	return formatConditions(bs.Status.Conditions)
+}
+
+func findCondition(conds []condition, typ string) condition {
+	for _, c := range conds {
+		if c.Type == typ {
+			return c
+		}
+	}
+	return condition{}
+}
+
+func formatConditions(conds []condition) string {
+	var s []string
+	for _, c := range conds {
+		s = append(s, c.Type+"="+c.Status+"("+c.Reason+")")
+	}
+	return "[" + strings.Join(s, " ") + "]"
 }
 
 func (bs backupSession) snapshots() []string {

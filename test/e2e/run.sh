@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make e2e`: the Stash MySQL guide for real. Uses KUBECONFIG when it reaches a cluster,
+# `make e2e`: the Stash MySQL guide for real, and issue 10's fault suite (TestFaults). Uses KUBECONFIG when it reaches a cluster,
 # otherwise starts the local one-node cluster (test/cluster/up.sh), builds and loads the images,
 # installs Hoard with Helm and runs the Go test in test/e2e (build tag e2e). On failure it
 # prints diagnostics (objects, events, pod descriptions, operator and Job logs) and keeps the
@@ -20,7 +20,11 @@ finish() {
   [ "$rc" -ne 0 ] || rc=$r
   if [ "$rc" -ne 0 ] && [ -n "$CLUSTER_KIND" ] && reachable; then
     mkdir -p "$BIN/e2e"
-    diagnostics "$DEMO_NS" 2>&1 | tee "$BIN/e2e/diagnostics.txt" || true
+    # The guide's namespace and those of the fault suite (test/e2e/faults_test.go) that a
+    # failed case kept.
+    # shellcheck disable=SC2046 # one word per namespace
+    diagnostics "$DEMO_NS" $(kubectl get namespaces -l hoard.io/e2e=faults -o jsonpath='{.items[*].metadata.name}' 2>/dev/null) \
+      2>&1 | tee "$BIN/e2e/diagnostics.txt" || true
     say "diagnostics saved in bin/e2e/diagnostics.txt"
   fi
   down_if_started
