@@ -497,9 +497,7 @@ echo; echo "@@LOCKS"; restic list locks --no-lock || echo "@@FAILED locks"
 	if err := json.Unmarshal([]byte(section("SNAPSHOTS")), &st.Snapshots); err != nil {
 		k.t.Fatalf("restic snapshots of %s: %v:\n%s", url, err, out)
 	}
-	for _, l := range strings.Fields(section("LOCKS")) {
-		st.Locks = append(st.Locks, l)
-	}
+	st.Locks = append(st.Locks, strings.Fields(section("LOCKS"))...)
 	if check {
 		st.CheckOut = section("CHECK")
 		st.CheckOK = strings.TrimSpace(sections["CHECKRC"]) == "@@CHECKRC 0" && strings.Contains(st.CheckOut, "no errors were found")
