@@ -22,7 +22,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # AREA  WHAT  FROM
 #   WHAT: a program name (found on PATH or in the sbin/bin directories), an absolute path that
 #         must be executable (a file for apt:… entries ending in .crt/.gpg), or bin/NAME.
-#   FROM: apt:PACKAGE (hack/apt.sh PACKAGE), tool:NAME (hack/tools.sh NAME), or go (install Go).
+#   FROM: apt:PACKAGE (hack/apt.sh PACKAGE), tool:NAME (hack/tools.sh NAME), make:TARGET (a
+#         make target builds it), or go (install Go).
 # Order matters for --install: tools are built in this order (the Kubernetes binaries first,
 # the longest build).
 TABLE='
@@ -38,6 +39,7 @@ integration /usr/bin/prometheus-pushgateway      apt:prometheus-pushgateway
 datapath    bin/restic                           tool:restic
 datapath    bin/rest-server                      tool:rest-server
 datapath    bin/versitygw                        tool:versitygw
+datapath    bin/restic-0.12                      make:restic-0.12
 datapath    mariadbd                             apt:mariadb-server
 datapath    mariadb-install-db                   apt:mariadb-server
 datapath    mysql                                apt:mariadb-client
@@ -133,7 +135,7 @@ while read -r area what from; do
   done
 done <<<"$TABLE"
 
-packages=() tools=()
+packages=() tools=() targets=()
 declare -A pseen=()
 for r in "${rows[@]}"; do
   read -r _ _ from <<<"$r"
@@ -142,12 +144,14 @@ for r in "${rows[@]}"; do
   case $from in
     apt:*) packages+=("${from#apt:}") ;;
     tool:*) tools+=("${from#tool:}") ;;
+    make:*) targets+=("${from#make:}") ;;
   esac
 done
 
 if [ "$mode" = list ]; then
   echo "debian: ${packages[*]}"
   echo "tools: ${tools[*]}"
+  echo "make targets: ${targets[*]}"
   exit 0
 fi
 
@@ -155,6 +159,7 @@ if [ "$mode" = install ]; then
   # Debian packages first: the tool builds need ca-certificates (the Go module proxy is HTTPS).
   "$root/hack/apt.sh" "${packages[@]}"
   [ "${#tools[@]}" -eq 0 ] || "$root/hack/tools.sh" "${tools[@]}"
+  [ "${#targets[@]}" -eq 0 ] || make -C "$root" --no-print-directory "${targets[@]}"
 fi
 
 # find_program NAME: the executable file NAME on PATH or in the system directories (root's
@@ -190,6 +195,7 @@ how() {
     apt:*) echo "hack/apt.sh ${1#apt:}   (Debian package ${1#apt:})" ;;
     tool:etcd) echo "hack/tools.sh etcd   (installs Debian's etcd-server and links bin/etcd to /usr/bin/etcd)" ;;
     tool:*) echo "hack/tools.sh ${1#tool:}   (builds the version pinned under hack/tools/ into ~/.cache/hoard/tools)" ;;
+    make:*) echo "make ${1#make:}" ;;
     go) echo "install Go (see go.mod for the version) and put it on PATH; the scripts cannot install it" ;;
   esac
 }
