@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoard-operator/hoard/internal/restic"
 	"github.com/hoard-operator/hoard/internal/result"
 )
 
@@ -217,5 +218,19 @@ func TestFailedBackupResultFits(t *testing.T) {
 	}
 	if c := clip("ééé", 5); c != "é…" {
 		t.Errorf("clip cut a rune: %q", c)
+	}
+}
+
+func TestStorageTimeoutErrorNamesTheBackendsComplaint(t *testing.T) {
+	xe := &restic.ExitError{Command: "unlock", Code: 130, Message: "Stat(<config/>) returned error, retrying after 1.2s: dial tcp 10.0.0.1:8000: connect: connection refused; " +
+		"Stat(<config/>) returned error, retrying after 2.5s: dial tcp 10.0.0.1:8000: connect: connection refused; rest:http://10.0.0.1:8000/repo/"}
+	err := &storageTimeoutError{location: "rest:http://10.0.0.1:8000/repo", timeout: 20 * time.Second, err: xe}
+	want := "the repository rest:http://10.0.0.1:8000/repo did not respond within 20s; restic's last error: " +
+		"Stat(<config/>) returned error, retrying after 2.5s: dial tcp 10.0.0.1:8000: connect: connection refused"
+	if got := err.Error(); got != want {
+		t.Errorf("Error() =\n%s\nwant\n%s", got, want)
+	}
+	if lastError("nothing alike") != "nothing alike" {
+		t.Error("without an error line, the whole message stays")
 	}
 }

@@ -93,6 +93,12 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 	})
 	stopProgress()
 	switch {
+	case dumpErr != nil && ctx.Err() != nil:
+		// The Job is being stopped (its pod deleted, its deadline passed): restic was
+		// interrupted first and removed its lock; mysql must not run a truncated statement.
+		load.Abort()
+		return fmt.Errorf("the restore was stopped by a termination signal (pod deleted or deadline passed) after %s of the dump, the database may be partly restored: %w",
+			FormatBytes(progress.done.Load()), dumpErr)
 	case dumpErr == nil:
 		if err := load.Finish(); err != nil {
 			return fmt.Errorf("restore failed after %s of the dump: %w", FormatBytes(progress.done.Load()), err)

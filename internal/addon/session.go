@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hoard-operator/hoard/internal/mysql"
@@ -172,12 +173,33 @@ func (s *session) waitDB(ctx context.Context) error {
 
 // storageTimeoutError is a repository that did not respond within the storage timeout.
 type storageTimeoutError struct {
-	timeout time.Duration
-	err     error
+	location string
+	timeout  time.Duration
+	err      error
 }
 
+// Error names the repository and the backend's last word; which restic command was waiting
+// (and that it was interrupted for it) says nothing to the user.
 func (e *storageTimeoutError) Error() string {
-	return fmt.Sprintf("the repository did not respond within %s: %v", e.timeout, e.err)
+	msg := fmt.Sprintf("the repository %s did not respond within %s", e.location, e.timeout)
+	var xe *restic.ExitError
+	if errors.As(e.err, &xe) && xe.Message != "" {
+		return msg + "; restic's last error: " + lastError(xe.Message)
+	}
+	return msg + ": " + e.err.Error()
+}
+
+// lastError picks the backend's last complaint out of restic's last lines (joined by "; "),
+// which repeat it once per retry; all of them when none looks like one.
+func lastError(msg string) string {
+	lines := strings.Split(msg, "; ")
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.ToLower(lines[i])
+		if strings.Contains(l, "error") || strings.Contains(l, "refused") || strings.Contains(l, "timeout") || strings.Contains(l, "no such host") {
+			return lines[i]
+		}
+	}
+	return msg
 }
 
 func (e *storageTimeoutError) Unwrap() error { return e.err }
@@ -191,7 +213,7 @@ func (s *session) withStorageTimeout(ctx context.Context, f func(context.Context
 	defer cancel()
 	err := f(sctx)
 	if err != nil && errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-		return &storageTimeoutError{timeout: s.o.StorageTimeout, err: err}
+		return &storageTimeoutError{location: s.location, timeout: s.o.StorageTimeout, err: err}
 	}
 	return err
 }

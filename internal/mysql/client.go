@@ -209,6 +209,8 @@ func (c *Client) WaitReady(ctx context.Context, timeout, interval time.Duration)
 
 // Load is a running `mysql` that executes what is written to its stdin.
 type Load struct {
+	// exited is closed once mysql has been waited for.
+	exited chan struct{}
 	cmd    *exec.Cmd
 	stdin  *os.File
 	stderr *Tail
@@ -228,11 +230,15 @@ func (c *Client) LoadCommand(userArgs []string) []string {
 }
 
 // StartLoad starts mysql with the user's args (e.g. a database name) after the defaults.
+//
+// Cancelling ctx kills mysql only after WriterGrace: the writer of its input (restic) is
+// stopped by the same cancellation and must first remove its repository lock. A reader killed
+// at once made restic die of SIGPIPE with its lock left behind.
 func (c *Client) StartLoad(ctx context.Context, userArgs []string) (*Load, error) {
 	argv := c.LoadCommand(userArgs)
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = c.Env
-	l := &Load{cmd: cmd, stderr: NewTail(4096)}
+	l := &Load{cmd: cmd, stderr: NewTail(4096), exited: make(chan struct{})}
 	cmd.Stderr = l.stderr
 	cmd.Stdout = l.stderr
 	// A large pipe (not StdinPipe's default one): see package pipe.
@@ -248,8 +254,24 @@ func (c *Client) StartLoad(ctx context.Context, userArgs []string) (*Load, error
 		return nil, fmt.Errorf("failed to start mysql: %w", err)
 	}
 	l.stdin = w
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-l.exited:
+			return
+		}
+		select {
+		case <-time.After(WriterGrace):
+			_ = cmd.Process.Kill()
+		case <-l.exited:
+		}
+	}()
 	return l, nil
 }
+
+// WriterGrace is how long a cancelled load keeps reading, so that the writer of its input
+// can stop cleanly first.
+const WriterGrace = 5 * time.Second
 
 // Stdin is where the SQL goes: a pipe.
 func (l *Load) Stdin() *os.File { return l.stdin }
@@ -272,7 +294,8 @@ func (l *Load) BytesRead() (int64, error) {
 // Finish closes stdin and waits for mysql to execute the rest.
 func (l *Load) Finish() error {
 	l.stdin.Close()
-	if err := l.cmd.Wait(); err != nil {
+	err := l.wait()
+	if err != nil {
 		return NewServerError("mysql", err, l.stderr.Lines())
 	}
 	return nil
@@ -283,5 +306,11 @@ func (l *Load) Finish() error {
 func (l *Load) Abort() {
 	_ = l.cmd.Process.Kill()
 	l.stdin.Close()
-	_ = l.cmd.Wait()
+	_ = l.wait()
+}
+
+func (l *Load) wait() error {
+	err := l.cmd.Wait()
+	close(l.exited)
+	return err
 }

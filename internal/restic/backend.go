@@ -276,6 +276,8 @@ func restRepository(endpoint string, sec *Secret) (string, error) {
 	user, hasUser := sec.get(KeyRestServerUsername)
 	pass, hasPass := sec.get(KeyRestServerPassword)
 	switch {
+	case hasUser && hasPass && user == "" && pass == "":
+		// Empty keys, as some manifests carry them: no credentials.
 	case hasUser && hasPass:
 		u.User = url.UserPassword(user, pass)
 	case hasUser:

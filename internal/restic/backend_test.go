@@ -109,6 +109,12 @@ func TestNewSetupProviders(t *testing.T) {
 			cfg:      Config{Provider: "rest", Endpoint: "http://10.0.0.1:8000/"},
 			wantRepo: "rest:http://10.0.0.1:8000/",
 		},
+		{
+			name:     "rest with empty credential keys",
+			cfg:      Config{Provider: "rest", Endpoint: "http://10.0.0.1:8000/"},
+			secret:   map[string]string{"REST_SERVER_USERNAME": "", "REST_SERVER_PASSWORD": ""},
+			wantRepo: "rest:http://10.0.0.1:8000/",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

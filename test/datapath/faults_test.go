@@ -189,6 +189,44 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
+	t.Run("restore stopped as when its pod is deleted", func(t *testing.T) {
+		// The kubelet sends SIGTERM to the addon. restic must stop first and remove its lock:
+		// killing mysql first made restic die of SIGPIPE with the lock left behind.
+		r, rdir := localRepo(t)
+		src := newServer(t)
+		mustExec(t, src, bigSQL)
+		mustSucceed(t, backup(t, r, targetDir(t, src, DBPassword), "--mysql-args=--databases big"))
+		dst := newServer(t)
+		mustExec(t, dst, "CREATE DATABASE big; CREATE TABLE big.a_big (id INT PRIMARY KEY)")
+		release := lockTable(t, dst, "big.a_big")
+		defer release()
+		a, err := tools.StartAddon(filepath.Join(t.TempDir(), "out"), addonArgs(t, "restore-mysql", r, targetDir(t, dst, DBPassword))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// mysql waits for the lock at the dump's first DROP TABLE; restic fills the pipe and
+		// waits too, holding its repository lock.
+		waitDumpBlocked(t, dst, a)
+		waitFor(t, "restic's lock", func() bool { return countFiles(t, filepath.Join(rdir, "locks")) > 0 })
+		if err := a.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		run, err := a.Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// restic was interrupted (and so removed its lock) before mysql went away: with mysql
+		// killed first, the error was mysql's and restic died of SIGPIPE.
+		mustFail(t, run, "the restore was stopped by a termination signal", "the database may be partly restored", "restic dump failed")
+		if run.Duration > 20*time.Second {
+			t.Errorf("stopping took %s: it must fit in a pod's 30 s grace period", run.Duration)
+		}
+		if n := countFiles(t, filepath.Join(rdir, "locks")); n != 0 {
+			t.Errorf("the stopped restore left %d lock(s) in the repository", n)
+		}
+		assertHealthy(t, r)
+	})
+
 	t.Run("stale exclusive lock", func(t *testing.T) {
 		// restic key passwd holds an exclusive lock while it reads the new password: from a
 		// FIFO nobody writes to, it holds it until killed, like a prune killed with its pod.

@@ -77,7 +77,7 @@ func waitDumpBlocked(t *testing.T, m *MariaDB, a *Addon) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		rows, err := m.Query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = 'Waiting for table metadata lock'")
+		rows, err := m.Query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for % metadata lock'")
 		if err == nil && rows[0][0] != "0" {
 			return
 		}
