@@ -39,7 +39,7 @@ integration /usr/bin/prometheus-pushgateway      apt:prometheus-pushgateway
 datapath    bin/restic                           tool:restic
 datapath    bin/rest-server                      tool:rest-server
 datapath    bin/versitygw                        tool:versitygw
-datapath    bin/restic-0.12                      make:restic-0.12
+datapath    bin/restic-0.12                      tool:restic-0.12
 datapath    mariadbd                             apt:mariadb-server
 datapath    mariadb-install-db                   apt:mariadb-server
 datapath    mysql                                apt:mariadb-client

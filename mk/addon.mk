@@ -7,25 +7,9 @@ RUNS ?= 5
 DATAPATH_PKGS := ./internal/restic/... ./internal/mysql/... ./internal/addon/... ./cmd/mysql-addon/... ./test/datapath/...
 
 .PHONY: datapath-tools
-datapath-tools: restic-0.12 ## Install and build what the data path needs: MariaDB, restic, rest-server, versitygw, restic 0.12.
+datapath-tools: ## Install and build what the data path needs: MariaDB, restic, rest-server, versitygw, restic 0.12.1 (Stash's).
 	hack/apt.sh mariadb-server mariadb-client
-	hack/tools.sh restic rest-server versitygw
-
-# restic 0.12.1, the version upstream Stash shipped, writes the Stash-era repositories of the
-# data-path tests. It is built like hack/tools.sh builds its tools (same cache, keyed by the
-# module's go.mod and go.sum). Its go.sum comes from the Go module proxy: the checksum database
-# has no entry for restic v0.12.1, so `go mod tidy` there needs GONOSUMDB=github.com/restic/restic.
-RESTIC_012_MOD := hack/tools/restic-0.12
-.PHONY: restic-0.12
-restic-0.12: ## Build restic 0.12.1 (upstream Stash's) into bin/restic-0.12.
-	@key=$$(cat $(RESTIC_012_MOD)/go.mod $(RESTIC_012_MOD)/go.sum | sha256sum | cut -c1-16); \
-	cache=$${HOARD_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/hoard}; out=$$cache/tools/restic-0.12-$$key; \
-	if [ ! -x "$$out" ]; then \
-	  echo ">> building restic-0.12 (github.com/restic/restic/cmd/restic@v0.12.1)" >&2; mkdir -p "$$cache/tools"; \
-	  (cd $(RESTIC_012_MOD) && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$$out.tmp" github.com/restic/restic/cmd/restic); \
-	  mv "$$out.tmp" "$$out"; \
-	fi; \
-	mkdir -p $(BIN); ln -sfn "$$out" $(BIN)/restic-0.12
+	hack/tools.sh restic rest-server versitygw restic-0.12
 
 .PHONY: build-mysql-addon
 build-mysql-addon: ## Build the static addon binary the image copies (bin/linux-amd64/hoard-mysql-addon).

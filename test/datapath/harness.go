@@ -61,7 +61,7 @@ func FindTools(root string) (*Tools, error) {
 		}
 	}
 	if _, err := os.Stat(t.Restic012); err != nil {
-		missing = append(missing, t.Restic012+" (run: make restic-0.12)")
+		missing = append(missing, t.Restic012+" (run: hack/tools.sh restic-0.12)")
 	}
 	for _, x := range []struct {
 		dst  *string
