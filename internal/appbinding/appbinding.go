@@ -140,11 +140,13 @@ func Transform(data map[string][]byte, transforms []v1alpha1.SecretTransform, na
 			if ref == nil || ref.Name == "" {
 				return nil, fmt.Errorf("secretTransforms[%d].addKeysFrom names no Secret", i)
 			}
-			ns := ref.Namespace
-			if ns == "" {
-				ns = namespace
+			// The operator may read Secrets everywhere; a user of one namespace must not
+			// borrow that to copy another namespace's Secret into a session of theirs. The
+			// refusal does not say whether that Secret exists.
+			if ref.Namespace != "" && ref.Namespace != namespace {
+				return nil, fmt.Errorf("secretTransforms[%d].addKeysFrom.secretRef.namespace %q: a Secret of another namespace is not read (the AppBinding is in %q)", i, ref.Namespace, namespace)
 			}
-			extra, err := get(ns, ref.Name)
+			extra, err := get(namespace, ref.Name)
 			if err != nil {
 				return nil, fmt.Errorf("secretTransforms[%d].addKeysFrom: %w", i, err)
 			}

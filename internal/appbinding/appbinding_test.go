@@ -96,6 +96,19 @@ func TestConnectionWithTransforms(t *testing.T) {
 	if strings.Contains(err.Error(), "root") {
 		t.Errorf("error leaks secret data: %v", err)
 	}
+	// A Secret of another namespace is never read, and the refusal does not say whether it
+	// exists. The same namespace, named explicitly, is fine.
+	called := false
+	spy := func(ns, name string) (map[string][]byte, error) { called = true; return get(ns, name) }
+	steal := []v1alpha1.SecretTransform{{AddKeysFrom: &v1alpha1.AddKeysFromTransform{SecretRef: &v1alpha1.ObjectReference{Namespace: "kube-system", Name: "token"}}}}
+	_, err = Transform(map[string][]byte{}, steal, "demo", spy)
+	if err == nil || called || !strings.Contains(err.Error(), `secretTransforms[0].addKeysFrom.secretRef.namespace "kube-system": a Secret of another namespace is not read`) {
+		t.Errorf("cross-namespace addKeysFrom: err = %v, read = %t", err, called)
+	}
+	same := []v1alpha1.SecretTransform{{AddKeysFrom: &v1alpha1.AddKeysFromTransform{SecretRef: &v1alpha1.ObjectReference{Namespace: "demo", Name: "extra"}}}}
+	if out, err := Transform(map[string][]byte{}, same, "demo", get); err != nil || string(out["password"]) != "s3cret" {
+		t.Errorf("same-namespace addKeysFrom: %q, %v", out, err)
+	}
 	_, err = Transform(map[string][]byte{}, []v1alpha1.SecretTransform{{RenameKey: &v1alpha1.RenameKeyTransform{From: "a", To: "b"}}}, "demo", get)
 	if err == nil || !strings.Contains(err.Error(), `secretTransforms[0].renameKey: key "a" not found`) {
 		t.Errorf("rename of a missing key: err = %v", err)

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	appcatalogv1alpha1 "github.com/hoard-operator/hoard/api/appcatalog/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/controller/repository"
@@ -421,4 +422,46 @@ func TestWipeOutRefusedWhileShared(t *testing.T) {
 		t.Errorf("wipe Job labels %v args %v", job.Labels, job.Spec.Template.Spec.Containers[0].Args)
 	}
 	waitCondition(t, r1, repoConds, repository.ConditionWipedOut, metav1.ConditionFalse, "is deleting the repository's data")
+}
+
+// An AppBinding cannot make the operator copy a Secret of another namespace into a session of
+// its own (issue 11, first case): the session fails naming the field, and nothing is copied.
+func TestAppBindingCannotBorrowAnotherNamespacesSecret(t *testing.T) {
+	startManager(t)
+	ctx := context.Background()
+	f := newSessionFixture(t)
+	victim := newNamespace(t)
+	if err := k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "token", Namespace: victim},
+		Data: map[string][]byte{"token": []byte("cluster-admin-token")}}); err != nil {
+		t.Fatal(err)
+	}
+	ab := &appcatalogv1alpha1.AppBinding{}
+	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: f.appBinding}, ab); err != nil {
+		t.Fatal(err)
+	}
+	base := ab.DeepCopy()
+	ab.Spec.SecretTransforms = []appcatalogv1alpha1.SecretTransform{
+		{AddKeysFrom: &appcatalogv1alpha1.AddKeysFromTransform{SecretRef: &appcatalogv1alpha1.ObjectReference{Namespace: victim, Name: "token"}}},
+		{RenameKey: &appcatalogv1alpha1.RenameKeyTransform{From: "token", To: "password"}},
+	}
+	if err := k8sClient.Patch(ctx, ab, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	rs := waitPhase(t, f.restoreSession(t, "borrow", nil), rsPhase, "Failed")
+	c := meta.FindStatusCondition(rs.Status.Conditions, v1beta1.ConditionRestoreCompleted)
+	if c == nil || !strings.Contains(c.Message, "secretTransforms[0].addKeysFrom.secretRef.namespace \""+victim+"\": a Secret of another namespace is not read") {
+		t.Errorf("RestoreCompleted = %+v", c)
+	}
+	secrets := &corev1.SecretList{}
+	if err := k8sClient.List(ctx, secrets, client.InNamespace(f.ns)); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets.Items {
+		for k, v := range s.Data {
+			if string(v) == "cluster-admin-token" {
+				t.Errorf("Secret %s/%s key %s holds the other namespace's token", s.Namespace, s.Name, k)
+			}
+		}
+	}
+	noJob(t, f.ns, "stash-restore-borrow")
 }
