@@ -22,6 +22,26 @@ import (
 // TargetSecretName is the per-session Secret with the target's connection.
 func TargetSecretName(jobName string) string { return jobName + "-target" }
 
+// DeleteTargetSecret removes a finished session's copy of the target's credentials: it served
+// the Job's pod only, and a copy kept for the session's lifetime would outlive a password
+// rotation. A Secret the session does not control is left alone.
+func DeleteTargetSecret(ctx context.Context, c client.Client, owner client.Object, jobName string) error {
+	// Metadata only: the owner is all that is read, and Secret data stays out of the cache.
+	s := &metav1.PartialObjectMetadata{}
+	s.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	key := client.ObjectKey{Namespace: owner.GetNamespace(), Name: TargetSecretName(jobName)}
+	if err := c.Get(ctx, key, s); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if !metav1.IsControlledBy(s, owner) {
+		return nil
+	}
+	if err := c.Delete(ctx, s, client.Preconditions{UID: &s.UID}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("failed to delete the target Secret %s/%s: %w", key.Namespace, key.Name, err)
+	}
+	return nil
+}
+
 // ForeignObjectError is an object in the way of a session's Job or Secret: it has the name
 // the session needs but the session does not own it. Using it would mean reporting another
 // run's outcome, or mounting another run's credentials.

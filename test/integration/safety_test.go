@@ -465,3 +465,25 @@ func TestAppBindingCannotBorrowAnotherNamespacesSecret(t *testing.T) {
 	}
 	noJob(t, f.ns, "stash-restore-borrow")
 }
+
+// The per-session copy of the database credentials is deleted once the Job has finished.
+func TestTargetSecretDeletedWhenTheJobEnds(t *testing.T) {
+	startManager(t)
+	ctx := context.Background()
+	f := newSessionFixture(t)
+	f.backupConfiguration(t, "short-lived", nil)
+	bs := waitPhase(t, f.backupSession(t, "short-lived", "1"), bsPhase, "Running")
+	job := waitJob(t, f.ns, "stash-backup-short-lived-1")
+	key := client.ObjectKey{Namespace: f.ns, Name: session.TargetSecretName(job.Name)}
+	if err := k8sClient.Get(ctx, key, &corev1.Secret{}); err != nil {
+		t.Fatalf("target Secret while the Job runs: %v", err)
+	}
+	okBackup(t, job, "5e5e5e5e")
+	waitPhase(t, bs, bsPhase, "Succeeded")
+	pollUntil(t, 10*time.Second, "target Secret deleted", func() error {
+		if err := k8sClient.Get(ctx, key, &corev1.Secret{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there: %w", err)
+		}
+		return nil
+	})
+}

@@ -63,7 +63,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=tasks;functions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=appcatalog.appscode.com,resources=appbindings,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
@@ -292,9 +292,15 @@ func (r *Reconciler) track(ctx context.Context, bs *v1beta1.BackupSession) (ctrl
 	case err != nil:
 		return ctrl.Result{}, err
 	case obs.Outcome.Finished:
-		return ctrl.Result{}, r.finish(ctx, bs, obs.Outcome)
+		if err := r.finish(ctx, bs, obs.Outcome); err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{}, session.DeleteTargetSecret(ctx, r.Client, bs, resolve.JobName(resolve.KindBackup, bs.Name))
 	case obs.StopReason != "":
-		return ctrl.Result{}, r.fail(ctx, bs, obs.StopReason, obs.StopMessage)
+		if err := r.fail(ctx, bs, obs.StopReason, obs.StopMessage); err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{}, session.DeleteTargetSecret(ctx, r.Client, bs, resolve.JobName(resolve.KindBackup, bs.Name))
 	}
 	if err := r.updateProgress(ctx, bs, obs.Job); err != nil {
 		log.FromContext(ctx).V(1).Info("no progress report", "reason", err.Error())

@@ -49,7 +49,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=tasks;functions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=appcatalog.appscode.com,resources=appbindings,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
@@ -221,9 +221,15 @@ func (r *Reconciler) track(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 	case err != nil:
 		return ctrl.Result{}, err
 	case obs.Outcome.Finished:
-		return ctrl.Result{}, r.finish(ctx, rs, obs.Outcome)
+		if err := r.finish(ctx, rs, obs.Outcome); err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{}, session.DeleteTargetSecret(ctx, r.Client, rs, resolve.JobName(resolve.KindRestore, rs.Name))
 	case obs.StopReason != "":
-		return ctrl.Result{}, r.fail(ctx, rs, obs.StopReason, obs.StopMessage)
+		if err := r.fail(ctx, rs, obs.StopReason, obs.StopMessage); err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{}, session.DeleteTargetSecret(ctx, r.Client, rs, resolve.JobName(resolve.KindRestore, rs.Name))
 	}
 	return ctrl.Result{RequeueAfter: obs.RequeueAfter}, nil
 }
