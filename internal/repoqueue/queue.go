@@ -7,17 +7,20 @@
 // per repository, a Job knows that any lock it finds is stale and can remove it at once.
 //
 // "One repository" is one location (package location), however many Repository objects
-// point at it. Every Hoard Job and its pod carry location.LabelKey, so the queue can see
-// which Jobs use a location straight from the API server; sessions that wait carry the same
-// label, so the queue knows who came first. All state is in the API: a restarted operator
-// rebuilds the queue from it.
+// point at it. Every Hoard Job and its pod carry location.LabelKey, so the queue sees in the
+// informer cache which Jobs use a location; sessions that wait carry the same label, so the
+// queue knows who came first. The state is in the API: a restarted operator rebuilds the
+// queue from it once its cache has synced. The one thing the cache may not show yet is a Job
+// this process created a moment ago: the queue remembers those itself until the cache does.
 package repoqueue
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -33,21 +36,34 @@ import (
 // reconciler of the process: its mutex makes "is the location free? then create the Job" one
 // step, so two sessions reconciled at the same moment cannot both start.
 type Queue struct {
-	// Direct reads Jobs and pods from the API server: a Job created a moment ago by another
-	// reconciler must count, and the cache may not have seen it yet.
-	Direct client.Reader
-	// Cached lists the sessions waiting in line.
+	// Cached lists the Jobs and pods that use a location and the sessions waiting for it.
 	Cached client.Reader
 
 	mu sync.Mutex
+	// started remembers, per location key, the last Job this process created, until the
+	// cache shows it.
+	started map[string]startedJob
 }
+
+// startedJob is a Job the queue let an entrant create.
+type startedJob struct {
+	namespace, name string
+	holder          Holder
+	at              time.Time
+}
+
+// cacheLag bounds how long a started Job is remembered without the cache showing it: long
+// past any informer delay, short enough that a Job deleted before the cache saw it does not
+// hold its location for long.
+const cacheLag = time.Minute
 
 // Entrant is what wants to use a repository: a session about to create its Job, or a wipe.
 type Entrant struct {
 	Location location.Location
-	// Object is the session (or Repository, for a wipe); its creation time is its place in
-	// line.
+	// Object is the session (or Repository, for a wipe), of kind Kind; its creation time is
+	// its place in line.
 	Object client.Object
+	Kind   string
 	// JobName is the Job the entrant creates in Object's namespace. A Job of that name that
 	// the entrant owns does not block it: it is its own Job, created before an operator
 	// restart.
@@ -92,7 +108,15 @@ func (q *Queue) Enter(ctx context.Context, e Entrant, start func(context.Context
 			return h, err
 		}
 	}
-	return nil, start(ctx)
+	if err := start(ctx); err != nil {
+		return nil, err
+	}
+	if q.started == nil {
+		q.started = map[string]startedJob{}
+	}
+	q.started[e.Location.Key()] = startedJob{namespace: e.Object.GetNamespace(), name: e.JobName, at: time.Now(),
+		holder: Holder{Kind: e.Kind, Namespace: e.Object.GetNamespace(), Name: e.Object.GetName(), Running: true}}
+	return nil, nil
 }
 
 // busy returns a Job that uses the location: one that has not finished, or whose pod still
@@ -100,10 +124,24 @@ func (q *Queue) Enter(ctx context.Context, e Entrant, start func(context.Context
 // created before an operator restart, does not count; a Job of the same name that another
 // object owns (say, a deleted session of the same name) does.
 func (q *Queue) busy(ctx context.Context, e Entrant) (holder *Holder, started bool, err error) {
-	sel := client.MatchingLabels{location.LabelKey: e.Location.Key()}
+	key := e.Location.Key()
+	sel := client.MatchingLabels{location.LabelKey: key}
 	jobs := &batchv1.JobList{}
-	if err := q.Direct.List(ctx, jobs, sel); err != nil {
+	if err := q.Cached.List(ctx, jobs, sel); err != nil {
 		return nil, false, fmt.Errorf("failed to list the Jobs using repository %s: %w", e.Location, err)
+	}
+	if rec, ok := q.started[key]; ok {
+		switch {
+		case slices.ContainsFunc(jobs.Items, func(j batchv1.Job) bool { return j.Namespace == rec.namespace && j.Name == rec.name }),
+			time.Since(rec.at) > cacheLag:
+			delete(q.started, key)
+		case rec.namespace == e.Object.GetNamespace() && rec.name == e.JobName:
+			// The entrant's own Job, created a moment ago.
+			return nil, true, nil
+		default:
+			h := rec.holder
+			return &h, false, nil
+		}
 	}
 	var own types.UID
 	for i := range jobs.Items {
@@ -118,7 +156,7 @@ func (q *Queue) busy(ctx context.Context, e Entrant) (holder *Holder, started bo
 		}
 	}
 	pods := &corev1.PodList{}
-	if err := q.Direct.List(ctx, pods, sel); err != nil {
+	if err := q.Cached.List(ctx, pods, sel); err != nil {
 		return nil, false, fmt.Errorf("failed to list the pods using repository %s: %w", e.Location, err)
 	}
 	for i := range pods.Items {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/repoqueue"
@@ -48,7 +49,11 @@ type Start struct {
 // Start creates the session's Job when the repository is free and the session is first in
 // line; otherwise it labels the session with the repository's location, its ticket in line.
 func (s *Starter) Start(ctx context.Context, l Launch) (Start, error) {
-	holder, err := s.Queue.Enter(ctx, repoqueue.Entrant{Location: l.Location, Object: l.Session, JobName: l.Job.Name}, func(ctx context.Context) error {
+	gvk, err := apiutil.GVKForObject(l.Session, s.Scheme)
+	if err != nil {
+		return Start{}, fmt.Errorf("failed to tell the kind of %T: %w", l.Session, err)
+	}
+	holder, err := s.Queue.Enter(ctx, repoqueue.Entrant{Location: l.Location, Object: l.Session, Kind: gvk.Kind, JobName: l.Job.Name}, func(ctx context.Context) error {
 		return CreateJob(ctx, s.Client, s.Direct, s.Scheme, l.Session, l.Job, l.Connection)
 	})
 	var foreign *ForeignObjectError

@@ -94,6 +94,16 @@ func SetupWithManager(mgr ctrl.Manager, image string, queue *repoqueue.Queue) er
 		Queue:         queue,
 		RetryInterval: 10 * time.Second,
 	}
+	// An index of the Repositories whose wipe is pending, so that every Repository and
+	// BackupConfiguration event looks them up rather than going through all Repositories.
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &stashv1alpha1.Repository{}, pendingWipeIndex, func(o client.Object) []string {
+		if r, ok := o.(*stashv1alpha1.Repository); ok && wipePending(r) {
+			return []string{"true"}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("failed to index Repositories by pending wipe: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("repository").
 		For(&stashv1alpha1.Repository{}).
@@ -104,18 +114,23 @@ func SetupWithManager(mgr ctrl.Manager, image string, queue *repoqueue.Queue) er
 		Complete(r)
 }
 
+// pendingWipeIndex is the field index of Repositories whose wipe is still to run.
+const pendingWipeIndex = "hoard.pendingWipe"
+
+// wipePending tells a Repository being deleted whose data is still to be wiped.
+func wipePending(r *stashv1alpha1.Repository) bool {
+	return !r.DeletionTimestamp.IsZero() && r.Spec.WipeOut && controllerutil.ContainsFinalizer(r, Finalizer)
+}
+
 // pendingWipes lists the Repositories whose wipe is still to run.
 func (r *Reconciler) pendingWipes(ctx context.Context, _ client.Object) []reconcile.Request {
 	list := &stashv1alpha1.RepositoryList{}
-	if err := r.List(ctx, list); err != nil {
+	if err := r.List(ctx, list, client.MatchingFields{pendingWipeIndex: "true"}); err != nil {
 		return nil
 	}
-	var reqs []reconcile.Request
+	reqs := make([]reconcile.Request, 0, len(list.Items))
 	for i := range list.Items {
-		repo := &list.Items[i]
-		if !repo.DeletionTimestamp.IsZero() && repo.Spec.WipeOut && controllerutil.ContainsFinalizer(repo, Finalizer) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(repo)})
-		}
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 	}
 	return reqs
 }
@@ -255,7 +270,7 @@ func (r *Reconciler) startWipe(ctx context.Context, repo *stashv1alpha1.Reposito
 			event.RepositoryWipeRefused)
 		return false, nil
 	}
-	holder, err := r.Queue.Enter(ctx, repoqueue.Entrant{Location: loc, Object: repo, JobName: job.Name, JumpLine: true}, func(ctx context.Context) error {
+	holder, err := r.Queue.Enter(ctx, repoqueue.Entrant{Location: loc, Object: repo, Kind: "Repository", JobName: job.Name, JumpLine: true}, func(ctx context.Context) error {
 		return session.CreateJob(ctx, r.Client, r.APIReader, r.Scheme, repo, job, nil)
 	})
 	var foreign *session.ForeignObjectError
@@ -281,8 +296,7 @@ func (r *Reconciler) startWipe(ctx context.Context, repo *stashv1alpha1.Reposito
 // leavingWithoutWipe tells a Repository on its way out that keeps its data: it holds nothing
 // alive for the data's other users.
 func leavingWithoutWipe(r *stashv1alpha1.Repository) bool {
-	wipes := r.Spec.WipeOut && controllerutil.ContainsFinalizer(r, Finalizer)
-	return !r.DeletionTimestamp.IsZero() && !wipes
+	return !r.DeletionTimestamp.IsZero() && !wipePending(r)
 }
 
 func waitingFor(h *repoqueue.Holder) string {
