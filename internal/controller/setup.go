@@ -44,7 +44,7 @@ type Options struct {
 func Setup(mgr ctrl.Manager, opts Options) error {
 	// One queue for every reconciler that starts Jobs on repositories, so that a backup, a
 	// restore and a wipe of one repository never run at the same time.
-	queue := &repoqueue.Queue{Cached: mgr.GetClient()}
+	queue := &repoqueue.Queue{Cached: mgr.GetClient(), Direct: mgr.GetAPIReader()}
 	starter := &session.Starter{Client: mgr.GetClient(), Direct: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Queue: queue}
 	setups := []func(ctrl.Manager, Options) error{
 		// Each reconciler package adds its SetupWithManager adapter here.

@@ -11,23 +11,24 @@
 // informer cache which Jobs use a location; sessions that wait carry the same label, so the
 // queue knows who came first. The state is in the API: a restarted operator rebuilds the
 // queue from it once its cache has synced. The one thing the cache may not show yet is a Job
-// this process created a moment ago: the queue remembers those itself until the cache does.
+// this process created a moment ago: the queue remembers the last one per location until the
+// cache shows it or the API server says it is gone.
 package repoqueue
 
 import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
-	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/location"
 )
@@ -38,24 +39,22 @@ import (
 type Queue struct {
 	// Cached lists the Jobs and pods that use a location and the sessions waiting for it.
 	Cached client.Reader
+	// Direct confirms, by name, a Job this process created that the cache does not show.
+	Direct client.Reader
 
 	mu sync.Mutex
 	// started remembers, per location key, the last Job this process created, until the
-	// cache shows it.
+	// cache shows it or the API server says it is gone.
 	started map[string]startedJob
 }
 
 // startedJob is a Job the queue let an entrant create.
 type startedJob struct {
 	namespace, name string
-	holder          Holder
-	at              time.Time
+	// owner is the entrant that created it.
+	owner  types.UID
+	holder Holder
 }
-
-// cacheLag bounds how long a started Job is remembered without the cache showing it: long
-// past any informer delay, short enough that a Job deleted before the cache saw it does not
-// hold its location for long.
-const cacheLag = time.Minute
 
 // Entrant is what wants to use a repository: a session about to create its Job, or a wipe.
 type Entrant struct {
@@ -114,7 +113,7 @@ func (q *Queue) Enter(ctx context.Context, e Entrant, start func(context.Context
 	if q.started == nil {
 		q.started = map[string]startedJob{}
 	}
-	q.started[e.Location.Key()] = startedJob{namespace: e.Object.GetNamespace(), name: e.JobName, at: time.Now(),
+	q.started[e.Location.Key()] = startedJob{namespace: e.Object.GetNamespace(), name: e.JobName, owner: e.Object.GetUID(),
 		holder: Holder{Kind: e.Kind, Namespace: e.Object.GetNamespace(), Name: e.Object.GetName(), Running: true}}
 	return nil, nil
 }
@@ -131,16 +130,23 @@ func (q *Queue) busy(ctx context.Context, e Entrant) (holder *Holder, started bo
 		return nil, false, fmt.Errorf("failed to list the Jobs using repository %s: %w", e.Location, err)
 	}
 	if rec, ok := q.started[key]; ok {
-		switch {
-		case slices.ContainsFunc(jobs.Items, func(j batchv1.Job) bool { return j.Namespace == rec.namespace && j.Name == rec.name }),
-			time.Since(rec.at) > cacheLag:
+		if slices.ContainsFunc(jobs.Items, func(j batchv1.Job) bool { return j.Namespace == rec.namespace && j.Name == rec.name }) {
 			delete(q.started, key)
-		case rec.namespace == e.Object.GetNamespace() && rec.name == e.JobName:
-			// The entrant's own Job, created a moment ago.
-			return nil, true, nil
-		default:
-			h := rec.holder
-			return &h, false, nil
+		} else {
+			// Not in the cache: too new for it, or gone already. The API server knows.
+			err := q.Direct.Get(ctx, client.ObjectKey{Namespace: rec.namespace, Name: rec.name}, &batchv1.Job{})
+			switch {
+			case apierrors.IsNotFound(err):
+				delete(q.started, key)
+			case err != nil:
+				return nil, false, fmt.Errorf("failed to get Job %s/%s: %w", rec.namespace, rec.name, err)
+			case rec.owner == e.Object.GetUID():
+				// The entrant's own Job, created a moment ago.
+				return nil, true, nil
+			default:
+				h := rec.holder
+				return &h, false, nil
+			}
 		}
 	}
 	var own types.UID
@@ -192,47 +198,71 @@ func jobHolder(j *batchv1.Job) *Holder {
 	return &Holder{Kind: "Job", Namespace: j.Namespace, Name: j.Name, Running: true}
 }
 
-// waiting is a session in line.
-type waiting struct {
-	kind string
-	obj  client.Object
-}
-
-// ahead returns the oldest session that waits for the location and came before e.
+// ahead returns the oldest session that waits for the location and came before e. A session
+// counts from its creation, even before its first reconcile has put the location's label on
+// it: its repository is then looked up, so that sessions created together start in order.
 func (q *Queue) ahead(ctx context.Context, e Entrant) (*Holder, error) {
-	sel := client.MatchingLabels{location.LabelKey: e.Location.Key()}
-	var line []waiting
+	key := e.Location.Key()
+	var first client.Object
+	var firstKind string
+	consider := func(kind string, s client.Object) {
+		if s.GetUID() == e.Object.GetUID() || !s.GetDeletionTimestamp().IsZero() || !Before(s, e.Object) ||
+			(first != nil && !Before(s, first)) || q.keyOf(ctx, s) != key {
+			return
+		}
+		first, firstKind = s, kind
+	}
+	// Read-only: the cache's objects are not copied.
 	backups := &v1beta1.BackupSessionList{}
-	if err := q.Cached.List(ctx, backups, sel); err != nil {
+	if err := q.Cached.List(ctx, backups, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("failed to list the BackupSessions waiting for repository %s: %w", e.Location, err)
 	}
 	for i := range backups.Items {
-		s := &backups.Items[i]
-		if s.Status.Phase == "" || s.Status.Phase == v1beta1.BackupSessionPending {
-			line = append(line, waiting{"BackupSession", s})
+		if s := &backups.Items[i]; s.Status.Phase == "" || s.Status.Phase == v1beta1.BackupSessionPending {
+			consider("BackupSession", s)
 		}
 	}
 	restores := &v1beta1.RestoreSessionList{}
-	if err := q.Cached.List(ctx, restores, sel); err != nil {
+	if err := q.Cached.List(ctx, restores, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("failed to list the RestoreSessions waiting for repository %s: %w", e.Location, err)
 	}
 	for i := range restores.Items {
-		s := &restores.Items[i]
-		if s.Status.Phase == "" || s.Status.Phase == v1beta1.RestorePending {
-			line = append(line, waiting{"RestoreSession", s})
+		if s := &restores.Items[i]; s.Status.Phase == "" || s.Status.Phase == v1beta1.RestorePending {
+			consider("RestoreSession", s)
 		}
 	}
-	sort.Slice(line, func(i, j int) bool { return Before(line[i].obj, line[j].obj) })
-	for _, w := range line {
-		if w.obj.GetUID() == e.Object.GetUID() || !w.obj.GetDeletionTimestamp().IsZero() {
-			continue
-		}
-		if !Before(w.obj, e.Object) {
-			return nil, nil
-		}
-		return &Holder{Kind: w.kind, Namespace: w.obj.GetNamespace(), Name: w.obj.GetName()}, nil
+	if first == nil {
+		return nil, nil
 	}
-	return nil, nil
+	return &Holder{Kind: firstKind, Namespace: first.GetNamespace(), Name: first.GetName()}, nil
+}
+
+// keyOf is the location key of a session's repository: its label once it has waited, else
+// looked up through its BackupConfiguration or its own spec; "" when it cannot be told.
+func (q *Queue) keyOf(ctx context.Context, s client.Object) string {
+	if k := s.GetLabels()[location.LabelKey]; k != "" {
+		return k
+	}
+	var repoName string
+	switch s := s.(type) {
+	case *v1beta1.BackupSession:
+		bc := &v1beta1.BackupConfiguration{}
+		if s.Spec.Invoker.Kind != "BackupConfiguration" || q.Cached.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: s.Spec.Invoker.Name}, bc) != nil {
+			return ""
+		}
+		repoName = bc.Spec.Repository.Name
+	case *v1beta1.RestoreSession:
+		repoName = s.Spec.Repository.Name
+	}
+	repo := &v1alpha1.Repository{}
+	if repoName == "" || q.Cached.Get(ctx, client.ObjectKey{Namespace: s.GetNamespace(), Name: repoName}, repo) != nil {
+		return ""
+	}
+	loc, err := location.Of(repo.Namespace, &repo.Spec.Backend)
+	if err != nil {
+		return ""
+	}
+	return loc.Key()
 }
 
 // Before orders the line: by creation time, then by namespace and name, so that every

@@ -170,17 +170,13 @@ func Seconds(left time.Duration) int64 {
 	return int64((left + time.Second - 1) / time.Second)
 }
 
-// NextLook is when to look again at a waiting session: at its deadline if that comes first
-// (left is zero when there is none), else after a few polls. Waiting sessions are woken when
-// a Job on their repository ends; looking on their own is the fallback (say, for the pod of
-// a deleted Job that terminated), and a long line polling often would crowd the work queue.
+// NextLook is when to look again at a waiting session: after poll, or at its deadline if
+// that comes first (left is zero when there is none). Waiting sessions are also woken when a
+// Job on their repository ends; the poll covers the rest (a session ahead in line that ended
+// without a Job, the pod of a deleted Job that terminated).
 func NextLook(poll, left time.Duration) time.Duration {
-	wait := waitingPolls * poll
-	if left > 0 && left < wait {
+	if left > 0 && left < poll {
 		return left
 	}
-	return wait
+	return poll
 }
-
-// waitingPolls is how many poll intervals a waiting session waits before it looks again.
-const waitingPolls = 3

@@ -27,7 +27,7 @@ func TestTimeLeft(t *testing.T) {
 	if _, expired := TimeLeft(created, created.Add(2*time.Minute), 2*time.Minute); !expired {
 		t.Error("a session at its deadline must count as expired")
 	}
-	if NextLook(10*time.Second, 0) != 30*time.Second || NextLook(10*time.Second, 4*time.Second) != 4*time.Second {
+	if NextLook(10*time.Second, 0) != 10*time.Second || NextLook(10*time.Second, 4*time.Second) != 4*time.Second {
 		t.Errorf("NextLook: %s %s", NextLook(10*time.Second, 0), NextLook(10*time.Second, 4*time.Second))
 	}
 	if msg := ExpiredMessage("backup", created, time.Minute, ""); !strings.Contains(msg, "was the operator down?") {

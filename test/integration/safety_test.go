@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/controller/repository"
 	"github.com/hoard-operator/hoard/internal/location"
+	"github.com/hoard-operator/hoard/internal/repoqueue"
 	"github.com/hoard-operator/hoard/internal/result"
 	"github.com/hoard-operator/hoard/internal/session"
 )
@@ -486,4 +488,40 @@ func TestTargetSecretDeletedWhenTheJobEnds(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// Sessions created together keep their order, creation time then name, even though nothing
+// has labelled them yet when the first of them is reconciled.
+func TestSessionsCreatedTogetherStartInOrder(t *testing.T) {
+	stop := startManager(t)
+	ctx := context.Background()
+	f := newSessionFixture(t)
+	for _, bc := range []string{"c-third", "a-first", "b-second"} {
+		f.backupConfiguration(t, bc, nil)
+	}
+	// The operator is down while the sessions arrive, so it meets them all at once.
+	stop()
+	var sessions []*v1beta1.BackupSession
+	for _, bc := range []string{"c-third", "a-first", "b-second"} {
+		sessions = append(sessions, f.backupSession(t, bc, "1"))
+	}
+	want := append([]*v1beta1.BackupSession{}, sessions...)
+	sort.Slice(want, func(i, j int) bool { return repoqueue.Before(want[i], want[j]) })
+	startManager(t)
+	for _, s := range want {
+		waitPhase(t, s, bsPhase, "Running")
+		for _, other := range sessions {
+			if other.Name == s.Name {
+				continue
+			}
+			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(other), other); err != nil {
+				t.Fatal(err)
+			}
+			if other.Status.Phase == v1beta1.BackupSessionRunning {
+				t.Fatalf("%s and %s run at the same time on one repository", s.Name, other.Name)
+			}
+		}
+		okBackup(t, waitJob(t, f.ns, "stash-backup-"+s.Name), "0000"+s.Name[:4])
+		waitPhase(t, s, bsPhase, "Succeeded")
+	}
 }
