@@ -11,16 +11,17 @@ import (
 // Unlock removes stale locks: those of processes that no longer run on this host and those
 // not refreshed for 30 minutes. restic does not ignore stale locks by itself: any lock stops
 // an exclusive command such as check or prune. Unlock never removes the locks of live
-// processes, so it is safe while other jobs, or this one, use the repository.
+// processes, so it is safe while other jobs, or this one, use the repository. It does not use
+// the local cache (locks are never cached), so it may run beside a command that creates it.
 func (r *Restic) Unlock(ctx context.Context) error {
-	return r.run(ctx, call{command: "unlock"})
+	return r.run(ctx, call{command: "unlock", noCache: true})
 }
 
 // UnlockAll removes every lock, including those of processes that may still run (restic
 // unlock --remove-all). It is only safe when the caller knows that no other process uses the
 // repository, this caller's own other restic commands included.
 func (r *Restic) UnlockAll(ctx context.Context) error {
-	return r.run(ctx, call{command: "unlock", flags: []string{"--remove-all"}})
+	return r.run(ctx, call{command: "unlock", flags: []string{"--remove-all"}, noCache: true})
 }
 
 // Lock is a lock file, as `restic cat lock` shows it.

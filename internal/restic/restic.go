@@ -82,6 +82,11 @@ type call struct {
 	flags   []string // command flags, in order
 	args    []string // positional arguments
 	stdout  io.Writer
+	// noCache keeps the command off the local cache. Commands that run beside another on the
+	// same cache directory need it: restic creates a new cache without locking, and a
+	// second process that reads the cache's version file before the first has written it fails
+	// ("unable to open cache: readVersion").
+	noCache bool
 }
 
 // argv returns the arguments (without the binary) restic is started with for c.
@@ -91,6 +96,10 @@ func (r *Restic) argv(c call) []string {
 		a = append(a, "--json")
 	}
 	a = append(a, r.setup.Flags...)
+	if c.noCache {
+		// restic ignores --cache-dir when --no-cache is given.
+		a = append(a, "--no-cache")
+	}
 	a = append(a, c.flags...)
 	a = append(a, c.args...)
 	return a

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoard-operator/hoard/internal/restic"
 	"github.com/hoard-operator/hoard/internal/result"
 )
 
@@ -252,5 +253,42 @@ func TestHalfInitialisedRepository(t *testing.T) {
 				t.Errorf("%d key files, were %d", n, keys)
 			}
 		})
+	}
+}
+
+// TestUnlockBesideFirstCommand: the addon removes stale locks in the background while its
+// backup opens the repository, both with the same fresh cache directory. restic creates a
+// cache without locking, so a second process could read its version file before the first
+// had written it ("unable to open cache: readVersion"), which failed a backup on the
+// cluster. Unlock therefore never touches the cache.
+func TestUnlockBesideFirstCommand(t *testing.T) {
+	repo, _, _, _ := restRepo(t, "hoard", "rest-Pa55word")
+	if _, err := repo.Restic(ctxT(t), tools, "init"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		cache := filepath.Join(t.TempDir(), "restic-cache")
+		setup, err := restic.NewSetup(restic.Config{Provider: "rest", Endpoint: restEndpoint(t, repo), SecretDir: repo.SecretDir, CacheDir: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := restic.New(setup, restic.Options{Binary: tools.Restic, BaseEnv: os.Environ(), TempDir: t.TempDir()})
+		if i == 0 {
+			if err := r.Unlock(ctxT(t)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(cache); !os.IsNotExist(err) {
+				t.Fatalf("restic unlock created the cache directory %s (stat: %v): it would race a command creating it", cache, err)
+			}
+			continue
+		}
+		unlocked := make(chan error, 1)
+		go func() { unlocked <- r.Unlock(ctxT(t)) }()
+		if _, err := r.Snapshots(ctxT(t), restic.Filter{}, 0); err != nil {
+			t.Errorf("round %d: snapshots beside unlock: %v", i, err)
+		}
+		if err := <-unlocked; err != nil {
+			t.Errorf("round %d: unlock beside snapshots: %v", i, err)
+		}
 	}
 }
