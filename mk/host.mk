@@ -8,7 +8,7 @@ HOST_DEPS_USERS := fmt vet check-fmt check-generate generate manifests build too
   $(BIN)/kube-apiserver $(BIN)/etcd test-unit test-integration \
   datapath-tools build-mysql-addon test-datapath bench-datapath bench-controller \
   cluster-deps cluster-up image-binaries images docker-build e2e demo \
-  $(BIN)/helm $(BIN)/bundlecheck bundle catalog check-olm test-packaging
+  $(BIN)/helm $(BIN)/bundlecheck bundle catalog check-olm check-rbac test-packaging
 
 # Order-only: a bin/ tool is not rebuilt because this ran.
 $(HOST_DEPS_USERS): | host-deps

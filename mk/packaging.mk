@@ -33,7 +33,7 @@ helm-sync: ## Copy the generated CRDs and ClusterRole rules into helm-charts/hoa
 check-helm-sync: ## Fail when helm-charts/hoard's CRDs or RBAC rules differ from config/.
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	hack/packaging/sync-helm.sh "$$tmp"; \
-	if ! diff -ru "$$tmp/crds" helm-charts/hoard/crds || ! diff -u "$$tmp/files/manager-rules.yaml" helm-charts/hoard/files/manager-rules.yaml; then \
+	if ! diff -ru "$$tmp/crds" helm-charts/hoard/crds || ! diff -ru "$$tmp/files" helm-charts/hoard/files; then \
 	  echo "helm-charts/hoard is stale: run 'make helm-sync' and commit"; exit 1; fi
 
 .PHONY: helm-package
@@ -53,8 +53,12 @@ deploy: ## Install Hoard into the current kubectl context (kubectl apply -k conf
 undeploy: ## Remove what `make deploy` installed.
 	kubectl delete --ignore-not-found -k config/default
 
+.PHONY: check-rbac
+check-rbac: $(HELM) ## Fail when what config/rbac, the chart or the bundle grants the operator differs from test/packaging/testdata/rbac.golden.
+	HOARD_HELM=$(HELM) go test -count=1 ./test/packaging/...
+
 .PHONY: test-packaging
-test-packaging: helm-lint check-tasks check-helm-sync check-olm ## Helm lint, tasks/ drift, bundle and catalog validation.
+test-packaging: helm-lint check-tasks check-helm-sync check-olm check-rbac ## Helm lint, tasks/ drift, bundle and catalog validation, the operator's RBAC.
 
 TEST_TARGETS += test-packaging
 

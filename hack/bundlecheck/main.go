@@ -155,16 +155,28 @@ func cmdBundle(args []string) error {
 		return err
 	}
 	const sa = "hoard-controller-manager"
+	clusterScoped, err := clusterScopedResources(filepath.Join(*root, "config/crd/bases"))
+	if err != nil {
+		return err
+	}
+	// OLM grants clusterPermissions cluster-wide in every install mode, and permissions in each
+	// target namespace (as ClusterRoles in AllNamespaces mode). So only the rules on
+	// cluster-scoped kinds are clusterPermissions: an OwnNamespace, SingleNamespace or
+	// MultiNamespace install is then granted, like it watches, only its target namespaces.
 	var clusterRules, nsRules []rbacv1.PolicyRule
 	for _, r := range append(roles, le...) {
 		var role rbacv1.ClusterRole
 		if err := convert(r.Object, &role); err != nil {
 			return err
 		}
-		if r.GetKind() == "ClusterRole" {
-			clusterRules = append(clusterRules, role.Rules...)
-		} else {
+		if r.GetKind() != "ClusterRole" {
 			nsRules = append(nsRules, role.Rules...)
+			continue
+		}
+		for _, rule := range role.Rules {
+			c, n := splitRule(rule, clusterScoped)
+			clusterRules = append(clusterRules, c...)
+			nsRules = append(nsRules, n...)
 		}
 	}
 
@@ -192,9 +204,12 @@ func cmdBundle(args []string) error {
 		}
 		c.Image = *image
 		c.Args = append(c.Args, "--operator-image="+*image)
-		// Helm release records of MySQLAddons go to the operator's namespace.
-		c.Env = append(c.Env, corev1.EnvVar{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{
+		// Helm release records of MySQLAddons go to the operator's namespace, and the
+		// operator watches the OperatorGroup's target namespaces ("" is all of them).
+		c.Env = setEnv(c.Env, corev1.EnvVar{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{
 			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}})
+		c.Env = setEnv(c.Env, corev1.EnvVar{Name: "WATCH_NAMESPACE", ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations['olm.targetNamespaces']"}}})
 	}
 	csv.Spec.InstallStrategy = v1alpha1.NamedInstallStrategy{
 		StrategyName: v1alpha1.InstallStrategyNameDeployment,
@@ -281,6 +296,64 @@ func cmdBundle(args []string) error {
 	}
 	df.WriteString("\nCOPY bundle/manifests /manifests/\nCOPY bundle/metadata /metadata/\n")
 	return os.WriteFile(*dockerfile, []byte(df.String()), 0o644)
+}
+
+// setEnv sets v in env, replacing a variable of the same name.
+func setEnv(env []corev1.EnvVar, v corev1.EnvVar) []corev1.EnvVar {
+	for i := range env {
+		if env[i].Name == v.Name {
+			env[i] = v
+			return env
+		}
+	}
+	return append(env, v)
+}
+
+// clusterScopedResources returns the plural names of the CRDs in dir whose scope is Cluster.
+func clusterScopedResources(dir string) (map[string]bool, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var crd apiextensionsv1.CustomResourceDefinition
+		if err := yaml.Unmarshal(data, &crd); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		if crd.Spec.Scope == apiextensionsv1.ClusterScoped {
+			out[crd.Spec.Names.Plural] = true
+		}
+	}
+	return out, nil
+}
+
+// splitRule splits a rule into its part on cluster-scoped resources (subresources such as
+// mysqladdons/status go with their resource) and its part on namespaced ones.
+func splitRule(rule rbacv1.PolicyRule, clusterScoped map[string]bool) (cluster, namespaced []rbacv1.PolicyRule) {
+	var c, n []string
+	for _, res := range rule.Resources {
+		if clusterScoped[strings.SplitN(res, "/", 2)[0]] {
+			c = append(c, res)
+		} else {
+			n = append(n, res)
+		}
+	}
+	if len(c) > 0 {
+		r := *rule.DeepCopy()
+		r.Resources = c
+		cluster = append(cluster, r)
+	}
+	if len(n) > 0 {
+		r := *rule.DeepCopy()
+		r.Resources = n
+		namespaced = append(namespaced, r)
+	}
+	return cluster, namespaced
 }
 
 // cmdValidateBundle runs the validators of operator-sdk's operatorframework suite.

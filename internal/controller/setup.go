@@ -52,7 +52,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		func(m ctrl.Manager, o Options) error { return setupRestoreSession(m, o, starter) },
 		func(m ctrl.Manager, o Options) error { return metrics.Setup(m, o.PushgatewayURL) },
 		setupMySQLAddon,
-		func(m ctrl.Manager, o Options) error { return backupconfiguration.SetupWithManager(m, o.OperatorImage) },
+		func(m ctrl.Manager, o Options) error {
+			return backupconfiguration.SetupWithManager(m, o.OperatorImage, o.PollInterval)
+		},
 		func(m ctrl.Manager, o Options) error { return repository.SetupWithManager(m, o.OperatorImage, queue) },
 	}
 	for _, setup := range setups {
@@ -63,10 +65,13 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	return nil
 }
 
+// DefaultReleaseNamespace keeps the addons' Helm release records when no namespace is set.
+const DefaultReleaseNamespace = "hoard-system"
+
 func setupMySQLAddon(mgr ctrl.Manager, opts Options) error {
 	ns := opts.AddonReleaseNamespace
 	if ns == "" {
-		ns = "hoard-system"
+		ns = DefaultReleaseNamespace
 	}
 	return mysqladdon.SetupWithManager(mgr, mysqladdon.Options{ChartPath: opts.MySQLAddonChart, ReleaseNamespace: ns})
 }

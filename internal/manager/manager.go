@@ -9,6 +9,8 @@ import (
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -32,17 +34,39 @@ type Options struct {
 	// SyncPeriod is how often every object is reconciled even without a change.
 	SyncPeriod time.Duration
 
+	// WatchNamespaces restricts what namespaced objects the operator watches and acts on;
+	// empty means every namespace. Cluster-scoped kinds (Tasks, Functions, MySQLAddons) are
+	// always watched.
+	WatchNamespaces []string
+
 	Controllers controller.Options
 }
+
+// ReleaseNamespace is the namespace that keeps the MySQLAddons' Helm release records.
+func ReleaseNamespace(o controller.Options) string {
+	if o.AddonReleaseNamespace == "" {
+		return controller.DefaultReleaseNamespace
+	}
+	return o.AddonReleaseNamespace
+}
+
+// CacheOptions and ClientOptions are what New gives the manager's cache and client; tests
+// that build their own manager use them to watch and read what the operator does.
+func CacheOptions(opts Options) cache.Options {
+	var sync *time.Duration
+	if opts.SyncPeriod > 0 {
+		sync = &opts.SyncPeriod
+	}
+	return cacheOptions(sync, opts.WatchNamespaces, ReleaseNamespace(opts.Controllers))
+}
+
+// ClientOptions: see CacheOptions.
+func ClientOptions() client.Options { return clientOptions() }
 
 // New returns a manager with every Hoard controller registered.
 func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if opts.LeaderElectionID == "" {
 		opts.LeaderElectionID = "hoard-operator.hoard-operator.github.io"
-	}
-	var sync *time.Duration
-	if opts.SyncPeriod > 0 {
-		sync = &opts.SyncPeriod
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme.New(),
@@ -54,7 +78,8 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
 		// Release the lease on a clean shutdown so a rolling update does not wait it out.
 		LeaderElectionReleaseOnCancel: true,
-		Cache:                         cacheOptions(sync),
+		Cache:                         CacheOptions(opts),
+		Client:                        ClientOptions(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failed to create manager: %w", err)

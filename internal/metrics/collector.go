@@ -22,6 +22,8 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 )
 
+// The collector and the pusher read the sessions, configurations and repositories from the
+// informer cache (read-only).
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=backupsessions;restoresessions;backupconfigurations;repositories,verbs=get;list;watch
 
 // listTimeout bounds the cache reads of one scrape. Reads from a synced cache take

@@ -158,7 +158,8 @@ func TestBackupConfigurationDependenciesAndTrigger(t *testing.T) {
 		t.Fatalf("CronJob exists before the dependencies do: %v", err)
 	}
 
-	// Each dependency that appears flips its own condition, without a resync.
+	// Each dependency that appears flips its own condition, without a resync: the watched ones
+	// at once, the storage Secret (not watched: no list or watch on Secrets) at the next recheck.
 	mustCreate(t, bcRepository(ns))
 	waitBC(t, ns, "nightly", "RepositoryFound", wantCondition(backupconfiguration.ConditionRepositoryFound, metav1.ConditionTrue, "Found"))
 	waitBC(t, ns, "nightly", "BackendSecretFound=False", wantCondition(backupconfiguration.ConditionBackendSecretFound, metav1.ConditionFalse, "NotFound"))

@@ -15,6 +15,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/hoard-operator/hoard/internal/controller"
+	"github.com/hoard-operator/hoard/internal/manager"
 	"github.com/hoard-operator/hoard/internal/scheme"
 )
 
@@ -27,16 +28,28 @@ const testOperatorImage = "example.org/hoard:test"
 // own manager in this one process.
 func startManager(t *testing.T) context.CancelFunc {
 	t.Helper()
+	_, stop := startManagerWith(t, manager.Options{})
+	return stop
+}
+
+// startManagerWith is startManager with the cache settings of opts (e.g. WatchNamespaces); it
+// also returns the manager.
+func startManagerWith(t *testing.T, opts manager.Options) (ctrl.Manager, context.CancelFunc) {
+	t.Helper()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme.New(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+		// What the shipped manager watches and how it reads Secrets (directly, never cached).
+		Cache:  manager.CacheOptions(opts),
+		Client: manager.ClientOptions(),
 	})
 	if err != nil {
 		t.Fatalf("create manager: %v", err)
 	}
-	if err := controller.Setup(mgr, controller.Options{OperatorImage: testOperatorImage, SessionTimeout: time.Hour}); err != nil {
+	opts.Controllers.OperatorImage, opts.Controllers.SessionTimeout = testOperatorImage, time.Hour
+	if err := controller.Setup(mgr, opts.Controllers); err != nil {
 		t.Fatalf("set up controllers: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -59,7 +72,7 @@ func startManager(t *testing.T) context.CancelFunc {
 		}
 	}
 	t.Cleanup(stop)
-	return stop
+	return mgr, stop
 }
 
 // pollUntil calls check every 50ms until it returns nil or timeout passes, then fails the

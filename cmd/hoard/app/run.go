@@ -16,6 +16,7 @@ import (
 
 func newRunCommand() *cobra.Command {
 	var opts manager.Options
+	var watchNamespaces string
 	var qps float32
 	var burst int
 	zapOpts := zap.Options{}
@@ -33,6 +34,10 @@ func newRunCommand() *cobra.Command {
 			}
 			// client-go's defaults (20 QPS) throttle a backup burst on many configurations.
 			cfg.QPS, cfg.Burst = qps, burst
+			opts.WatchNamespaces = manager.ParseNamespaces(watchNamespaces)
+			if len(opts.WatchNamespaces) > 0 {
+				log.Info("watching only some namespaces", "namespaces", opts.WatchNamespaces)
+			}
 			mgr, err := manager.New(cfg, opts)
 			if err != nil {
 				return err
@@ -55,6 +60,7 @@ func newRunCommand() *cobra.Command {
 	f.DurationVar(&opts.Controllers.SessionTimeout, "session-timeout", 6*time.Hour, "fail a backup or restore session still running after this long, unless its spec.timeOut says otherwise")
 	f.StringVar(&opts.Controllers.MySQLAddonChart, "mysql-addon-chart", "", "directory of the mysql-addon Helm chart that MySQLAddon resources install (default: the chart built into the binary)")
 	f.StringVar(&opts.Controllers.AddonReleaseNamespace, "addon-release-namespace", envOr("POD_NAMESPACE", "hoard-system"), "namespace that keeps the Helm release records of MySQLAddon resources (default: $POD_NAMESPACE, else hoard-system)")
+	f.StringVar(&watchNamespaces, "watch-namespaces", os.Getenv("WATCH_NAMESPACE"), "comma-separated namespaces whose objects the operator watches and acts on; empty watches every namespace (default: $WATCH_NAMESPACE, which OLM sets from olm.targetNamespaces)")
 	f.Float32Var(&qps, "kube-api-qps", 100, "queries per second to the Kubernetes API server")
 	f.IntVar(&burst, "kube-api-burst", 200, "burst of queries to the Kubernetes API server")
 	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -30,7 +31,10 @@ import (
 	"github.com/hoard-operator/hoard/internal/event"
 )
 
+// RBAC, each rule with its reason (the whole table: docs/design/0014-least-privilege.md).
+// get;list;watch on a kind is the informer cache: the reconciler reads it from there.
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=backupconfigurations,verbs=get;list;watch
+// writeStatus patches the status once per reconcile.
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=backupconfigurations/status,verbs=patch
 // Setting a blocking owner reference needs update on the owner's finalizers where the
 // OwnerReferencesPermissionEnforcement admission plugin is on (OpenShift).
@@ -38,15 +42,21 @@ import (
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=tasks,verbs=get;list;watch
 // +kubebuilder:rbac:groups=appcatalog.appscode.com,resources=appbindings,verbs=get;list;watch
-// Secrets are watched as metadata only: the controller checks that the storage Secret
-// exists and never reads its data.
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update
+// Secrets: get only. The storage Secret's existence is read directly from the API server (the
+// manager's client never caches Secrets), and Secrets are not watched: list or watch would
+// let the operator read every Secret in the cluster.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// The trigger CronJob: created, updated when the spec changes, patched to suspend it.
+// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update;patch
+// The trigger's identity (ensureServiceAccount, ensureRole, ensureRoleBinding): created and
+// kept in step, never deleted by the operator (owner references let the garbage collector do
+// it). No escalate or bind: the operator holds everything the trigger's Role grants (see the
+// backupsessions rule below), which RBAC requires of whoever creates or binds a Role.
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
-// RBAC forbids granting what one does not hold: the operator needs create on backupsessions
-// to create the trigger's Role.
+// The operator never creates BackupSessions itself: it holds create only because the
+// trigger's Role grants it, and RBAC forbids granting what one does not hold.
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=backupsessions,verbs=create
 
 // Reconciler reconciles one BackupConfiguration.
@@ -56,6 +66,9 @@ type Reconciler struct {
 	Recorder record.EventRecorder
 	// Image is the operator image the CronJob runs `hoard trigger` with.
 	Image string
+	// Recheck is how soon a configuration whose storage Secret is missing is looked at again
+	// (Secrets are not watched); zero means 10s.
+	Recheck time.Duration
 }
 
 // reconcileState is what one reconciliation learns and later steps use.
@@ -101,7 +114,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 			return ctrl.Result{}, err
 		}
 	}
+	if meta.IsStatusConditionFalse(bc.Status.Conditions, ConditionBackendSecretFound) {
+		return ctrl.Result{RequeueAfter: r.recheck()}, nil
+	}
 	return ctrl.Result{}, nil
+}
+
+func (r *Reconciler) recheck() time.Duration {
+	if r.Recheck > 0 {
+		return r.Recheck
+	}
+	return 10 * time.Second
 }
 
 func (r *Reconciler) writeStatus(ctx context.Context, base, bc *stashv1beta1.BackupConfiguration) error {

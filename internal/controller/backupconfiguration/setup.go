@@ -2,6 +2,7 @@ package backupconfiguration
 
 import (
 	"context"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -19,15 +20,18 @@ import (
 	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
 )
 
-// SetupWithManager registers the reconciler. Besides its own objects it watches everything a
-// configuration refers to, so a Repository, Secret, AppBinding or Task that appears later
-// turns the configuration Ready without waiting for a resync.
-func SetupWithManager(mgr ctrl.Manager, image string) error {
+// SetupWithManager registers the reconciler. Besides its own objects it watches what a
+// configuration refers to, so a Repository, AppBinding or Task that appears later turns the
+// configuration Ready without waiting for a resync. Secrets are not watched: that would need
+// list and watch on every Secret of the cluster (docs/design/0014-least-privilege.md); a
+// configuration whose storage Secret is missing is looked at again every recheck instead.
+func SetupWithManager(mgr ctrl.Manager, image string, recheck time.Duration) error {
 	r := &Reconciler{
 		Client:   mgr.GetClient(),
 		Scheme:   mgr.GetScheme(),
 		Recorder: mgr.GetEventRecorderFor("hoard-backupconfiguration"),
 		Image:    image,
+		Recheck:  recheck,
 	}
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).
@@ -45,10 +49,6 @@ func SetupWithManager(mgr ctrl.Manager, image string) error {
 					return bc.Spec.Repository.Name == o.GetName()
 				})
 			}), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(
-			func(ctx context.Context, o client.Object) []reconcile.Request {
-				return referringToSecret(ctx, c, o.GetNamespace(), o.GetName())
-			}), builder.OnlyMetadata).
 		Watches(&appcatalogv1alpha1.AppBinding{}, handler.EnqueueRequestsFromMapFunc(
 			func(ctx context.Context, o client.Object) []reconcile.Request {
 				return referring(ctx, c, o.GetNamespace(), func(bc *stashv1beta1.BackupConfiguration) bool {
@@ -83,25 +83,4 @@ func referring(ctx context.Context, c client.Client, ns string, match func(*stas
 		}
 	}
 	return reqs
-}
-
-// referringToSecret maps a storage Secret to the configurations whose Repository uses it.
-func referringToSecret(ctx context.Context, c client.Client, ns, secret string) []reconcile.Request {
-	var repos stashv1alpha1.RepositoryList
-	if err := c.List(ctx, &repos, client.InNamespace(ns)); err != nil {
-		log.FromContext(ctx).Error(err, "failed to list Repositories", "namespace", ns)
-		return nil
-	}
-	names := map[string]bool{}
-	for _, repo := range repos.Items {
-		if repo.Spec.Backend.StorageSecretName == secret {
-			names[repo.Name] = true
-		}
-	}
-	if len(names) == 0 {
-		return nil
-	}
-	return referring(ctx, c, ns, func(bc *stashv1beta1.BackupConfiguration) bool {
-		return names[bc.Spec.Repository.Name]
-	})
 }

@@ -56,17 +56,30 @@ type Reconciler struct {
 	Now func() time.Time
 }
 
+// RBAC, each rule with its reason (the whole table: docs/design/0014-least-privilege.md).
+// Sessions: read through the cache (and listed directly for the skip decision), labelled
+// with their repository while they wait (patch), pruned past backupHistoryLimit (delete).
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=backupsessions,verbs=get;list;watch;delete;patch
-// +kubebuilder:rbac:groups=stash.appscode.com,resources=backupsessions/status,verbs=get;update;patch
+// writeStatus and finish patch the status; nothing updates it whole.
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=backupsessions/status,verbs=patch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=backupconfigurations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories,verbs=get;list;watch
-// +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories/status,verbs=get;update;patch
+// A finished backup patches its Repository's status (size, snapshot count, integrity).
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories/status,verbs=patch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=tasks;functions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=appcatalog.appscode.com,resources=appbindings,verbs=get;list;watch
+// Secrets: get reads the storage Secret and the AppBinding's Secret directly (session.Readers,
+// never cached); create and delete make and remove the per-session copy of the target's
+// credentials (session.CreateJob, session.DeleteTargetSecret). No list, watch, update or patch.
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;delete
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// Pods are only listed, through the cache: a finished Job's termination messages, and which
+// Jobs still hold a repository (package repoqueue).
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
+// The progress line of a running backup (session.LogProgressReader); pods have no API access.
 // +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// Jobs: created per session, read directly to confirm one missing from the cache, deleted
+// when a session runs past its deadline.
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 
 // SetupWithManager registers the reconciler.

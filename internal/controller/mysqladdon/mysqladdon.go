@@ -21,12 +21,22 @@ import (
 	helmcharts "github.com/hoard-operator/hoard/helm-charts"
 )
 
-// +kubebuilder:rbac:groups=addons.hoard.io,resources=mysqladdons,verbs=get;list;watch;update;patch;delete
-// +kubebuilder:rbac:groups=addons.hoard.io,resources=mysqladdons/status,verbs=get;update;patch
+// RBAC, each rule with its reason (the whole table: docs/design/0014-least-privilege.md).
+// MySQLAddons (cluster-scoped): helm-operator-plugins reads them through the cache and updates
+// them whole (its uninstall finalizer); `hoard delete-mysqladdon`, the chart's pre-delete hook
+// run as the operator's ServiceAccount, deletes one.
+// +kubebuilder:rbac:groups=addons.hoard.io,resources=mysqladdons,verbs=get;list;watch;update;delete
+// +kubebuilder:rbac:groups=addons.hoard.io,resources=mysqladdons/status,verbs=update
 // +kubebuilder:rbac:groups=addons.hoard.io,resources=mysqladdons/finalizers,verbs=update
+// The addon's Tasks and Functions (cluster-scoped), applied by Helm: created, patched on an
+// upgrade (updated whole when the MySQLAddon asks for a forced upgrade), deleted on uninstall,
+// and watched as the release's dependents.
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=tasks;functions,verbs=get;list;watch;create;update;patch;delete
-// Helm keeps each release's history in Secrets of the release namespace.
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// Helm keeps each release's history in Secrets of the release namespace, and
+// helm-operator-plugins watches them. This is a Role in that namespace only (the operator's
+// own, hoard-system here; the chart and the bundle put it in theirs), never a cluster-wide
+// grant; the manager's cache watches Secrets in that namespace only.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete,namespace=hoard-system
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 // Options configure the MySQLAddon controller.

@@ -59,10 +59,16 @@ const (
 	ReasonWipeOutWaiting = "WaitingForRepository"
 )
 
+// RBAC, each rule with its reason (the whole table: docs/design/0014-least-privilege.md).
+// Repositories: read through the cache; patch adds and removes the wipe-out finalizer.
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories,verbs=get;list;watch;patch
+// A BackupConfiguration that still backs up into a Repository holds its wipe back.
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=backupconfigurations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories/status,verbs=patch
+// The wipe Job's owner reference blocks the Repository's deletion (OpenShift's
+// OwnerReferencesPermissionEnforcement wants update on the owner's finalizers for that).
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories/finalizers,verbs=update
+// The wipe Job mounts the storage Secret itself: the operator reads no Secret for it.
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 

@@ -44,13 +44,18 @@ type Reconciler struct {
 	Now            func() time.Time
 }
 
+// RBAC, each rule with its reason (the whole table: docs/design/0014-least-privilege.md).
+// Sessions are read through the cache and labelled with their repository while they wait.
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=restoresessions,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=stash.appscode.com,resources=restoresessions/status,verbs=get;update;patch
+// writeStatus patches the status; nothing updates it whole.
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=restoresessions/status,verbs=patch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=tasks;functions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=appcatalog.appscode.com,resources=appbindings,verbs=get;list;watch
+// Secrets: as for backups (see package backupsession): get directly, create and delete the
+// per-session copy of the target's credentials; no list, watch, update or patch.
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;delete
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 
