@@ -192,6 +192,9 @@ func cmdBundle(args []string) error {
 		}
 		c.Image = *image
 		c.Args = append(c.Args, "--operator-image="+*image)
+		// A registry+v1 bundle cannot carry a ValidatingAdmissionPolicy (operator-registry's
+		// supported kinds): the operator applies the admission guard itself at start.
+		c.Args = append(c.Args, "--apply-admission-guard")
 		// Helm release records of MySQLAddons go to the operator's namespace.
 		c.Env = append(c.Env, corev1.EnvVar{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{
 			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}})
