@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,9 +21,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/yaml"
 
+	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
+	"github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/controller/repository"
 	"github.com/hoard-operator/hoard/internal/guard"
+	"github.com/hoard-operator/hoard/internal/resolve"
 	"github.com/hoard-operator/hoard/internal/scheme"
 	"github.com/hoard-operator/hoard/test/envtestutil"
 )
@@ -533,5 +540,153 @@ func TestAdmissionGuardAppliedByOperator(t *testing.T) {
 	other.Spec.Validations = other.Spec.Validations[:1]
 	if err := op.Patch(ctx, other, client.Apply, client.ForceOwnership, client.FieldOwner(guard.FieldOwner)); !apierrors.IsForbidden(err) {
 		t.Errorf("the operator changed another policy: %v", err)
+	}
+}
+
+// hasCondition reports whether conds holds a condition of reason whose message names field.
+func hasCondition(conds []metav1.Condition, reason, field string) bool {
+	for _, c := range conds {
+		if c.Reason == reason && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, field) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestOperatorRefusesUnsafeBackends: where no admission policy runs (here none is installed),
+// the operator itself refuses to mount a hostPath (or gitRepo, flexVolume) local backend: the
+// session fails naming the field, the wipe is refused naming it, and no Job is created.
+func TestOperatorRefusesUnsafeBackends(t *testing.T) {
+	startManager(t)
+	ctx := context.Background()
+	f := newSessionFixture(t)
+	nodeDisk := func(name string, wipeOut bool) *stashv1alpha1.Repository {
+		return &stashv1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns}, Spec: stashv1alpha1.RepositorySpec{
+			WipeOut: wipeOut,
+			Backend: stashv1alpha1.Backend{StorageSecretName: "gcs-secret", Local: &stashv1alpha1.LocalSpec{
+				MountPath: "/repo", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/lib/kubelet"}}}},
+		}}
+	}
+	mustCreate(t, nodeDisk("node-disk", false))
+
+	t.Run("backup", func(t *testing.T) {
+		f.backupConfiguration(t, "to-node-disk", func(bc *v1beta1.BackupConfiguration) { bc.Spec.Repository.Name = "node-disk" })
+		bs := waitPhase(t, f.backupSession(t, "to-node-disk", "1"), bsPhase, "Failed")
+		if !hasCondition(bs.Status.Conditions, resolve.ReasonUnsafeBackendVolume, "spec.backend.local.hostPath") {
+			t.Errorf("conditions %+v do not name spec.backend.local.hostPath", bs.Status.Conditions)
+		}
+		assertNoJob(t, f.ns, "stash-backup-to-node-disk-1")
+	})
+
+	t.Run("restore", func(t *testing.T) {
+		rs := f.restoreSession(t, "from-node-disk", func(rs *v1beta1.RestoreSession) { rs.Spec.Repository.Name = "node-disk" })
+		rs = waitPhase(t, rs, rsPhase, "Failed")
+		if !hasCondition(rs.Status.Conditions, resolve.ReasonUnsafeBackendVolume, "spec.backend.local.hostPath") {
+			t.Errorf("conditions %+v do not name spec.backend.local.hostPath", rs.Status.Conditions)
+		}
+		assertNoJob(t, f.ns, "stash-restore-from-node-disk")
+	})
+
+	t.Run("wipe", func(t *testing.T) {
+		repo := nodeDisk("wiped-node-disk", true)
+		mustCreate(t, repo)
+		pollUntil(t, bcTimeout, "finalizer", func() error {
+			got, err := getRepo(ctx, f.ns, repo.Name)
+			if err != nil {
+				return err
+			}
+			if !controllerutil.ContainsFinalizer(got, repository.Finalizer) {
+				return fmt.Errorf("finalizers %v", got.Finalizers)
+			}
+			return nil
+		})
+		if err := k8sClient.Delete(ctx, repo); err != nil {
+			t.Fatal(err)
+		}
+		pollUntil(t, bcTimeout, "wipe refused", func() error {
+			got, err := getRepo(ctx, f.ns, repo.Name)
+			if err != nil {
+				return err
+			}
+			if !hasCondition(got.Status.Conditions, repository.ReasonWipeOutFailed, "spec.backend.local.hostPath") {
+				return fmt.Errorf("conditions %+v", got.Status.Conditions)
+			}
+			return nil
+		})
+		assertNoJob(t, f.ns, repository.WipeJobName(repo.Name))
+		// Keeping the data lets it go.
+		got, err := getRepo(ctx, f.ns, repo.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := got.DeepCopy()
+		got.Spec.WipeOut = false
+		if err := k8sClient.Patch(ctx, got, client.MergeFrom(base)); err != nil {
+			t.Fatal(err)
+		}
+		pollUntil(t, bcTimeout, "Repository deleted", func() error {
+			if _, err := getRepo(ctx, f.ns, repo.Name); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("still there: %w", err)
+			}
+			return nil
+		})
+	})
+
+	// The Job the operator creates from the shipped Tasks: update-status mounts nothing secret.
+	t.Run("update-status mounts nothing secret", func(t *testing.T) {
+		f.backupConfiguration(t, "plain", func(bc *v1beta1.BackupConfiguration) {
+			bc.Spec.RuntimeSettings.Container = &v1beta1.ContainerRuntimeSettings{
+				EnvFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "gcs-secret"}}}},
+			}
+		})
+		f.backupSession(t, "plain", "1")
+		job := waitJob(t, f.ns, "stash-backup-plain-1")
+		pod := job.Spec.Template.Spec
+		secretVolumes := map[string]bool{}
+		for _, v := range pod.Volumes {
+			if v.Secret != nil {
+				secretVolumes[v.Name] = true
+			}
+		}
+		if len(secretVolumes) < 2 {
+			t.Fatalf("the Job has secret volumes %v, want the storage Secret's and the target's", secretVolumes)
+		}
+		for _, c := range pod.Containers {
+			if !strings.HasPrefix(c.Name, "update-status") {
+				t.Fatalf("last container %s, want update-status", c.Name)
+			}
+			for _, m := range c.VolumeMounts {
+				if secretVolumes[m.Name] {
+					t.Errorf("update-status mounts Secret volume %s at %s", m.Name, m.MountPath)
+				}
+			}
+			for _, e := range c.EnvFrom {
+				if e.SecretRef != nil {
+					t.Errorf("update-status reads Secret %s", e.SecretRef.Name)
+				}
+			}
+			for _, e := range c.Env {
+				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+					t.Errorf("update-status reads %s from a Secret", e.Name)
+				}
+			}
+		}
+		mounted := 0
+		for _, m := range pod.InitContainers[0].VolumeMounts {
+			if secretVolumes[m.Name] {
+				mounted++
+			}
+		}
+		if mounted != len(secretVolumes) {
+			t.Errorf("the database step mounts %d of the %d Secret volumes", mounted, len(secretVolumes))
+		}
+	})
+}
+
+func assertNoJob(t *testing.T, ns, name string) {
+	t.Helper()
+	err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &batchv1.Job{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("Job %s exists or cannot be read: %v", name, err)
 	}
 }
