@@ -10,3 +10,10 @@ import "embed"
 //
 //go:embed all:mysql-addon
 var MySQLAddon embed.FS
+
+// AdmissionGuard is the admission guard (a ValidatingAdmissionPolicy and its binding) as the
+// hoard chart ships it. The operator applies it at start when OLM installed it, since an OLM
+// bundle cannot carry one (docs/design/0013-admission-guard.md).
+//
+//go:embed hoard/files/admission-guard.yaml
+var AdmissionGuard []byte

@@ -26,11 +26,11 @@ check-tasks: $(HELM) ## Fail when tasks/ differs from what the chart renders.
 	  echo "tasks/ is stale: run 'make tasks' and commit"; exit 1; fi
 
 .PHONY: helm-sync
-helm-sync: ## Copy the generated CRDs and ClusterRole rules into helm-charts/hoard.
+helm-sync: ## Copy the generated CRDs, ClusterRole rules and the admission guard into helm-charts/hoard.
 	hack/packaging/sync-helm.sh
 
 .PHONY: check-helm-sync
-check-helm-sync: ## Fail when helm-charts/hoard's CRDs or RBAC rules differ from config/.
+check-helm-sync: ## Fail when helm-charts/hoard's CRDs, RBAC rules or admission guard differ from config/.
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	hack/packaging/sync-helm.sh "$$tmp"; \
 	if ! diff -ru "$$tmp/crds" helm-charts/hoard/crds || ! diff -ru "$$tmp/files" helm-charts/hoard/files; then \

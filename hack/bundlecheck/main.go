@@ -155,7 +155,7 @@ func cmdBundle(args []string) error {
 		return err
 	}
 	const sa = "hoard-controller-manager"
-	clusterScoped, err := clusterScopedResources(filepath.Join(*root, "config/crd/bases"))
+	clusterScoped, err := clusterScopedResources(filepath.Join(*root, "config/crd/bases"), filepath.Join(*root, "config/rbac/cluster-scoped-builtin.txt"))
 	if err != nil {
 		return err
 	}
@@ -204,6 +204,9 @@ func cmdBundle(args []string) error {
 		}
 		c.Image = *image
 		c.Args = append(c.Args, "--operator-image="+*image)
+		// A registry+v1 bundle cannot carry a ValidatingAdmissionPolicy (operator-registry's
+		// supported kinds): the operator applies the admission guard itself at start.
+		c.Args = append(c.Args, "--apply-admission-guard")
 		// Helm release records of MySQLAddons go to the operator's namespace, and the
 		// operator watches the OperatorGroup's target namespaces ("" is all of them).
 		c.Env = setEnv(c.Env, corev1.EnvVar{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{
@@ -309,8 +312,9 @@ func setEnv(env []corev1.EnvVar, v corev1.EnvVar) []corev1.EnvVar {
 	return append(env, v)
 }
 
-// clusterScopedResources returns the plural names of the CRDs in dir whose scope is Cluster.
-func clusterScopedResources(dir string) (map[string]bool, error) {
+// clusterScopedResources returns the plural names of the CRDs in dir whose scope is Cluster,
+// and the built-in cluster-scoped resources listed in builtinFile.
+func clusterScopedResources(dir, builtinFile string) (map[string]bool, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil {
 		return nil, err
@@ -327,6 +331,15 @@ func clusterScopedResources(dir string) (map[string]bool, error) {
 		}
 		if crd.Spec.Scope == apiextensionsv1.ClusterScoped {
 			out[crd.Spec.Names.Plural] = true
+		}
+	}
+	builtin, err := os.ReadFile(builtinFile)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range strings.Split(string(builtin), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			out[l] = true
 		}
 	}
 	return out, nil

@@ -67,7 +67,11 @@ func Backup(ctx context.Context, o *BackupOptions) *result.Result {
 	res := &result.Result{Kind: result.KindBackup, Hostname: o.hostname()}
 	s := newSession(&o.Common)
 	defer s.close()
-	err := s.open()
+	// Refused arguments stop the step before anything runs.
+	_, err := UserArgs(o.MySQLArgs)
+	if err == nil {
+		err = s.open()
+	}
 	if err == nil {
 		err = s.backup(ctx, o, res)
 	}
@@ -75,9 +79,9 @@ func Backup(ctx context.Context, o *BackupOptions) *result.Result {
 }
 
 func (s *session) backup(ctx context.Context, o *BackupOptions, res *result.Result) error {
-	userArgs, err := SplitArgs(o.MySQLArgs)
+	userArgs, err := UserArgs(o.MySQLArgs)
 	if err != nil {
-		return fmt.Errorf("failed to parse --mysql-args: %w", err)
+		return err
 	}
 	if err := s.waitDB(ctx); err != nil {
 		return err

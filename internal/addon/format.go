@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/hoard-operator/hoard/internal/mysql"
 )
 
 // FormatBytes renders a size the way restic and upstream Stash did: "512 B", "6.815 MiB".
@@ -107,4 +109,17 @@ func snapshotID(s string) (string, error) {
 		return "", fmt.Errorf("%q is neither \"latest\" nor a snapshot id", s)
 	}
 	return m[1], nil
+}
+
+// UserArgs are the user's --mysql-args, split into words and checked: arguments that would
+// override the target's connection (mysql.CheckUserArgs) are refused, naming the argument.
+func UserArgs(raw string) ([]string, error) {
+	args, err := SplitArgs(raw)
+	if err != nil {
+		return nil, fmt.Errorf("failed to parse --mysql-args: %w", err)
+	}
+	if err := mysql.CheckUserArgs(args); err != nil {
+		return nil, fmt.Errorf("--mysql-args refused: %w", err)
+	}
+	return args, nil
 }

@@ -35,7 +35,11 @@ func Restore(ctx context.Context, o *RestoreOptions) *result.Result {
 	res := &result.Result{Kind: result.KindRestore, Hostname: o.hostname()}
 	s := newSession(&o.Common)
 	defer s.close()
-	err := s.open()
+	// Refused arguments stop the step before anything runs.
+	_, err := UserArgs(o.MySQLArgs)
+	if err == nil {
+		err = s.open()
+	}
 	if err == nil {
 		err = s.restore(ctx, o, res)
 	}
@@ -43,9 +47,9 @@ func Restore(ctx context.Context, o *RestoreOptions) *result.Result {
 }
 
 func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Result) error {
-	userArgs, err := SplitArgs(o.MySQLArgs)
+	userArgs, err := UserArgs(o.MySQLArgs)
 	if err != nil {
-		return fmt.Errorf("failed to parse --mysql-args: %w", err)
+		return err
 	}
 	id, err := snapshotID(o.Snapshot)
 	if err != nil {

@@ -38,3 +38,22 @@ func Container(readOnlyRoot bool) *corev1.SecurityContext {
 	}
 	return sc
 }
+
+// UnsafeVolumeSource names the field of v that would give a pod the node's filesystem or run
+// commands on the node, "" when there is none: hostPath (any file of the node), gitRepo (the
+// kubelet runs git as root with the user's URL and revision) and flexVolume (a driver binary on
+// the node gets the user's options). Every other source is either Pod Security "restricted" or
+// a network volume (nfs, cephfs, ...) whose server has its own access control.
+func UnsafeVolumeSource(v *corev1.VolumeSource) string {
+	switch {
+	case v == nil:
+		return ""
+	case v.HostPath != nil:
+		return "hostPath"
+	case v.GitRepo != nil: //nolint:staticcheck // refused precisely because it is deprecated and unsafe
+		return "gitRepo"
+	case v.FlexVolume != nil:
+		return "flexVolume"
+	}
+	return ""
+}

@@ -130,7 +130,7 @@ func Build(in *Input) (*batchv1.Job, error) {
 	if in.Task == nil || len(in.Task.Spec.Steps) == 0 {
 		return nil, fmt.Errorf("task has no steps")
 	}
-	backend, err := Backend(&in.Repository.Spec.Backend)
+	backend, err := checkedBackend(&in.Repository.Spec.Backend)
 	if err != nil {
 		return nil, fmt.Errorf("Repository %s: %w", in.Repository.Name, err)
 	}
@@ -162,6 +162,11 @@ func Build(in *Input) (*batchv1.Job, error) {
 		volumes = append(volumes, *vol)
 	}
 	volumes = append(volumes, implicitVolumes(in)...)
+	for i, step := range in.Task.Spec.Steps {
+		if IsUpdateStatus(in.Functions[step.Name]) {
+			withoutSecrets(&containers[i], volumes)
+		}
+	}
 
 	pod := corev1.PodSpec{
 		RestartPolicy:                corev1.RestartPolicyNever,
@@ -228,12 +233,75 @@ func container(in *Input, fn *v1beta1.Function, step int, vars map[string]string
 		// in their home directory: the root filesystem stays writable.
 		SecurityContext: podsecurity.Container(false),
 	}
-	c.VolumeMounts = append(c.VolumeMounts, implicitMounts(in)...)
+	if IsUpdateStatus(fn) {
+		// It only copies the previous step's result from /tmp: no repository, no target.
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: TmpVolumeName, MountPath: TmpMountPath})
+	} else {
+		c.VolumeMounts = append(c.VolumeMounts, implicitMounts(in)...)
+	}
 	main := step == len(in.Task.Spec.Steps)-1
 	// The Function's own settings first, the invoker's on top.
 	applyContainerSettings(&c, fn.Spec.RuntimeSettings, main)
 	applyContainerSettings(&c, in.RuntimeSettings.Container, main)
 	return c, nil
+}
+
+// UpdateStatusFunction is the upstream name of the last step of every Task: the operator's
+// own command that publishes the previous step's result.
+const UpdateStatusFunction = "update-status"
+
+// IsUpdateStatus tells whether fn is the update-status step, by upstream's Function name or by
+// its command (a renamed copy).
+func IsUpdateStatus(fn *v1beta1.Function) bool {
+	return fn != nil && (fn.Name == UpdateStatusFunction || (len(fn.Spec.Args) > 0 && fn.Spec.Args[0] == UpdateStatusFunction))
+}
+
+// withoutSecrets takes from c every mount of a volume that holds a Secret (secret, or projected
+// with a secret or token source) and every variable read from a Secret. The update-status step
+// reads only a file the previous step wrote; upstream's Functions still mount the storage
+// Secret into it, and the user's runtimeSettings apply to every container.
+func withoutSecrets(c *corev1.Container, volumes []corev1.Volume) {
+	secret := map[string]bool{}
+	for _, v := range volumes {
+		if holdsSecret(&v.VolumeSource) {
+			secret[v.Name] = true
+		}
+	}
+	var mounts []corev1.VolumeMount
+	for _, m := range c.VolumeMounts {
+		if !secret[m.Name] {
+			mounts = append(mounts, m)
+		}
+	}
+	c.VolumeMounts = mounts
+	var env []corev1.EnvVar
+	for _, e := range c.Env {
+		if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+			env = append(env, e)
+		}
+	}
+	c.Env = env
+	var envFrom []corev1.EnvFromSource
+	for _, e := range c.EnvFrom {
+		if e.SecretRef == nil {
+			envFrom = append(envFrom, e)
+		}
+	}
+	c.EnvFrom = envFrom
+}
+
+func holdsSecret(v *corev1.VolumeSource) bool {
+	if v.Secret != nil {
+		return true
+	}
+	if v.Projected != nil {
+		for _, p := range v.Projected.Sources {
+			if p.Secret != nil || p.ServiceAccountToken != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func implicitVolumes(in *Input) []corev1.Volume {

@@ -1,11 +1,14 @@
 package datapath
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -106,6 +109,52 @@ func TestFaults(t *testing.T) {
 	t.Run("mysqldump fails", func(t *testing.T) {
 		run := backup(t, repo, f.srcTarget, "--mysql-args=--databases no_such_db")
 		mustFail(t, run, "no snapshot was created", "mysqldump exited with code 2", "Unknown database 'no_such_db'")
+		f.assertIntact(t)
+	})
+
+	t.Run("arguments overriding the connection are refused", func(t *testing.T) {
+		// Where the credentials would go: any connection to it is counted.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var accepted atomic.Int32
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				accepted.Add(1)
+				c.Close()
+			}
+		}()
+		t.Cleanup(func() { ln.Close() })
+		port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		for _, c := range []struct {
+			kind, args, named string
+		}{
+			{"backup", "--databases shop --host=127.0.0.1 --port=" + port, `"--host=127.0.0.1"`},
+			{"backup", "--databases shop -P" + port + " -h127.0.0.1", `"-P` + port + `"`},
+			{"backup", "--all-databases --defaults-extra-file=/etc/hostname", `"--defaults-extra-file=/etc/hostname"`},
+			{"restore", "shop --loose-port=" + port + " --hos=127.0.0.1", `"--loose-port=` + port + `"`},
+			{"restore", "-uroot shop", `"-uroot"`},
+		} {
+			var run *AddonRun
+			if c.kind == "backup" {
+				run = backup(t, repo, f.srcTarget, "--mysql-args="+c.args, "--wait-timeout=5")
+			} else {
+				run = restore(t, repo, f.dstTarget, "--mysql-args="+c.args, "--wait-timeout=5")
+			}
+			mustFail(t, run, "--mysql-args refused", c.named, "override the target's connection")
+			// Refused before anything ran: no wait for the database, no restic.
+			if run.Duration > 5*time.Second {
+				t.Errorf("%s %q took %s: something ran before the refusal", c.kind, c.args, run.Duration)
+			}
+		}
+		if n := accepted.Load(); n != 0 {
+			t.Errorf("%d connections reached the server named in the arguments", n)
+		}
 		f.assertIntact(t)
 	})
 

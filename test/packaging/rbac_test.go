@@ -179,7 +179,13 @@ func union(lists ...[]string) []string {
 			if g == "core" {
 				g = ""
 			}
-			rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{g}, Resources: []string{f[1]}, Verbs: strings.Fields(verbs)})
+			rule := rbacv1.PolicyRule{APIGroups: []string{g}, Resources: []string{f[1]}, Verbs: strings.Fields(verbs)}
+			if len(f) > 2 {
+				if names, ok := strings.CutPrefix(f[2], "names="); ok {
+					rule.ResourceNames = strings.Split(names, ",")
+				}
+			}
+			rules = append(rules, rule)
 		}
 	}
 	return grants(rules)
@@ -348,9 +354,19 @@ func filter(args []string, prefix string) []string {
 	return out
 }
 
-// clusterScoped tells whether the CRD with this plural name is cluster-scoped.
+// clusterScoped tells whether the CRD with this plural name is cluster-scoped, or the
+// built-in resource is listed in config/rbac/cluster-scoped-builtin.txt.
 func clusterScoped(t *testing.T, base, plural string) bool {
 	t.Helper()
+	builtin, err := os.ReadFile(filepath.Join(base, "config", "rbac", "cluster-scoped-builtin.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(builtin), "\n") {
+		if strings.TrimSpace(l) == plural {
+			return true
+		}
+	}
 	files, err := filepath.Glob(filepath.Join(base, "config", "crd", "bases", "*.yaml"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,16 +1,21 @@
 package app
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/hoard-operator/hoard/internal/guard"
 	"github.com/hoard-operator/hoard/internal/manager"
+	"github.com/hoard-operator/hoard/internal/scheme"
 	"github.com/hoard-operator/hoard/internal/version"
 )
 
@@ -19,6 +24,7 @@ func newRunCommand() *cobra.Command {
 	var watchNamespaces string
 	var qps float32
 	var burst int
+	var applyGuard bool
 	zapOpts := zap.Options{}
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -42,6 +48,12 @@ func newRunCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if applyGuard {
+				if err := applyAdmissionGuard(cmd.Context(), cfg); err != nil {
+					return err
+				}
+				log.Info("admission guard applied", "policy", "hoard-admission-guard")
+			}
 			if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 				return fmt.Errorf("manager stopped: %w", err)
 			}
@@ -61,12 +73,31 @@ func newRunCommand() *cobra.Command {
 	f.StringVar(&opts.Controllers.MySQLAddonChart, "mysql-addon-chart", "", "directory of the mysql-addon Helm chart that MySQLAddon resources install (default: the chart built into the binary)")
 	f.StringVar(&opts.Controllers.AddonReleaseNamespace, "addon-release-namespace", envOr("POD_NAMESPACE", "hoard-system"), "namespace that keeps the Helm release records of MySQLAddon resources (default: $POD_NAMESPACE, else hoard-system)")
 	f.StringVar(&watchNamespaces, "watch-namespaces", os.Getenv("WATCH_NAMESPACE"), "comma-separated namespaces whose objects the operator watches and acts on; empty watches every namespace (default: $WATCH_NAMESPACE, which OLM sets from olm.targetNamespaces)")
+	f.BoolVar(&applyGuard, "apply-admission-guard", false, "create or update the admission guard (ValidatingAdmissionPolicy hoard-admission-guard and its binding) at start; for installs that cannot ship it, such as OLM")
 	f.Float32Var(&qps, "kube-api-qps", 100, "queries per second to the Kubernetes API server")
 	f.IntVar(&burst, "kube-api-burst", 200, "burst of queries to the Kubernetes API server")
 	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	zapOpts.BindFlags(gofs)
 	f.AddGoFlagSet(gofs)
 	return cmd
+}
+
+// applyAdmissionGuard applies the guard before the controllers start, so that an OLM install
+// is guarded from its first reconcile; without it the operator does not start.
+func applyAdmissionGuard(ctx context.Context, cfg *rest.Config) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		return fmt.Errorf("failed to create a client for the admission guard: %w", err)
+	}
+	if err := guard.Apply(ctx, c); err != nil {
+		return fmt.Errorf("--apply-admission-guard: %w (the guard needs Kubernetes 1.30 or later)", err)
+	}
+	return nil
 }
 
 // envOr returns the environment variable name, or def when it is unset or empty.

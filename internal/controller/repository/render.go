@@ -60,6 +60,10 @@ func RenderWipeJob(repo *stashv1alpha1.Repository, image, locationKey string) (*
 	if b.StorageSecretName == "" {
 		return nil, fmt.Errorf("spec.backend.storageSecretName is empty: the wipe needs the repository password")
 	}
+	// The wipe Job mounts a local backend's volume like a session's Job does.
+	if err := resolve.CheckLocalBackend(&b); err != nil {
+		return nil, err
+	}
 	flags, err := BackendFlags(b)
 	if err != nil {
 		return nil, err

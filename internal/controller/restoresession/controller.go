@@ -157,6 +157,10 @@ func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 	if err != nil {
 		return ctrl.Result{}, r.fail(ctx, rs, "InvalidRepository", fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
 	}
+	// Checked before anything is created: the Job would mount the node's filesystem.
+	if err := resolve.CheckLocalBackend(&in.Repository.Spec.Backend); err != nil {
+		return ctrl.Result{}, r.fail(ctx, rs, resolve.ReasonUnsafeBackendVolume, fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
+	}
 	in.RestoreRule = resolve.SelectRule(targetRules, rs.Spec.Rules, r.host(rs))
 	in.RuntimeSettings = rs.Spec.RuntimeSettings
 	in.TempDir = rs.Spec.TempDir
