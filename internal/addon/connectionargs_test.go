@@ -47,8 +47,17 @@ func TestConnectionArgsRefused(t *testing.T) {
 				if !errors.As(err, &oe) {
 					t.Fatalf("accepted, want it refused naming %q", named)
 				}
-				if oe.Arg != named || !strings.Contains(err.Error(), `"`+named+`"`) {
+				if oe.Arg != named || !strings.Contains(err.Error(), `"`+oe.Shown()+`"`) {
 					t.Errorf("error names %q: %v; want %q", oe.Arg, err, named)
+				}
+				// A password given in the args is not repeated into status and events.
+				if oe.Option == "--password" || oe.Option == "-p" {
+					if _, value, ok := strings.Cut(named, "="); ok && strings.Contains(err.Error(), value) {
+						t.Errorf("the error repeats the password %q: %v", value, err)
+					}
+					if v, ok := strings.CutPrefix(named, "-p"); ok && v != "" && strings.Contains(err.Error(), v) {
+						t.Errorf("the error repeats the password %q: %v", v, err)
+					}
 				}
 			default:
 				t.Fatalf("verdict %q is neither allow nor deny", verdict)

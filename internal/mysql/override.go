@@ -28,7 +28,23 @@ type OverrideError struct {
 
 func (e *OverrideError) Error() string {
 	return fmt.Sprintf("argument %q sets %s, which would override the target's connection: the server, port, account, "+
-		"password, socket and option files come only from the AppBinding; remove it from the args", e.Arg, e.Option)
+		"password, socket and option files come only from the AppBinding; remove it from the args", e.Shown(), e.Option)
+}
+
+// Shown is the argument as messages show it: the value of a password option is hidden, as
+// the message reaches status and events.
+func (e *OverrideError) Shown() string {
+	switch e.Option {
+	case "--password":
+		if name, _, ok := strings.Cut(e.Arg, "="); ok {
+			return name + "=***"
+		}
+	case "-p":
+		if i := strings.IndexByte(e.Arg, 'p'); i >= 0 && i < len(e.Arg)-1 {
+			return e.Arg[:i+1] + "***"
+		}
+	}
+	return e.Arg
 }
 
 // CheckUserArgs refuses arguments for mysqldump or mysql that change which server they connect
