@@ -250,3 +250,16 @@ func (sw *ScrubWriter) Flush() {
 		sw.buf = sw.buf[:0]
 	}
 }
+
+// SecretKey tells whether a key of a Kubernetes Secret holds a credential (RESTIC_PASSWORD,
+// AWS_SECRET_ACCESS_KEY, AZURE_ACCOUNT_SAS, ST_KEY, password…) rather than a name or an
+// address (AWS_ACCESS_KEY_ID, username, host, port, ca.crt), which messages must keep.
+func SecretKey(key string) bool {
+	k := strings.ToLower(key)
+	for _, w := range []string{"password", "passwd", "secret", "token", "sas"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return strings.HasSuffix(k, "key")
+}

@@ -164,3 +164,19 @@ func TestWriter(t *testing.T) {
 		t.Errorf("got %q", out.String())
 	}
 }
+
+func TestSecretKey(t *testing.T) {
+	for _, k := range []string{"RESTIC_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "GOOGLE_SERVICE_ACCOUNT_JSON_KEY",
+		"AZURE_ACCOUNT_KEY", "AZURE_ACCOUNT_SAS", "B2_ACCOUNT_KEY", "REST_SERVER_PASSWORD", "ST_KEY", "OS_PASSWORD",
+		"OS_AUTH_TOKEN", "OS_APPLICATION_CREDENTIAL_SECRET", "password", "tls.key"} {
+		if !SecretKey(k) {
+			t.Errorf("%s is not taken for a credential", k)
+		}
+	}
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "username", "host", "port", "ca.crt", "CA_CERT_DATA", "GOOGLE_PROJECT_ID",
+		"AZURE_ACCOUNT_NAME", "B2_ACCOUNT_ID", "REST_SERVER_USERNAME"} {
+		if SecretKey(k) {
+			t.Errorf("%s is taken for a credential", k)
+		}
+	}
+}
