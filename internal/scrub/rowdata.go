@@ -21,6 +21,11 @@ var mysqlErrorRe = regexp.MustCompile(`\bERROR \d{4}\b|\bError:? \d{4}\b|\bGot e
 // last "' at line N".
 var nearRe = regexp.MustCompile(`( near )'.*'( at line \d+)`)
 
+// echoRe is a failed statement as MariaDB's client prints it before the error
+// (--print-query-on-error, on by default), between lines of dashes, the lines joined by
+// newlines or by "; " in an error message.
+var echoRe = regexp.MustCompile(`(?s)(-{14,})([\n;]\s*)(.*?)([\n;]\s*)(-{14,})`)
+
 // duplicateRe is a duplicate key's value, which may hold quotes of its own.
 var duplicateRe = regexp.MustCompile(`(Duplicate entry )'.*?'( for key )`)
 
@@ -44,6 +49,7 @@ func scrubRowData(v string) string {
 	if !mysqlErrorRe.MatchString(v) {
 		return v
 	}
+	v = echoRe.ReplaceAllString(v, "$1$2"+Mask+"$4$5")
 	lines := strings.Split(v, "\n")
 	for i, l := range lines {
 		loc := mysqlErrorRe.FindStringIndex(l)

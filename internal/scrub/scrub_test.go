@@ -113,6 +113,11 @@ func TestRowData(t *testing.T) {
 		{"ERROR 1054 (42S22) at line 1: Unknown column 'x' in 'field list'", "ERROR 1054 (42S22) at line 1: Unknown column 'x' in 'field list'"},
 		{"mysqldump: Got error: 1049: \"Unknown database 'nope'\" when selecting the database", "mysqldump: Got error: 1049: \"Unknown database 'nope'\" when selecting the database"},
 		{"ERROR 9999 (HY000): Something new 'row value' happened 'again", "ERROR 9999 (HY000): Something new '***' happened '***"},
+		// The failed statement MariaDB's client prints before the error (print-query-on-error).
+		{"mysql failed (exit code 1): --------------; INSERT INTO d.t VALUES (1, 'row'), (2, 'data'); --------------; ERROR 1062 (23000) at line 2: Duplicate entry 'row' for key 'PRIMARY'",
+			"mysql failed (exit code 1): --------------; ***; --------------; ERROR 1062 (23000) at line 2: Duplicate entry '***' for key 'PRIMARY'"},
+		{"--------------\nINSERT INTO t VALUES ('a')\n--------------\n\nERROR 1136 (21S01) at line 1: Column count doesn't match value count at row 1",
+			"--------------\n***\n--------------\n\nERROR 1136 (21S01) at line 1: Column count doesn't match value count at row 1"},
 		// Lines that are not MySQL errors keep their quotes.
 		{"Fatal: unable to open 'config': no such file", "Fatal: unable to open 'config': no such file"},
 		{"restore failed: mysql failed (exit code 1): ERROR 1062 (23000) at line 5: Duplicate entry '7' for key 'PRIMARY'\nnext 'line'",
