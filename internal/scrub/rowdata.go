@@ -15,7 +15,8 @@ import (
 
 // mysqlErrorRe marks where a MySQL/MariaDB error starts: the client's "ERROR 1062 (23000)",
 // mysqldump's "Got error: 1045:" and "Error 2013:", or a tool's own "mysqldump: " prefix.
-var mysqlErrorRe = regexp.MustCompile(`\bERROR \d{4}\b|\bError:? \d{4}\b|\bGot error:? \d{4}\b|\b(?:mysqldump|mariadb-dump|mysql|mariadb): `)
+// The tool's name must start a word of its own: "sample-mysql: " is a host, not the client.
+var mysqlErrorRe = regexp.MustCompile(`\bERROR \d{4}\b|\bError:? \d{4}\b|\bGot error:? \d{4}\b|(?:^|[\s;(])(?:mysqldump|mariadb-dump|mysql|mariadb): `)
 
 // nearRe is a syntax error's statement text: it may hold quotes of its own, so it runs to the
 // last "' at line N".

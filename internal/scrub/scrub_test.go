@@ -118,7 +118,10 @@ func TestRowData(t *testing.T) {
 			"mysql failed (exit code 1): --------------; ***; --------------; ERROR 1062 (23000) at line 2: Duplicate entry '***' for key 'PRIMARY'"},
 		{"--------------\nINSERT INTO t VALUES ('a')\n--------------\n\nERROR 1136 (21S01) at line 1: Column count doesn't match value count at row 1",
 			"--------------\n***\n--------------\n\nERROR 1136 (21S01) at line 1: Column count doesn't match value count at row 1"},
+		{"mysqldump: Couldn't execute 'SHOW CREATE TABLE `t`': Lost connection (2013)", "mysqldump: Couldn't execute 'SHOW CREATE TABLE `t`': Lost connection (2013)"},
+		{"x; mysqldump: unknown option '--bad'", "x; mysqldump: unknown option '--bad'"},
 		// Lines that are not MySQL errors keep their quotes.
+		{"AppBinding demo/sample-mysql: port 'x' is not a number", "AppBinding demo/sample-mysql: port 'x' is not a number"},
 		{"Fatal: unable to open 'config': no such file", "Fatal: unable to open 'config': no such file"},
 		{"restore failed: mysql failed (exit code 1): ERROR 1062 (23000) at line 5: Duplicate entry '7' for key 'PRIMARY'\nnext 'line'",
 			"restore failed: mysql failed (exit code 1): ERROR 1062 (23000) at line 5: Duplicate entry '***' for key 'PRIMARY'\nnext 'line'"},
