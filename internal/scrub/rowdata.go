@@ -40,6 +40,8 @@ var identifierWords = map[string]bool{
 	"in": true, "execute": true, "option": true, "file": true, "directory": true, "set": true,
 	"collation": true, "plugin": true, "server": true, "partition": true, "tablespace": true,
 	"type": true, "savepoint": true, "list": true,
+	// Connection errors: "Can't connect to server on '10.0.0.7'", "… through socket '/run/…'".
+	"on": true, "socket": true,
 }
 
 // RowData hides row values quoted in MySQL/MariaDB error lines of v (see the package doc).
