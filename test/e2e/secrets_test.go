@@ -31,14 +31,17 @@ func TestSecretsNotLeaked(t *testing.T) {
 	}
 	t.Logf("searching %d logs, %d events, %d statuses and %d termination messages (%d bytes; %d log reads found their pod gone)",
 		counts["log"], counts["event"], counts["status"], counts["termination"], size, failedReads)
-	// A search of nothing finds nothing: the operator's log and the Jobs' results must be there.
-	var operatorLog, results bool
+	// A search of nothing finds nothing: the operator's log, the Jobs' results and a Job's log
+	// showing the REST credentials it used, scrubbed, must be there.
+	var operatorLog, results, restURL bool
 	for _, w := range wheres {
 		operatorLog = operatorLog || strings.HasPrefix(w, "log of "+operatorNamespace+"/")
 		results = results || (strings.HasPrefix(w, "termination message") && strings.Contains(texts[w], `"kind":"backup"`))
+		restURL = restURL || (strings.HasPrefix(w, "log of ") && strings.Contains(texts[w], "://"+secrets.RestUser+":***@"))
 	}
-	if !operatorLog || !results {
-		t.Fatalf("the recorder saw no operator log (%t) or no backup result (%t): the search would prove nothing", operatorLog, results)
+	if !operatorLog || !results || !restURL {
+		t.Fatalf("the recorder saw no operator log (%t), no backup result (%t) or no Job log with the REST URL as %s:***@ (%t): the search would prove nothing",
+			operatorLog, results, secrets.RestUser, restURL)
 	}
 
 	type secret struct{ name, value string }
