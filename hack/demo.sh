@@ -52,6 +52,9 @@ down() {
   say "demo removed"
 }
 
+# password prints 20 random letters and digits.
+password() { tr -dc 'A-Za-z0-9' </dev/urandom | head -c 20 || true; }
+
 # A running session is the newest of the configuration; "Succeeded" when one finished well.
 latest_session_phase() {
   k get backupsessions -l stash.appscode.com/invoker-name=sample-mysql-backup \
@@ -96,9 +99,16 @@ demo() {
   step "namespace $DEMO_NS: MariaDB sample-mysql (source) and restored-mysql (restore target), a restic REST server, Repository rest-repo"
   kubectl delete namespace "$DEMO_NS" --ignore-not-found --wait=true --timeout=180s
   kubectl create namespace "$DEMO_NS"
-  sed s/@NAME@/sample-mysql/g "$TD/mariadb.yaml" | k apply -f -
-  sed s/@NAME@/restored-mysql/g "$TD/mariadb.yaml" | k apply -f -
-  k apply -f "$TD/storage.yaml"
+  # The manifests' credentials, new on each run (as in the e2e).
+  local db_pw restic_pw rest_pw
+  db_pw=$(password) restic_pw=$(password) rest_pw=$(password)
+  fill() {
+    sed -e "s/@NAME@/${1:-}/g" -e "s/@DB_PASSWORD@/$db_pw/g" -e "s/@RESTIC_PASSWORD@/$restic_pw/g" \
+      -e "s/@REST_USERNAME@/hoard/g" -e "s/@REST_PASSWORD@/$rest_pw/g" "$2"
+  }
+  fill sample-mysql "$TD/mariadb.yaml" | k apply -f -
+  fill restored-mysql "$TD/mariadb.yaml" | k apply -f -
+  fill "" "$TD/storage.yaml" | k apply -f -
   for d in sample-mysql restored-mysql rest-server; do k rollout status "deploy/$d" --timeout=240s; done
 
   step "sample data in sample-mysql"

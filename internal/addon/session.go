@@ -18,6 +18,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/mysql"
 	"github.com/hoard-operator/hoard/internal/restic"
 	"github.com/hoard-operator/hoard/internal/result"
+	"github.com/hoard-operator/hoard/internal/scrub"
 )
 
 // DumpFileName is the file a snapshot holds, as upstream Stash named it.
@@ -82,8 +83,8 @@ func (o *Common) hostname() string {
 type session struct {
 	o      *Common
 	log    *slog.Logger
-	scrub  *Scrubber
-	stderr *ScrubWriter
+	scrub  *scrub.Scrubber
+	stderr *scrub.ScrubWriter
 	work   string
 	restic *restic.Restic
 	db     *mysql.Client
@@ -92,7 +93,8 @@ type session struct {
 }
 
 func newSession(o *Common) *session {
-	s := &session{o: o, scrub: NewScrubber()}
+	// Until open knows the secrets, the rules that need none apply.
+	s := &session{o: o, scrub: scrub.New()}
 	s.stderr = s.scrub.Writer(o.Stderr)
 	s.log = slog.New(slog.NewTextHandler(s.stderr, nil))
 	return s
@@ -123,8 +125,8 @@ func (s *session) open() error {
 	if err != nil {
 		return err
 	}
-	s.scrub = NewScrubber(append([]string{target.Password}, setup.Secrets...)...)
-	s.stderr.s = s.scrub
+	s.scrub = scrub.New(append([]string{target.Password}, setup.Secrets...)...)
+	s.stderr.Use(s.scrub)
 
 	if o.ScratchDir == "" {
 		return errors.New("no scratch directory given (--scratch-dir)")
@@ -148,7 +150,9 @@ func (s *session) open() error {
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return fmt.Errorf("failed to create a temporary directory: %w", err)
 	}
-	s.restic = restic.New(setup, restic.Options{Binary: o.ResticBinary, BaseEnv: o.Env, TempDir: tmp, Stderr: s.stderr, Wrapper: prio})
+	// restic's output passes through mysqldump's too (backup --stdin-from-command): it is
+	// scrubbed of the database password as well.
+	s.restic = restic.New(setup, restic.Options{Binary: o.ResticBinary, BaseEnv: o.Env, TempDir: tmp, Stderr: s.stderr, Wrapper: prio, Scrubber: s.scrub})
 	s.location = s.scrub.String(setup.Repository)
 	s.log.Info("prepared", "repository", s.location, "database", target.Address(),
 		"tls", target.CAFile != "" || target.InsecureSkipVerify, "soleWriter", o.SoleWriter)
@@ -272,10 +276,14 @@ func (s *session) finish(res *result.Result, start time.Time, err error) *result
 	res.Duration = result.FormatDuration(time.Since(start))
 	if err != nil {
 		res.Phase = result.PhaseFailed
-		res.Error = s.scrub.String(err.Error())
-		s.log.Error(string(res.Kind)+" failed", "error", res.Error)
+		res.Error = err.Error()
 	} else {
 		res.Phase = result.PhaseSucceeded
+	}
+	res.Scrub(s.scrub)
+	if err != nil {
+		s.log.Error(string(res.Kind)+" failed", "error", res.Error)
+	} else {
 		s.log.Info(string(res.Kind)+" succeeded", "duration", res.Duration)
 	}
 	return res

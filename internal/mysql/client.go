@@ -217,9 +217,11 @@ type Load struct {
 }
 
 // DefaultLoadOptions let mysql read back every statement mysqldump wrote: rows larger than
-// the client's 16M default arrive as one statement.
+// the client's 16M default arrive as one statement. MariaDB's client prints a failed
+// statement before its error by default; a dump's statement is row data, which must not
+// reach the error and from there the session's status.
 func DefaultLoadOptions() []string {
-	return []string{"--max-allowed-packet=1G"}
+	return []string{"--max-allowed-packet=1G", "--skip-print-query-on-error"}
 }
 
 // LoadCommand is the mysql argv (binary first) that executes SQL from stdin.

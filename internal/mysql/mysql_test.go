@@ -200,7 +200,7 @@ func TestTail(t *testing.T) {
 
 func TestLoadCommand(t *testing.T) {
 	c := &Client{MySQL: "/usr/bin/mysql", OptionFile: "/tmp/c.cnf"}
-	want := []string{"/usr/bin/mysql", "--defaults-file=/tmp/c.cnf", "--max-allowed-packet=1G", "--one-database", "shop"}
+	want := []string{"/usr/bin/mysql", "--defaults-file=/tmp/c.cnf", "--max-allowed-packet=1G", "--skip-print-query-on-error", "--one-database", "shop"}
 	if got := c.LoadCommand([]string{"--one-database", "shop"}); !reflect.DeepEqual(got, want) {
 		t.Errorf("LoadCommand = %q, want %q", got, want)
 	}

@@ -194,7 +194,9 @@ func NewSetup(cfg Config) (*Setup, error) {
 		if u, err := url.Parse(strings.TrimPrefix(repo, "rest:")); err == nil && u.User != nil {
 			if p, ok := u.User.Password(); ok {
 				s.addSecret(p)
+				// As written in the URL, and as a basic auth header carries it (in base64).
 				s.addSecret(u.User.String())
+				s.addSecret(u.User.Username() + ":" + p)
 			}
 		}
 		optPrefix = "rest"

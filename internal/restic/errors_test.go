@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/hoard-operator/hoard/internal/scrub"
 )
 
 func TestExitErrorMapping(t *testing.T) {
@@ -43,24 +45,26 @@ func TestExitErrorMapping(t *testing.T) {
 
 func TestStderrCollectorMessage(t *testing.T) {
 	var forwarded strings.Builder
-	s := newStderr(&forwarded)
-	// Written in odd pieces: lines must be reassembled.
-	for _, p := range []string{"Stat(<config/>) returned error, retrying after 1s: dial tcp: conn", "ection refused\n{\"message_type\":\"exit_", "error\",\"code\":130,\"message\":\"Fatal: unable to open config file: context canceled\\nrest:http://h/\"}\n"} {
+	s := newStderr(&forwarded, scrub.New("pw-of-the-repo", "p"))
+	// Written in odd pieces: lines must be reassembled. What restic prints of a REST URL
+	// without credentials (http://:***@h) is shown as the URL it is; the secrets it may print
+	// are hidden in the log and in the message.
+	for _, p := range []string{"Stat(<config/>) returned error, retrying after 1s: Head \"http://:***@h/config\": dial tcp: conn", "ection refused\nkey pw-of-the-repo p\n{\"message_type\":\"exit_", "error\",\"code\":130,\"message\":\"Fatal: unable to open config file: context canceled\\nrest:http://h/ p\"}\n"} {
 		if _, err := s.Write([]byte(p)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	s.flush()
 	got := s.message()
-	want := "Fatal: unable to open config file: context canceled rest:http://h/ (last message: Stat(<config/>) returned error, retrying after 1s: dial tcp: connection refused)"
+	want := "Fatal: unable to open config file: context canceled rest:http://h/ *** (last message: key *** ***)"
 	if got != want {
 		t.Errorf("message = %q\nwant      %q", got, want)
 	}
-	if !strings.HasPrefix(forwarded.String(), "Stat(<config/>) returned error, retrying after 1s: dial tcp: connection refused\n") {
+	if !strings.HasPrefix(forwarded.String(), "Stat(<config/>) returned error, retrying after 1s: Head \"http://h/config\": dial tcp: connection refused\nkey *** ***\n") {
 		t.Errorf("forwarded = %q", forwarded.String())
 	}
 
-	plain := newStderr(nil)
+	plain := newStderr(nil, nil)
 	_, _ = plain.Write([]byte("Fatal: wrong password or no key found\n"))
 	plain.flush()
 	if got := plain.message(); got != "Fatal: wrong password or no key found" {

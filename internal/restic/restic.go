@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hoard-operator/hoard/internal/scrub"
 )
 
 // Options are the process settings of a Restic, independent of the repository.
@@ -28,8 +30,12 @@ type Options struct {
 	BaseEnv []string
 	// TempDir becomes TMPDIR: restic stages pack files there.
 	TempDir string
-	// Stderr receives restic's stderr, line by line. It may be nil.
+	// Stderr receives restic's stderr, line by line, scrubbed. It may be nil.
 	Stderr io.Writer
+	// Scrubber hides secrets in restic's stderr and in the messages of its errors; nil means
+	// one for the Setup's secrets. Whoever knows more secrets (the database password, which
+	// reaches restic's stderr through mysqldump's) passes a Scrubber that has them all.
+	Scrubber *scrub.Scrubber
 	// Wrapper prefixes every restic command, e.g. `nice -n 10` (it must exec restic, so that
 	// signals reach restic itself).
 	Wrapper []string
@@ -45,6 +51,7 @@ type Restic struct {
 	setup   *Setup
 	env     []string
 	stderr  io.Writer
+	scrub   *scrub.Scrubber
 	grace   time.Duration
 }
 
@@ -72,7 +79,11 @@ func New(setup *Setup, opts Options) *Restic {
 	if opts.TempDir != "" {
 		env = append(env, "TMPDIR="+opts.TempDir)
 	}
-	return &Restic{binary: bin, wrapper: opts.Wrapper, setup: setup, env: env, stderr: opts.Stderr, grace: grace}
+	sc := opts.Scrubber
+	if sc == nil {
+		sc = scrub.New(setup.Secrets...)
+	}
+	return &Restic{binary: bin, wrapper: opts.Wrapper, setup: setup, env: env, stderr: opts.Stderr, scrub: sc, grace: grace}
 }
 
 // call is one restic invocation.
@@ -116,7 +127,7 @@ func (r *Restic) run(ctx context.Context, c call) error {
 	if c.stdout != nil {
 		cmd.Stdout = c.stdout
 	}
-	se := newStderr(r.stderr)
+	se := newStderr(r.stderr, r.scrub)
 	cmd.Stderr = se
 	err := cmd.Run()
 	se.flush()
@@ -137,16 +148,18 @@ func (r *Restic) run(ctx context.Context, c call) error {
 }
 
 // stderrCollector forwards restic's stderr and remembers what explains a failure: the JSON
-// exit message restic prints with --json, and the last lines otherwise.
+// exit message restic prints with --json, and the last lines otherwise. Every line is
+// scrubbed first, so neither the log nor an error ever holds what it hides.
 type stderrCollector struct {
 	lw      lineWriter
 	out     io.Writer
+	scrub   *scrub.Scrubber
 	tail    *tail
 	exitMsg string
 }
 
-func newStderr(out io.Writer) *stderrCollector {
-	s := &stderrCollector{out: out, tail: newTail(8)}
+func newStderr(out io.Writer, sc *scrub.Scrubber) *stderrCollector {
+	s := &stderrCollector{out: out, scrub: sc, tail: newTail(8)}
 	s.lw.fn = s.line
 	return s
 }
@@ -155,17 +168,18 @@ func (s *stderrCollector) Write(p []byte) (int, error) { return s.lw.Write(p) }
 
 func (s *stderrCollector) flush() { s.lw.Flush() }
 
-func (s *stderrCollector) line(l []byte) {
-	if bytes.HasPrefix(l, []byte("{")) {
+func (s *stderrCollector) line(raw []byte) {
+	if bytes.HasPrefix(raw, []byte("{")) {
 		var m struct {
 			MessageType string `json:"message_type"`
 			Code        int    `json:"code"`
 			Message     string `json:"message"`
 		}
-		if json.Unmarshal(l, &m) == nil && m.MessageType == "exit_error" {
-			s.exitMsg = strings.Join(strings.Fields(m.Message), " ")
+		if json.Unmarshal(raw, &m) == nil && m.MessageType == "exit_error" {
+			s.exitMsg = s.scrub.String(strings.Join(strings.Fields(m.Message), " "))
 		}
 	}
+	l := []byte(s.scrub.String(string(raw)))
 	s.tail.add(l)
 	if s.out != nil {
 		_, _ = s.out.Write(append(append([]byte(nil), l...), '\n'))

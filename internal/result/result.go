@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/hoard-operator/hoard/internal/scrub"
 )
 
 // Kind says which operation produced a Result.
@@ -139,15 +141,28 @@ type Progress struct {
 // ProgressType is the value of Progress.Type.
 const ProgressType = "progress"
 
-// Marshal encodes r compactly. It keeps within MaxTerminationMessageBytes by shortening
-// Error in its middle, because a truncated message would not parse: the start says what
-// happened (e.g. "snapshot … was created and is kept, but"), the end the tool's last words.
+// Scrub hides secrets and row data in r's messages, which quote the tools' output.
+func (r *Result) Scrub(s *scrub.Scrubber) {
+	r.Error = s.String(r.Error)
+	for i := range r.FailedActions {
+		r.FailedActions[i].Error = s.String(r.FailedActions[i].Error)
+	}
+}
+
+// Marshal encodes r compactly, its messages passed through the rules of package scrub that
+// need no secret values (a Job scrubs the values it knows before). It keeps within
+// MaxTerminationMessageBytes by shortening Error in its middle, because a truncated message
+// would not parse: the start says what happened (e.g. "snapshot … was created and is kept,
+// but"), the end the tool's last words. Scrubbing comes first, so no cut leaves half a
+// secret.
 func Marshal(r *Result) ([]byte, error) {
-	b, err := json.Marshal(r)
+	c := *r
+	c.FailedActions = append([]ActionFailure(nil), r.FailedActions...)
+	c.Scrub(nil)
+	b, err := json.Marshal(&c)
 	if err != nil {
 		return nil, fmt.Errorf("failed to encode result: %w", err)
 	}
-	c := *r
 	for len(b) > MaxTerminationMessageBytes {
 		// JSON escaping may make a byte of Error take more than one: the loop cuts again.
 		keep := len(c.Error) - (len(b) - MaxTerminationMessageBytes) - len(elision)

@@ -66,6 +66,12 @@ func Observe(ctx context.Context, c client.Client, direct client.Reader, s Runni
 		return Observation{}, err
 	}
 	if out.Finished {
+		// The outcome quotes the Job's output, on its way into status, events and the log.
+		sc, err := JobScrubber(ctx, direct, job)
+		if err != nil {
+			return Observation{}, err
+		}
+		out.Scrub(sc)
 		return Observation{Job: job, Outcome: out}, nil
 	}
 	if !job.DeletionTimestamp.IsZero() {

@@ -39,6 +39,8 @@ func newCaseNamespace(t *testing.T, name string) *kns {
 	k, v, _ := strings.Cut(faultLabel, "=")
 	mustKubectl(t, "", "label", "namespace", name, k+"="+v)
 	t.Cleanup(func() {
+		// What the namespace's pods logged goes with it: read it for the leak search first.
+		collectBeforeDeletion(t, name)
 		if !t.Failed() {
 			_, _ = kubectl("", "delete", "namespace", name, "--wait=false")
 		} else {

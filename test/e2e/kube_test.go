@@ -80,7 +80,8 @@ func ns(t *testing.T, args ...string) string {
 	return mustKubectl(t, "", append([]string{"-n", namespace}, args...)...)
 }
 
-// manifest reads testdata/NAME with @KEY@ placeholders replaced.
+// manifest reads testdata/NAME with @KEY@ placeholders replaced, the credentials' ones
+// (@DB_PASSWORD@…) by this run's secrets.
 func manifest(t *testing.T, name string, repl ...string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(repoRoot, "test", "e2e", "testdata", name))
@@ -88,6 +89,7 @@ func manifest(t *testing.T, name string, repl ...string) string {
 		t.Fatal(err)
 	}
 	s := string(b)
+	repl = append(repl, secretPlaceholders()...)
 	for i := 0; i+1 < len(repl); i += 2 {
 		s = strings.ReplaceAll(s, "@"+repl[i]+"@", repl[i+1])
 	}

@@ -217,6 +217,7 @@ INSERT INTO company.employees (name, salary) VALUES ('John', 4000), ('Jane', 500
 		return err == nil && out == "", "cronjobs: " + out + errString(err)
 	})
 
+	collectBeforeDeletion(t, namespace)
 	if !t.Failed() {
 		step(t, "cleaning up namespace %s", namespace)
 		mustKubectl(t, "", "delete", "namespace", namespace, "--wait=false")

@@ -2,7 +2,9 @@ package integration
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -169,6 +171,72 @@ func TestBackupSessionFailures(t *testing.T) {
 		e := bs.Status.Targets[0].Stats[0].Error
 		if !strings.Contains(e, "BackoffLimitExceeded") || !strings.Contains(e, "exited with 137") || !strings.Contains(e, "exec format error") {
 			t.Errorf("error %q", e)
+		}
+	})
+
+	// What the operator copies from termination messages into status and events goes through
+	// the scrubber, with the credentials the Job's pod was given (storage Secret and the
+	// per-session copy of the database Secret): a step that printed them, in any form, or
+	// quoted row data, does not put them into the session.
+	t.Run("secrets and row data in termination messages are scrubbed", func(t *testing.T) {
+		secrets := []string{"restic-secret-pw", "db-secret-pw"}
+		forms := func(s string) []string {
+			return []string{s, base64.StdEncoding.EncodeToString([]byte(s)), url.QueryEscape(s)}
+		}
+		var leak []string
+		for _, s := range secrets {
+			leak = append(leak, forms(s)...)
+		}
+		f.backupConfiguration(t, "leaky", nil)
+		for _, c := range []struct {
+			suffix string
+			step   stepStatus
+			kept   []string
+		}{
+			// A step that wrote a result without scrubbing it.
+			{"1", stepStatus{1, resultMessage(t, &result.Result{Kind: result.KindBackup, Phase: result.PhaseFailed, Hostname: "host-0",
+				Error: "a careless step printed " + strings.Join(leak, " and ")})}, []string{"a careless step printed ***"}},
+			// A step that crashed: its log's last lines are its termination message.
+			{"2", stepStatus{2, "ERROR 1062 (23000) at line 5: Duplicate entry 'alice@example.com' for key 'email'\n" +
+				`Head "http://:***@rest-server:8000/repo/config": dial tcp: connection refused` + "\npanic: login db-secret-pw"},
+				[]string{"Duplicate entry '***' for key 'email'", `Head "http://rest-server:8000/repo/config"`, "panic: login ***"}},
+		} {
+			bs := f.backupSession(t, "leaky", c.suffix)
+			waitPhase(t, bs, bsPhase, "Running")
+			finishJob(t, waitJob(t, f.ns, "stash-backup-leaky-"+c.suffix), false, c.step)
+			bs = waitPhase(t, bs, bsPhase, "Failed")
+			texts := []string{bs.Status.Targets[0].Stats[0].Error}
+			for _, cond := range bs.Status.Conditions {
+				texts = append(texts, cond.Message)
+			}
+			pollUntil(t, 10*time.Second, "failure event", func() error { return findEvent(ctx, f.ns, bs.Name, "BackupSessionFailed") })
+			var events corev1.EventList
+			if err := k8sClient.List(ctx, &events, client.InNamespace(f.ns)); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range events.Items {
+				if e.InvolvedObject.Name == bs.Name {
+					texts = append(texts, e.Message)
+				}
+			}
+			all := strings.Join(texts, "\n")
+			for _, s := range secrets {
+				for _, form := range forms(s) {
+					if strings.Contains(all, form) {
+						t.Errorf("session %s shows %q (a form of %q):\n%s", bs.Name, form, s, all)
+					}
+				}
+			}
+			for _, gone := range []string{"alice@example.com", "http://:***@"} {
+				if strings.Contains(all, gone) {
+					t.Errorf("session %s shows %q:\n%s", bs.Name, gone, all)
+				}
+			}
+			for _, kept := range c.kept {
+				if !strings.Contains(all, kept) {
+					t.Errorf("session %s lacks %q:\n%s", bs.Name, kept, all)
+				}
+			}
 		}
 	})
 

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hoard-operator/hoard/internal/restic"
+	"github.com/hoard-operator/hoard/internal/scrub"
 	"github.com/hoard-operator/hoard/internal/wipe"
 )
 
@@ -55,12 +56,17 @@ config and keys files.`,
 			if err != nil {
 				return err
 			}
-			r := restic.New(setup, restic.Options{BaseEnv: os.Environ(), TempDir: scratch, Stderr: cmd.ErrOrStderr()})
+			// Everything this Job prints goes through one scrubber: restic's stderr, the lock
+			// log and the error, which quotes restic's last words (and ends up in the log).
+			sc := scrub.New(setup.Secrets...)
+			stderr := sc.Writer(cmd.ErrOrStderr())
+			defer stderr.Flush()
+			r := restic.New(setup, restic.Options{BaseEnv: os.Environ(), TempDir: scratch, Stderr: stderr, Scrubber: sc})
 			n, err := wipe.Remote(cmd.Context(), r, wipe.RemoteOptions{SoleWriter: soleWriter, Log: func(format string, args ...any) {
-				fmt.Fprintf(cmd.ErrOrStderr(), format+"\n", args...)
+				fmt.Fprintf(stderr, format+"\n", args...)
 			}})
 			if err != nil {
-				return err
+				return sc.Error(err)
 			}
 			// The repository string is not printed: for rest it carries credentials.
 			_, err = fmt.Fprintf(out, "forgot %d snapshot(s) and pruned the %s repository; restic keeps its config and keys files\n", n, cfg.Provider)
