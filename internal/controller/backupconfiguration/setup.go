@@ -2,6 +2,7 @@ package backupconfiguration
 
 import (
 	"context"
+	"slices"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -17,17 +18,20 @@ import (
 	appcatalogv1alpha1 "github.com/hoard-operator/hoard/api/appcatalog/v1alpha1"
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/dependency"
 )
 
 // SetupWithManager registers the reconciler. Besides its own objects it watches everything a
-// configuration refers to, so a Repository, Secret, AppBinding or Task that appears later
-// turns the configuration Ready without waiting for a resync.
+// configuration refers to, so a Repository, Secret, AppBinding, Service or Task that appears
+// or changes later turns the configuration Ready (or NotReady) without waiting for a resync.
+// It needs dependency.RepositoryIndex, which controller.Setup registers.
 func SetupWithManager(mgr ctrl.Manager, image string) error {
 	r := &Reconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorderFor("hoard-backupconfiguration"),
-		Image:    image,
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Scheme:    mgr.GetScheme(),
+		Recorder:  mgr.GetEventRecorderFor("hoard-backupconfiguration"),
+		Image:     image,
 	}
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).
@@ -38,22 +42,32 @@ func SetupWithManager(mgr ctrl.Manager, image string) error {
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
 		// Every backup updates its Repository's status; only the Repository's existence and
-		// spec matter here, and many configurations may share one Repository.
+		// spec (its backend, its usagePolicy) matter here, and configurations of any
+		// namespace may use it.
 		Watches(&stashv1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(
 			func(ctx context.Context, o client.Object) []reconcile.Request {
-				return referring(ctx, c, o.GetNamespace(), func(bc *stashv1beta1.BackupConfiguration) bool {
-					return bc.Spec.Repository.Name == o.GetName()
-				})
+				return usingRepository(ctx, c, o.GetNamespace(), o.GetName())
 			}), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(
 			func(ctx context.Context, o client.Object) []reconcile.Request {
 				return referringToSecret(ctx, c, o.GetNamespace(), o.GetName())
 			}), builder.OnlyMetadata).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(
+			func(ctx context.Context, o client.Object) []reconcile.Request {
+				return bindingsThen(ctx, c, o.GetNamespace(), func(ab *appcatalogv1alpha1.AppBinding) bool {
+					return ab.Spec.ClientConfig.Service != nil && ab.Spec.ClientConfig.Service.Name == o.GetName()
+				})
+			}), builder.OnlyMetadata).
+		// A namespace's labels decide what a usagePolicy selector allows.
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(
+			func(ctx context.Context, o client.Object) []reconcile.Request {
+				return referring(ctx, c, o.GetName(), func(bc *stashv1beta1.BackupConfiguration) bool {
+					return bc.Spec.Repository.Namespace != "" && bc.Spec.Repository.Namespace != bc.Namespace
+				})
+			}), builder.OnlyMetadata, builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Watches(&appcatalogv1alpha1.AppBinding{}, handler.EnqueueRequestsFromMapFunc(
 			func(ctx context.Context, o client.Object) []reconcile.Request {
-				return referring(ctx, c, o.GetNamespace(), func(bc *stashv1beta1.BackupConfiguration) bool {
-					return bc.Spec.Target != nil && bc.Spec.Target.Ref.Name == o.GetName() && isAppBinding(bc.Spec.Target.Ref)
-				})
+				return referring(ctx, c, o.GetNamespace(), usesBinding(o.GetName()))
 			})).
 		Watches(&stashv1beta1.Task{}, handler.EnqueueRequestsFromMapFunc(
 			func(ctx context.Context, o client.Object) []reconcile.Request {
@@ -62,13 +76,23 @@ func SetupWithManager(mgr ctrl.Manager, image string) error {
 					return bc.Spec.Task.Name == o.GetName() || bc.Spec.Task.Name == ""
 				})
 			})).
+		// Functions come and go with the addon; any configuration may use any of them.
+		Watches(&stashv1beta1.Function{}, handler.EnqueueRequestsFromMapFunc(
+			func(ctx context.Context, _ client.Object) []reconcile.Request {
+				return referring(ctx, c, "", func(*stashv1beta1.BackupConfiguration) bool { return true })
+			})).
 		Complete(r)
 }
 
+func usesBinding(name string) func(*stashv1beta1.BackupConfiguration) bool {
+	return func(bc *stashv1beta1.BackupConfiguration) bool {
+		return bc.Spec.Target != nil && bc.Spec.Target.Ref.Name == name && dependency.IsAppBinding(bc.Spec.Target.Ref)
+	}
+}
+
 // referring lists the configurations (in ns, or everywhere when ns is empty) that match.
-func referring(ctx context.Context, c client.Client, ns string, match func(*stashv1beta1.BackupConfiguration) bool) []reconcile.Request {
+func referring(ctx context.Context, c client.Client, ns string, match func(*stashv1beta1.BackupConfiguration) bool, opts ...client.ListOption) []reconcile.Request {
 	var list stashv1beta1.BackupConfigurationList
-	var opts []client.ListOption
 	if ns != "" {
 		opts = append(opts, client.InNamespace(ns))
 	}
@@ -85,23 +109,48 @@ func referring(ctx context.Context, c client.Client, ns string, match func(*stas
 	return reqs
 }
 
-// referringToSecret maps a storage Secret to the configurations whose Repository uses it.
+// usingRepository lists the configurations, of any namespace, that refer to a Repository.
+func usingRepository(ctx context.Context, c client.Client, ns, name string) []reconcile.Request {
+	return referring(ctx, c, "", func(*stashv1beta1.BackupConfiguration) bool { return true },
+		client.MatchingFields{dependency.RepositoryIndex: dependency.RepositoryIndexValue(ns, name)})
+}
+
+// bindingsThen lists the configurations of ns whose AppBinding matches.
+func bindingsThen(ctx context.Context, c client.Client, ns string, match func(*appcatalogv1alpha1.AppBinding) bool) []reconcile.Request {
+	var bindings appcatalogv1alpha1.AppBindingList
+	if err := c.List(ctx, &bindings, client.InNamespace(ns)); err != nil {
+		log.FromContext(ctx).Error(err, "failed to list AppBindings", "namespace", ns)
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range bindings.Items {
+		if match(&bindings.Items[i]) {
+			reqs = append(reqs, referring(ctx, c, ns, usesBinding(bindings.Items[i].Name))...)
+		}
+	}
+	return reqs
+}
+
+// referringToSecret maps a Secret to the configurations that use it: as the storage Secret
+// of a Repository (configurations of any namespace), or as an AppBinding's credentials.
 func referringToSecret(ctx context.Context, c client.Client, ns, secret string) []reconcile.Request {
 	var repos stashv1alpha1.RepositoryList
 	if err := c.List(ctx, &repos, client.InNamespace(ns)); err != nil {
 		log.FromContext(ctx).Error(err, "failed to list Repositories", "namespace", ns)
 		return nil
 	}
-	names := map[string]bool{}
+	var reqs []reconcile.Request
 	for _, repo := range repos.Items {
 		if repo.Spec.Backend.StorageSecretName == secret {
-			names[repo.Name] = true
+			reqs = append(reqs, usingRepository(ctx, c, ns, repo.Name)...)
 		}
 	}
-	if len(names) == 0 {
-		return nil
-	}
-	return referring(ctx, c, ns, func(bc *stashv1beta1.BackupConfiguration) bool {
-		return names[bc.Spec.Repository.Name]
-	})
+	return append(reqs, bindingsThen(ctx, c, ns, func(ab *appcatalogv1alpha1.AppBinding) bool {
+		if ab.Spec.Secret != nil && ab.Spec.Secret.Name == secret {
+			return true
+		}
+		return slices.ContainsFunc(ab.Spec.SecretTransforms, func(t appcatalogv1alpha1.SecretTransform) bool {
+			return t.AddKeysFrom != nil && t.AddKeysFrom.SecretRef != nil && t.AddKeysFrom.SecretRef.Name == secret
+		})
+	})...)
 }

@@ -35,6 +35,7 @@ import (
 
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/dependency"
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/repoqueue"
@@ -61,6 +62,8 @@ const (
 
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=backupconfigurations,verbs=get;list;watch
+// Namespace labels decide what a usagePolicy selector allows.
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories/status,verbs=patch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories/finalizers,verbs=update
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create
@@ -271,7 +274,7 @@ func (r *Reconciler) startWipe(ctx context.Context, repo *stashv1alpha1.Reposito
 		return false, nil
 	}
 	holder, err := r.Queue.Enter(ctx, repoqueue.Entrant{Location: loc, Object: repo, Kind: "Repository", JobName: job.Name, JumpLine: true}, func(ctx context.Context) error {
-		return session.CreateJob(ctx, r.Client, r.APIReader, r.Scheme, repo, job, nil)
+		return session.CreateJob(ctx, r.Client, r.APIReader, r.Scheme, repo, job, nil, nil)
 	})
 	var foreign *session.ForeignObjectError
 	switch {
@@ -327,18 +330,39 @@ func (r *Reconciler) sharedWith(ctx context.Context, repo *stashv1alpha1.Reposit
 		}
 		reasons = append(reasons, fmt.Sprintf("Repository %s/%s %s", o.Namespace, o.Name, how))
 	}
+	// Configurations of other namespaces count only where the usagePolicy lets them use the
+	// Repository: a reference alone must not hold another namespace's wipe back.
 	configs := &stashv1beta1.BackupConfigurationList{}
-	if err := r.List(ctx, configs, client.InNamespace(repo.Namespace)); err != nil {
-		return "", fmt.Errorf("failed to list BackupConfigurations in %s: %w", repo.Namespace, err)
+	if err := r.List(ctx, configs, client.MatchingFields{dependency.RepositoryIndex: dependency.RepositoryIndexValue(repo.Namespace, repo.Name)}); err != nil {
+		return "", fmt.Errorf("failed to list the BackupConfigurations of Repository %s/%s: %w", repo.Namespace, repo.Name, err)
 	}
 	for i := range configs.Items {
 		bc := &configs.Items[i]
-		if bc.DeletionTimestamp.IsZero() && bc.Spec.Repository.Name == repo.Name {
+		if !bc.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if allowed, err := r.allowed(ctx, repo, bc.Namespace); err != nil {
+			return "", err
+		} else if allowed {
 			reasons = append(reasons, fmt.Sprintf("BackupConfiguration %s/%s still backs up into it", bc.Namespace, bc.Name))
 		}
 	}
 	sort.Strings(reasons)
 	return strings.Join(reasons, "; "), nil
+}
+
+// allowed tells whether repo's usagePolicy lets namespace ns use it.
+func (r *Reconciler) allowed(ctx context.Context, repo *stashv1alpha1.Repository, ns string) (bool, error) {
+	var nsLabels map[string]string
+	if dependency.NeedsNamespaceLabels(repo, ns) {
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+		if err := r.Get(ctx, client.ObjectKey{Name: ns}, m); client.IgnoreNotFound(err) != nil {
+			return false, fmt.Errorf("failed to get Namespace %s: %w", ns, err)
+		}
+		nsLabels = m.Labels
+	}
+	return dependency.Allowed(repo, ns, nsLabels), nil
 }
 
 // setCondition sets WipedOut and emits ev when the condition changes, so each outcome is
