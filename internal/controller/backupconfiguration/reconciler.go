@@ -129,7 +129,11 @@ func (r *Reconciler) setCondition(bc *stashv1beta1.BackupConfiguration, typ stri
 	if ok {
 		status = metav1.ConditionTrue
 	}
-	was := meta.FindStatusCondition(bc.Status.Conditions, typ)
+	// A copy: SetStatusCondition changes the condition in place.
+	var was *metav1.Condition
+	if c := meta.FindStatusCondition(bc.Status.Conditions, typ); c != nil {
+		was = c.DeepCopy()
+	}
 	meta.SetStatusCondition(&bc.Status.Conditions, metav1.Condition{
 		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: bc.Generation,
 	})
