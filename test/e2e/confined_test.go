@@ -64,9 +64,9 @@ func newConfinedUser(t *testing.T, k *kns) *confinedUser {
 	return &confinedUser{k: k, name: "system:serviceaccount:" + k.ns + ":tenant"}
 }
 
-// try runs kubectl as the user in its namespace (unless args name another with -n).
+// try runs kubectl as the user; args name the namespace (-n) where it matters.
 func (u *confinedUser) try(args ...string) (string, error) {
-	return kubectl("", append([]string{"--as=" + u.name, "-n", u.k.ns}, args...)...)
+	return kubectl("", append([]string{"--as=" + u.name}, args...)...)
 }
 
 // run is try that fails the test on error.
@@ -93,7 +93,7 @@ func (u *confinedUser) can(verb, resource, namespace string) bool {
 
 // read tries to get one Secret as the user: "readable", "forbidden" or "not found".
 func (u *confinedUser) read(namespace, secret string) string {
-	_, err := kubectl("", "--as="+u.name, "-n", namespace, "get", "secret", secret, "-o", "name")
+	_, err := u.try("-n", namespace, "get", "secret", secret, "-o", "name")
 	switch {
 	case err == nil:
 		return "readable"

@@ -95,6 +95,10 @@ spec:
 		notAllowed := waitBCCondition(a, "cross", "RepositoryFound", "RepositoryNotFound")
 		gone := waitBCCondition(a, "missing", "RepositoryFound", "RepositoryNotFound")
 		t.Logf("  not allowed: %s\n  missing:     %s", notAllowed, gone)
+		// The tenant sees the reason on its own object.
+		if seen := user.run("-n", a.ns, "get", "backupconfiguration", "cross", "-o", `jsonpath={.status.conditions[?(@.type=="RepositoryFound")].message}`); seen != notAllowed {
+			t.Errorf("the tenant reads %q", seen)
+		}
 		if strings.Replace(gone, "nothing-here", "shared", 1) != notAllowed {
 			t.Errorf("a missing and a refused Repository read differently:\n%s\n%s", notAllowed, gone)
 		}

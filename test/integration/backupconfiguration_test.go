@@ -192,7 +192,7 @@ func TestBackupConfigurationDependenciesAndTrigger(t *testing.T) {
 		t.Errorf("TaskFound message = %q", c.Message)
 	}
 	mustCreate(t, bcTask(task))
-	bc = waitBC(t, ns, "nightly", "TaskFound=False (Function)", wantCondition(backupconfiguration.ConditionTaskFound, metav1.ConditionFalse, stashv1beta1.ReasonFunctionNotFound))
+	waitBC(t, ns, "nightly", "TaskFound=False (Function)", wantCondition(backupconfiguration.ConditionTaskFound, metav1.ConditionFalse, stashv1beta1.ReasonFunctionNotFound))
 	mustCreate(t, bcFunction(t, task))
 	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), bcTask(task)) })
 	bc = waitBC(t, ns, "nightly", "Ready", wantPhase(stashv1beta1.BackupInvokerReady))

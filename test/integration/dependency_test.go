@@ -212,7 +212,7 @@ func TestCrossNamespaceRepository(t *testing.T) {
 	pollUntil(t, bcTimeout, "copies deleted", func() error {
 		for _, name := range []string{copyName, session.TargetSecretName(job.Name)} {
 			if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: name}, &corev1.Secret{}); !apierrors.IsNotFound(err) {
-				return fmt.Errorf("Secret %s: %v", name, err)
+				return fmt.Errorf("Secret %s: %w", name, err)
 			}
 		}
 		return nil
@@ -239,7 +239,7 @@ func TestCrossNamespaceRepository(t *testing.T) {
 	pollUntil(t, bcTimeout, "restore copy deleted", func() error {
 		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: session.StorageSecretName(rjob.Name)}, &corev1.Secret{})
 		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("copy: %v", err)
+			return fmt.Errorf("copy: %w", err)
 		}
 		return nil
 	})
