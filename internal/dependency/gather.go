@@ -184,3 +184,19 @@ func gatherTask(ctx context.Context, c Readers, in *Inputs) error {
 	}
 	return nil
 }
+
+// AllowedNow tells whether repo's usagePolicy lets namespace ns use it, reading ns's labels
+// when the policy selects by label: for writes made on a Repository of another namespace
+// after a session started, when the grant may have changed.
+func AllowedNow(ctx context.Context, c client.Reader, repo *v1alpha1.Repository, ns string) (bool, error) {
+	var nsLabels map[string]string
+	if NeedsNamespaceLabels(repo, ns) {
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+		if err := c.Get(ctx, client.ObjectKey{Name: ns}, m); client.IgnoreNotFound(err) != nil {
+			return false, fmt.Errorf("failed to get Namespace %s: %w", ns, err)
+		}
+		nsLabels = m.Labels
+	}
+	return Allowed(repo, ns, nsLabels), nil
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/dependency"
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/resolve"
 	"github.com/hoard-operator/hoard/internal/result"
@@ -237,6 +238,11 @@ func (r *Reconciler) updateRepository(ctx context.Context, bs *v1beta1.BackupSes
 		repo := &v1alpha1.Repository{}
 		if err := r.Client.Get(ctx, key, repo); err != nil {
 			return client.IgnoreNotFound(err)
+		}
+		// A Repository of another namespace is written only while it allows the session's:
+		// the configuration may have been pointed elsewhere since the session started.
+		if allowed, err := dependency.AllowedNow(ctx, r.Client, repo, bs.Namespace); err != nil || !allowed {
+			return err
 		}
 		orig := repo.DeepCopy()
 		st := &repo.Status

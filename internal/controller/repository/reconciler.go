@@ -341,7 +341,7 @@ func (r *Reconciler) sharedWith(ctx context.Context, repo *stashv1alpha1.Reposit
 		if !bc.DeletionTimestamp.IsZero() {
 			continue
 		}
-		if allowed, err := r.allowed(ctx, repo, bc.Namespace); err != nil {
+		if allowed, err := dependency.AllowedNow(ctx, r.Client, repo, bc.Namespace); err != nil {
 			return "", err
 		} else if allowed {
 			reasons = append(reasons, fmt.Sprintf("BackupConfiguration %s/%s still backs up into it", bc.Namespace, bc.Name))
@@ -349,20 +349,6 @@ func (r *Reconciler) sharedWith(ctx context.Context, repo *stashv1alpha1.Reposit
 	}
 	sort.Strings(reasons)
 	return strings.Join(reasons, "; "), nil
-}
-
-// allowed tells whether repo's usagePolicy lets namespace ns use it.
-func (r *Reconciler) allowed(ctx context.Context, repo *stashv1alpha1.Repository, ns string) (bool, error) {
-	var nsLabels map[string]string
-	if dependency.NeedsNamespaceLabels(repo, ns) {
-		m := &metav1.PartialObjectMetadata{}
-		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-		if err := r.Get(ctx, client.ObjectKey{Name: ns}, m); client.IgnoreNotFound(err) != nil {
-			return false, fmt.Errorf("failed to get Namespace %s: %w", ns, err)
-		}
-		nsLabels = m.Labels
-	}
-	return dependency.Allowed(repo, ns, nsLabels), nil
 }
 
 // setCondition sets WipedOut and emits ev when the condition changes, so each outcome is
