@@ -244,11 +244,32 @@ func TestCrossNamespaceRepository(t *testing.T) {
 		return nil
 	})
 
-	// Withdrawing the grant re-checks the configuration (a usagePolicy change).
+	// The grant withdrawn while a backup runs: the backup ends, but b's Repository is no
+	// longer written from a. The configuration is re-checked (a usagePolicy change).
+	bs2 := waitPhase(t, f.backupSession(t, "cross", "withdrawn"), bsPhase, "Running")
+	job2 := waitJob(t, f.ns, "stash-backup-"+bs2.Name)
 	base = repo.DeepCopy()
 	repo.Spec.UsagePolicy = nil
 	if err := k8sClient.Patch(ctx, repo, client.MergeFrom(base)); err != nil {
 		t.Fatal(err)
+	}
+	late := backupResult("9a8b7c6d")
+	late.Repository.SnapshotCount = 7
+	lateMsg := resultMessage(t, late)
+	finishJob(t, job2, true, stepStatus{0, lateMsg}, stepStatus{0, lateMsg})
+	waitPhase(t, bs2, bsPhase, "Succeeded")
+	pollUntil(t, bcTimeout, "second copy deleted", func() error {
+		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: session.StorageSecretName(job2.Name)}, &corev1.Secret{})
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("copy: %w", err)
+		}
+		return nil
+	})
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(repo), repo); err != nil {
+		t.Fatal(err)
+	}
+	if repo.Status.SnapshotCount != 3 {
+		t.Errorf("Repository %s/shared status written after the grant was withdrawn: snapshotCount %d", b, repo.Status.SnapshotCount)
 	}
 	waitBC(t, f.ns, "cross", "refused again", wantCondition(v1beta1.ConditionRepositoryFound, metav1.ConditionFalse, v1beta1.ReasonRepositoryNotFound))
 }
