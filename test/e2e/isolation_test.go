@@ -143,6 +143,11 @@ spec:
 		during["b reads "+a.ns+"/"+job+"-target"] = bUser.read(a.ns, job+"-target")
 		bs := a.waitSession(name, 4*time.Minute)
 		snap := a.mustSucceed(bs)
+		// The copies go right after the session's status is written.
+		eventually(t, "the session's Secrets deleted", time.Minute, time.Second, func() (bool, string) {
+			c, tg := user.read(a.ns, copyName), user.read(a.ns, job+"-target")
+			return c == "not found" && tg == "not found", "storage copy " + c + ", target " + tg
+		})
 		after := map[string]string{
 			"a reads " + a.ns + "/" + copyName:        user.read(a.ns, copyName),
 			"a reads " + a.ns + "/" + job + "-target": user.read(a.ns, job+"-target"),
