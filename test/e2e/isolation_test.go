@@ -106,7 +106,7 @@ spec:
 			t.Errorf("the refusal does not name the field: %s", notAllowed)
 		}
 		// A session started anyway fails with the same words.
-		name := userTrigger(t, user, a, "cross")
+		name := userTrigger(t, user, a, "cross", "refused")
 		bs := a.waitSession(name, 2*time.Minute)
 		if c := bs.condition("RepositoryFound"); bs.Status.Phase != "Failed" || c.Message != notAllowed || c.Reason != "RepositoryNotFound" {
 			t.Errorf("session %s: %s, RepositoryFound %+v", name, bs.Status.Phase, c)
@@ -123,7 +123,7 @@ spec:
 			phase := jsonpathIn(a, "backupconfiguration/cross", "{.status.phase}")
 			return phase == "Ready", "phase " + phase
 		})
-		name := userTrigger(t, user, a, "cross")
+		name := userTrigger(t, user, a, "cross", "allowed")
 		job := "stash-backup-" + name
 		copyName := job + "-storage"
 		// Who reads what while the Job runs: the tenant of a reads the session's copy of b's
@@ -237,11 +237,12 @@ func waitBCCondition(k *kns, name, typ, reason string) string {
 	return c.Message
 }
 
-// userTrigger creates a BackupSession of bc as the confined user, the way `hoard trigger` does.
-func userTrigger(t *testing.T, u *confinedUser, k *kns, bc string) string {
+// userTrigger creates BackupSession <bc>-<suffix> as the confined user, the way `hoard
+// trigger` does (which names it after the second; two sessions within one second would be one).
+func userTrigger(t *testing.T, u *confinedUser, k *kns, bc, suffix string) string {
 	t.Helper()
 	uid := k.run("get", "backupconfiguration", bc, "-o", "jsonpath={.metadata.uid}")
-	name := fmt.Sprintf("%s-%d", bc, time.Now().Unix())
+	name := bc + "-" + suffix
 	if err := u.apply(fmt.Sprintf(`apiVersion: stash.appscode.com/v1beta1
 kind: BackupSession
 metadata:
