@@ -3,6 +3,7 @@
 package controller
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/controller/mysqladdon"
 	"github.com/hoard-operator/hoard/internal/controller/repository"
 	"github.com/hoard-operator/hoard/internal/controller/restoresession"
+	"github.com/hoard-operator/hoard/internal/dependency"
 	"github.com/hoard-operator/hoard/internal/metrics"
 	"github.com/hoard-operator/hoard/internal/repoqueue"
 	"github.com/hoard-operator/hoard/internal/session"
@@ -42,6 +44,11 @@ type Options struct {
 
 // Setup registers every reconciler with mgr.
 func Setup(mgr ctrl.Manager, opts Options) error {
+	// The BackupConfiguration and Repository reconcilers both find configurations by the
+	// Repository they use, in whichever namespace it is.
+	if err := dependency.IndexBackupConfigurations(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
 	// One queue for every reconciler that starts Jobs on repositories, so that a backup, a
 	// restore and a wipe of one repository never run at the same time.
 	queue := &repoqueue.Queue{Cached: mgr.GetClient(), Direct: mgr.GetAPIReader()}

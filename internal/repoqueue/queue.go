@@ -243,19 +243,21 @@ func (q *Queue) keyOf(ctx context.Context, s client.Object) string {
 	if k := s.GetLabels()[location.LabelKey]; k != "" {
 		return k
 	}
-	var repoName string
+	var ref v1beta1.RepositoryRef
 	switch s := s.(type) {
 	case *v1beta1.BackupSession:
 		bc := &v1beta1.BackupConfiguration{}
 		if s.Spec.Invoker.Kind != "BackupConfiguration" || q.Cached.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: s.Spec.Invoker.Name}, bc) != nil {
 			return ""
 		}
-		repoName = bc.Spec.Repository.Name
+		ref = bc.Spec.Repository
 	case *v1beta1.RestoreSession:
-		repoName = s.Spec.Repository.Name
+		ref = s.Spec.Repository
 	}
 	repo := &v1alpha1.Repository{}
-	if repoName == "" || q.Cached.Get(ctx, client.ObjectKey{Namespace: s.GetNamespace(), Name: repoName}, repo) != nil {
+	// The Repository may be in another namespace; its location is what places the session
+	// in line, whichever namespace the session is in.
+	if ref.Name == "" || q.Cached.Get(ctx, ref.Key(s.GetNamespace()), repo) != nil {
 		return ""
 	}
 	loc, err := location.Of(repo.Namespace, &repo.Spec.Backend)

@@ -82,7 +82,11 @@ type Input struct {
 	// TargetSecretName is a Secret holding the target's resolved connection, mounted at
 	// TargetMountPath in every container; empty for targets that are not AppBindings.
 	TargetSecretName string
-	PushgatewayURL   string
+	// StorageSecretCopy, when set, is the per-session copy of the storage Secret that the
+	// Job mounts instead of the Repository's own: a Repository in another namespace, whose
+	// Secret a pod of this namespace cannot mount.
+	StorageSecretCopy string
+	PushgatewayURL    string
 	// ActiveDeadlineSeconds bounds the Job; 0 leaves it unbounded.
 	ActiveDeadlineSeconds int64
 
@@ -92,6 +96,14 @@ type Input struct {
 	// SoleWriter tells the Job that no other Hoard Job uses the repository while it runs
 	// (REPOSITORY_SOLE_WRITER), so any restic lock it finds is stale.
 	SoleWriter bool
+}
+
+// StorageSecretName is the Secret the Job mounts as the storage Secret.
+func (in *Input) StorageSecretName() string {
+	if in.StorageSecretCopy != "" {
+		return in.StorageSecretCopy
+	}
+	return in.Repository.Spec.Backend.StorageSecretName
 }
 
 // JobName is the Job of a session: stash-<kind>-<session>, shortened with a hash when the

@@ -69,7 +69,7 @@ func implicitVariables(in *Input, backend BackendInfo) map[string]string {
 		"NAMESPACE":              in.Namespace,
 		"REPOSITORY_NAME":        in.Repository.Name,
 		"REPOSITORY_PROVIDER":    backend.Provider,
-		"REPOSITORY_SECRET_NAME": in.Repository.Spec.Backend.StorageSecretName,
+		"REPOSITORY_SECRET_NAME": in.StorageSecretName(),
 		"REPOSITORY_BUCKET":      backend.Bucket,
 		"REPOSITORY_PREFIX":      backend.Prefix,
 		"REPOSITORY_ENDPOINT":    backend.Endpoint,

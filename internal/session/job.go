@@ -22,14 +22,31 @@ import (
 // TargetSecretName is the per-session Secret with the target's connection.
 func TargetSecretName(jobName string) string { return jobName + "-target" }
 
-// DeleteTargetSecret removes a finished session's copy of the target's credentials: it served
-// the Job's pod only, and a copy kept for the session's lifetime would outlive a password
-// rotation. A Secret the session does not control is left alone.
-func DeleteTargetSecret(ctx context.Context, c client.Client, owner client.Object, jobName string) error {
+// StorageSecretName is the per-session copy of a Repository's storage Secret, made when the
+// Repository is in another namespace (a pod mounts only Secrets of its own namespace).
+func StorageSecretName(jobName string) string { return jobName + "-storage" }
+
+// AnnotationCopyOf, on a per-session storage Secret copy, names the Secret it copies.
+const AnnotationCopyOf = "hoard.io/copy-of"
+
+// DeleteSessionSecrets removes a finished session's copies of the target's credentials and
+// of a Repository's storage Secret: they served the Job's pod only, and a copy kept for the
+// session's lifetime would outlive a password rotation and stay readable in the session's
+// namespace. A Secret the session does not control is left alone.
+func DeleteSessionSecrets(ctx context.Context, c client.Client, owner client.Object, jobName string) error {
+	for _, name := range []string{TargetSecretName(jobName), StorageSecretName(jobName)} {
+		if err := deleteOwnedSecret(ctx, c, owner, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func deleteOwnedSecret(ctx context.Context, c client.Client, owner client.Object, name string) error {
 	// Metadata only: the owner is all that is read, and Secret data stays out of the cache.
 	s := &metav1.PartialObjectMetadata{}
 	s.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	key := client.ObjectKey{Namespace: owner.GetNamespace(), Name: TargetSecretName(jobName)}
+	key := client.ObjectKey{Namespace: owner.GetNamespace(), Name: name}
 	if err := c.Get(ctx, key, s); err != nil {
 		return client.IgnoreNotFound(err)
 	}
@@ -37,9 +54,16 @@ func DeleteTargetSecret(ctx context.Context, c client.Client, owner client.Objec
 		return nil
 	}
 	if err := c.Delete(ctx, s, client.Preconditions{UID: &s.UID}); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("failed to delete the target Secret %s/%s: %w", key.Namespace, key.Name, err)
+		return fmt.Errorf("failed to delete the session Secret %s/%s: %w", key.Namespace, key.Name, err)
 	}
 	return nil
+}
+
+// StorageCopy is the data of a storage Secret to copy for a session, and the Secret it comes
+// from ("namespace/name").
+type StorageCopy struct {
+	From string
+	Data map[string][]byte
 }
 
 // ForeignObjectError is an object in the way of a session's Job or Secret: it has the name
@@ -65,11 +89,12 @@ func (e *ForeignObjectError) Error() string {
 	return fmt.Sprintf("%s %s/%s already exists and this session does not own it (%s): delete it, or create the session under another name", e.Kind, e.Namespace, e.Name, owner)
 }
 
-// CreateJob creates the target Secret (when there is a connection) and the Job, both
-// controlled by the session so that deleting the session removes them. An object that
+// CreateJob creates the target Secret (when there is a connection), the storage Secret copy
+// (when there is one) and the Job, all controlled by the session so that deleting the session
+// removes them. An object that
 // already exists is used only when the session controls it (a restarted operator may repeat
 // a creation it did before it stopped); any other is a *ForeignObjectError.
-func CreateJob(ctx context.Context, c client.Client, direct client.Reader, s *runtime.Scheme, owner client.Object, job *batchv1.Job, conn map[string][]byte) error {
+func CreateJob(ctx context.Context, c client.Client, direct client.Reader, s *runtime.Scheme, owner client.Object, job *batchv1.Job, conn map[string][]byte, storage *StorageCopy) error {
 	if conn != nil {
 		secret := &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{
@@ -79,6 +104,21 @@ func CreateJob(ctx context.Context, c client.Client, direct client.Reader, s *ru
 			},
 			Type: corev1.SecretTypeOpaque,
 			Data: conn,
+		}
+		if err := createOwned(ctx, c, direct, s, owner, secret, &corev1.Secret{}); err != nil {
+			return err
+		}
+	}
+	if storage != nil {
+		secret := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{
+				Name:        StorageSecretName(job.Name),
+				Namespace:   job.Namespace,
+				Labels:      job.Labels,
+				Annotations: map[string]string{AnnotationCopyOf: storage.From},
+			},
+			Type: corev1.SecretTypeOpaque,
+			Data: storage.Data,
 		}
 		if err := createOwned(ctx, c, direct, s, owner, secret, &corev1.Secret{}); err != nil {
 			return err

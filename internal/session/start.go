@@ -34,7 +34,9 @@ type Launch struct {
 	Session    client.Object
 	Job        *batchv1.Job
 	Connection map[string][]byte
-	Location   location.Location
+	// Storage is the storage Secret to copy for the Job, nil when it mounts the original.
+	Storage  *StorageCopy
+	Location location.Location
 }
 
 // Start is what became of a Launch: exactly one of Started, Wait and FailReason is set.
@@ -54,7 +56,7 @@ func (s *Starter) Start(ctx context.Context, l Launch) (Start, error) {
 		return Start{}, fmt.Errorf("failed to tell the kind of %T: %w", l.Session, err)
 	}
 	holder, err := s.Queue.Enter(ctx, repoqueue.Entrant{Location: l.Location, Object: l.Session, Kind: gvk.Kind, JobName: l.Job.Name}, func(ctx context.Context) error {
-		return CreateJob(ctx, s.Client, s.Direct, s.Scheme, l.Session, l.Job, l.Connection)
+		return CreateJob(ctx, s.Client, s.Direct, s.Scheme, l.Session, l.Job, l.Connection, l.Storage)
 	})
 	var foreign *ForeignObjectError
 	switch {

@@ -63,6 +63,9 @@ images() {
 install_hoard() {
   say "installing Hoard: helm upgrade --install $HOARD_RELEASE helm-charts/hoard -n $HOARD_NAMESPACE"
   make -C "$ROOT" --no-print-directory "$BIN/helm" >/dev/null
+  # Helm installs a chart's crds/ once and never upgrades them: a cluster kept from an earlier
+  # run would miss new fields (the API server drops or refuses them). Apply them first.
+  kubectl apply --server-side --force-conflicts --field-manager=hoard-e2e -f "$ROOT/helm-charts/hoard/crds/" >/dev/null
   local id="" f=$IMAGE_ARCHIVES/ghcr.io_hoard-operator_hoard_dev.tar.id
   [ "$CLUSTER_KIND" = local ] && [ -s "$f" ] && id=$(cut -c1-63 "$f" | tr -dc 'a-z0-9:')
   "$BIN/helm" upgrade --install "$HOARD_RELEASE" "$ROOT/helm-charts/hoard" \

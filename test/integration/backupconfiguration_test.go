@@ -43,6 +43,14 @@ func bcSecret(ns string) *corev1.Secret {
 	}
 }
 
+// bcDBSecret is the database credentials bcAppBinding names.
+func bcDBSecret(ns string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "db-auth", Namespace: ns},
+		StringData: map[string]string{"username": "root", "password": "not-a-real-db-password"},
+	}
+}
+
 func bcAppBinding(ns, task string) *appcatalogv1alpha1.AppBinding {
 	url := "tcp(mysql:3306)/"
 	return &appcatalogv1alpha1.AppBinding{
@@ -50,17 +58,27 @@ func bcAppBinding(ns, task string) *appcatalogv1alpha1.AppBinding {
 		Spec: appcatalogv1alpha1.AppBindingSpec{
 			Type:         "mysql",
 			ClientConfig: appcatalogv1alpha1.ClientConfig{URL: &url},
+			Secret:       &corev1.LocalObjectReference{Name: "db-auth"},
 			Parameters: &runtime.RawExtension{Raw: []byte(fmt.Sprintf(
 				`{"apiVersion":"appcatalog.appscode.com/v1alpha1","kind":"StashAddon","stash":{"addon":{"backupTask":{"name":%q}}}}`, task))},
 		},
 	}
 }
 
+// bcTask is a Task whose one step is the Function of the same name (see bcFunction).
 func bcTask(name string) *stashv1beta1.Task {
 	return &stashv1beta1.Task{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec:       stashv1beta1.TaskSpec{Steps: []stashv1beta1.FunctionRef{{Name: "mysql-backup"}}},
+		Spec:       stashv1beta1.TaskSpec{Steps: []stashv1beta1.FunctionRef{{Name: name}}},
 	}
+}
+
+// bcFunction is the Function bcTask runs; it is deleted when the test ends.
+func bcFunction(t *testing.T, name string) *stashv1beta1.Function {
+	t.Helper()
+	fn := &stashv1beta1.Function{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: stashv1beta1.FunctionSpec{Image: "example.org/addon:test"}}
+	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), fn.DeepCopy()) })
+	return fn
 }
 
 func newBackupConfiguration(ns string) *stashv1beta1.BackupConfiguration {
@@ -134,7 +152,7 @@ func readyBackupConfiguration(t *testing.T) (string, *stashv1beta1.BackupConfigu
 	t.Helper()
 	ns := newNamespace(t)
 	task := "mysql-backup-" + ns
-	mustCreate(t, bcRepository(ns), bcSecret(ns), bcAppBinding(ns, task), bcTask(task), newBackupConfiguration(ns))
+	mustCreate(t, bcRepository(ns), bcSecret(ns), bcDBSecret(ns), bcAppBinding(ns, task), bcFunction(t, task), bcTask(task), newBackupConfiguration(ns))
 	bc := waitBC(t, ns, "nightly", "Ready", wantPhase(stashv1beta1.BackupInvokerReady))
 	return ns, bc
 }
@@ -146,7 +164,7 @@ func TestBackupConfigurationDependenciesAndTrigger(t *testing.T) {
 	task := "mysql-backup-" + ns
 	mustCreate(t, newBackupConfiguration(ns))
 
-	waitBC(t, ns, "nightly", "RepositoryFound=False", wantCondition(backupconfiguration.ConditionRepositoryFound, metav1.ConditionFalse, "NotFound"))
+	waitBC(t, ns, "nightly", "RepositoryFound=False", wantCondition(backupconfiguration.ConditionRepositoryFound, metav1.ConditionFalse, stashv1beta1.ReasonRepositoryNotFound))
 	bc := waitBC(t, ns, "nightly", "NotReady", wantPhase(stashv1beta1.BackupInvokerNotReady))
 	for _, typ := range []string{backupconfiguration.ConditionBackendSecretFound, backupconfiguration.ConditionBackupTargetFound, backupconfiguration.ConditionTaskFound, backupconfiguration.ConditionCronJobCreated} {
 		if err := wantCondition(typ, metav1.ConditionFalse, "")(bc); err != nil {
@@ -162,16 +180,21 @@ func TestBackupConfigurationDependenciesAndTrigger(t *testing.T) {
 	// at once, the storage Secret (not watched: no list or watch on Secrets) at the next recheck.
 	mustCreate(t, bcRepository(ns))
 	waitBC(t, ns, "nightly", "RepositoryFound", wantCondition(backupconfiguration.ConditionRepositoryFound, metav1.ConditionTrue, "Found"))
-	waitBC(t, ns, "nightly", "BackendSecretFound=False", wantCondition(backupconfiguration.ConditionBackendSecretFound, metav1.ConditionFalse, "NotFound"))
+	waitBC(t, ns, "nightly", "BackendSecretFound=False", wantCondition(backupconfiguration.ConditionBackendSecretFound, metav1.ConditionFalse, stashv1beta1.ReasonSecretNotFound))
 	mustCreate(t, bcSecret(ns))
 	waitBC(t, ns, "nightly", "BackendSecretFound", wantCondition(backupconfiguration.ConditionBackendSecretFound, metav1.ConditionTrue, "Found"))
 	mustCreate(t, bcAppBinding(ns, task))
 	waitBC(t, ns, "nightly", "BackupTargetFound", wantCondition(backupconfiguration.ConditionBackupTargetFound, metav1.ConditionTrue, "Found"))
-	bc = waitBC(t, ns, "nightly", "TaskFound=False", wantCondition(backupconfiguration.ConditionTaskFound, metav1.ConditionFalse, "NotFound"))
-	if c := meta.FindStatusCondition(bc.Status.Conditions, backupconfiguration.ConditionTaskFound); c.Message != fmt.Sprintf("Task %s (from AppBinding db) not found", task) {
+	waitBC(t, ns, "nightly", "TargetSecretFound=False", wantCondition(backupconfiguration.ConditionTargetSecretFound, metav1.ConditionFalse, stashv1beta1.ReasonSecretNotFound))
+	mustCreate(t, bcDBSecret(ns))
+	waitBC(t, ns, "nightly", "TargetSecretFound", wantCondition(backupconfiguration.ConditionTargetSecretFound, metav1.ConditionTrue, "Found"))
+	bc = waitBC(t, ns, "nightly", "TaskFound=False", wantCondition(backupconfiguration.ConditionTaskFound, metav1.ConditionFalse, stashv1beta1.ReasonTaskNotFound))
+	if c := meta.FindStatusCondition(bc.Status.Conditions, backupconfiguration.ConditionTaskFound); c.Message != fmt.Sprintf("Task %s (from AppBinding db) not found (is the MySQL addon installed?)", task) {
 		t.Errorf("TaskFound message = %q", c.Message)
 	}
 	mustCreate(t, bcTask(task))
+	waitBC(t, ns, "nightly", "TaskFound=False (Function)", wantCondition(backupconfiguration.ConditionTaskFound, metav1.ConditionFalse, stashv1beta1.ReasonFunctionNotFound))
+	mustCreate(t, bcFunction(t, task))
 	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), bcTask(task)) })
 	bc = waitBC(t, ns, "nightly", "Ready", wantPhase(stashv1beta1.BackupInvokerReady))
 	if err := wantCondition(backupconfiguration.ConditionCronJobCreated, metav1.ConditionTrue, "Created")(bc); err != nil {
@@ -326,7 +349,7 @@ func TestBackupConfigurationInvalid(t *testing.T) {
 	startManager(t)
 	ns := newNamespace(t)
 	task := "mysql-backup-" + ns
-	mustCreate(t, bcRepository(ns), bcSecret(ns), bcAppBinding(ns, task), bcTask(task))
+	mustCreate(t, bcRepository(ns), bcSecret(ns), bcDBSecret(ns), bcAppBinding(ns, task), bcFunction(t, task), bcTask(task))
 	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), bcTask(task)) })
 
 	vs := newBackupConfiguration(ns)
@@ -342,7 +365,7 @@ func TestBackupConfigurationInvalid(t *testing.T) {
 	if c == nil || c.Status != metav1.ConditionFalse || c.Message != "driver VolumeSnapshotter is not supported by Hoard: use driver Restic (the default)" {
 		t.Errorf("DriverSupported = %+v", c)
 	}
-	waitBC(t, ns, "deploy", "Invalid (target kind)", wantCondition(backupconfiguration.ConditionBackupTargetFound, metav1.ConditionFalse, backupconfiguration.ReasonTargetKindUnsupported))
+	waitBC(t, ns, "deploy", "Invalid (target kind)", wantCondition(backupconfiguration.ConditionBackupTargetFound, metav1.ConditionFalse, stashv1beta1.ReasonTargetKindUnsupported))
 	waitBC(t, ns, "deploy", "Invalid", wantPhase(stashv1beta1.BackupInvokerInvalid))
 	pollUntil(t, bcTimeout, "InvalidSpec event", func() error { return findEvent(context.Background(), ns, "snap", "InvalidSpec") })
 	var cjs batchv1.CronJobList

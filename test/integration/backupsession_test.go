@@ -282,7 +282,7 @@ func TestBackupSessionFailures(t *testing.T) {
 		before func(t *testing.T)
 		want   string
 	}{
-		{"missing Task", func(bc *v1beta1.BackupConfiguration) { bc.Spec.Task.Name = "mysql-backup-0.0.1" }, nil, `Task "mysql-backup-0.0.1" not found`},
+		{"missing Task", func(bc *v1beta1.BackupConfiguration) { bc.Spec.Task.Name = "mysql-backup-0.0.1" }, nil, "Task mysql-backup-0.0.1 (from spec.task.name) not found"},
 		{"missing Repository", func(bc *v1beta1.BackupConfiguration) { bc.Spec.Repository.Name = "nope" }, nil, "Repository " + f.ns + "/nope not found"},
 		{"missing AppBinding", func(bc *v1beta1.BackupConfiguration) { bc.Spec.Target.Ref.Name = "nope" }, nil, "AppBinding " + f.ns + "/nope not found"},
 		{"unresolvable placeholder", func(bc *v1beta1.BackupConfiguration) { bc.Spec.Task.Name = "broken-task-" + f.ns }, func(t *testing.T) {
@@ -302,7 +302,7 @@ func TestBackupSessionFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), task) })
-		}, `Function "no-such-function" not found`},
+		}, "Function no-such-function not found"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -390,6 +390,14 @@ func TestWipeOutRefusedWhileShared(t *testing.T) {
 	if err := k8sClient.Create(ctx, bc); err != nil {
 		t.Fatal(err)
 	}
+	// A configuration of another namespace that r1's usagePolicy (none: Same) does not allow
+	// cannot hold r1's wipe back: a reference alone gives no say over another namespace.
+	borrower := bc.DeepCopy()
+	borrower.ObjectMeta = metav1.ObjectMeta{Name: "borrower", Namespace: other}
+	borrower.Spec.Repository = v1beta1.RepositoryRef{Name: "r1", Namespace: ns}
+	if err := k8sClient.Create(ctx, borrower); err != nil {
+		t.Fatal(err)
+	}
 	pollUntil(t, 10*time.Second, "finalizer", func() error {
 		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(r1), r1); err != nil {
 			return err
@@ -404,7 +412,8 @@ func TestWipeOutRefusedWhileShared(t *testing.T) {
 	}
 	repoConds := func(r *v1alpha1.Repository) []metav1.Condition { return r.Status.Conditions }
 	c := waitCondition(t, r1, repoConds, repository.ConditionWipedOut, metav1.ConditionFalse, "Repository "+other+"/r2 points at s3:minio.example:9000/backups/team/"+ns+"/mysql")
-	if c.Reason != repository.ReasonWipeOutRefused || !strings.Contains(c.Message, "BackupConfiguration "+ns+"/uses-r1 still backs up into it") || !strings.Contains(c.Message, "Nothing was deleted") {
+	if c.Reason != repository.ReasonWipeOutRefused || !strings.Contains(c.Message, "BackupConfiguration "+ns+"/uses-r1 still backs up into it") || !strings.Contains(c.Message, "Nothing was deleted") ||
+		strings.Contains(c.Message, "borrower") {
 		t.Errorf("WipedOut = %+v", c)
 	}
 	pollUntil(t, 10*time.Second, "WipeOutRefused event", func() error { return findEvent(ctx, ns, "r1", "WipeOutRefused") })

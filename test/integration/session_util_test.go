@@ -89,6 +89,9 @@ func newSessionFixture(t *testing.T) *sessionFixture {
 	create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "sample-mysql-auth", Namespace: ns}, Data: map[string][]byte{
 		"username": []byte("root"), "password": []byte("db-secret-pw"),
 	}})
+	// The Service the AppBinding names: the dependency checker refuses a binding without it.
+	create(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "sample-mysql", Namespace: ns}, Spec: corev1.ServiceSpec{
+		Ports: []corev1.ServicePort{{Port: 3306}}}})
 	create(&appcatalogv1alpha1.AppBinding{ObjectMeta: metav1.ObjectMeta{Name: f.appBinding, Namespace: ns}, Spec: appcatalogv1alpha1.AppBindingSpec{
 		Type:         "kubedb.com/mysql",
 		Version:      "8.0.21",

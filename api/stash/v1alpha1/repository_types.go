@@ -33,7 +33,10 @@ type RepositorySpec struct {
 	// +optional
 	WipeOut bool `json:"wipeOut,omitempty"`
 
-	// UsagePolicy says which namespaces may use this Repository (upstream v2021 field).
+	// UsagePolicy says which other namespaces' BackupConfigurations and RestoreSessions may
+	// use this Repository (upstream v2021 field); unset means only its own namespace. A
+	// namespace it allows gets, while one of its sessions runs, a copy of the storage Secret
+	// that its Job mounts.
 	// +optional
 	UsagePolicy *UsagePolicy `json:"usagePolicy,omitempty"`
 }
@@ -140,15 +143,28 @@ type UsagePolicy struct {
 
 // AllowedNamespaces selects namespaces.
 type AllowedNamespaces struct {
+	// From is Same (the default: only this namespace), All, or Selector (namespaces whose
+	// labels match selector).
 	// +kubebuilder:validation:Enum=All;Selector;Same
 	// +optional
 	From *FromNamespaces `json:"from,omitempty"`
+	// Selector picks namespaces by label when from is Selector.
 	// +optional
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 }
 
 // FromNamespaces is All, Selector or Same.
 type FromNamespaces string
+
+// Values of AllowedNamespaces.From. A Repository's own namespace may always use it.
+const (
+	// NamespacesFromSame allows only the Repository's own namespace; it is the default.
+	NamespacesFromSame FromNamespaces = "Same"
+	// NamespacesFromAll allows every namespace.
+	NamespacesFromAll FromNamespaces = "All"
+	// NamespacesFromSelector allows the namespaces whose labels match Selector.
+	NamespacesFromSelector FromNamespaces = "Selector"
+)
 
 // RepositoryStatus is what the last backup, retention run and integrity check found.
 type RepositoryStatus struct {

@@ -2,6 +2,7 @@ package v1beta1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 )
@@ -38,7 +39,9 @@ type BackupConfigurationSpec struct {
 	// +kubebuilder:default=Restic
 	Driver Snapshotter `json:"driver,omitempty"`
 
-	// Repository is the Repository, in this namespace, that receives the backups.
+	// Repository is the Repository that receives the backups: in this namespace unless
+	// repository.namespace names another, whose Repository must allow this namespace in its
+	// spec.usagePolicy.
 	// +optional
 	Repository RepositoryRef `json:"repository,omitempty"`
 
@@ -83,10 +86,23 @@ type BackupConfigurationSpec struct {
 	TimeOut string `json:"timeOut,omitempty"`
 }
 
-// RepositoryRef names a Repository in the same namespace.
+// RepositoryRef names a Repository.
 type RepositoryRef struct {
 	// +optional
 	Name string `json:"name,omitempty"`
+	// Namespace of the Repository; empty means the referring object's own namespace. A
+	// Repository in another namespace is used only when its spec.usagePolicy allows the
+	// referring namespace.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// Key is the Repository's name and namespace, for an object in namespace ns that refers to it.
+func (r RepositoryRef) Key(ns string) types.NamespacedName {
+	if r.Namespace != "" {
+		ns = r.Namespace
+	}
+	return types.NamespacedName{Namespace: ns, Name: r.Name}
 }
 
 // BackupHooks run before and after the backup.

@@ -27,6 +27,8 @@ type RestoreSessionSpec struct {
 	// Task restores the data; empty name means the AppBinding's addon restore task.
 	// +optional
 	Task TaskRef `json:"task,omitempty"`
+	// Repository holds the snapshot: in this namespace unless repository.namespace names
+	// another, whose Repository must allow this namespace in its spec.usagePolicy.
 	// +optional
 	Repository RepositoryRef `json:"repository,omitempty"`
 	// +optional

@@ -1,7 +1,6 @@
 package backupconfiguration
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/robfig/cron/v3"
@@ -11,28 +10,29 @@ import (
 	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
 )
 
-// Condition types on a BackupConfiguration. The first four are upstream Stash's.
+// Condition types on a BackupConfiguration: upstream Stash's, and Hoard's from the API
+// package. The dependency conditions (Repository to Task) come from internal/dependency.
 const (
-	ConditionRepositoryFound    = "RepositoryFound"
-	ConditionBackendSecretFound = "BackendSecretFound"
-	ConditionBackupTargetFound  = "BackupTargetFound"
-	ConditionCronJobCreated     = "CronJobCreated"
-	ConditionTaskFound          = "TaskFound"
-	ConditionScheduleValid      = "ScheduleValid"
-	ConditionDriverSupported    = "DriverSupported"
+	ConditionRepositoryFound    = stashv1beta1.ConditionRepositoryFound
+	ConditionBackendSecretFound = stashv1beta1.ConditionBackendSecretFound
+	ConditionBackupTargetFound  = stashv1beta1.ConditionBackupTargetFound
+	ConditionTargetSecretFound  = stashv1beta1.ConditionTargetSecretFound
+	ConditionTaskFound          = stashv1beta1.ConditionTaskFound
+	ConditionCronJobCreated     = stashv1beta1.ConditionCronJobCreated
+	ConditionScheduleValid      = stashv1beta1.ConditionScheduleValid
+	ConditionDriverSupported    = stashv1beta1.ConditionDriverSupported
 	// ConditionHooksSupported is informational: it says that spec.hooks are not run, and does
 	// not hold backups back.
-	ConditionHooksSupported = "HooksSupported"
+	ConditionHooksSupported = stashv1beta1.ConditionHooksSupported
 )
 
-// Condition reasons.
+// dependencyConditions are the conditions internal/dependency decides, in its order.
+func dependencyConditions() []string {
+	return []string{ConditionRepositoryFound, ConditionBackendSecretFound, ConditionBackupTargetFound, ConditionTargetSecretFound, ConditionTaskFound}
+}
+
+// Reasons of the conditions this package decides itself.
 const (
-	ReasonFound                  = "Found"
-	ReasonNotFound               = "NotFound"
-	ReasonNotSpecified           = "NotSpecified"
-	ReasonRepositoryNotFound     = "RepositoryNotFound"
-	ReasonTargetNotFound         = "TargetNotFound"
-	ReasonTargetKindUnsupported  = "TargetKindUnsupported"
 	ReasonScheduleValid          = "Valid"
 	ReasonScheduleInvalid        = "InvalidSchedule"
 	ReasonDriverSupported        = "Supported"
@@ -46,11 +46,7 @@ const (
 // isInvalidReason tells the reasons that mean the spec itself cannot work, as opposed to
 // something it refers to not existing yet: they make the phase Invalid rather than NotReady.
 func isInvalidReason(reason string) bool {
-	switch reason {
-	case ReasonNotSpecified, ReasonTargetKindUnsupported, ReasonScheduleInvalid, ReasonDriverUnsupported:
-		return true
-	}
-	return false
+	return stashv1beta1.IsInvalidSpecReason(reason) || reason == ReasonScheduleInvalid || reason == ReasonDriverUnsupported
 }
 
 // validateSchedule reports why a schedule cannot drive a CronJob, or nil.
@@ -87,33 +83,10 @@ func phaseOf(conds []metav1.Condition) stashv1beta1.BackupInvokerPhase {
 // dependenciesReady tells whether everything the configuration refers to exists; only then
 // is the CronJob first created.
 func dependenciesReady(conds []metav1.Condition) bool {
-	for _, t := range []string{ConditionRepositoryFound, ConditionBackendSecretFound, ConditionBackupTargetFound, ConditionTaskFound} {
+	for _, t := range dependencyConditions() {
 		if !meta.IsStatusConditionTrue(conds, t) {
 			return false
 		}
 	}
 	return true
-}
-
-// stashAddon is the part of an AppBinding's spec.parameters that names the addon's Tasks.
-type stashAddon struct {
-	Stash struct {
-		Addon struct {
-			BackupTask struct {
-				Name string `json:"name"`
-			} `json:"backupTask"`
-		} `json:"addon"`
-	} `json:"stash"`
-}
-
-// addonBackupTask returns the backup Task named in AppBinding parameters, or "".
-func addonBackupTask(raw []byte) (string, error) {
-	if len(raw) == 0 {
-		return "", nil
-	}
-	var p stashAddon
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return "", fmt.Errorf("failed to parse spec.parameters: %w", err)
-	}
-	return p.Stash.Addon.BackupTask.Name, nil
 }

@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/ptr"
@@ -25,10 +24,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
-	appcatalogv1alpha1 "github.com/hoard-operator/hoard/api/appcatalog/v1alpha1"
-	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/dependency"
 	"github.com/hoard-operator/hoard/internal/event"
+	"github.com/hoard-operator/hoard/internal/resolve"
 )
 
 // RBAC, each rule with its reason (the whole table: docs/design/0014-least-privilege.md).
@@ -42,10 +41,15 @@ import (
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=tasks,verbs=get;list;watch
 // +kubebuilder:rbac:groups=appcatalog.appscode.com,resources=appbindings,verbs=get;list;watch
-// Secrets: get only. The storage Secret's existence is read directly from the API server (the
-// manager's client never caches Secrets), and Secrets are not watched: list or watch would
-// let the operator read every Secret in the cluster.
+// Secrets: get only. The dependency checker reads the storage Secret (for RESTIC_PASSWORD) and
+// the AppBinding's Secrets directly from the API server (the manager's client never caches
+// Secrets) and keeps nothing of them. Secrets are not watched: list or watch would let the
+// operator read every Secret in the cluster; a configuration missing one is rechecked instead.
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// The checker tells a missing Service of an AppBinding (metadata only), and reads namespace
+// labels for a Repository whose usagePolicy selects namespaces.
+// +kubebuilder:rbac:groups="",resources=services;namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=stash.appscode.com,resources=functions,verbs=get;list;watch
 // The trigger CronJob: created, updated when the spec changes, patched to suspend it.
 // +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update;patch
 // The trigger's identity (ensureServiceAccount, ensureRole, ensureRoleBinding): created and
@@ -62,19 +66,20 @@ import (
 // Reconciler reconciles one BackupConfiguration.
 type Reconciler struct {
 	client.Client
-	Scheme   *runtime.Scheme
-	Recorder record.EventRecorder
+	// APIReader reads Secrets, which are not cached, and confirms cache misses.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  record.EventRecorder
 	// Image is the operator image the CronJob runs `hoard trigger` with.
 	Image string
-	// Recheck is how soon a configuration whose storage Secret is missing is looked at again
-	// (Secrets are not watched); zero means 10s.
+	// Recheck is how soon a configuration whose storage or target Secret is missing (or lacks
+	// a key) is looked at again (Secrets are not watched); zero means 10s.
 	Recheck time.Duration
 }
 
 // reconcileState is what one reconciliation learns and later steps use.
 type reconcileState struct {
-	bc         *stashv1beta1.BackupConfiguration
-	appBinding *appcatalogv1alpha1.AppBinding
+	bc *stashv1beta1.BackupConfiguration
 }
 
 // Reconcile runs the checks and keeps the trigger in step; the status is computed along the
@@ -105,16 +110,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		r.checkDriver,
 		r.checkHooks,
 		r.checkSchedule,
-		r.checkRepository,
-		r.checkTarget,
-		r.checkTask,
+		r.checkDependencies,
 		r.ensureTrigger,
 	} {
 		if err := step(ctx, st); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
-	if meta.IsStatusConditionFalse(bc.Status.Conditions, ConditionBackendSecretFound) {
+	// Secrets are not watched: a configuration waiting for one looks again.
+	if meta.IsStatusConditionFalse(bc.Status.Conditions, ConditionBackendSecretFound) ||
+		meta.IsStatusConditionFalse(bc.Status.Conditions, ConditionTargetSecretFound) {
 		return ctrl.Result{RequeueAfter: r.recheck()}, nil
 	}
 	return ctrl.Result{}, nil
@@ -149,7 +154,11 @@ func (r *Reconciler) setCondition(bc *stashv1beta1.BackupConfiguration, typ stri
 	if ok {
 		status = metav1.ConditionTrue
 	}
-	was := meta.FindStatusCondition(bc.Status.Conditions, typ)
+	// A copy: SetStatusCondition changes the condition in place.
+	var was *metav1.Condition
+	if c := meta.FindStatusCondition(bc.Status.Conditions, typ); c != nil {
+		was = c.DeepCopy()
+	}
 	meta.SetStatusCondition(&bc.Status.Conditions, metav1.Condition{
 		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: bc.Generation,
 	})
@@ -200,123 +209,26 @@ func (r *Reconciler) checkSchedule(_ context.Context, st *reconcileState) error 
 	return nil
 }
 
-func (r *Reconciler) checkRepository(ctx context.Context, st *reconcileState) error {
+// checkDependencies runs the dependency checker, the same one a session runs when it starts,
+// and shows each of its conditions.
+func (r *Reconciler) checkDependencies(ctx context.Context, st *reconcileState) error {
 	bc := st.bc
-	name := bc.Spec.Repository.Name
-	if name == "" {
-		r.setCondition(bc, ConditionRepositoryFound, false, ReasonNotSpecified, "spec.repository.name is empty")
-		r.setCondition(bc, ConditionBackendSecretFound, false, ReasonRepositoryNotFound, "no Repository to read spec.backend.storageSecretName from")
-		return nil
+	req := dependency.Request{
+		Kind:          resolve.KindBackup,
+		Namespace:     bc.Namespace,
+		RepositoryRef: bc.Spec.Repository,
+		TaskRef:       bc.Spec.Task,
 	}
-	repo := &stashv1alpha1.Repository{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: bc.Namespace, Name: name}, repo); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("failed to get Repository %s/%s: %w", bc.Namespace, name, err)
-		}
-		r.setCondition(bc, ConditionRepositoryFound, false, ReasonNotFound,
-			fmt.Sprintf("Repository %s/%s not found", bc.Namespace, name))
-		r.setCondition(bc, ConditionBackendSecretFound, false, ReasonRepositoryNotFound,
-			fmt.Sprintf("waiting for Repository %s/%s to read its storage Secret", bc.Namespace, name))
-		return nil
+	if bc.Spec.Target != nil {
+		req.TargetRef = bc.Spec.Target.Ref
 	}
-	r.setCondition(bc, ConditionRepositoryFound, true, ReasonFound, fmt.Sprintf("Repository %s/%s found", bc.Namespace, name))
-
-	secretName := repo.Spec.Backend.StorageSecretName
-	if secretName == "" {
-		r.setCondition(bc, ConditionBackendSecretFound, false, ReasonNotFound,
-			fmt.Sprintf("Repository %s/%s has no spec.backend.storageSecretName (the Secret with RESTIC_PASSWORD)", bc.Namespace, name))
-		return nil
+	in, err := dependency.Gather(ctx, dependency.Readers{Cached: r.Client, Direct: r.APIReader}, req)
+	if err != nil {
+		return fmt.Errorf("failed to gather what BackupConfiguration %s/%s refers to: %w", bc.Namespace, bc.Name, err)
 	}
-	// Metadata only: existence is all that is checked, and Secret data stays out of the cache.
-	secret := &metav1.PartialObjectMetadata{}
-	secret.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	if err := r.Get(ctx, types.NamespacedName{Namespace: bc.Namespace, Name: secretName}, secret); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("failed to get Secret %s/%s: %w", bc.Namespace, secretName, err)
-		}
-		r.setCondition(bc, ConditionBackendSecretFound, false, ReasonNotFound,
-			fmt.Sprintf("storage Secret %s/%s of Repository %s not found", bc.Namespace, secretName, name))
-		return nil
+	for _, c := range dependency.Check(in).Conditions {
+		r.setCondition(bc, c.Type, c.Status == metav1.ConditionTrue, c.Reason, c.Message)
 	}
-	r.setCondition(bc, ConditionBackendSecretFound, true, ReasonFound,
-		fmt.Sprintf("storage Secret %s/%s found", bc.Namespace, secretName))
-	return nil
-}
-
-// isAppBinding tells whether a target reference points at an AppBinding, the only kind of
-// target Hoard backs up (databases).
-func isAppBinding(ref stashv1beta1.TargetRef) bool {
-	if ref.Kind != "AppBinding" {
-		return false
-	}
-	if ref.APIVersion == "" {
-		return true
-	}
-	gv, err := schema.ParseGroupVersion(ref.APIVersion)
-	return err == nil && gv.Group == appcatalogv1alpha1.GroupVersion.Group
-}
-
-func (r *Reconciler) checkTarget(ctx context.Context, st *reconcileState) error {
-	bc := st.bc
-	t := bc.Spec.Target
-	if t == nil || t.Ref.Name == "" {
-		r.setCondition(bc, ConditionBackupTargetFound, false, ReasonNotSpecified, "spec.target.ref is empty: name the AppBinding to back up")
-		return nil
-	}
-	if !isAppBinding(t.Ref) {
-		r.setCondition(bc, ConditionBackupTargetFound, false, ReasonTargetKindUnsupported,
-			fmt.Sprintf("target kind %q (apiVersion %q) is not supported: Hoard backs up databases through an AppBinding (appcatalog.appscode.com/v1alpha1)", t.Ref.Kind, t.Ref.APIVersion))
-		return nil
-	}
-	ab := &appcatalogv1alpha1.AppBinding{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: bc.Namespace, Name: t.Ref.Name}, ab); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("failed to get AppBinding %s/%s: %w", bc.Namespace, t.Ref.Name, err)
-		}
-		r.setCondition(bc, ConditionBackupTargetFound, false, ReasonTargetNotFound,
-			fmt.Sprintf("AppBinding %s/%s not found", bc.Namespace, t.Ref.Name))
-		return nil
-	}
-	st.appBinding = ab
-	r.setCondition(bc, ConditionBackupTargetFound, true, ReasonFound, fmt.Sprintf("AppBinding %s/%s found", bc.Namespace, t.Ref.Name))
-	return nil
-}
-
-func (r *Reconciler) checkTask(ctx context.Context, st *reconcileState) error {
-	bc := st.bc
-	name, source := bc.Spec.Task.Name, "spec.task.name"
-	if name == "" {
-		if st.appBinding == nil {
-			r.setCondition(bc, ConditionTaskFound, false, ReasonTargetNotFound,
-				"spec.task.name is empty, so the Task comes from the target AppBinding, which is not available")
-			return nil
-		}
-		var raw []byte
-		if st.appBinding.Spec.Parameters != nil {
-			raw = st.appBinding.Spec.Parameters.Raw
-		}
-		n, err := addonBackupTask(raw)
-		if err != nil {
-			r.setCondition(bc, ConditionTaskFound, false, ReasonNotFound,
-				fmt.Sprintf("AppBinding %s: %v", st.appBinding.Name, err))
-			return nil
-		}
-		if n == "" {
-			r.setCondition(bc, ConditionTaskFound, false, ReasonNotSpecified,
-				fmt.Sprintf("no backup Task: spec.task.name is empty and AppBinding %s has no spec.parameters.stash.addon.backupTask.name", st.appBinding.Name))
-			return nil
-		}
-		name, source = n, "AppBinding "+st.appBinding.Name
-	}
-	task := &stashv1beta1.Task{}
-	if err := r.Get(ctx, types.NamespacedName{Name: name}, task); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("failed to get Task %s: %w", name, err)
-		}
-		r.setCondition(bc, ConditionTaskFound, false, ReasonNotFound, fmt.Sprintf("Task %s (from %s) not found", name, source))
-		return nil
-	}
-	r.setCondition(bc, ConditionTaskFound, true, ReasonFound, fmt.Sprintf("Task %s (from %s) found", name, source))
 	return nil
 }
 

@@ -149,23 +149,13 @@ func TestPhaseOf(t *testing.T) {
 	if p := phaseOf(ready); p != stashv1beta1.BackupInvokerReady {
 		t.Errorf("all true: %s", p)
 	}
-	if p := phaseOf(append(ready, cond("C", false, ReasonNotFound))); p != stashv1beta1.BackupInvokerNotReady {
+	if p := phaseOf(append(ready, cond("C", false, stashv1beta1.ReasonRepositoryNotFound))); p != stashv1beta1.BackupInvokerNotReady {
 		t.Errorf("missing dependency: %s", p)
 	}
-	if p := phaseOf(append(ready, cond("C", false, ReasonNotFound), cond("D", false, ReasonDriverUnsupported))); p != stashv1beta1.BackupInvokerInvalid {
+	if p := phaseOf(append(ready, cond("C", false, stashv1beta1.ReasonRepositoryNotFound), cond("D", false, ReasonDriverUnsupported))); p != stashv1beta1.BackupInvokerInvalid {
 		t.Errorf("unsupported driver: %s", p)
 	}
 	if p := phaseOf(append(ready, cond(ConditionHooksSupported, false, ReasonHooksNotImplemented))); p != stashv1beta1.BackupInvokerReady {
 		t.Errorf("hooks are informational and must not hold backups back: %s", p)
-	}
-}
-
-func TestAddonBackupTask(t *testing.T) {
-	raw := []byte(`{"apiVersion":"appcatalog.appscode.com/v1alpha1","kind":"StashAddon","stash":{"addon":{"backupTask":{"name":"mysql-backup-8.0.21"},"restoreTask":{"name":"mysql-restore-8.0.21"}}}}`)
-	if got, err := addonBackupTask(raw); err != nil || got != "mysql-backup-8.0.21" {
-		t.Errorf("addonBackupTask = %q, %v", got, err)
-	}
-	if got, err := addonBackupTask(nil); err != nil || got != "" {
-		t.Errorf("addonBackupTask(nil) = %q, %v", got, err)
 	}
 }

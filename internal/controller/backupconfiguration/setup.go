@@ -18,20 +18,23 @@ import (
 	appcatalogv1alpha1 "github.com/hoard-operator/hoard/api/appcatalog/v1alpha1"
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/dependency"
 )
 
 // SetupWithManager registers the reconciler. Besides its own objects it watches what a
-// configuration refers to, so a Repository, AppBinding or Task that appears later turns the
-// configuration Ready without waiting for a resync. Secrets are not watched: that would need
-// list and watch on every Secret of the cluster (docs/design/0014-least-privilege.md); a
-// configuration whose storage Secret is missing is looked at again every recheck instead.
+// configuration refers to, so a Repository, AppBinding, Service or Task that appears or changes
+// later turns the configuration Ready (or NotReady) without waiting for a resync. Secrets are
+// not watched: that would need list and watch on every Secret of the cluster
+// (docs/design/0014-least-privilege.md); a configuration missing one is looked at again every
+// recheck instead. It needs dependency.RepositoryIndex, which controller.Setup registers.
 func SetupWithManager(mgr ctrl.Manager, image string, recheck time.Duration) error {
 	r := &Reconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorderFor("hoard-backupconfiguration"),
-		Image:    image,
-		Recheck:  recheck,
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Scheme:    mgr.GetScheme(),
+		Recorder:  mgr.GetEventRecorderFor("hoard-backupconfiguration"),
+		Image:     image,
+		Recheck:   recheck,
 	}
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).
@@ -42,18 +45,28 @@ func SetupWithManager(mgr ctrl.Manager, image string, recheck time.Duration) err
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
 		// Every backup updates its Repository's status; only the Repository's existence and
-		// spec matter here, and many configurations may share one Repository.
+		// spec (its backend, its usagePolicy) matter here, and configurations of any
+		// namespace may use it.
 		Watches(&stashv1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(
 			func(ctx context.Context, o client.Object) []reconcile.Request {
-				return referring(ctx, c, o.GetNamespace(), func(bc *stashv1beta1.BackupConfiguration) bool {
-					return bc.Spec.Repository.Name == o.GetName()
-				})
+				return usingRepository(ctx, c, o.GetNamespace(), o.GetName())
 			}), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(
+			func(ctx context.Context, o client.Object) []reconcile.Request {
+				return bindingsThen(ctx, c, o.GetNamespace(), func(ab *appcatalogv1alpha1.AppBinding) bool {
+					return ab.Spec.ClientConfig.Service != nil && ab.Spec.ClientConfig.Service.Name == o.GetName()
+				})
+			}), builder.OnlyMetadata).
+		// A namespace's labels decide what a usagePolicy selector allows.
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(
+			func(ctx context.Context, o client.Object) []reconcile.Request {
+				return referring(ctx, c, o.GetName(), func(bc *stashv1beta1.BackupConfiguration) bool {
+					return bc.Spec.Repository.Namespace != "" && bc.Spec.Repository.Namespace != bc.Namespace
+				})
+			}), builder.OnlyMetadata, builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Watches(&appcatalogv1alpha1.AppBinding{}, handler.EnqueueRequestsFromMapFunc(
 			func(ctx context.Context, o client.Object) []reconcile.Request {
-				return referring(ctx, c, o.GetNamespace(), func(bc *stashv1beta1.BackupConfiguration) bool {
-					return bc.Spec.Target != nil && bc.Spec.Target.Ref.Name == o.GetName() && isAppBinding(bc.Spec.Target.Ref)
-				})
+				return referring(ctx, c, o.GetNamespace(), usesBinding(o.GetName()))
 			})).
 		Watches(&stashv1beta1.Task{}, handler.EnqueueRequestsFromMapFunc(
 			func(ctx context.Context, o client.Object) []reconcile.Request {
@@ -62,13 +75,23 @@ func SetupWithManager(mgr ctrl.Manager, image string, recheck time.Duration) err
 					return bc.Spec.Task.Name == o.GetName() || bc.Spec.Task.Name == ""
 				})
 			})).
+		// Functions come and go with the addon; any configuration may use any of them.
+		Watches(&stashv1beta1.Function{}, handler.EnqueueRequestsFromMapFunc(
+			func(ctx context.Context, _ client.Object) []reconcile.Request {
+				return referring(ctx, c, "", func(*stashv1beta1.BackupConfiguration) bool { return true })
+			})).
 		Complete(r)
 }
 
+func usesBinding(name string) func(*stashv1beta1.BackupConfiguration) bool {
+	return func(bc *stashv1beta1.BackupConfiguration) bool {
+		return bc.Spec.Target != nil && bc.Spec.Target.Ref.Name == name && dependency.IsAppBinding(bc.Spec.Target.Ref)
+	}
+}
+
 // referring lists the configurations (in ns, or everywhere when ns is empty) that match.
-func referring(ctx context.Context, c client.Client, ns string, match func(*stashv1beta1.BackupConfiguration) bool) []reconcile.Request {
+func referring(ctx context.Context, c client.Client, ns string, match func(*stashv1beta1.BackupConfiguration) bool, opts ...client.ListOption) []reconcile.Request {
 	var list stashv1beta1.BackupConfigurationList
-	var opts []client.ListOption
 	if ns != "" {
 		opts = append(opts, client.InNamespace(ns))
 	}
@@ -84,3 +107,26 @@ func referring(ctx context.Context, c client.Client, ns string, match func(*stas
 	}
 	return reqs
 }
+
+// usingRepository lists the configurations, of any namespace, that refer to a Repository.
+func usingRepository(ctx context.Context, c client.Client, ns, name string) []reconcile.Request {
+	return referring(ctx, c, "", func(*stashv1beta1.BackupConfiguration) bool { return true },
+		client.MatchingFields{dependency.RepositoryIndex: dependency.RepositoryIndexValue(ns, name)})
+}
+
+// bindingsThen lists the configurations of ns whose AppBinding matches.
+func bindingsThen(ctx context.Context, c client.Client, ns string, match func(*appcatalogv1alpha1.AppBinding) bool) []reconcile.Request {
+	var bindings appcatalogv1alpha1.AppBindingList
+	if err := c.List(ctx, &bindings, client.InNamespace(ns)); err != nil {
+		log.FromContext(ctx).Error(err, "failed to list AppBindings", "namespace", ns)
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range bindings.Items {
+		if match(&bindings.Items[i]) {
+			reqs = append(reqs, referring(ctx, c, ns, usesBinding(bindings.Items[i].Name))...)
+		}
+	}
+	return reqs
+}
+

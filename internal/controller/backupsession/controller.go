@@ -71,6 +71,8 @@ type Reconciler struct {
 // Secrets: get reads the storage Secret and the AppBinding's Secret directly (session.Readers,
 // never cached); create and delete make and remove the per-session copy of the target's
 // credentials (session.CreateJob, session.DeleteTargetSecret). No list, watch, update or patch.
+// The dependency checker: an AppBinding's Service (metadata), namespace labels for usagePolicy.
+// +kubebuilder:rbac:groups="",resources=services;namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;delete
 // Pods are only listed, through the cache: a finished Job's termination messages, and which
 // Jobs still hold a repository (package repoqueue).
@@ -160,22 +162,23 @@ func (r *Reconciler) start(ctx context.Context, bs *v1beta1.BackupSession) (ctrl
 		target = resolve.Target{Alias: t.Alias, Ref: t.Ref, Paths: t.Paths, VolumeMounts: t.VolumeMounts, Args: t.Args}
 	}
 	g, err := session.Gather(ctx, r.readers(), session.Request{
-		Kind:           resolve.KindBackup,
-		Namespace:      bs.Namespace,
-		SessionName:    bs.Name,
-		Invoker:        resolve.Invoker{Kind: inv.Kind, Name: inv.Name},
-		TaskRef:        bc.Spec.Task,
-		RepositoryName: bc.Spec.Repository.Name,
-		Target:         target,
+		Kind:        resolve.KindBackup,
+		Namespace:   bs.Namespace,
+		SessionName: bs.Name,
+		Invoker:     resolve.Invoker{Kind: inv.Kind, Name: inv.Name},
+		TaskRef:     bc.Spec.Task,
+		Repository:  bc.Spec.Repository,
+		Target:      target,
 	})
 	var ue *session.UserError
 	if errors.As(err, &ue) {
-		return ctrl.Result{}, r.fail(ctx, bs, ue.Reason, ue.Message)
+		// With the checker's condition, as the BackupConfiguration shows it.
+		return ctrl.Result{}, r.failHost(ctx, bs, ue.Reason, ue.Message, nil, ue.AsCondition())
 	} else if err != nil {
 		return ctrl.Result{}, err
 	}
 	in := g.Input
-	loc, err := location.Of(bs.Namespace, &in.Repository.Spec.Backend)
+	loc, err := location.Of(in.Repository.Namespace, &in.Repository.Spec.Backend)
 	if err != nil {
 		return ctrl.Result{}, r.fail(ctx, bs, "InvalidRepository", fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
 	}
@@ -195,11 +198,14 @@ func (r *Reconciler) start(ctx context.Context, bs *v1beta1.BackupSession) (ctrl
 	if g.Connection != nil {
 		in.TargetSecretName = session.TargetSecretName(jobName)
 	}
+	if g.Storage != nil {
+		in.StorageSecretCopy = session.StorageSecretName(jobName)
+	}
 	job, err := resolve.Build(in)
 	if err != nil {
 		return ctrl.Result{}, r.fail(ctx, bs, "TaskResolutionFailed", err.Error())
 	}
-	st, err := r.Starter.Start(ctx, session.Launch{Session: bs, Job: job, Connection: g.Connection, Location: loc})
+	st, err := r.Starter.Start(ctx, session.Launch{Session: bs, Job: job, Connection: g.Connection, Storage: g.Storage, Location: loc})
 	switch {
 	case err != nil:
 		return ctrl.Result{}, err
@@ -312,12 +318,12 @@ func (r *Reconciler) track(ctx context.Context, bs *v1beta1.BackupSession) (ctrl
 		if err := r.finish(ctx, bs, obs.Outcome); err != nil {
 			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, session.DeleteTargetSecret(ctx, r.Client, bs, resolve.JobName(resolve.KindBackup, bs.Name))
+		return ctrl.Result{}, session.DeleteSessionSecrets(ctx, r.Client, bs, resolve.JobName(resolve.KindBackup, bs.Name))
 	case obs.StopReason != "":
 		if err := r.fail(ctx, bs, obs.StopReason, obs.StopMessage); err != nil {
 			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, session.DeleteTargetSecret(ctx, r.Client, bs, resolve.JobName(resolve.KindBackup, bs.Name))
+		return ctrl.Result{}, session.DeleteSessionSecrets(ctx, r.Client, bs, resolve.JobName(resolve.KindBackup, bs.Name))
 	}
 	if err := r.updateProgress(ctx, bs, obs.Job); err != nil {
 		log.FromContext(ctx).V(1).Info("no progress report", "reason", err.Error())

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/dependency"
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/resolve"
 	"github.com/hoard-operator/hoard/internal/result"
@@ -31,8 +32,12 @@ func (r *Reconciler) fail(ctx context.Context, bs *v1beta1.BackupSession, reason
 }
 
 // failHost is fail for a Job that created no snapshot, with what it reported, if anything.
-func (r *Reconciler) failHost(ctx context.Context, bs *v1beta1.BackupSession, reason, msg string, res *result.Result) error {
+// extra are conditions to record with the failure.
+func (r *Reconciler) failHost(ctx context.Context, bs *v1beta1.BackupSession, reason, msg string, res *result.Result, extra ...metav1.Condition) error {
 	orig := bs.DeepCopy()
+	for _, c := range extra {
+		meta.SetStatusCondition(&bs.Status.Conditions, c)
+	}
 	host := ""
 	if res != nil {
 		host = res.Hostname
@@ -86,7 +91,7 @@ func (r *Reconciler) finish(ctx context.Context, bs *v1beta1.BackupSession, out 
 			return err
 		}
 		if res != nil && res.Repository != nil {
-			return r.updateRepository(ctx, bs, r.config(ctx, bs).Spec.Repository.Name, res, false)
+			return r.updateRepository(ctx, bs, r.config(ctx, bs).Spec.Repository, res, false)
 		}
 		return nil
 	}
@@ -149,7 +154,7 @@ func (r *Reconciler) finish(ctx context.Context, bs *v1beta1.BackupSession, out 
 		}
 		event.RetentionApplied.Emit(r.Recorder, bs, bc.Spec.RetentionPolicy.Name, removed)
 	}
-	if err := r.updateRepository(ctx, bs, bc.Spec.Repository.Name, res, out.Succeeded); err != nil {
+	if err := r.updateRepository(ctx, bs, bc.Spec.Repository, res, out.Succeeded); err != nil {
 		return err
 	}
 	return r.pruneHistory(ctx, bs)
@@ -222,15 +227,22 @@ func targetRef(bc *v1beta1.BackupConfiguration) v1beta1.TargetRef {
 
 // updateRepository copies what the Job saw of the repository into the Repository's status:
 // backup times when it created a snapshot, the last successful one when it fully succeeded.
-func (r *Reconciler) updateRepository(ctx context.Context, bs *v1beta1.BackupSession, name string, res *result.Result, succeeded bool) error {
-	if name == "" {
+// The Repository may be in another namespace (spec.repository.namespace).
+func (r *Reconciler) updateRepository(ctx context.Context, bs *v1beta1.BackupSession, ref v1beta1.RepositoryRef, res *result.Result, succeeded bool) error {
+	if ref.Name == "" {
 		return nil
 	}
+	key := ref.Key(bs.Namespace)
 	now := metav1.NewTime(r.Now().Truncate(time.Second))
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		repo := &v1alpha1.Repository{}
-		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: bs.Namespace, Name: name}, repo); err != nil {
+		if err := r.Client.Get(ctx, key, repo); err != nil {
 			return client.IgnoreNotFound(err)
+		}
+		// A Repository of another namespace is written only while it allows the session's:
+		// the configuration may have been pointed elsewhere since the session started.
+		if allowed, err := dependency.AllowedNow(ctx, r.Client, repo, bs.Namespace); err != nil || !allowed {
+			return err
 		}
 		orig := repo.DeepCopy()
 		st := &repo.Status

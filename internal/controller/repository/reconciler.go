@@ -35,6 +35,7 @@ import (
 
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/dependency"
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/repoqueue"
@@ -64,6 +65,8 @@ const (
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories,verbs=get;list;watch;patch
 // A BackupConfiguration that still backs up into a Repository holds its wipe back.
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=backupconfigurations,verbs=get;list;watch
+// Namespace labels decide what a usagePolicy selector allows.
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories/status,verbs=patch
 // The wipe Job's owner reference blocks the Repository's deletion (OpenShift's
 // OwnerReferencesPermissionEnforcement wants update on the owner's finalizers for that).
@@ -277,7 +280,7 @@ func (r *Reconciler) startWipe(ctx context.Context, repo *stashv1alpha1.Reposito
 		return false, nil
 	}
 	holder, err := r.Queue.Enter(ctx, repoqueue.Entrant{Location: loc, Object: repo, Kind: "Repository", JobName: job.Name, JumpLine: true}, func(ctx context.Context) error {
-		return session.CreateJob(ctx, r.Client, r.APIReader, r.Scheme, repo, job, nil)
+		return session.CreateJob(ctx, r.Client, r.APIReader, r.Scheme, repo, job, nil, nil)
 	})
 	var foreign *session.ForeignObjectError
 	switch {
@@ -333,13 +336,20 @@ func (r *Reconciler) sharedWith(ctx context.Context, repo *stashv1alpha1.Reposit
 		}
 		reasons = append(reasons, fmt.Sprintf("Repository %s/%s %s", o.Namespace, o.Name, how))
 	}
+	// Configurations of other namespaces count only where the usagePolicy lets them use the
+	// Repository: a reference alone must not hold another namespace's wipe back.
 	configs := &stashv1beta1.BackupConfigurationList{}
-	if err := r.List(ctx, configs, client.InNamespace(repo.Namespace)); err != nil {
-		return "", fmt.Errorf("failed to list BackupConfigurations in %s: %w", repo.Namespace, err)
+	if err := r.List(ctx, configs, client.MatchingFields{dependency.RepositoryIndex: dependency.RepositoryIndexValue(repo.Namespace, repo.Name)}); err != nil {
+		return "", fmt.Errorf("failed to list the BackupConfigurations of Repository %s/%s: %w", repo.Namespace, repo.Name, err)
 	}
 	for i := range configs.Items {
 		bc := &configs.Items[i]
-		if bc.DeletionTimestamp.IsZero() && bc.Spec.Repository.Name == repo.Name {
+		if !bc.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if allowed, err := dependency.AllowedNow(ctx, r.Client, repo, bc.Namespace); err != nil {
+			return "", err
+		} else if allowed {
 			reasons = append(reasons, fmt.Sprintf("BackupConfiguration %s/%s still backs up into it", bc.Namespace, bc.Name))
 		}
 	}

@@ -54,6 +54,8 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=appcatalog.appscode.com,resources=appbindings,verbs=get;list;watch
 // Secrets: as for backups (see package backupsession): get directly, create and delete the
 // per-session copy of the target's credentials; no list, watch, update or patch.
+// The dependency checker: an AppBinding's Service (metadata), namespace labels for usagePolicy.
+// +kubebuilder:rbac:groups="",resources=services;namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
@@ -138,22 +140,23 @@ func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 		targetRules = t.Rules
 	}
 	g, err := session.Gather(ctx, session.Readers{Cached: r.Client, Direct: r.APIReader}, session.Request{
-		Kind:           resolve.KindRestore,
-		Namespace:      rs.Namespace,
-		SessionName:    rs.Name,
-		Invoker:        resolve.Invoker{Kind: "RestoreSession", Name: rs.Name},
-		TaskRef:        rs.Spec.Task,
-		RepositoryName: rs.Spec.Repository.Name,
-		Target:         target,
+		Kind:        resolve.KindRestore,
+		Namespace:   rs.Namespace,
+		SessionName: rs.Name,
+		Invoker:     resolve.Invoker{Kind: "RestoreSession", Name: rs.Name},
+		TaskRef:     rs.Spec.Task,
+		Repository:  rs.Spec.Repository,
+		Target:      target,
 	})
 	var ue *session.UserError
 	if errors.As(err, &ue) {
-		return ctrl.Result{}, r.fail(ctx, rs, ue.Reason, ue.Message)
+		// With the checker's condition, as a BackupConfiguration would show it.
+		return ctrl.Result{}, r.record(ctx, rs, false, ue.Reason, ue.Message, nil, ue.AsCondition())
 	} else if err != nil {
 		return ctrl.Result{}, err
 	}
 	in := g.Input
-	loc, err := location.Of(rs.Namespace, &in.Repository.Spec.Backend)
+	loc, err := location.Of(in.Repository.Namespace, &in.Repository.Spec.Backend)
 	if err != nil {
 		return ctrl.Result{}, r.fail(ctx, rs, "InvalidRepository", fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
 	}
@@ -173,11 +176,14 @@ func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 	if g.Connection != nil {
 		in.TargetSecretName = session.TargetSecretName(jobName)
 	}
+	if g.Storage != nil {
+		in.StorageSecretCopy = session.StorageSecretName(jobName)
+	}
 	job, err := resolve.Build(in)
 	if err != nil {
 		return ctrl.Result{}, r.fail(ctx, rs, "TaskResolutionFailed", err.Error())
 	}
-	st, err := r.Starter.Start(ctx, session.Launch{Session: rs, Job: job, Connection: g.Connection, Location: loc})
+	st, err := r.Starter.Start(ctx, session.Launch{Session: rs, Job: job, Connection: g.Connection, Storage: g.Storage, Location: loc})
 	switch {
 	case err != nil:
 		return ctrl.Result{}, err
@@ -233,12 +239,12 @@ func (r *Reconciler) track(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 		if err := r.finish(ctx, rs, obs.Outcome); err != nil {
 			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, session.DeleteTargetSecret(ctx, r.Client, rs, resolve.JobName(resolve.KindRestore, rs.Name))
+		return ctrl.Result{}, session.DeleteSessionSecrets(ctx, r.Client, rs, resolve.JobName(resolve.KindRestore, rs.Name))
 	case obs.StopReason != "":
 		if err := r.fail(ctx, rs, obs.StopReason, obs.StopMessage); err != nil {
 			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, session.DeleteTargetSecret(ctx, r.Client, rs, resolve.JobName(resolve.KindRestore, rs.Name))
+		return ctrl.Result{}, session.DeleteSessionSecrets(ctx, r.Client, rs, resolve.JobName(resolve.KindRestore, rs.Name))
 	}
 	return ctrl.Result{RequeueAfter: obs.RequeueAfter}, nil
 }
@@ -258,8 +264,12 @@ func (r *Reconciler) finish(ctx context.Context, rs *v1beta1.RestoreSession, out
 	return r.record(ctx, rs, true, "RestoreSucceeded", msg, out.Result)
 }
 
-func (r *Reconciler) record(ctx context.Context, rs *v1beta1.RestoreSession, ok bool, reason, msg string, res *result.Result) error {
+// extra are conditions to record with the outcome.
+func (r *Reconciler) record(ctx context.Context, rs *v1beta1.RestoreSession, ok bool, reason, msg string, res *result.Result, extra ...metav1.Condition) error {
 	orig := rs.DeepCopy()
+	for _, c := range extra {
+		meta.SetStatusCondition(&rs.Status.Conditions, c)
+	}
 	host := v1beta1.HostRestoreStats{Hostname: r.host(rs), Phase: v1beta1.HostFailed}
 	if res != nil {
 		if res.Hostname != "" {

@@ -368,6 +368,8 @@ func fixtures(ctx context.Context, c client.Client) error {
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "storage", Namespace: ns}, Data: map[string][]byte{"RESTIC_PASSWORD": []byte("x")}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db-auth", Namespace: ns}, Data: map[string][]byte{"username": []byte("root"), "password": []byte("pw")}},
+		// The AppBinding's Service: sessions of a binding whose Service is missing do not start.
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 3306}}}},
 		&appcatalogv1alpha1.AppBinding{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns}, Spec: appcatalogv1alpha1.AppBindingSpec{
 			ClientConfig: appcatalogv1alpha1.ClientConfig{Service: &appcatalogv1alpha1.ServiceReference{Name: "db", Port: 3306}},
 			Secret:       &corev1.LocalObjectReference{Name: "db-auth"}}},
