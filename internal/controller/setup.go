@@ -34,6 +34,10 @@ type Options struct {
 	// PollInterval is how often running sessions are checked for progress and deadlines;
 	// zero means 10s.
 	PollInterval time.Duration
+	// ConfigurationRecheck is how often a BackupConfiguration that waits for no Secret is
+	// checked again, so that a Secret changed later (Secrets are not watched) shows on its
+	// conditions; zero means 5m.
+	ConfigurationRecheck time.Duration
 	// MySQLAddonChart is a directory with the mysql-addon chart that MySQLAddon resources
 	// install; empty uses the chart built into the binary.
 	MySQLAddonChart string
@@ -60,7 +64,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		func(m ctrl.Manager, o Options) error { return metrics.Setup(m, o.PushgatewayURL) },
 		setupMySQLAddon,
 		func(m ctrl.Manager, o Options) error {
-			return backupconfiguration.SetupWithManager(m, o.OperatorImage, o.PollInterval)
+			return backupconfiguration.SetupWithManager(m, o.OperatorImage, o.PollInterval, o.ConfigurationRecheck)
 		},
 		func(m ctrl.Manager, o Options) error { return repository.SetupWithManager(m, o.OperatorImage, queue) },
 	}

@@ -49,6 +49,8 @@ func startManagerWith(t *testing.T, opts manager.Options) (ctrl.Manager, context
 		t.Fatalf("create manager: %v", err)
 	}
 	opts.Controllers.OperatorImage, opts.Controllers.SessionTimeout = testOperatorImage, time.Hour
+	// A Secret changed under a Ready configuration shows within the tests' waits.
+	opts.Controllers.ConfigurationRecheck = 3 * time.Second
 	if err := controller.Setup(mgr, opts.Controllers); err != nil {
 		t.Fatalf("set up controllers: %v", err)
 	}

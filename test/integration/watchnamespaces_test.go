@@ -24,7 +24,7 @@ func TestWatchNamespaces(t *testing.T) {
 	// The ignored one first: had it been watched, it would have been reconciled first.
 	for _, ns := range []string{ignored, watched} {
 		task := "mysql-backup-" + ns
-		mustCreate(t, bcRepository(ns), bcSecret(ns), bcAppBinding(ns, task), bcTask(task), newBackupConfiguration(ns))
+		mustCreate(t, bcRepository(ns), bcSecret(ns), bcDBSecret(ns), bcAppBinding(ns, task), bcFunction(t, task), bcTask(task), newBackupConfiguration(ns))
 		t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), bcTask(task)) })
 	}
 	waitBC(t, watched, "nightly", "Ready in the watched namespace", wantPhase(stashv1beta1.BackupInvokerReady))

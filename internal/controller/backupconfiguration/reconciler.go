@@ -75,6 +75,8 @@ type Reconciler struct {
 	// Recheck is how soon a configuration whose storage or target Secret is missing (or lacks
 	// a key) is looked at again (Secrets are not watched); zero means 10s.
 	Recheck time.Duration
+	// ReadyRecheck is how often any other configuration is looked at again; zero means 5m.
+	ReadyRecheck time.Duration
 }
 
 // reconcileState is what one reconciliation learns and later steps use.
@@ -117,19 +119,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 			return ctrl.Result{}, err
 		}
 	}
-	// Secrets are not watched: a configuration waiting for one looks again.
+	// Secrets are not watched: a configuration waiting for one looks again soon, and every
+	// other one now and then, so that a Secret changed since shows on its conditions.
 	if meta.IsStatusConditionFalse(bc.Status.Conditions, ConditionBackendSecretFound) ||
 		meta.IsStatusConditionFalse(bc.Status.Conditions, ConditionTargetSecretFound) {
-		return ctrl.Result{RequeueAfter: r.recheck()}, nil
+		return ctrl.Result{RequeueAfter: orDefault(r.Recheck, 10*time.Second)}, nil
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: orDefault(r.ReadyRecheck, 5*time.Minute)}, nil
 }
 
-func (r *Reconciler) recheck() time.Duration {
-	if r.Recheck > 0 {
-		return r.Recheck
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
 	}
-	return 10 * time.Second
+	return def
 }
 
 func (r *Reconciler) writeStatus(ctx context.Context, base, bc *stashv1beta1.BackupConfiguration) error {

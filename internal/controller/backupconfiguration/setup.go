@@ -26,15 +26,17 @@ import (
 // later turns the configuration Ready (or NotReady) without waiting for a resync. Secrets are
 // not watched: that would need list and watch on every Secret of the cluster
 // (docs/design/0014-least-privilege.md); a configuration missing one is looked at again every
-// recheck instead. It needs dependency.RepositoryIndex, which controller.Setup registers.
-func SetupWithManager(mgr ctrl.Manager, image string, recheck time.Duration) error {
+// recheck instead, and every other one every readyRecheck. It needs dependency.RepositoryIndex,
+// which controller.Setup registers.
+func SetupWithManager(mgr ctrl.Manager, image string, recheck, readyRecheck time.Duration) error {
 	r := &Reconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Scheme:    mgr.GetScheme(),
-		Recorder:  mgr.GetEventRecorderFor("hoard-backupconfiguration"),
-		Image:     image,
-		Recheck:   recheck,
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		Scheme:       mgr.GetScheme(),
+		Recorder:     mgr.GetEventRecorderFor("hoard-backupconfiguration"),
+		Image:        image,
+		Recheck:      recheck,
+		ReadyRecheck: readyRecheck,
 	}
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).
@@ -129,4 +131,3 @@ func bindingsThen(ctx context.Context, c client.Client, ns string, match func(*a
 	}
 	return reqs
 }
-
