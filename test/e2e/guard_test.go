@@ -8,43 +8,11 @@ import (
 	"time"
 )
 
-// guardNamespace is where the confined user of TestAdmissionGuardConfinedUser may work.
-const guardNamespace = "guard-a"
-
-// confinedUserYAML is a ServiceAccount with rights only in guardNamespace: the Stash kinds,
-// AppBindings and Secrets there. This is this test's own minimal set-up (issue 11 also builds a
-// shared confined-user fixture in confined_test.go).
-const confinedUserYAML = `
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: user, namespace: guard-a}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: stash-user, namespace: guard-a}
-rules:
-- apiGroups: [stash.appscode.com]
-  resources: [backupconfigurations, backupsessions, restoresessions, repositories]
-  verbs: [get, list, watch, create, update, patch, delete]
-- apiGroups: [appcatalog.appscode.com]
-  resources: [appbindings]
-  verbs: [get, list, watch, create, update, patch, delete]
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: [get, list, watch, create, update, patch, delete]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: stash-user, namespace: guard-a}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: stash-user}
-subjects:
-- {kind: ServiceAccount, name: user, namespace: guard-a}
-`
-
 // TestAdmissionGuardConfinedUser: the chart installed the admission guard, and a user whose
-// rights end at namespace guard-a cannot use a BackupConfiguration, RestoreSession or
-// Repository to run commands in the backup Job, mount the node's disk or send the database
-// credentials elsewhere: each is refused, naming the field, and nothing is stored.
+// rights end at namespace guard-a (the tenant of confined_test.go) cannot use a
+// BackupConfiguration, RestoreSession or Repository to run commands in the backup Job, mount
+// the node's disk or send the database credentials elsewhere: each is refused, naming the
+// field, and nothing is stored.
 func TestAdmissionGuardConfinedUser(t *testing.T) {
 	requireHoard(t)
 	for _, kind := range []string{"validatingadmissionpolicy", "validatingadmissionpolicybinding"} {
@@ -54,17 +22,15 @@ func TestAdmissionGuardConfinedUser(t *testing.T) {
 		}
 	}
 
-	step(t, "namespace %s and a user confined to it", guardNamespace)
-	mustKubectl(t, "", "delete", "namespace", guardNamespace, "--ignore-not-found", "--wait=true", "--timeout=180s")
-	mustKubectl(t, "", "create", "namespace", guardNamespace)
-	t.Cleanup(func() { _, _ = kubectl("", "delete", "namespace", guardNamespace, "--wait=false") })
-	mustKubectl(t, confinedUserYAML, "apply", "-f", "-")
-	as := "--as=system:serviceaccount:" + guardNamespace + ":user"
-	if out, _ := kubectl("", as, "auth", "can-i", "create", "pods", "-n", guardNamespace); out != "no" {
-		t.Fatalf("the confined user may create pods (%q): the test would prove nothing", out)
+	k := newCaseNamespace(t, "guard-a")
+	step(t, "namespace %s and a user confined to it", k.ns)
+	u := newConfinedUser(t, k)
+	as := "--as=" + u.name
+	if u.can("create", "pods", k.ns) {
+		t.Fatal("the confined user may create pods: the test would prove nothing")
 	}
-	if out, _ := kubectl("", as, "auth", "can-i", "create", "backupconfigurations.stash.appscode.com", "-n", "default"); out != "no" {
-		t.Fatalf("the confined user may work outside %s (%q)", guardNamespace, out)
+	if u.can("create", "backupconfigurations.stash.appscode.com", "default") {
+		t.Fatalf("the confined user may work outside %s", k.ns)
 	}
 	// The binding's namespace selector reads namespaces from an informer: wait until the new
 	// namespace is guarded.
@@ -83,8 +49,8 @@ spec:
         postStart:
           exec: {command: [sh, -c, "cat /etc/hoard/target/password > /tmp/stolen"]}
 `
-	eventually(t, "the guard to cover "+guardNamespace, time.Minute, time.Second, func() (bool, string) {
-		_, err := kubectl(postStart, as, "-n", guardNamespace, "create", "--dry-run=server", "-f", "-")
+	eventually(t, "the guard to cover "+k.ns, time.Minute, time.Second, func() (bool, string) {
+		_, err := kubectl(postStart, as, "-n", k.ns, "create", "--dry-run=server", "-f", "-")
 		return err != nil && strings.Contains(err.Error(), "admission guard"), errString(err)
 	})
 
@@ -143,7 +109,7 @@ spec:
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := kubectl(c.yaml, as, "-n", guardNamespace, "create", "-f", "-")
+			_, err := kubectl(c.yaml, as, "-n", k.ns, "create", "-f", "-")
 			if err == nil {
 				t.Fatalf("the confined user created %s %s", c.kind, c.objName)
 			}
@@ -152,7 +118,7 @@ spec:
 			if !strings.Contains(msg, c.field) || !strings.Contains(msg, "hoard-admission-guard") {
 				t.Errorf("refusal does not name %s: %v", c.field, err)
 			}
-			if out, err := kubectl("", "-n", guardNamespace, "get", c.kind, c.objName, "--ignore-not-found", "-o", "name"); err != nil || out != "" {
+			if out, err := k.try("get", c.kind, c.objName, "--ignore-not-found", "-o", "name"); err != nil || out != "" {
 				t.Errorf("%s %s exists after the refusal (%q, %v)", c.kind, c.objName, out, err)
 			}
 		})
@@ -165,7 +131,7 @@ spec:
           exec: {command: [sh, -c, "cat /etc/hoard/target/password > /tmp/stolen"]}
 `, "      nice: {adjustment: 5}\n", 1)
 	plain = strings.Replace(plain, "spec:\n", "spec:\n  paused: true\n", 1)
-	if out, err := kubectl(plain, as, "-n", guardNamespace, "create", "-f", "-"); err != nil {
+	if out, err := kubectl(plain, as, "-n", k.ns, "create", "-f", "-"); err != nil {
 		t.Fatalf("the confined user cannot create a plain BackupConfiguration: %v", err)
 	} else {
 		t.Logf("accepted: %s", out)
