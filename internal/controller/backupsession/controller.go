@@ -386,7 +386,15 @@ func (r *Reconciler) pruneHistory(ctx context.Context, bs *v1beta1.BackupSession
 	if len(finished) <= limit {
 		return nil
 	}
-	sort.Slice(finished, func(i, j int) bool { return olderThan(finished[j], finished[i]) })
+	// Newest first; the session that just finished counts as the newest, as it is: creation
+	// times have whole seconds, and two sessions made in one second would otherwise be ordered
+	// by name, which could prune the result the user is waiting for.
+	sort.Slice(finished, func(i, j int) bool {
+		if finished[i].UID == bs.UID || finished[j].UID == bs.UID {
+			return finished[i].UID == bs.UID
+		}
+		return olderThan(finished[j], finished[i])
+	})
 	for _, s := range finished[limit:] {
 		if err := r.Client.Delete(ctx, s, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("failed to delete old BackupSession %s/%s: %w", s.Namespace, s.Name, err)
