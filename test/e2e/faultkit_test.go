@@ -214,10 +214,20 @@ func (k *kns) trigger(bcs ...string) []string {
 	now := time.Now().Unix()
 	var docs, names []string
 	for _, bc := range bcs {
-		uid := k.run("get", "backupconfiguration", bc, "-o", "jsonpath={.metadata.uid}")
 		name := fmt.Sprintf("%s-%d", bc, now)
 		names = append(names, name)
-		docs = append(docs, fmt.Sprintf(`apiVersion: stash.appscode.com/v1beta1
+		docs = append(docs, k.sessionYAML(bc, name))
+	}
+	k.apply(strings.Join(docs, "---\n"))
+	return names
+}
+
+// sessionYAML is BackupSession name of configuration bc as `hoard trigger` makes it: the
+// invoker labels, spec.invoker and a controller reference to the configuration.
+func (k *kns) sessionYAML(bc, name string) string {
+	k.t.Helper()
+	uid := k.run("get", "backupconfiguration", bc, "-o", "jsonpath={.metadata.uid}")
+	return fmt.Sprintf(`apiVersion: stash.appscode.com/v1beta1
 kind: BackupSession
 metadata:
   name: %[1]s
@@ -228,10 +238,7 @@ metadata:
     - {apiVersion: stash.appscode.com/v1beta1, kind: BackupConfiguration, name: %[2]s, uid: %[3]s, controller: true}
 spec:
   invoker: {apiGroup: stash.appscode.com, kind: BackupConfiguration, name: %[2]s}
-`, name, bc, uid))
-	}
-	k.apply(strings.Join(docs, "---\n"))
-	return names
+`, name, bc, uid)
 }
 
 // session reads one BackupSession.

@@ -241,20 +241,8 @@ func waitBCCondition(k *kns, name, typ, reason string) string {
 // trigger` does (which names it after the second; two sessions within one second would be one).
 func userTrigger(t *testing.T, u *confinedUser, k *kns, bc, suffix string) string {
 	t.Helper()
-	uid := k.run("get", "backupconfiguration", bc, "-o", "jsonpath={.metadata.uid}")
 	name := bc + "-" + suffix
-	if err := u.apply(fmt.Sprintf(`apiVersion: stash.appscode.com/v1beta1
-kind: BackupSession
-metadata:
-  name: %[1]s
-  labels:
-    stash.appscode.com/invoker-type: BackupConfiguration
-    stash.appscode.com/invoker-name: %[2]s
-  ownerReferences:
-    - {apiVersion: stash.appscode.com/v1beta1, kind: BackupConfiguration, name: %[2]s, uid: %[3]s, controller: true}
-spec:
-  invoker: {apiGroup: stash.appscode.com, kind: BackupConfiguration, name: %[2]s}
-`, name, bc, uid)); err != nil {
+	if err := u.apply(k.sessionYAML(bc, name)); err != nil {
 		t.Fatal(err)
 	}
 	return name
