@@ -280,3 +280,35 @@ func TestAutoBackupSeveralBlueprints(t *testing.T) {
 		}
 	}
 }
+
+// A params annotation is the namespace user's input: the admission guard checks the
+// BackupConfiguration the operator writes from it like one the user writes, and the refusal
+// is reported on the AppBinding.
+func TestAutoBackupParamsGuarded(t *testing.T) {
+	guarded, _ := installGuard(t)
+	startManager(t)
+	ctx := context.Background()
+	bp := abBlueprint(t, "ab-"+guarded)
+	mustCreate(t, abAppBinding(guarded, "db", map[string]string{
+		autobackup.AnnotationBlueprint:   bp.Name,
+		autobackup.ParamsPrefix + "args": "--host=elsewhere.example.org",
+	}))
+	pollUntil(t, bcTimeout, "AutoBackupRefused naming the guard", func() error {
+		var events corev1.EventList
+		if err := k8sClient.List(ctx, &events, client.InNamespace(guarded)); err != nil {
+			return err
+		}
+		for _, e := range events.Items {
+			if e.InvolvedObject.Name == "db" && e.Reason == "AutoBackupRefused" {
+				if !strings.Contains(e.Message, "hoard-admission-guard") || !strings.Contains(e.Message, "create BackupConfiguration") {
+					return fmt.Errorf("unclear refusal: %q", e.Message)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no AutoBackupRefused event among %d", len(events.Items))
+	})
+	if err := getObj(guarded, "app-db", &stashv1beta1.BackupConfiguration{}); !apierrors.IsNotFound(err) {
+		t.Errorf("BackupConfiguration with a connection-overriding argument exists: %v", err)
+	}
+}

@@ -127,21 +127,21 @@ func (r *Reconciler) ensure(ctx context.Context, ab *appcatalogv1alpha1.AppBindi
 
 	if !repoExists {
 		if err := r.Create(ctx, repo); err != nil {
-			return false, fmt.Errorf("failed to create Repository %s/%s: %w", repo.Namespace, repo.Name, err)
+			return r.refusedByAPI(ctx, ab, w, "create Repository", err)
 		}
 		event.AutoBackupCreated.Emit(r.Recorder, ab, "Repository", repo.Name, bp.Name)
 	} else if !equality.Semantic.DeepEqual(curRepo.Spec, repo.Spec) || curRepo.Annotations[AnnotationMadeFrom] != bp.Name {
 		curRepo.Spec = repo.Spec
 		curRepo.Annotations[AnnotationMadeFrom] = bp.Name
 		if err := r.Update(ctx, curRepo); err != nil {
-			return false, fmt.Errorf("failed to update Repository %s/%s: %w", repo.Namespace, repo.Name, err)
+			return r.refusedByAPI(ctx, ab, w, "update Repository", err)
 		}
 		event.AutoBackupUpdated.Emit(r.Recorder, ab, "Repository", repo.Name, bp.Name)
 	}
 
 	if !bcExists {
 		if err := r.Create(ctx, bc); err != nil {
-			return false, fmt.Errorf("failed to create BackupConfiguration %s/%s: %w", bc.Namespace, bc.Name, err)
+			return r.refusedByAPI(ctx, ab, w, "create BackupConfiguration", err)
 		}
 		event.AutoBackupCreated.Emit(r.Recorder, ab, "BackupConfiguration", bc.Name, bp.Name)
 		return false, nil
@@ -156,7 +156,7 @@ func (r *Reconciler) ensure(ctx context.Context, ab *appcatalogv1alpha1.AppBindi
 	curBC.Annotations[AnnotationMadeFrom] = bp.Name
 	curBC.OwnerReferences = bc.OwnerReferences
 	if err := r.Update(ctx, curBC); err != nil {
-		return false, fmt.Errorf("failed to update BackupConfiguration %s/%s: %w", bc.Namespace, bc.Name, err)
+		return r.refusedByAPI(ctx, ab, w, "update BackupConfiguration", err)
 	}
 	event.AutoBackupUpdated.Emit(r.Recorder, ab, "BackupConfiguration", bc.Name, bp.Name)
 	return false, nil
@@ -187,6 +187,20 @@ func (r *Reconciler) removeUnwanted(ctx context.Context, ab *appcatalogv1alpha1.
 		event.AutoBackupRemoved.Emit(r.Recorder, ab, bc.Name, bc.Spec.Repository.Name)
 	}
 	return nil
+}
+
+// refusedByAPI reports a write the API server refused for what it contains (the admission
+// guard, e.g. a params annotation with --host, or CRD validation, e.g. a bad schedule) as
+// AutoBackupRefused: retrying cannot help until the blueprint or the annotations change.
+// Other errors are returned to be retried.
+func (r *Reconciler) refusedByAPI(ctx context.Context, ab *appcatalogv1alpha1.AppBinding, w Wanted, what string, err error) (bool, error) {
+	if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) {
+		return false, fmt.Errorf("failed to %s %s/%s: %w", what, ab.Namespace, w.Name, err)
+	}
+	msg := fmt.Sprintf("BackupBlueprint %s: could not %s %s/%s: %v", w.Blueprint, what, ab.Namespace, w.Name, err)
+	log.FromContext(ctx).Info("auto-backup refused: " + msg)
+	event.AutoBackupRefused.Emit(r.Recorder, ab, msg)
+	return true, nil
 }
 
 func (r *Reconciler) getOptional(ctx context.Context, key client.ObjectKey, obj client.Object) (bool, error) {
