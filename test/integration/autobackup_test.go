@@ -148,7 +148,7 @@ func TestAutoBackupFromBlueprint(t *testing.T) {
 	}
 	pollUntil(t, bcTimeout, "BackupConfiguration deleted", func() error {
 		if err := getObj(ns, "app-sample-mysql", &stashv1beta1.BackupConfiguration{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("still there (%w)", err)
+			return fmt.Errorf("still there (get: %v)", err) //nolint:errorlint // err is usually nil here
 		}
 		return nil
 	})
@@ -267,7 +267,7 @@ func TestAutoBackupSeveralBlueprints(t *testing.T) {
 	}
 	pollUntil(t, bcTimeout, "second BackupConfiguration deleted", func() error {
 		if err := getObj(ns, "app-db-"+hourly.Name, &stashv1beta1.BackupConfiguration{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("still there (%w)", err)
+			return fmt.Errorf("still there (get: %v)", err) //nolint:errorlint // err is usually nil here
 		}
 		return nil
 	})
