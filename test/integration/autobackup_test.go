@@ -74,6 +74,22 @@ func waitAutoBackup(t *testing.T, ns, name, what string, check func(*stashv1alph
 	return repo, bc
 }
 
+// countEvents adds up the counts of the events with reason on object whose message starts
+// with prefix.
+func countEvents(ctx context.Context, ns, object, reason, prefix string) int {
+	var events corev1.EventList
+	if err := k8sClient.List(ctx, &events, client.InNamespace(ns)); err != nil {
+		return -1
+	}
+	n := 0
+	for _, e := range events.Items {
+		if e.InvolvedObject.Name == object && e.Reason == reason && strings.HasPrefix(e.Message, prefix) {
+			n += int(max(e.Count, 1))
+		}
+	}
+	return n
+}
+
 func TestAutoBackupFromBlueprint(t *testing.T) {
 	startManager(t)
 	ctx := context.Background()
@@ -115,10 +131,13 @@ func TestAutoBackupFromBlueprint(t *testing.T) {
 	waitBC(t, ns, "app-sample-mysql", "BackendSecretFound=False", wantCondition(backupconfiguration.ConditionBackendSecretFound, metav1.ConditionFalse, stashv1beta1.ReasonSecretNotFound))
 
 	// A user's pause survives; a blueprint change propagates to both objects.
-	bc.Spec.Paused = true
-	if err := k8sClient.Update(ctx, bc); err != nil {
-		t.Fatal(err)
-	}
+	pollUntil(t, bcTimeout, "pause by the user", func() error {
+		if err := getObj(ns, "app-sample-mysql", bc); err != nil {
+			return err
+		}
+		bc.Spec.Paused = true
+		return k8sClient.Update(ctx, bc) // the status writer may have been first: retry
+	})
 	if err := getObj("", bp.Name, bp); err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +155,18 @@ func TestAutoBackupFromBlueprint(t *testing.T) {
 		}
 		return nil
 	})
+
+	// Only the blueprint change was written: reconciles of an unchanged blueprint (the
+	// objects' own creation, the user's pause) compare with the CRD's defaults applied and
+	// write nothing.
+	for _, kind := range []string{"Repository", "BackupConfiguration"} {
+		pollUntil(t, bcTimeout, "one AutoBackupUpdated event for the "+kind, func() error {
+			if n := countEvents(ctx, ns, "sample-mysql", "AutoBackupUpdated", kind+" "); n != 1 {
+				return fmt.Errorf("%d updates", n)
+			}
+			return nil
+		})
+	}
 
 	// Removing the annotation deletes the BackupConfiguration and keeps the Repository.
 	ab := &appcatalogv1alpha1.AppBinding{}

@@ -130,13 +130,20 @@ func (r *Reconciler) ensure(ctx context.Context, ab *appcatalogv1alpha1.AppBindi
 			return r.refusedByAPI(ctx, ab, w, "create Repository", err)
 		}
 		event.AutoBackupCreated.Emit(r.Recorder, ab, "Repository", repo.Name, bp.Name)
-	} else if !equality.Semantic.DeepEqual(curRepo.Spec, repo.Spec) || curRepo.Annotations[AnnotationMadeFrom] != bp.Name {
-		curRepo.Spec = repo.Spec
-		curRepo.Annotations[AnnotationMadeFrom] = bp.Name
-		if err := r.Update(ctx, curRepo); err != nil {
+	} else {
+		want := curRepo.DeepCopy()
+		want.Spec = repo.Spec
+		want.Annotations[AnnotationMadeFrom] = bp.Name
+		dry := want.DeepCopy()
+		if err := r.Update(ctx, dry, client.DryRunAll); err != nil {
 			return r.refusedByAPI(ctx, ab, w, "update Repository", err)
 		}
-		event.AutoBackupUpdated.Emit(r.Recorder, ab, "Repository", repo.Name, bp.Name)
+		if !equality.Semantic.DeepEqual(curRepo.Spec, dry.Spec) || !equality.Semantic.DeepEqual(curRepo.Annotations, dry.Annotations) {
+			if err := r.Update(ctx, want); err != nil {
+				return r.refusedByAPI(ctx, ab, w, "update Repository", err)
+			}
+			event.AutoBackupUpdated.Emit(r.Recorder, ab, "Repository", repo.Name, bp.Name)
+		}
 	}
 
 	if !bcExists {
@@ -147,15 +154,22 @@ func (r *Reconciler) ensure(ctx context.Context, ab *appcatalogv1alpha1.AppBindi
 		return false, nil
 	}
 	// spec.paused is the user's: pausing an auto-backup survives blueprint changes.
-	bc.Spec.Paused = curBC.Spec.Paused
-	if equality.Semantic.DeepEqual(curBC.Spec, bc.Spec) && curBC.Annotations[AnnotationMadeFrom] == bp.Name &&
-		equality.Semantic.DeepEqual(curBC.OwnerReferences, bc.OwnerReferences) {
+	want := curBC.DeepCopy()
+	want.Spec = bc.Spec
+	want.Spec.Paused = curBC.Spec.Paused
+	want.Annotations[AnnotationMadeFrom] = bp.Name
+	want.OwnerReferences = bc.OwnerReferences
+	// A dry run applies the CRD's defaults (driver, backupHistoryLimit, ...), so what is
+	// compared is what would be stored: an unchanged blueprint writes nothing.
+	dry := want.DeepCopy()
+	if err := r.Update(ctx, dry, client.DryRunAll); err != nil {
+		return r.refusedByAPI(ctx, ab, w, "update BackupConfiguration", err)
+	}
+	if equality.Semantic.DeepEqual(curBC.Spec, dry.Spec) && equality.Semantic.DeepEqual(curBC.Annotations, dry.Annotations) &&
+		equality.Semantic.DeepEqual(curBC.OwnerReferences, dry.OwnerReferences) {
 		return false, nil
 	}
-	curBC.Spec = bc.Spec
-	curBC.Annotations[AnnotationMadeFrom] = bp.Name
-	curBC.OwnerReferences = bc.OwnerReferences
-	if err := r.Update(ctx, curBC); err != nil {
+	if err := r.Update(ctx, want); err != nil {
 		return r.refusedByAPI(ctx, ab, w, "update BackupConfiguration", err)
 	}
 	event.AutoBackupUpdated.Emit(r.Recorder, ab, "BackupConfiguration", bc.Name, bp.Name)
