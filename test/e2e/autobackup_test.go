@@ -22,13 +22,13 @@ func TestAutoBackup(t *testing.T) {
 	k.smallData("db-a", "alpha")
 	k.smallData("db-b", "beta")
 
-	blueprint := "e2e-autobackup-" + k.ns
+	blueprint := "hoard-e2e-autobackup"
 	mustKubectl(t, fmt.Sprintf(`apiVersion: stash.appscode.com/v1beta1
 kind: BackupBlueprint
 metadata: {name: %s}
 spec:
   backend:
-    rest: {url: "http://rest-server.%s.svc:8000/auto/${TARGET_NAMESPACE}/${TARGET_NAME}"}
+    rest: {url: "http://rest-server.%s.svc:8000/${TARGET_NAMESPACE}/${TARGET_NAME}"}
     storageSecretName: rest-secret
   schedule: "0 0 1 1 *"
   task:
@@ -68,7 +68,7 @@ spec:
 		}
 		snapOf[db] = k.mustSucceed(first)
 		url := k.run("get", "repository", bc, "-o", "jsonpath={.spec.backend.rest.url}")
-		if want := k.restURL("auto/" + k.ns + "/" + db); url != want {
+		if want := k.restURL(k.ns + "/" + db); url != want {
 			t.Errorf("Repository %s points at %s, want %s", bc, url, want)
 		}
 		k.logf("%s: BackupSession %s Succeeded %s after the annotation, snapshot %s", bc, first.Metadata.Name,
@@ -79,8 +79,8 @@ spec:
 	// Two databases, two repositories: each holds its own snapshot and none of the other's.
 	states := map[string]repoState{}
 	for _, db := range []string{"db-a", "db-b"} {
-		states[db] = k.resticState(k.restURL("auto/"+k.ns+"/"+db), false)
-		k.logf("restic at auto/%s/%s: snapshots %v", k.ns, db, states[db].ids())
+		states[db] = k.resticState(k.restURL(k.ns+"/"+db), false)
+		k.logf("restic at %s/%s: snapshots %v", k.ns, db, states[db].ids())
 	}
 	for db, other := range map[string]string{"db-a": "db-b", "db-b": "db-a"} {
 		if !states[db].has(snapOf[db]) {
@@ -106,7 +106,7 @@ spec:
 	if _, err := k.try("get", "backupconfiguration", "app-db-b"); err != nil {
 		t.Errorf("db-b's BackupConfiguration must stay: %v", err)
 	}
-	after := k.resticState(k.restURL("auto/"+k.ns+"/db-a"), false)
+	after := k.resticState(k.restURL(k.ns+"/db-a"), false)
 	for _, s := range states["db-a"].Snapshots {
 		if !after.has(s.ID) {
 			t.Errorf("snapshot %s of db-a is gone after the annotation was removed (left: %v)", s.ShortID, after.ids())
