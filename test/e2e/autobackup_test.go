@@ -71,7 +71,7 @@ spec:
 		if want := k.restURL(k.ns + "/" + db); url != want {
 			t.Errorf("Repository %s points at %s, want %s", bc, url, want)
 		}
-		k.logf("%s: BackupSession %s Succeeded %s after the annotation, snapshot %s", bc, first.Metadata.Name,
+		k.logf("%s: BackupSession %s created %s after the annotation, Succeeded, snapshot %s", bc, first.Metadata.Name,
 			first.Metadata.CreationTimestamp.Sub(annotated).Round(time.Second), snapOf[db])
 	}
 	k.show("get", "backupblueprint,repository,backupconfiguration,backupsession")
