@@ -1,0 +1,51 @@
+// Command gen-monitoring writes Hoard's alert rules, runbooks and Grafana dashboard from
+// internal/monitoring into config/, the hoard chart and docs/.
+//
+//	go run ./hack/gen-monitoring [ROOT]    (default: the current directory)
+//
+// `make monitoring` writes the tree; `make check-monitoring` writes into a temporary directory
+// and diffs.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hoard-operator/hoard/internal/monitoring"
+)
+
+func main() {
+	root := "."
+	if len(os.Args) > 1 {
+		root = os.Args[1]
+	}
+	if err := run(root); err != nil {
+		fmt.Fprintln(os.Stderr, "gen-monitoring:", err)
+		os.Exit(1)
+	}
+}
+
+func run(root string) error {
+	dashboard, err := monitoring.DashboardJSON()
+	if err != nil {
+		return err
+	}
+	for path, data := range map[string][]byte{
+		"config/prometheus/hoard-rules.yaml":              []byte(monitoring.RuleFile()),
+		"config/prometheus/prometheusrule.yaml":           []byte(monitoring.PrometheusRule()),
+		"config/grafana/hoard-dashboard.json":             dashboard,
+		"helm-charts/hoard/templates/prometheusrule.yaml": []byte(monitoring.ChartPrometheusRule()),
+		"helm-charts/hoard/files/grafana-dashboard.json":  dashboard,
+		"docs/runbooks.md":                                []byte(monitoring.Runbooks()),
+	} {
+		full := filepath.Join(root, path)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return fmt.Errorf("failed to create the directory of %s: %w", path, err)
+		}
+		if err := os.WriteFile(full, data, 0o644); err != nil {
+			return fmt.Errorf("failed to write %s: %w", path, err)
+		}
+	}
+	return nil
+}
