@@ -25,10 +25,14 @@ check-monitoring: ## Fail when a generated alert rule, runbook or dashboard file
 	done
 
 .PHONY: test-alerts
-test-alerts: $(PROMTOOL) check-monitoring ## promtool check and unit tests of the alert rules; the dashboard's and rules' metric names.
+test-alerts: $(PROMTOOL) check-monitoring ## promtool check and unit tests of the alert rules, promtool parses the dashboard's queries; their metric names.
 	@hack/preflight.sh alerts
 	$(PROMTOOL) check rules config/prometheus/hoard-rules.yaml
 	$(PROMTOOL) test rules test/alerts/*.test.yaml
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	go run ./hack/gen-monitoring --dashboard-queries "$$tmp/dashboard-queries.yaml"; \
+	echo "$(PROMTOOL) check rules <the dashboard's queries>"; \
+	$(PROMTOOL) check rules "$$tmp/dashboard-queries.yaml"
 	go test -count=1 ./internal/monitoring/...
 
 # The generated chart files are part of the chart: test-packaging checks they are current.

@@ -2,6 +2,9 @@
 // internal/monitoring into config/, the hoard chart and docs/.
 //
 //	go run ./hack/gen-monitoring [ROOT]    (default: the current directory)
+//	go run ./hack/gen-monitoring --dashboard-queries FILE
+//	                                       write the dashboard's queries as recording rules, for
+//	                                       promtool to parse (make test-alerts)
 //
 // `make monitoring` writes the tree; `make check-monitoring` writes into a temporary directory
 // and diffs.
@@ -16,11 +19,20 @@ import (
 )
 
 func main() {
-	root := "."
-	if len(os.Args) > 1 {
-		root = os.Args[1]
+	var err error
+	switch {
+	case len(os.Args) == 3 && os.Args[1] == "--dashboard-queries":
+		err = os.WriteFile(os.Args[2], []byte(monitoring.DashboardQueryRules()), 0o644)
+	case len(os.Args) <= 2:
+		root := "."
+		if len(os.Args) == 2 {
+			root = os.Args[1]
+		}
+		err = run(root)
+	default:
+		err = fmt.Errorf("usage: gen-monitoring [ROOT] | --dashboard-queries FILE")
 	}
-	if err := run(root); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "gen-monitoring:", err)
 		os.Exit(1)
 	}

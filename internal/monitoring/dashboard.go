@@ -3,6 +3,7 @@ package monitoring
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // The Grafana dashboard model, as much of it as the dashboard uses (schemaVersion 39).
@@ -209,4 +210,23 @@ func DashboardJSON() ([]byte, error) {
 		return nil, fmt.Errorf("failed to encode the dashboard: %w", err)
 	}
 	return append(b, '\n'), nil
+}
+
+// DashboardQueryRules is every query of the dashboard as a recording rule of a Prometheus rule
+// file, so that promtool parses them as Prometheus would (make test-alerts).
+func DashboardQueryRules() string {
+	var b strings.Builder
+	b.WriteString(generated + "groups:\n- name: hoard.dashboard.queries\n  rules:\n")
+	d := NewDashboard()
+	for _, v := range d.Templating.List {
+		if v.Type == "query" {
+			fmt.Fprintf(&b, "  - record: hoard_dashboard:variable_%s\n    expr: %s\n", v.Name, quote(strings.TrimSuffix(strings.TrimPrefix(v.Query, "label_values("), ", namespace)")))
+		}
+	}
+	for _, p := range d.Panels {
+		for _, t := range p.Targets {
+			fmt.Fprintf(&b, "  - record: hoard_dashboard:panel_%d_%s\n    expr: %s\n", p.ID, strings.ToLower(t.RefID), quote(t.Expr))
+		}
+	}
+	return b.String()
 }
