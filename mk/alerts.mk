@@ -7,7 +7,7 @@
 PROMTOOL := $(BIN)/promtool
 MONITORING_FILES := config/prometheus/hoard-rules.yaml config/prometheus/prometheusrule.yaml \
   config/grafana/hoard-dashboard.json helm-charts/hoard/templates/prometheusrule.yaml \
-  helm-charts/hoard/files/grafana-dashboard.json docs/runbooks.md
+  helm-charts/hoard/dashboards/hoard-backups.json docs/runbooks.md
 
 $(PROMTOOL): hack/tools/promtool/go.mod hack/tools/promtool/go.sum
 	hack/tools.sh promtool

@@ -48,7 +48,7 @@ func run(root string) error {
 		"config/prometheus/prometheusrule.yaml":           []byte(monitoring.PrometheusRule()),
 		"config/grafana/hoard-dashboard.json":             dashboard,
 		"helm-charts/hoard/templates/prometheusrule.yaml": []byte(monitoring.ChartPrometheusRule()),
-		"helm-charts/hoard/files/grafana-dashboard.json":  dashboard,
+		"helm-charts/hoard/dashboards/hoard-backups.json": dashboard,
 		"docs/runbooks.md":                                []byte(monitoring.Runbooks()),
 	} {
 		full := filepath.Join(root, path)

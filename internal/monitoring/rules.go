@@ -67,7 +67,7 @@ func Alerts(p Params) []Alert {
 			"List the sessions: `" + sessions + "`.",
 			"Read why the newest failed one failed: the reason is in its `status.conditions` and each host's `status.targets[].stats[].error` (`kubectl get backupsession -n {{ $labels.namespace }} <session> -o yaml`).",
 			"Look at its Job's logs: `kubectl logs -n {{ $labels.namespace }} job/stash-backup-<session>`.",
-			"Fix the cause (credentials, the database, the repository's backend), then run a backup now with `hoard trigger` or wait for the schedule; the alert resolves when one succeeds.",
+			"Fix the cause (credentials, the database, the repository's backend), then run a backup now (`hoard trigger --namespace {{ $labels.namespace }} --backupconfiguration {{ $labels.invoker_name }}`) or wait for the schedule; the alert resolves when one succeeds.",
 		},
 	}, {
 		Name: "HoardBackupOverdue",
@@ -83,10 +83,10 @@ func Alerts(p Params) []Alert {
 			"(time() − stash_backup_last_success_time_seconds against stash_backup_schedule_interval_seconds). Failed sessions, sessions that never start and a CronJob that never fires all end here. " +
 			"A configuration that has never succeeded has no last success time: HoardBackupFailed covers it once a session fails.",
 		Steps: []string{
-			"Is the configuration running at all? `kubectl get backupconfiguration -n {{ $labels.namespace }} {{ $labels.invoker_name }}` shows Paused, its schedule and its conditions; `kubectl get cronjob -n {{ $labels.namespace }}` shows the CronJob's last schedule time.",
-			"List the sessions: `" + sessions + "`. Skipped sessions mean another session of the same repository held it; Failed ones: follow HoardBackupFailed.",
-			"If no session was created since the last success, check the operator's logs (`kubectl logs -n hoard-system deploy/hoard`, or `deploy/hoard-controller-manager` when installed from config/) and the CronJob's Jobs.",
-			"Run a backup now with `hoard trigger`; the alert resolves once one succeeds.",
+			"Is the configuration running at all? `kubectl get backupconfiguration -n {{ $labels.namespace }} {{ $labels.invoker_name }}` shows Paused, its schedule and its conditions; `kubectl get cronjob -n {{ $labels.namespace }} stash-trigger-{{ $labels.invoker_name }}` shows the CronJob's last schedule time.",
+			"List the sessions: `" + sessions + "`. Skipped sessions mean one of the same configuration was still running or waiting; Pending ones wait for another Job of the same repository; Failed ones: follow HoardBackupFailed.",
+			"If no session was created since the last success, check the operator's logs (`kubectl logs -n hoard-system deploy/hoard`, or `deploy/hoard-controller-manager` when installed from config/) and the Jobs of the CronJob `stash-trigger-{{ $labels.invoker_name }}`.",
+			"Run a backup now (`hoard trigger --namespace {{ $labels.namespace }} --backupconfiguration {{ $labels.invoker_name }}`); the alert resolves once one succeeds.",
 		},
 	}, {
 		Name:     "HoardRepositoryIntegrityFailed",
