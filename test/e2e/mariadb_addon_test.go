@@ -21,7 +21,8 @@ const kubeDBMariaDBBinding = `{"spec":{"type":"kubedb.com/mariadb","version":"10
 // name differs) against KubeDB-style MariaDB AppBindings: the configuration is Ready, a
 // session triggered the way `hoard trigger` makes one Succeeds, the snapshot holds testdb
 // only, and a RestoreSession with mariadb-restore-10.5.8 into a second server brings testdb
-// back with equal checksums.
+// back with equal checksums; so does one naming no Task, which the AppBinding's restoreTask
+// selects.
 func TestStashMariaDBAddon(t *testing.T) {
 	start := time.Now()
 	defer func() { t.Logf("finished in %s", time.Since(start).Round(time.Second)) }()
@@ -87,29 +88,53 @@ restic dump --no-lock latest /dumpfile.sql`)
 		t.Errorf("the snapshot creates databases %q, want only testdb", created)
 	}
 
-	k.logf("RestoreSession %s with mariadb-restore-10.5.8 into restored-mariadb", rs)
-	k.apply(manifest(t, "mariadb-addon-restoresession.yaml"))
-	var r restoreSession
-	eventually(t, "RestoreSession "+rs+" to finish", 4*time.Minute, 2*time.Second, func() (bool, string) {
-		k.get("restoresession/"+rs, &r)
-		return finished(r.Status.Phase), fmt.Sprintf("phase %q", r.Status.Phase)
-	})
-	if r.Status.Phase != "Succeeded" {
-		k.show("get", "restoresession", rs, "-o", "yaml")
-		t.Fatalf("RestoreSession %s: %s (%+v)", rs, r.Status.Phase, r.Status.Stats)
+	// restore applies a RestoreSession into restored-mariadb, waits for success and checks that
+	// its Job ran Function mariadb-restore-10.5.8 and that testdb, alone, came back as backed up.
+	restore := func(name, yaml string) {
+		t.Helper()
+		k.apply(yaml)
+		var r restoreSession
+		eventually(t, "RestoreSession "+name+" to finish", 4*time.Minute, 2*time.Second, func() (bool, string) {
+			k.get("restoresession/"+name, &r)
+			return finished(r.Status.Phase), fmt.Sprintf("phase %q", r.Status.Phase)
+		})
+		if r.Status.Phase != "Succeeded" {
+			k.show("get", "restoresession", name, "-o", "yaml")
+			t.Fatalf("RestoreSession %s: %s (%+v)", name, r.Status.Phase, r.Status.Stats)
+		}
+		if c := k.run("get", "job", "stash-restore-"+name, "-o", "jsonpath={.spec.template.spec.initContainers[0].name}"); c != "mariadb-restore-10-5-8-0" {
+			t.Errorf("RestoreSession %s ran step %q, want Function mariadb-restore-10.5.8", name, c)
+		}
+		restored := k.checksums("restored-mariadb", "testdb.company")
+		k.logf("testdb.company at backup: %s; restored: %s; source now: %s", atBackup, restored, k.checksums("sample-mariadb", "testdb.company"))
+		if restored != atBackup {
+			t.Errorf("restored checksum %q, want %q (the source when it was backed up)", restored, atBackup)
+		}
+		dbs := strings.Fields(k.sql("restored-mariadb", `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA
+WHERE SCHEMA_NAME NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 1;`))
+		if !reflect.DeepEqual(dbs, []string{"testdb"}) {
+			t.Errorf("restored-mariadb has databases %q, want only testdb", dbs)
+		}
 	}
+	k.logf("RestoreSession %s with mariadb-restore-10.5.8 into restored-mariadb", rs)
+	restore(rs, manifest(t, "mariadb-addon-restoresession.yaml"))
+
+	k.logf("a RestoreSession naming no Task: restored-mariadb's KubeDB AppBinding selects mariadb-restore-10.5.8")
+	k.sql("restored-mariadb", "DROP DATABASE testdb;")
+	restore("by-appbinding", `apiVersion: stash.appscode.com/v1beta1
+kind: RestoreSession
+metadata:
+  name: by-appbinding
+spec:
+  repository:
+    name: rest-repo
+  target:
+    ref: {apiVersion: appcatalog.appscode.com/v1alpha1, kind: AppBinding, name: restored-mariadb}
+  rules:
+  - snapshots: [latest]
+`)
 	k.show("get", "restoresession")
 
-	restored := k.checksums("restored-mariadb", "testdb.company")
-	k.logf("testdb.company at backup: %s; restored: %s; source now: %s", atBackup, restored, k.checksums("sample-mariadb", "testdb.company"))
-	if restored != atBackup {
-		t.Errorf("restored checksum %q, want %q (the source when it was backed up)", restored, atBackup)
-	}
-	dbs := strings.Fields(k.sql("restored-mariadb", `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA
-WHERE SCHEMA_NAME NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 1;`))
-	if !reflect.DeepEqual(dbs, []string{"testdb"}) {
-		t.Errorf("restored-mariadb has databases %q, want only testdb", dbs)
-	}
 	k.verifyRepository(url, snap)
 	k.run("delete", "backupconfiguration", bc, "--wait=true", "--timeout=120s")
 }
