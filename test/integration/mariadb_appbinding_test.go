@@ -30,9 +30,9 @@ func TestKubeDBMariaDBAppBindingSelectsMariaDBTasks(t *testing.T) {
 	f := newSessionFixture(t)
 	const backupTask, restoreTask = "mariadb-backup-10.5.8", "mariadb-restore-10.5.8"
 
-	// The shipped objects, unrenamed: the binding names them as KubeDB's do. update-status is
-	// renamed per test by the fixture already, so the Tasks keep pointing at the shipped name;
-	// it is created here only if no other test holds it.
+	// The shipped objects under their shipped names, as KubeDB's binding names them (the
+	// fixture's own copies carry a per-test suffix). Their Tasks end with the shipped
+	// update-status, created here unless it exists already.
 	for _, o := range readObjects(t, filepath.Join(envtestutil.RepoRoot(), "tasks", "mysql-addon.yaml")) {
 		name := o.GetName()
 		if name != backupTask && name != restoreTask && name != "update-status" {
