@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/hoard-operator/hoard/internal/controller/autobackup"
 	"github.com/hoard-operator/hoard/internal/controller/backupconfiguration"
 	"github.com/hoard-operator/hoard/internal/controller/backupsession"
 	"github.com/hoard-operator/hoard/internal/controller/mysqladdon"
@@ -67,6 +68,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 			return backupconfiguration.SetupWithManager(m, o.OperatorImage, o.PollInterval, o.ConfigurationRecheck)
 		},
 		func(m ctrl.Manager, o Options) error { return repository.SetupWithManager(m, o.OperatorImage, queue) },
+		func(m ctrl.Manager, _ Options) error { return autobackup.SetupWithManager(m) },
 	}
 	for _, setup := range setups {
 		if err := setup(mgr, opts); err != nil {
