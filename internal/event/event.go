@@ -41,6 +41,12 @@ var (
 	SessionWaiting = Event{corev1.EventTypeNormal, "WaitingForRepository", "%s"}
 )
 
+// Hook events, on the session whose hook ran; the message is result.Hook.Describe (scrubbed).
+var (
+	HookSucceeded = Event{corev1.EventTypeNormal, "HookSucceeded", "%s"}
+	HookFailed    = Event{corev1.EventTypeWarning, "HookFailed", "%s"}
+)
+
 // BackupSession events.
 var (
 	BackupSessionStarted   = Event{corev1.EventTypeNormal, "BackupSessionStarted", "backup Job %s started"}

@@ -164,6 +164,6 @@ func runTCP(ctx context.Context, s *Spec) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tcpSocket hook: %w", err)
 	}
-	conn.Close()
+	_ = conn.Close()
 	return []byte("connected to " + hp), nil
 }
