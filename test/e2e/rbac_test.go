@@ -16,6 +16,8 @@ import (
 // (group/resource[/subresource]) in a namespace ("" is every namespace at once).
 type canICheck struct {
 	verb, group, resource, subresource string
+	// name is the object's name, for rules by resourceNames.
+	name string
 }
 
 func (c canICheck) String() string {
@@ -25,6 +27,9 @@ func (c canICheck) String() string {
 	}
 	if c.group != "" {
 		r += "." + c.group
+	}
+	if c.name != "" {
+		r += " " + c.name
 	}
 	return c.verb + " " + r
 }
@@ -49,7 +54,12 @@ func TestOperatorCanI(t *testing.T) {
 		{verb: "create", group: "rbac.authorization.k8s.io", resource: "rolebindings"},
 		{verb: "escalate", group: "rbac.authorization.k8s.io", resource: "roles"},
 		{verb: "bind", group: "rbac.authorization.k8s.io", resource: "roles"},
+		{verb: "bind", group: "rbac.authorization.k8s.io", resource: "clusterroles"},
+		{verb: "bind", group: "rbac.authorization.k8s.io", resource: "clusterroles", name: "hoard-hook-exec"},
+		{verb: "bind", group: "rbac.authorization.k8s.io", resource: "clusterroles", name: "cluster-admin"},
+		{verb: "delete", group: "rbac.authorization.k8s.io", resource: "rolebindings"},
 		{verb: "create", resource: "serviceaccounts"},
+		{verb: "delete", resource: "serviceaccounts"},
 		{verb: "create", resource: "serviceaccounts", subresource: "token"},
 		{verb: "create", resource: "pods"},
 		{verb: "create", resource: "pods", subresource: "exec"},
@@ -143,7 +153,7 @@ func accessReviews(t *testing.T, user string, asked []review) []bool {
 				"user":   user,
 				"groups": []string{"system:serviceaccounts", "system:serviceaccounts:" + operatorNamespace, "system:authenticated"},
 				"resourceAttributes": map[string]any{
-					"namespace": r.namespace, "verb": r.verb, "group": r.group, "resource": r.resource, "subresource": r.subresource,
+					"namespace": r.namespace, "verb": r.verb, "group": r.group, "resource": r.resource, "subresource": r.subresource, "name": r.name,
 				},
 			},
 		})
