@@ -4,6 +4,7 @@ package event
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -24,6 +25,18 @@ func (e Event) Emit(r record.EventRecorder, obj runtime.Object, args ...any) {
 		return
 	}
 	r.Event(obj, e.Type, e.Reason, fmt.Sprintf(e.Message, args...))
+}
+
+// maxMessage keeps an event's message well within what the API server stores.
+const maxMessage = 1000
+
+// Shorten cuts a long message (a hook's output) in its middle to maxMessage bytes.
+func Shorten(msg string) string {
+	if len(msg) <= maxMessage {
+		return msg
+	}
+	half := (maxMessage - len(" … ")) / 2
+	return strings.ToValidUTF8(msg[:half]+" … "+msg[len(msg)-half:], "")
 }
 
 // BackupConfiguration events.

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/event"
@@ -83,6 +84,18 @@ func (r *Reconciler) followPost(ctx context.Context, rs *v1beta1.RestoreSession)
 	}
 	if st.Hook == nil {
 		return ctrl.Result{RequeueAfter: r.PollInterval}, true, nil
+	}
+	// The hook's output may quote what the target's pod holds: scrubbed with the credentials
+	// of the session's Job (the target's password), which stay until the session is recorded.
+	job := &batchv1.Job{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: rs.Namespace, Name: resolve.JobName(resolve.KindRestore, rs.Name)}, job); err == nil {
+		sc, err := session.JobScrubber(ctx, r.APIReader, job)
+		if err != nil {
+			return ctrl.Result{}, true, err
+		}
+		st.Hook.Scrub(sc)
+	} else if client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, true, fmt.Errorf("failed to get the session's Job: %w", err)
 	}
 	var out session.Outcome
 	if err := json.Unmarshal(st.Outcome, &out); err != nil {
@@ -184,10 +197,11 @@ func (r *Reconciler) recordHooks(ctx context.Context, rs *v1beta1.RestoreSession
 		return err
 	}
 	for i := range all {
+		msg := event.Shorten(all[i].Describe())
 		if all[i].Succeeded() {
-			event.HookSucceeded.Emit(r.Recorder, rs, all[i].Describe())
+			event.HookSucceeded.Emit(r.Recorder, rs, msg)
 		} else {
-			event.HookFailed.Emit(r.Recorder, rs, all[i].Describe())
+			event.HookFailed.Emit(r.Recorder, rs, msg)
 		}
 	}
 	return nil
