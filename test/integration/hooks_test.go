@@ -177,9 +177,7 @@ func TestBackupHooks(t *testing.T) {
 			t.Errorf("host error %q", e)
 		}
 		identityGone(t, f.ns, identity)
-		if err := findEvent(ctx, f.ns, bs.Name, "HookSucceeded"); err != nil {
-			t.Error(err)
-		}
+		pollUntil(t, 10*time.Second, "HookSucceeded event", func() error { return findEvent(ctx, f.ns, bs.Name, "HookSucceeded") })
 	})
 
 	t.Run("failed preBackup", func(t *testing.T) {
@@ -250,9 +248,7 @@ func TestBackupHooks(t *testing.T) {
 		bs = waitPhase(t, bs, bsPhase, "Succeeded")
 		condition(t, bs.Status.Conditions, v1beta1.ConditionGlobalPostBackupHookSucceeded, metav1.ConditionFalse, "503")
 		condition(t, bs.Status.Conditions, "SnapshotCreated", metav1.ConditionTrue, "def456")
-		if err := findEvent(ctx, f.ns, bs.Name, "HookFailed"); err != nil {
-			t.Error(err)
-		}
+		pollUntil(t, 10*time.Second, "HookFailed event", func() error { return findEvent(ctx, f.ns, bs.Name, "HookFailed") })
 	})
 
 	t.Run("exec against a URL AppBinding", func(t *testing.T) {

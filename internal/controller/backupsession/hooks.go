@@ -138,20 +138,30 @@ func (r *Reconciler) startPost(ctx context.Context, bs *v1beta1.BackupSession, b
 	return true, r.writeStatus(ctx, orig, bs)
 }
 
-// conclude records the session's outcome and the hooks that ran, then removes the session's
-// credentials and hook identity.
+// conclude records the session's outcome with the hooks that ran, in one status write, then
+// removes the session's credentials and hook identity.
 func (r *Reconciler) conclude(ctx context.Context, bs *v1beta1.BackupSession, out session.Outcome, post *result.Hook) error {
+	hooks := append([]result.Hook(nil), out.Hooks...)
+	if post != nil {
+		hooks = append(hooks, *post)
+	}
+	conds := hookConditions(hooks)
 	var err error
 	if out.StopReason != "" {
-		err = r.fail(ctx, bs, out.StopReason, out.Error)
+		err = r.fail(ctx, bs, out.StopReason, out.Error, conds...)
 	} else {
-		err = r.finish(ctx, bs, out)
+		err = r.finish(ctx, bs, out, conds...)
 	}
 	if err != nil {
 		return err
 	}
-	if err := r.recordHooks(ctx, bs, out.Hooks, post); err != nil {
-		return err
+	for i := range hooks {
+		msg := event.Shorten(hooks[i].Describe())
+		if hooks[i].Succeeded() {
+			event.HookSucceeded.Emit(r.Recorder, bs, msg)
+		} else {
+			event.HookFailed.Emit(r.Recorder, bs, msg)
+		}
 	}
 	if err := session.DeleteSessionSecrets(ctx, r.Client, bs, resolve.JobName(resolve.KindBackup, bs.Name)); err != nil {
 		return err
@@ -162,20 +172,13 @@ func (r *Reconciler) conclude(ctx context.Context, bs *v1beta1.BackupSession, ou
 	return hookjob.DeleteIdentity(ctx, r.Client, bs, resolve.KindBackup)
 }
 
-// recordHooks puts each hook's outcome on its own condition (upstream's
-// GlobalPreBackupHookSucceeded, GlobalPostBackupHookSucceeded) and in an event. A failed
-// postBackup does not change the session's phase: the snapshot exists and is kept.
-func (r *Reconciler) recordHooks(ctx context.Context, bs *v1beta1.BackupSession, pre []result.Hook, post *result.Hook) error {
-	all := append([]result.Hook(nil), pre...)
-	if post != nil {
-		all = append(all, *post)
-	}
-	if len(all) == 0 {
-		return nil
-	}
-	orig := bs.DeepCopy()
-	for i := range all {
-		h := &all[i]
+// hookConditions are upstream's conditions of the hooks that ran
+// (GlobalPreBackupHookSucceeded, GlobalPostBackupHookSucceeded), each with the hook's outcome. A
+// failed post hook does not change the session's phase.
+func hookConditions(hooks []result.Hook) []metav1.Condition {
+	var conds []metav1.Condition
+	for i := range hooks {
+		h := &hooks[i]
 		typ := v1beta1.ConditionGlobalPreBackupHookSucceeded
 		if h.Name == hook.PostBackup {
 			typ = v1beta1.ConditionGlobalPostBackupHookSucceeded
@@ -184,18 +187,7 @@ func (r *Reconciler) recordHooks(ctx context.Context, bs *v1beta1.BackupSession,
 		if !h.Succeeded() {
 			c.Status, c.Reason = metav1.ConditionFalse, "HookFailed"
 		}
-		meta.SetStatusCondition(&bs.Status.Conditions, c)
+		conds = append(conds, c)
 	}
-	if err := r.writeStatus(ctx, orig, bs); err != nil {
-		return err
-	}
-	for i := range all {
-		msg := event.Shorten(all[i].Describe())
-		if all[i].Succeeded() {
-			event.HookSucceeded.Emit(r.Recorder, bs, msg)
-		} else {
-			event.HookFailed.Emit(r.Recorder, bs, msg)
-		}
-	}
-	return nil
+	return conds
 }

@@ -260,19 +260,19 @@ func (r *Reconciler) track(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 	return ctrl.Result{}, r.conclude(ctx, rs, out, nil)
 }
 
-func (r *Reconciler) fail(ctx context.Context, rs *v1beta1.RestoreSession, reason, msg string) error {
-	return r.record(ctx, rs, false, reason, msg, nil)
+func (r *Reconciler) fail(ctx context.Context, rs *v1beta1.RestoreSession, reason, msg string, extra ...metav1.Condition) error {
+	return r.record(ctx, rs, false, reason, msg, nil, extra...)
 }
 
-func (r *Reconciler) finish(ctx context.Context, rs *v1beta1.RestoreSession, out session.Outcome) error {
+func (r *Reconciler) finish(ctx context.Context, rs *v1beta1.RestoreSession, out session.Outcome, extra ...metav1.Condition) error {
 	if !out.Succeeded {
-		return r.record(ctx, rs, false, "RestoreFailed", out.Error, out.Result)
+		return r.record(ctx, rs, false, "RestoreFailed", out.Error, out.Result, extra...)
 	}
 	msg := "restore of " + out.Result.Hostname + " succeeded"
 	if len(out.Result.Snapshots) > 0 {
 		msg += ": loaded " + session.DescribeSnapshot(out.Result.Snapshots[0])
 	}
-	return r.record(ctx, rs, true, "RestoreSucceeded", msg, out.Result)
+	return r.record(ctx, rs, true, "RestoreSucceeded", msg, out.Result, extra...)
 }
 
 // extra are conditions to record with the outcome.

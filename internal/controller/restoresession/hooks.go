@@ -145,20 +145,30 @@ func (r *Reconciler) startPost(ctx context.Context, rs *v1beta1.RestoreSession, 
 	return true, r.writeStatus(ctx, orig, rs)
 }
 
-// conclude records the session's outcome and the hooks that ran, then removes the session's
-// credentials and hook identity.
+// conclude records the session's outcome with the hooks that ran, in one status write, then
+// removes the session's credentials and hook identity.
 func (r *Reconciler) conclude(ctx context.Context, rs *v1beta1.RestoreSession, out session.Outcome, post *result.Hook) error {
+	hooks := append([]result.Hook(nil), out.Hooks...)
+	if post != nil {
+		hooks = append(hooks, *post)
+	}
+	conds := hookConditions(hooks)
 	var err error
 	if out.StopReason != "" {
-		err = r.fail(ctx, rs, out.StopReason, out.Error)
+		err = r.fail(ctx, rs, out.StopReason, out.Error, conds...)
 	} else {
-		err = r.finish(ctx, rs, out)
+		err = r.finish(ctx, rs, out, conds...)
 	}
 	if err != nil {
 		return err
 	}
-	if err := r.recordHooks(ctx, rs, out.Hooks, post); err != nil {
-		return err
+	for i := range hooks {
+		msg := event.Shorten(hooks[i].Describe())
+		if hooks[i].Succeeded() {
+			event.HookSucceeded.Emit(r.Recorder, rs, msg)
+		} else {
+			event.HookFailed.Emit(r.Recorder, rs, msg)
+		}
 	}
 	if err := session.DeleteSessionSecrets(ctx, r.Client, rs, resolve.JobName(resolve.KindRestore, rs.Name)); err != nil {
 		return err
@@ -169,20 +179,13 @@ func (r *Reconciler) conclude(ctx context.Context, rs *v1beta1.RestoreSession, o
 	return hookjob.DeleteIdentity(ctx, r.Client, rs, resolve.KindRestore)
 }
 
-// recordHooks puts each hook's outcome on its own condition (upstream's
-// GlobalPreRestoreHookSucceeded, GlobalPostRestoreHookSucceeded) and in an event. A failed
-// postRestore does not change the session's phase: the data was restored.
-func (r *Reconciler) recordHooks(ctx context.Context, rs *v1beta1.RestoreSession, pre []result.Hook, post *result.Hook) error {
-	all := append([]result.Hook(nil), pre...)
-	if post != nil {
-		all = append(all, *post)
-	}
-	if len(all) == 0 {
-		return nil
-	}
-	orig := rs.DeepCopy()
-	for i := range all {
-		h := &all[i]
+// hookConditions are upstream's conditions of the hooks that ran
+// (GlobalPreRestoreHookSucceeded, GlobalPostRestoreHookSucceeded), each with the hook's outcome. A
+// failed post hook does not change the session's phase.
+func hookConditions(hooks []result.Hook) []metav1.Condition {
+	var conds []metav1.Condition
+	for i := range hooks {
+		h := &hooks[i]
 		typ := v1beta1.ConditionGlobalPreRestoreHookSucceeded
 		if h.Name == hook.PostRestore {
 			typ = v1beta1.ConditionGlobalPostRestoreHookSucceeded
@@ -191,18 +194,7 @@ func (r *Reconciler) recordHooks(ctx context.Context, rs *v1beta1.RestoreSession
 		if !h.Succeeded() {
 			c.Status, c.Reason = metav1.ConditionFalse, "HookFailed"
 		}
-		meta.SetStatusCondition(&rs.Status.Conditions, c)
+		conds = append(conds, c)
 	}
-	if err := r.writeStatus(ctx, orig, rs); err != nil {
-		return err
-	}
-	for i := range all {
-		msg := event.Shorten(all[i].Describe())
-		if all[i].Succeeded() {
-			event.HookSucceeded.Emit(r.Recorder, rs, msg)
-		} else {
-			event.HookFailed.Emit(r.Recorder, rs, msg)
-		}
-	}
-	return nil
+	return conds
 }
