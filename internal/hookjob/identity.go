@@ -75,11 +75,13 @@ func EnsureIdentity(ctx context.Context, c client.Client, s *runtime.Scheme, own
 
 // DeleteIdentity removes the session's hook ServiceAccount and RoleBinding, which invalidates
 // the tokens given to its hook containers. Objects the session does not control are left.
-func DeleteIdentity(ctx context.Context, c client.Client, owner client.Object, kind resolve.Kind) error {
+// They are read with direct, a reader that does not lag behind like the cache: an identity
+// created moments ago must not be missed.
+func DeleteIdentity(ctx context.Context, c client.Client, direct client.Reader, owner client.Object, kind resolve.Kind) error {
 	name := Name(kind, owner.GetName())
 	key := client.ObjectKey{Namespace: owner.GetNamespace(), Name: name}
 	for _, obj := range []client.Object{&rbacv1.RoleBinding{}, &corev1.ServiceAccount{}} {
-		if err := c.Get(ctx, key, obj); err != nil {
+		if err := direct.Get(ctx, key, obj); err != nil {
 			if apierrors.IsNotFound(err) {
 				continue
 			}

@@ -169,7 +169,7 @@ func (r *Reconciler) conclude(ctx context.Context, bs *v1beta1.BackupSession, ou
 	if !hasExec(r.config(ctx, bs).Spec.Hooks) {
 		return nil
 	}
-	return hookjob.DeleteIdentity(ctx, r.Client, bs, resolve.KindBackup)
+	return hookjob.DeleteIdentity(ctx, r.Client, r.APIReader, bs, resolve.KindBackup)
 }
 
 // hookConditions are upstream's conditions of the hooks that ran

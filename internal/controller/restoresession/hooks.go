@@ -176,7 +176,7 @@ func (r *Reconciler) conclude(ctx context.Context, rs *v1beta1.RestoreSession, o
 	if !hasExec(rs.Spec.Hooks) {
 		return nil
 	}
-	return hookjob.DeleteIdentity(ctx, r.Client, rs, resolve.KindRestore)
+	return hookjob.DeleteIdentity(ctx, r.Client, r.APIReader, rs, resolve.KindRestore)
 }
 
 // hookConditions are upstream's conditions of the hooks that ran
