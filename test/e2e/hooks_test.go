@@ -93,7 +93,8 @@ func (k *kns) receivedBodies() []string {
 	k.t.Helper()
 	var out []string
 	for _, l := range strings.Split(k.run("logs", "deploy/hook-receiver"), "\n") {
-		if strings.HasPrefix(l, "REQUEST ") {
+		// The readiness probe's connections send no request line.
+		if strings.HasPrefix(l, "REQUEST ") && !strings.HasPrefix(l, "REQUEST  BODY") {
 			out = append(out, l)
 		}
 	}
@@ -134,7 +135,8 @@ func TestHooks(t *testing.T) {
 		if c := bs.condition("GlobalPreBackupHookSucceeded"); c.Status != "True" {
 			t.Errorf("preBackup (the lock): %+v", c)
 		}
-		if c := bs.condition("GlobalPostBackupHookSucceeded"); c.Status != "True" || !strings.Contains(c.Message, "read_only before unlock: 1") {
+		// MariaDB 10.11 shows the variable as ON/OFF in a string context.
+		if c := bs.condition("GlobalPostBackupHookSucceeded"); c.Status != "True" || !strings.Contains(c.Message, "read_only before unlock: ON") {
 			t.Errorf("postBackup (the unlock) did not run after the lock: %+v", c)
 		}
 		if c := bs.condition("SnapshotCreated"); c.Status != "False" {

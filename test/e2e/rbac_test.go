@@ -89,13 +89,13 @@ func TestOperatorCanI(t *testing.T) {
 	b.WriteString("# kubectl auth can-i --as=system:serviceaccount:<operator namespace>:<operator ServiceAccount>, asked\n")
 	b.WriteString("# with SubjectAccessReviews by test/e2e/rbac_test.go (TestOperatorCanI) of the Helm install.\n")
 	b.WriteString("# A change here is a change in the operator's rights: see docs/threat-model.md.\n")
-	fmt.Fprintf(&b, "%-48s", "check")
+	fmt.Fprintf(&b, "%-62s", "check")
 	for _, n := range namespaces {
 		fmt.Fprintf(&b, " %-12s", n.label)
 	}
 	b.WriteString("\n")
 	for i, c := range checks {
-		fmt.Fprintf(&b, "%-48s", c.String())
+		fmt.Fprintf(&b, "%-62s", c.String())
 		for j := range namespaces {
 			answer := "no"
 			if allowed[j*len(checks)+i] {
