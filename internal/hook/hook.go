@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
@@ -145,7 +146,8 @@ func Run(ctx context.Context, s Spec) *result.Hook {
 	defer cancel()
 
 	out, err := run(ctx, &s)
-	h.Output = string(out)
+	// A command's last newline would make every status message a block.
+	h.Output = strings.TrimSpace(string(out))
 	h.Phase = result.PhaseSucceeded
 	if err != nil {
 		h.Phase = result.PhaseFailed

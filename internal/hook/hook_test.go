@@ -194,14 +194,14 @@ func TestRun_Exec(t *testing.T) {
 		wantError  string
 	}{
 		"GivenExitZero_ThenSucceededWithTemplatedCommand": {
-			command: []string{"sh", "-c", "echo {{ .Namespace }}/{{ .Target.Name }} {{ .Status.Phase }}"}, wantPhase: result.PhaseSucceeded, wantOutput: "demo/sample-mysql Failed\n",
+			command: []string{"sh", "-c", "echo {{ .Namespace }}/{{ .Target.Name }} {{ .Status.Phase }}"}, wantPhase: result.PhaseSucceeded, wantOutput: "demo/sample-mysql Failed",
 		},
 		"GivenExitNonZero_ThenFailedWithCodeAndOutput": {
 			command: []string{"sh", "-c", "echo locking; echo 'password=hunter22 denied' >&2; exit 3"}, wantPhase: result.PhaseFailed,
-			wantOutput: "locking\npassword=*** denied\n", wantError: "pod demo/db-0 container mariadb: command exited with code 3",
+			wantOutput: "locking\npassword=*** denied", wantError: "pod demo/db-0 container mariadb: command exited with code 3",
 		},
 		"GivenShellBraces_ThenLeftAlone": {
-			command: []string{"sh", "-c", "x=ok; echo ${x}"}, wantPhase: result.PhaseSucceeded, wantOutput: "ok\n",
+			command: []string{"sh", "-c", "x=ok; echo ${x}"}, wantPhase: result.PhaseSucceeded, wantOutput: "ok",
 		},
 		"GivenUnknownField_ThenTemplateError": {
 			command: []string{"echo", "{{ .Nope }}"}, wantPhase: result.PhaseFailed, wantError: "template in exec.command[1]",
