@@ -60,6 +60,11 @@ func EnsureIdentity(ctx context.Context, c client.Client, s *runtime.Scheme, own
 		if err == nil {
 			continue
 		}
+		if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsNotFound(err) {
+			// For good: an install without ClusterRole hoard-hook-exec's bind grant, or a
+			// namespace being deleted. The session fails saying so instead of waiting.
+			return "", &TargetError{Msg: fmt.Sprintf("the exec hook's identity %s/%s cannot be created: %v", owner.GetNamespace(), name, err)}
+		}
 		if !apierrors.IsAlreadyExists(err) {
 			return "", fmt.Errorf("failed to create the hook identity %s/%s: %w", owner.GetNamespace(), name, err)
 		}
