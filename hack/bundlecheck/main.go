@@ -261,6 +261,20 @@ func cmdBundle(args []string) error {
 	for n := range owned {
 		return fmt.Errorf("base CSV owns %s but config/crd/bases has no such CRD", n)
 	}
+	// The exec hooks' ClusterRole (docs/design/0019-hooks.md), named as config/default's
+	// namePrefix names it: the operator binds it by that name. OLM installs a bundle's
+	// ClusterRoles as they are; the operator is granted only bind on it.
+	hookRole, err := readDocs(filepath.Join(*root, "config/rbac/hook_exec_role.yaml"))
+	if err != nil {
+		return err
+	}
+	if len(hookRole) != 1 || hookRole[0].GetKind() != "ClusterRole" {
+		return errors.New("config/rbac/hook_exec_role.yaml must hold one ClusterRole")
+	}
+	hookRole[0].SetName("hoard-" + hookRole[0].GetName())
+	if err := writeYAML(filepath.Join(manifestsDir, "hoard-hook-exec_rbac.authorization.k8s.io_v1_clusterrole.yaml"), hookRole[0].Object); err != nil {
+		return err
+	}
 	csvMap := map[string]any{}
 	if err := convert(csv, &csvMap); err != nil {
 		return err

@@ -32,6 +32,8 @@ type Options struct {
 	// SessionTimeout fails a session still running after this long, unless its invoker sets
 	// spec.timeOut.
 	SessionTimeout time.Duration
+	// HookTimeout bounds each backup or restore hook; zero means hook.DefaultTimeout.
+	HookTimeout time.Duration
 	// PollInterval is how often running sessions are checked for progress and deadlines;
 	// zero means 10s.
 	PollInterval time.Duration
@@ -102,6 +104,8 @@ func setupBackupSession(mgr ctrl.Manager, opts Options, starter *session.Starter
 		Progress:       session.LogProgressReader{Clientset: clientset},
 		Starter:        starter,
 		PushgatewayURL: opts.PushgatewayURL,
+		OperatorImage:  opts.OperatorImage,
+		HookTimeout:    opts.HookTimeout,
 		Timeout:        opts.SessionTimeout,
 		PollInterval:   opts.PollInterval,
 	}
@@ -116,6 +120,8 @@ func setupRestoreSession(mgr ctrl.Manager, opts Options, starter *session.Starte
 		Recorder:       mgr.GetEventRecorderFor("restoresession-controller"),
 		Starter:        starter,
 		PushgatewayURL: opts.PushgatewayURL,
+		OperatorImage:  opts.OperatorImage,
+		HookTimeout:    opts.HookTimeout,
 		Timeout:        opts.SessionTimeout,
 		PollInterval:   opts.PollInterval,
 	}

@@ -4,6 +4,7 @@ package event
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -26,6 +27,18 @@ func (e Event) Emit(r record.EventRecorder, obj runtime.Object, args ...any) {
 	r.Event(obj, e.Type, e.Reason, fmt.Sprintf(e.Message, args...))
 }
 
+// maxMessage keeps an event's message well within what the API server stores.
+const maxMessage = 1000
+
+// Shorten cuts a long message (a hook's output) in its middle to maxMessage bytes.
+func Shorten(msg string) string {
+	if len(msg) <= maxMessage {
+		return msg
+	}
+	half := (maxMessage - len(" … ")) / 2
+	return strings.ToValidUTF8(msg[:half]+" … "+msg[len(msg)-half:], "")
+}
+
 // BackupConfiguration events.
 var (
 	CronJobCreated  = Event{corev1.EventTypeNormal, "CronJobCreated", "CronJob %s triggers backups on schedule %q"}
@@ -39,6 +52,12 @@ var (
 // Events of both session kinds.
 var (
 	SessionWaiting = Event{corev1.EventTypeNormal, "WaitingForRepository", "%s"}
+)
+
+// Hook events, on the session whose hook ran; the message is result.Hook.Describe (scrubbed).
+var (
+	HookSucceeded = Event{corev1.EventTypeNormal, "HookSucceeded", "%s"}
+	HookFailed    = Event{corev1.EventTypeWarning, "HookFailed", "%s"}
 )
 
 // BackupSession events.

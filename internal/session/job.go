@@ -179,6 +179,21 @@ type Outcome struct {
 	Result *result.Result
 	// Error explains a failure in one paragraph.
 	Error string
+	// StopReason, when set, is why the session stopped without a result from its Job
+	// (JobDeleted, TimedOut); Error says more.
+	StopReason string `json:",omitempty"`
+	// Hooks are what the hook containers of the Job's pod reported (a pre hook), in order.
+	Hooks []result.Hook `json:",omitempty"`
+}
+
+// FailedHook is the first hook of the outcome that failed, nil when none did.
+func (o *Outcome) FailedHook() *result.Hook {
+	for i := range o.Hooks {
+		if !o.Hooks[i].Succeeded() {
+			return &o.Hooks[i]
+		}
+	}
+	return nil
 }
 
 // JobFinished tells whether the Job reached Complete or Failed.
@@ -221,9 +236,12 @@ func ReadOutcome(ctx context.Context, c client.Reader, job *batchv1.Job) (Outcom
 			return pods.Items[j].CreationTimestamp.Before(&pods.Items[i].CreationTimestamp)
 		})
 		pod = &pods.Items[0]
-		out.Result, raw = podResults(pod)
+		out.Result, out.Hooks, raw = podResults(pod)
 	}
 	switch {
+	case out.Result == nil && out.FailedHook() != nil:
+		// A pre hook failed: nothing ran after it.
+		out.Error = out.FailedHook().Describe()
 	case out.Result != nil && out.Result.Phase == result.PhaseFailed:
 		out.Error = out.Result.Error
 		if out.Error == "" {
@@ -277,10 +295,12 @@ func podGone(pod *corev1.Pod) string {
 	return ""
 }
 
-// podResults returns the last parseable Result among the pod's containers in step order, and
-// the raw termination messages of failed containers that did not hold one.
-func podResults(pod *corev1.Pod) (*result.Result, []string) {
+// podResults returns the last parseable Result among the pod's containers in step order, what
+// hook containers reported, and the raw termination messages of failed containers that did
+// not hold either.
+func podResults(pod *corev1.Pod) (*result.Result, []result.Hook, []string) {
 	var last *result.Result
+	var hooks []result.Hook
 	var raw []string
 	statuses := append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...)
 	for _, cs := range statuses {
@@ -293,6 +313,10 @@ func podResults(pod *corev1.Pod) (*result.Result, []string) {
 		}
 		if r, err := result.Parse([]byte(t.Message)); err == nil {
 			last = r
+			continue
+		}
+		if h, err := result.ParseHook([]byte(t.Message)); err == nil {
+			hooks = append(hooks, *h)
 			continue
 		}
 		if t.ExitCode != 0 {
@@ -309,7 +333,7 @@ func podResults(pod *corev1.Pod) (*result.Result, []string) {
 	if len(raw) == 0 && pod.Status.Phase == corev1.PodFailed && pod.Status.Message != "" {
 		raw = append(raw, pod.Status.Reason+": "+pod.Status.Message)
 	}
-	return last, raw
+	return last, hooks, raw
 }
 
 func lastLines(s string, n int) string {

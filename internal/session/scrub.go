@@ -94,4 +94,7 @@ func (o *Outcome) Scrub(s *scrub.Scrubber) {
 	if o.Result != nil {
 		o.Result.Scrub(s)
 	}
+	for i := range o.Hooks {
+		o.Hooks[i].Scrub(s)
+	}
 }

@@ -16,6 +16,8 @@ import (
 // (group/resource[/subresource]) in a namespace ("" is every namespace at once).
 type canICheck struct {
 	verb, group, resource, subresource string
+	// name is the object's name, for rules by resourceNames.
+	name string
 }
 
 func (c canICheck) String() string {
@@ -25,6 +27,9 @@ func (c canICheck) String() string {
 	}
 	if c.group != "" {
 		r += "." + c.group
+	}
+	if c.name != "" {
+		r += " " + c.name
 	}
 	return c.verb + " " + r
 }
@@ -49,7 +54,12 @@ func TestOperatorCanI(t *testing.T) {
 		{verb: "create", group: "rbac.authorization.k8s.io", resource: "rolebindings"},
 		{verb: "escalate", group: "rbac.authorization.k8s.io", resource: "roles"},
 		{verb: "bind", group: "rbac.authorization.k8s.io", resource: "roles"},
+		{verb: "bind", group: "rbac.authorization.k8s.io", resource: "clusterroles"},
+		{verb: "bind", group: "rbac.authorization.k8s.io", resource: "clusterroles", name: "hoard-hook-exec"},
+		{verb: "bind", group: "rbac.authorization.k8s.io", resource: "clusterroles", name: "cluster-admin"},
+		{verb: "delete", group: "rbac.authorization.k8s.io", resource: "rolebindings"},
 		{verb: "create", resource: "serviceaccounts"},
+		{verb: "delete", resource: "serviceaccounts"},
 		{verb: "create", resource: "serviceaccounts", subresource: "token"},
 		{verb: "create", resource: "pods"},
 		{verb: "create", resource: "pods", subresource: "exec"},
@@ -86,13 +96,13 @@ func TestOperatorCanI(t *testing.T) {
 	b.WriteString("# kubectl auth can-i --as=system:serviceaccount:<operator namespace>:<operator ServiceAccount>, asked\n")
 	b.WriteString("# with SubjectAccessReviews by test/e2e/rbac_test.go (TestOperatorCanI) of the Helm install.\n")
 	b.WriteString("# A change here is a change in the operator's rights: see docs/threat-model.md.\n")
-	fmt.Fprintf(&b, "%-48s", "check")
+	fmt.Fprintf(&b, "%-62s", "check")
 	for _, n := range namespaces {
 		fmt.Fprintf(&b, " %-12s", n.label)
 	}
 	b.WriteString("\n")
 	for i, c := range checks {
-		fmt.Fprintf(&b, "%-48s", c.String())
+		fmt.Fprintf(&b, "%-62s", c.String())
 		for j := range namespaces {
 			answer := "no"
 			if allowed[j*len(checks)+i] {
@@ -150,7 +160,7 @@ func accessReviews(t *testing.T, user string, asked []review) []bool {
 				"user":   user,
 				"groups": []string{"system:serviceaccounts", "system:serviceaccounts:" + operatorNamespace, "system:authenticated"},
 				"resourceAttributes": map[string]any{
-					"namespace": r.namespace, "verb": r.verb, "group": r.group, "resource": r.resource, "subresource": r.subresource,
+					"namespace": r.namespace, "verb": r.verb, "group": r.group, "resource": r.resource, "subresource": r.subresource, "name": r.name,
 				},
 			},
 		})

@@ -2,16 +2,13 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/result"
@@ -109,34 +106,4 @@ func TestRestoreSession(t *testing.T) {
 			t.Errorf("error %q", e)
 		}
 	})
-}
-
-// TestHooksReportedNotRun: hooks are accepted but not run, and both kinds say so on their
-// status instead of skipping them silently; a configuration with hooks still backs up.
-func TestHooksReportedNotRun(t *testing.T) {
-	startManager(t)
-	f := newSessionFixture(t)
-	hook := &v1beta1.Handler{Exec: &corev1.ExecAction{Command: []string{"true"}}}
-	bc := f.backupConfiguration(t, "hooked", func(bc *v1beta1.BackupConfiguration) {
-		bc.Spec.Hooks = &v1beta1.BackupHooks{PreBackup: hook}
-	})
-	pollUntil(t, 20*time.Second, "HooksSupported condition", func() error {
-		if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(bc), bc); err != nil {
-			return err
-		}
-		c := meta.FindStatusCondition(bc.Status.Conditions, "HooksSupported")
-		if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "does not run them") {
-			return fmt.Errorf("condition %+v", c)
-		}
-		if bc.Status.Phase != v1beta1.BackupInvokerReady {
-			return fmt.Errorf("phase %s", bc.Status.Phase)
-		}
-		return nil
-	})
-	rs := waitPhase(t, f.restoreSession(t, "hooked-restore", func(rs *v1beta1.RestoreSession) {
-		rs.Spec.Hooks = &v1beta1.RestoreHooks{PostRestore: hook}
-	}), rsPhase, "Running")
-	if c := meta.FindStatusCondition(rs.Status.Conditions, "HooksSupported"); c == nil || c.Status != metav1.ConditionFalse {
-		t.Errorf("restore condition %+v", c)
-	}
 }

@@ -327,6 +327,24 @@ func TestRBACGrants(t *testing.T) {
 		}
 	}
 
+	// The exec hooks' ClusterRole: granted to no one by the install, bound per session to its
+	// hook identity. Every install ships the same one under the name the operator binds.
+	hookRole := func(path string) []string {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := docs(t, data)
+		if len(d) != 1 || d[0].GetKind() != "ClusterRole" {
+			t.Fatalf("%s: want one ClusterRole", path)
+		}
+		return grants(rulesOf(t, d[0]))
+	}
+	hookCfg := hookRole(filepath.Join(base, "config", "rbac", "hook_exec_role.yaml"))
+	r.section("config/rbac: ClusterRole hook-exec (hoard-hook-exec; bound per session to its hook ServiceAccount)", hookCfg)
+	sameGrants(t, "helm's hoard-hook-exec grants", all["hoard-hook-exec"], hookCfg)
+	sameGrants(t, "the bundle's hoard-hook-exec grants", hookRole(filepath.Join(base, "bundle", "manifests", "hoard-hook-exec_rbac.authorization.k8s.io_v1_clusterrole.yaml")), hookCfg)
+
 	golden := filepath.Join(base, "test", "packaging", "testdata", "rbac.golden")
 	got := r.b.String()
 	if os.Getenv("HOARD_UPDATE_GOLDEN") == "1" {

@@ -105,12 +105,15 @@ func (r RepositoryRef) Key(ns string) types.NamespacedName {
 	return types.NamespacedName{Namespace: ns, Name: r.Name}
 }
 
-// BackupHooks run before and after the backup.
+// BackupHooks run before and after the backup (see docs/design/0019-hooks.md).
 type BackupHooks struct {
+	// PreBackup runs before the dump; when it fails, the session fails and no snapshot is
+	// taken.
 	// +optional
 	PreBackup *Handler `json:"preBackup,omitempty"`
+	// PostBackup runs after the backup, also when it failed, as its executionPolicy says.
 	// +optional
-	PostBackup *Handler `json:"postBackup,omitempty"`
+	PostBackup *PostHook `json:"postBackup,omitempty"`
 }
 
 // BackupInvokerPhase says whether a BackupConfiguration can run backups.

@@ -186,7 +186,10 @@ type PartialObjectMeta struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
-// Handler is one hook action, run in the target's container or from the operator.
+// Handler is one hook action: a command run in a ready pod of the target (exec), an HTTP
+// request (httpGet, httpPost) or a TCP connection (tcpSocket), made from the session's Job.
+// Exactly one action is set. Commands, bodies and form values are Go templates over the
+// session's summary ({{ .Namespace }}, {{ .Target.Name }}, {{ .Status.Phase }}, ...).
 type Handler struct {
 	// +optional
 	Exec *corev1.ExecAction `json:"exec,omitempty"`
@@ -199,6 +202,38 @@ type Handler struct {
 	// ContainerName is the container an exec hook runs in.
 	// +optional
 	ContainerName string `json:"containerName,omitempty"`
+}
+
+// PostHook is a hook that runs after the backup or restore, with upstream's execution policy.
+type PostHook struct {
+	Handler `json:",inline"`
+	// ExecutionPolicy says when the hook runs: Always (default), OnSuccess, OnFailure, or
+	// OnFinalRetryFailure (a session is tried once, so this is OnFailure).
+	// +optional
+	ExecutionPolicy HookExecutionPolicy `json:"executionPolicy,omitempty"`
+}
+
+// HookExecutionPolicy says when a post hook runs.
+// +kubebuilder:validation:Enum=Always;OnSuccess;OnFailure;OnFinalRetryFailure
+type HookExecutionPolicy string
+
+const (
+	ExecuteAlways              HookExecutionPolicy = "Always"
+	ExecuteOnSuccess           HookExecutionPolicy = "OnSuccess"
+	ExecuteOnFailure           HookExecutionPolicy = "OnFailure"
+	ExecuteOnFinalRetryFailure HookExecutionPolicy = "OnFinalRetryFailure"
+)
+
+// Runs tells whether a post hook with policy p runs after a session that succeeded or not.
+// Hoard tries a session once, so its failure is always the final one.
+func (p HookExecutionPolicy) Runs(succeeded bool) bool {
+	switch p {
+	case ExecuteOnSuccess:
+		return succeeded
+	case ExecuteOnFailure, ExecuteOnFinalRetryFailure:
+		return !succeeded
+	}
+	return true
 }
 
 // HTTPPostAction sends a POST request.

@@ -14,8 +14,6 @@ const (
 	ConditionScheduleValid = "ScheduleValid"
 	// ConditionDriverSupported is the driver: Hoard implements Restic only.
 	ConditionDriverSupported = "DriverSupported"
-	// ConditionHooksSupported is informational: spec.hooks are accepted but not run.
-	ConditionHooksSupported = "HooksSupported"
 )
 
 // Reasons of the dependency conditions. A reason in InvalidSpecReasons means the spec itself

@@ -90,12 +90,15 @@ type Rule struct {
 	Include []string `json:"include,omitempty"`
 }
 
-// RestoreHooks run before and after the restore.
+// RestoreHooks run before and after the restore (see docs/design/0019-hooks.md).
 type RestoreHooks struct {
+	// PreRestore runs before the restore; when it fails, the session fails and nothing is
+	// restored.
 	// +optional
 	PreRestore *Handler `json:"preRestore,omitempty"`
+	// PostRestore runs after the restore, also when it failed, as its executionPolicy says.
 	// +optional
-	PostRestore *Handler `json:"postRestore,omitempty"`
+	PostRestore *PostHook `json:"postRestore,omitempty"`
 }
 
 // RestorePhase is the state of a RestoreSession.

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/hoard-operator/hoard/internal/guard"
+	"github.com/hoard-operator/hoard/internal/hook"
 	"github.com/hoard-operator/hoard/internal/manager"
 	"github.com/hoard-operator/hoard/internal/scheme"
 	"github.com/hoard-operator/hoard/internal/version"
@@ -71,6 +72,7 @@ func newRunCommand() *cobra.Command {
 	f.StringVar(&opts.Controllers.PushgatewayURL, "pushgateway-url", "", "also push the stash_* metrics to this Prometheus Pushgateway after every session")
 	f.DurationVar(&opts.Controllers.ConfigurationRecheck, "configuration-recheck", 5*time.Minute, "check every BackupConfiguration again this often, so that a storage or database Secret changed since (Secrets are not watched) shows on its conditions")
 	f.DurationVar(&opts.Controllers.SessionTimeout, "session-timeout", 6*time.Hour, "fail a backup or restore session still running after this long, unless its spec.timeOut says otherwise")
+	f.DurationVar(&opts.Controllers.HookTimeout, "hook-timeout", hook.DefaultTimeout, "deadline of each preBackup, postBackup, preRestore and postRestore hook (the Stash API gives hooks none)")
 	f.StringVar(&opts.Controllers.MySQLAddonChart, "mysql-addon-chart", "", "directory of the mysql-addon Helm chart that MySQLAddon resources install (default: the chart built into the binary)")
 	f.StringVar(&opts.Controllers.AddonReleaseNamespace, "addon-release-namespace", envOr("POD_NAMESPACE", "hoard-system"), "namespace that keeps the Helm release records of MySQLAddon resources (default: $POD_NAMESPACE, else hoard-system)")
 	f.StringVar(&watchNamespaces, "watch-namespaces", os.Getenv("WATCH_NAMESPACE"), "comma-separated namespaces whose objects the operator watches and acts on; empty watches every namespace (default: $WATCH_NAMESPACE, which OLM sets from olm.targetNamespaces)")

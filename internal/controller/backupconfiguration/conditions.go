@@ -21,9 +21,11 @@ const (
 	ConditionCronJobCreated     = stashv1beta1.ConditionCronJobCreated
 	ConditionScheduleValid      = stashv1beta1.ConditionScheduleValid
 	ConditionDriverSupported    = stashv1beta1.ConditionDriverSupported
-	// ConditionHooksSupported is informational: it says that spec.hooks are not run, and does
-	// not hold backups back.
-	ConditionHooksSupported = stashv1beta1.ConditionHooksSupported
+	// ConditionHooksValid is False when a hook has no action or more than one (absent
+	// otherwise): the configuration is Invalid.
+	ConditionHooksValid = "HooksValid"
+	// legacyConditionHooksSupported was set by versions that did not run hooks; it is removed.
+	legacyConditionHooksSupported = "HooksSupported"
 )
 
 // dependencyConditions are the conditions internal/dependency decides, in its order.
@@ -40,13 +42,14 @@ const (
 	ReasonCronJobCreated         = "Created"
 	ReasonWaitingForDependencies = "WaitingForDependencies"
 	ReasonInvalidSpec            = "InvalidSpec"
-	ReasonHooksNotImplemented    = "HooksNotImplemented"
+	ReasonInvalidHook            = "InvalidHook"
 )
 
 // isInvalidReason tells the reasons that mean the spec itself cannot work, as opposed to
 // something it refers to not existing yet: they make the phase Invalid rather than NotReady.
 func isInvalidReason(reason string) bool {
-	return stashv1beta1.IsInvalidSpecReason(reason) || reason == ReasonScheduleInvalid || reason == ReasonDriverUnsupported
+	return stashv1beta1.IsInvalidSpecReason(reason) || reason == ReasonScheduleInvalid || reason == ReasonDriverUnsupported ||
+		reason == ReasonInvalidHook
 }
 
 // validateSchedule reports why a schedule cannot drive a CronJob, or nil.
@@ -66,7 +69,7 @@ func validateSchedule(schedule string) error {
 func phaseOf(conds []metav1.Condition) stashv1beta1.BackupInvokerPhase {
 	phase := stashv1beta1.BackupInvokerReady
 	for _, c := range conds {
-		if c.Status == metav1.ConditionTrue || c.Type == ConditionHooksSupported {
+		if c.Status == metav1.ConditionTrue {
 			continue
 		}
 		if isInvalidReason(c.Reason) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -27,6 +28,7 @@ import (
 	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/dependency"
 	"github.com/hoard-operator/hoard/internal/event"
+	"github.com/hoard-operator/hoard/internal/hook"
 	"github.com/hoard-operator/hoard/internal/resolve"
 )
 
@@ -187,17 +189,29 @@ func (r *Reconciler) checkDriver(_ context.Context, st *reconcileState) error {
 	return nil
 }
 
-// checkHooks says plainly that hooks are not run, rather than skipping them silently.
+// checkHooks refuses a hook with no action or more than one: no session could run it. It
+// also drops the HooksSupported condition that versions without hooks set.
 func (r *Reconciler) checkHooks(_ context.Context, st *reconcileState) error {
+	meta.RemoveStatusCondition(&st.bc.Status.Conditions, legacyConditionHooksSupported)
 	h := st.bc.Spec.Hooks
-	if h == nil || (h.PreBackup == nil && h.PostBackup == nil) {
-		meta.RemoveStatusCondition(&st.bc.Status.Conditions, ConditionHooksSupported)
+	var problems []string
+	if h != nil && h.PreBackup != nil {
+		if err := hook.Validate(h.PreBackup); err != nil {
+			problems = append(problems, "spec.hooks.preBackup: "+err.Error())
+		}
+	}
+	if h != nil && h.PostBackup != nil {
+		if err := hook.Validate(&h.PostBackup.Handler); err != nil {
+			problems = append(problems, "spec.hooks.postBackup: "+err.Error())
+		}
+	}
+	if len(problems) == 0 {
+		meta.RemoveStatusCondition(&st.bc.Status.Conditions, ConditionHooksValid)
 		return nil
 	}
 	meta.SetStatusCondition(&st.bc.Status.Conditions, metav1.Condition{
-		Type: ConditionHooksSupported, Status: metav1.ConditionFalse, Reason: ReasonHooksNotImplemented,
-		ObservedGeneration: st.bc.Generation,
-		Message:            "spec.hooks (preBackup/postBackup) are accepted but Hoard does not run them yet: backups run without them",
+		Type: ConditionHooksValid, Status: metav1.ConditionFalse, Reason: ReasonInvalidHook,
+		ObservedGeneration: st.bc.Generation, Message: strings.Join(problems, "; "),
 	})
 	return nil
 }

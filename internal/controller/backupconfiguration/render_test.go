@@ -155,7 +155,7 @@ func TestPhaseOf(t *testing.T) {
 	if p := phaseOf(append(ready, cond("C", false, stashv1beta1.ReasonRepositoryNotFound), cond("D", false, ReasonDriverUnsupported))); p != stashv1beta1.BackupInvokerInvalid {
 		t.Errorf("unsupported driver: %s", p)
 	}
-	if p := phaseOf(append(ready, cond(ConditionHooksSupported, false, ReasonHooksNotImplemented))); p != stashv1beta1.BackupInvokerReady {
-		t.Errorf("hooks are informational and must not hold backups back: %s", p)
+	if p := phaseOf(append(ready, cond(ConditionHooksValid, false, ReasonInvalidHook))); p != stashv1beta1.BackupInvokerInvalid {
+		t.Errorf("a hook without an action: %s", p)
 	}
 }

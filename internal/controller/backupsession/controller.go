@@ -28,6 +28,7 @@ import (
 
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/event"
+	"github.com/hoard-operator/hoard/internal/hookjob"
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/names"
 	"github.com/hoard-operator/hoard/internal/resolve"
@@ -47,6 +48,10 @@ type Reconciler struct {
 	Starter *session.Starter
 
 	PushgatewayURL string
+	// OperatorImage runs the hooks (`hoard run-hook`).
+	OperatorImage string
+	// HookTimeout bounds each hook; zero means hook.DefaultTimeout.
+	HookTimeout time.Duration
 	// Timeout fails sessions still running after this long unless the configuration's
 	// spec.timeOut says otherwise.
 	Timeout time.Duration
@@ -205,6 +210,12 @@ func (r *Reconciler) start(ctx context.Context, bs *v1beta1.BackupSession) (ctrl
 	if err != nil {
 		return ctrl.Result{}, r.fail(ctx, bs, "TaskResolutionFailed", err.Error())
 	}
+	var te *hookjob.TargetError
+	if err := r.addPreHook(ctx, bs, bc, job); errors.As(err, &te) {
+		return ctrl.Result{}, r.fail(ctx, bs, "HookFailed", te.Msg)
+	} else if err != nil {
+		return ctrl.Result{}, err
+	}
 	st, err := r.Starter.Start(ctx, session.Launch{Session: bs, Job: job, Connection: g.Connection, Storage: g.Storage, Location: loc})
 	switch {
 	case err != nil:
@@ -308,22 +319,28 @@ func (r *Reconciler) track(ctx context.Context, bs *v1beta1.BackupSession) (ctrl
 			timeout = t
 		}
 	}
+	if res, done, err := r.followPost(ctx, bs, bc); done || err != nil {
+		return res, err
+	}
 	obs, err := session.Observe(ctx, r.Client, r.APIReader, session.Running{
 		Kind: resolve.KindBackup, Session: bs, Timeout: timeout, Poll: r.PollInterval, Now: r.Now(),
 	})
+	var out session.Outcome
 	switch {
 	case err != nil:
 		return ctrl.Result{}, err
 	case obs.Outcome.Finished:
-		if err := r.finish(ctx, bs, obs.Outcome); err != nil {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{}, session.DeleteSessionSecrets(ctx, r.Client, bs, resolve.JobName(resolve.KindBackup, bs.Name))
+		out = obs.Outcome
 	case obs.StopReason != "":
-		if err := r.fail(ctx, bs, obs.StopReason, obs.StopMessage); err != nil {
-			return ctrl.Result{}, err
+		out = session.Outcome{Finished: true, StopReason: obs.StopReason, Error: obs.StopMessage}
+	}
+	if out.Finished {
+		// postBackup runs however the backup ended, as its policy says; the session is
+		// recorded once it is done.
+		if started, err := r.startPost(ctx, bs, bc, out); started || err != nil {
+			return ctrl.Result{RequeueAfter: r.PollInterval}, err
 		}
-		return ctrl.Result{}, session.DeleteSessionSecrets(ctx, r.Client, bs, resolve.JobName(resolve.KindBackup, bs.Name))
+		return ctrl.Result{}, r.conclude(ctx, bs, out, nil)
 	}
 	if err := r.updateProgress(ctx, bs, obs.Job); err != nil {
 		log.FromContext(ctx).V(1).Info("no progress report", "reason", err.Error())

@@ -26,9 +26,10 @@ func (r *Reconciler) duration(bs *v1beta1.BackupSession) string {
 	return result.FormatDuration(r.Now().Sub(bs.CreationTimestamp.Time))
 }
 
-// fail ends a session that could not run or did not succeed.
-func (r *Reconciler) fail(ctx context.Context, bs *v1beta1.BackupSession, reason, msg string) error {
-	return r.failHost(ctx, bs, reason, msg, nil)
+// fail ends a session that could not run or did not succeed; extra are conditions to record
+// with the failure.
+func (r *Reconciler) fail(ctx context.Context, bs *v1beta1.BackupSession, reason, msg string, extra ...metav1.Condition) error {
+	return r.failHost(ctx, bs, reason, msg, nil, extra...)
 }
 
 // failHost is fail for a Job that created no snapshot, with what it reported, if anything.
@@ -83,11 +84,11 @@ func (r *Reconciler) skip(ctx context.Context, bs *v1beta1.BackupSession, msg st
 
 // finish records a finished Job's outcome. A snapshot the Job created is recorded even when
 // a later step (retention, check, statistics) failed: it exists, it is kept, and the session
-// says so next to what failed.
-func (r *Reconciler) finish(ctx context.Context, bs *v1beta1.BackupSession, out session.Outcome) error {
+// says so next to what failed. extra are conditions to record with the outcome (the hooks').
+func (r *Reconciler) finish(ctx context.Context, bs *v1beta1.BackupSession, out session.Outcome, extra ...metav1.Condition) error {
 	res := out.Result
 	if res == nil || (!out.Succeeded && len(res.Snapshots) == 0) {
-		if err := r.failHost(ctx, bs, "BackupFailed", out.Error, res); err != nil {
+		if err := r.failHost(ctx, bs, "BackupFailed", out.Error, res, extra...); err != nil {
 			return err
 		}
 		if res != nil && res.Repository != nil {
@@ -97,6 +98,9 @@ func (r *Reconciler) finish(ctx context.Context, bs *v1beta1.BackupSession, out 
 	}
 
 	orig := bs.DeepCopy()
+	for _, c := range extra {
+		meta.SetStatusCondition(&bs.Status.Conditions, c)
+	}
 	bc := r.config(ctx, bs)
 	host := v1beta1.HostBackupStats{
 		Hostname: res.Hostname,

@@ -23,6 +23,7 @@ import (
 
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/event"
+	"github.com/hoard-operator/hoard/internal/hookjob"
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/resolve"
 	"github.com/hoard-operator/hoard/internal/result"
@@ -39,9 +40,13 @@ type Reconciler struct {
 	Starter *session.Starter
 
 	PushgatewayURL string
-	Timeout        time.Duration
-	PollInterval   time.Duration
-	Now            func() time.Time
+	// OperatorImage runs the hooks (`hoard run-hook`).
+	OperatorImage string
+	// HookTimeout bounds each hook; zero means hook.DefaultTimeout.
+	HookTimeout  time.Duration
+	Timeout      time.Duration
+	PollInterval time.Duration
+	Now          func() time.Time
 }
 
 // RBAC, each rule with its reason (the whole table: docs/design/0014-least-privilege.md).
@@ -183,6 +188,12 @@ func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 	if err != nil {
 		return ctrl.Result{}, r.fail(ctx, rs, "TaskResolutionFailed", err.Error())
 	}
+	var te *hookjob.TargetError
+	if err := r.addPreHook(ctx, rs, job); errors.As(err, &te) {
+		return ctrl.Result{}, r.fail(ctx, rs, "HookFailed", te.Msg)
+	} else if err != nil {
+		return ctrl.Result{}, err
+	}
 	st, err := r.Starter.Start(ctx, session.Launch{Session: rs, Job: job, Connection: g.Connection, Storage: g.Storage, Location: loc})
 	switch {
 	case err != nil:
@@ -198,11 +209,6 @@ func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 	meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{Type: v1beta1.ConditionRestoreTargetFound, Status: metav1.ConditionTrue, Reason: "TargetFound", Message: "restore target found"})
 	session.SetRepositoryAcquired(&rs.Status.Conditions, loc)
 	meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{Type: v1beta1.ConditionRestoreJobCreated, Status: metav1.ConditionTrue, Reason: "JobCreated", Message: "Job " + job.Name + " created"})
-	if h := rs.Spec.Hooks; h != nil && (h.PreRestore != nil || h.PostRestore != nil) {
-		// Said plainly rather than skipped silently.
-		meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{Type: "HooksSupported", Status: metav1.ConditionFalse, Reason: "HooksNotImplemented",
-			Message: "spec.hooks (preRestore/postRestore) are accepted but Hoard does not run them yet: the restore runs without them"})
-	}
 	if err := r.writeStatus(ctx, orig, rs); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -229,39 +235,44 @@ func (r *Reconciler) wait(ctx context.Context, rs *v1beta1.RestoreSession, why s
 
 func (r *Reconciler) track(ctx context.Context, rs *v1beta1.RestoreSession) (ctrl.Result, error) {
 	timeout, _ := r.timeout(rs)
+	if res, done, err := r.followPost(ctx, rs); done || err != nil {
+		return res, err
+	}
 	obs, err := session.Observe(ctx, r.Client, r.APIReader, session.Running{
 		Kind: resolve.KindRestore, Session: rs, Timeout: timeout, Poll: r.PollInterval, Now: r.Now(),
 	})
+	var out session.Outcome
 	switch {
 	case err != nil:
 		return ctrl.Result{}, err
 	case obs.Outcome.Finished:
-		if err := r.finish(ctx, rs, obs.Outcome); err != nil {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{}, session.DeleteSessionSecrets(ctx, r.Client, rs, resolve.JobName(resolve.KindRestore, rs.Name))
+		out = obs.Outcome
 	case obs.StopReason != "":
-		if err := r.fail(ctx, rs, obs.StopReason, obs.StopMessage); err != nil {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{}, session.DeleteSessionSecrets(ctx, r.Client, rs, resolve.JobName(resolve.KindRestore, rs.Name))
+		out = session.Outcome{Finished: true, StopReason: obs.StopReason, Error: obs.StopMessage}
+	default:
+		return ctrl.Result{RequeueAfter: obs.RequeueAfter}, nil
 	}
-	return ctrl.Result{RequeueAfter: obs.RequeueAfter}, nil
+	// postRestore runs however the restore ended, as its policy says; the session is recorded
+	// once it is done.
+	if started, err := r.startPost(ctx, rs, out); started || err != nil {
+		return ctrl.Result{RequeueAfter: r.PollInterval}, err
+	}
+	return ctrl.Result{}, r.conclude(ctx, rs, out, nil)
 }
 
-func (r *Reconciler) fail(ctx context.Context, rs *v1beta1.RestoreSession, reason, msg string) error {
-	return r.record(ctx, rs, false, reason, msg, nil)
+func (r *Reconciler) fail(ctx context.Context, rs *v1beta1.RestoreSession, reason, msg string, extra ...metav1.Condition) error {
+	return r.record(ctx, rs, false, reason, msg, nil, extra...)
 }
 
-func (r *Reconciler) finish(ctx context.Context, rs *v1beta1.RestoreSession, out session.Outcome) error {
+func (r *Reconciler) finish(ctx context.Context, rs *v1beta1.RestoreSession, out session.Outcome, extra ...metav1.Condition) error {
 	if !out.Succeeded {
-		return r.record(ctx, rs, false, "RestoreFailed", out.Error, out.Result)
+		return r.record(ctx, rs, false, "RestoreFailed", out.Error, out.Result, extra...)
 	}
 	msg := "restore of " + out.Result.Hostname + " succeeded"
 	if len(out.Result.Snapshots) > 0 {
 		msg += ": loaded " + session.DescribeSnapshot(out.Result.Snapshots[0])
 	}
-	return r.record(ctx, rs, true, "RestoreSucceeded", msg, out.Result)
+	return r.record(ctx, rs, true, "RestoreSucceeded", msg, out.Result, extra...)
 }
 
 // extra are conditions to record with the outcome.
