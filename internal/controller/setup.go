@@ -14,6 +14,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/controller/backupsession"
 	"github.com/hoard-operator/hoard/internal/controller/mysqladdon"
 	"github.com/hoard-operator/hoard/internal/controller/repository"
+	"github.com/hoard-operator/hoard/internal/controller/repositoryoperation"
 	"github.com/hoard-operator/hoard/internal/controller/restoresession"
 	"github.com/hoard-operator/hoard/internal/dependency"
 	"github.com/hoard-operator/hoard/internal/metrics"
@@ -67,6 +68,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 			return backupconfiguration.SetupWithManager(m, o.OperatorImage, o.PollInterval, o.ConfigurationRecheck)
 		},
 		func(m ctrl.Manager, o Options) error { return repository.SetupWithManager(m, o.OperatorImage, queue) },
+		func(m ctrl.Manager, o Options) error {
+			return repositoryoperation.SetupWithManager(m, o.OperatorImage, queue)
+		},
 	}
 	for _, setup := range setups {
 		if err := setup(mgr, opts); err != nil {

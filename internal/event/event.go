@@ -66,3 +66,11 @@ var (
 	RepositoryWipeRefused   = Event{corev1.EventTypeWarning, "WipeOutRefused", "%s"}
 	RepositoryWipeWaiting   = Event{corev1.EventTypeNormal, "WaitingForRepository", "%s"}
 )
+
+// RepositoryOperation events.
+var (
+	OperationWaiting   = Event{corev1.EventTypeNormal, "WaitingForRepository", "%s"}
+	OperationStarted   = Event{corev1.EventTypeNormal, "OperationStarted", "%s started with Job %s"}
+	OperationSucceeded = Event{corev1.EventTypeNormal, "OperationSucceeded", "%s"}
+	OperationFailed    = Event{corev1.EventTypeWarning, "OperationFailed", "%s"}
+)

@@ -74,6 +74,8 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newSnapshotsCommand(e),
 		newRestoreCommand(e),
 		newDebugCommand(e),
+		newUnlockCommand(e),
+		newCheckCommand(e),
 		newVersionCommand(e),
 	)
 	return root
