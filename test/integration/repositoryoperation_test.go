@@ -156,6 +156,9 @@ func TestRepositoryOperationFailuresAndValidation(t *testing.T) {
 		{"check-on-unlock", "check is only for operation Check", opsv1alpha1.RepositoryOperationSpec{Repository: "r", Operation: opsv1alpha1.OperationUnlock, Check: &opsv1alpha1.CheckParams{ReadDataSubset: "1/2"}}},
 		{"bad-operation", "spec.operation", opsv1alpha1.RepositoryOperationSpec{Repository: "r", Operation: "Prune"}},
 		{"no-repository", "spec.repository", opsv1alpha1.RepositoryOperationSpec{Operation: opsv1alpha1.OperationUnlock}},
+		{"keyadd-no-secret", "KeyAdd needs key.newPasswordSecret", opsv1alpha1.RepositoryOperationSpec{Repository: "r", Operation: opsv1alpha1.OperationKeyAdd}},
+		{"keyremove-no-id", "KeyRemove needs key.id", opsv1alpha1.RepositoryOperationSpec{Repository: "r", Operation: opsv1alpha1.OperationKeyRemove}},
+		{"keyremove-bad-id", "spec.key.id", opsv1alpha1.RepositoryOperationSpec{Repository: "r", Operation: opsv1alpha1.OperationKeyRemove, Key: &opsv1alpha1.KeyParams{ID: "not-hex"}}},
 	} {
 		o := &opsv1alpha1.RepositoryOperation{ObjectMeta: metav1.ObjectMeta{Name: tc.name, Namespace: f.ns}, Spec: tc.spec}
 		if err := k8sClient.Create(ctx, o); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -176,5 +179,45 @@ func TestRepositoryOperationFailuresAndValidation(t *testing.T) {
 	op.Spec.Operation = opsv1alpha1.OperationCheck
 	if err := k8sClient.Update(ctx, op); err == nil || !strings.Contains(err.Error(), "spec is immutable") {
 		t.Errorf("spec update returned %v, want a refusal", err)
+	}
+}
+
+// KeyAdd's Job mounts the new password's Secret beside the storage Secret and names only the
+// file; its JSON outcome fills status.keys, keyID and currentKeyID.
+func TestRepositoryOperationKeyAdd(t *testing.T) {
+	f := newSessionFixture(t)
+	startManager(t)
+	ctx := context.Background()
+	op := &opsv1alpha1.RepositoryOperation{
+		ObjectMeta: metav1.ObjectMeta{Name: "add-1", Namespace: f.ns},
+		Spec: opsv1alpha1.RepositoryOperationSpec{Repository: f.repository, Operation: opsv1alpha1.OperationKeyAdd,
+			Key: &opsv1alpha1.KeyParams{NewPasswordSecret: "gcs-repo-new-key-x"}},
+	}
+	if err := k8sClient.Create(ctx, op); err != nil {
+		t.Fatal(err)
+	}
+	job := waitJob(t, f.ns, repositoryoperation.JobName(op.Name))
+	spec := job.Spec.Template.Spec
+	if !slices.Contains(spec.Containers[0].Args, "--new-password-file="+repositoryoperation.NewPasswordDir+"/RESTIC_PASSWORD") {
+		t.Errorf("args %q", spec.Containers[0].Args)
+	}
+	found := false
+	for _, v := range spec.Volumes {
+		if v.Secret != nil && v.Secret.SecretName == "gcs-repo-new-key-x" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no volume of Secret gcs-repo-new-key-x: %+v", spec.Volumes)
+	}
+	out := `{"message":"added key 22222222 and opened the repository with its password; the storage Secret's password opens key 11111111",` +
+		`"keys":[{"current":true,"id":"1111111100","userName":"root","hostName":"a","created":"2026-12-02 06:07:30"},{"current":false,"id":"2222222200","userName":"root","hostName":"b","created":"2026-12-02 07:00:00"}],` +
+		`"keyID":"2222222200","currentKeyID":"1111111100"}`
+	finishJob(t, job, true, stepStatus{0, out})
+	op = waitPhase(t, op, opPhase, string(opsv1alpha1.OperationSucceeded))
+	st := op.Status
+	if st.KeyID != "2222222200" || st.CurrentKeyID != "1111111100" || len(st.Keys) != 2 || !st.Keys[0].Current || st.Keys[1].Created != "2026-12-02 07:00:00" ||
+		!strings.HasPrefix(st.Message, "added key 22222222") {
+		t.Errorf("status %+v", st)
 	}
 }

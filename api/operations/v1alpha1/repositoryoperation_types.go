@@ -29,7 +29,7 @@ type RepositoryOperation struct {
 }
 
 // Operation is what to do to the repository.
-// +kubebuilder:validation:Enum=Unlock;Check
+// +kubebuilder:validation:Enum=Unlock;Check;KeyList;KeyAdd;KeyRemove
 type Operation string
 
 const (
@@ -40,10 +40,20 @@ const (
 	OperationUnlock Operation = "Unlock"
 	// OperationCheck runs restic check, reading check.readDataSubset of the data.
 	OperationCheck Operation = "Check"
+	// OperationKeyList lists the repository's keys into status.keys.
+	OperationKeyList Operation = "KeyList"
+	// OperationKeyAdd adds a key for the password in key.newPasswordSecret and opens the
+	// repository with it before it reports success (status.keyID is the new key).
+	OperationKeyAdd Operation = "KeyAdd"
+	// OperationKeyRemove removes key.id. The key the storage Secret's password opens cannot
+	// be removed: the operation opens the repository with that password first.
+	OperationKeyRemove Operation = "KeyRemove"
 )
 
 // RepositoryOperationSpec names the Repository and the operation.
 // +kubebuilder:validation:XValidation:rule="!has(self.check) || self.operation == 'Check'",message="check is only for operation Check"
+// +kubebuilder:validation:XValidation:rule="self.operation != 'KeyAdd' || (has(self.key) && has(self.key.newPasswordSecret))",message="KeyAdd needs key.newPasswordSecret"
+// +kubebuilder:validation:XValidation:rule="self.operation != 'KeyRemove' || (has(self.key) && has(self.key.id))",message="KeyRemove needs key.id"
 type RepositoryOperationSpec struct {
 	// Repository is the name of a Repository in this namespace.
 	// +kubebuilder:validation:MinLength=1
@@ -53,6 +63,22 @@ type RepositoryOperationSpec struct {
 	// Check holds the parameters of a Check.
 	// +optional
 	Check *CheckParams `json:"check,omitempty"`
+	// Key holds the parameters of KeyAdd and KeyRemove.
+	// +optional
+	Key *KeyParams `json:"key,omitempty"`
+}
+
+// KeyParams are the parameters of KeyAdd and KeyRemove.
+type KeyParams struct {
+	// NewPasswordSecret (KeyAdd) is a Secret of this namespace whose RESTIC_PASSWORD is the
+	// new key's password. The Job mounts it; nobody else reads it.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	NewPasswordSecret string `json:"newPasswordSecret,omitempty"`
+	// ID (KeyRemove) is the key's id, or a unique prefix of at least 8 hex digits.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[0-9a-f]{8,64}$`
+	ID string `json:"id,omitempty"`
 }
 
 // CheckParams are the parameters of a Check.
@@ -93,8 +119,32 @@ type RepositoryOperationStatus struct {
 	StartTime *metav1.Time `json:"startTime,omitempty"`
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// Keys are the repository's keys after a KeyList, KeyAdd or KeyRemove.
+	// +optional
+	Keys []RepositoryKey `json:"keys,omitempty"`
+	// KeyID is the key KeyAdd added.
+	// +optional
+	KeyID string `json:"keyID,omitempty"`
+	// CurrentKeyID is the key the storage Secret's password opened when the Job ran.
+	// +optional
+	CurrentKeyID string `json:"currentKeyID,omitempty"`
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// RepositoryKey is one restic key of the repository.
+type RepositoryKey struct {
+	ID string `json:"id"`
+	// Current is true for the key the storage Secret's password opened.
+	// +optional
+	Current bool `json:"current,omitempty"`
+	// +optional
+	UserName string `json:"userName,omitempty"`
+	// +optional
+	HostName string `json:"hostName,omitempty"`
+	// Created is when the key was added, as restic prints it.
+	// +optional
+	Created string `json:"created,omitempty"`
 }
 
 // RepositoryOperationList is a list of RepositoryOperations.

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -17,11 +19,11 @@ import (
 // scrubbed line, goes to stdout and to the termination message, where the operator reads it.
 func newRepositoryOperationCommand() *cobra.Command {
 	var cfg restic.Config
-	var scratch, operation, readDataSubset, terminationLog string
+	var scratch, operation, readDataSubset, newPasswordFile, keyID, terminationLog string
 	var soleWriter bool
 	cmd := &cobra.Command{
 		Use:   "repository-operation",
-		Short: "Run one RepositoryOperation (unlock, check) on a restic repository",
+		Short: "Run one RepositoryOperation (Unlock, Check, KeyList, KeyAdd, KeyRemove) on a restic repository",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if soleWriter {
@@ -29,34 +31,50 @@ func newRepositoryOperationCommand() *cobra.Command {
 			}
 			setup, err := restic.NewSetup(cfg)
 			if err != nil {
-				return writeOutcome(terminationLog, "", err)
+				return writeOutcome(terminationLog, maintenance.Outcome{}, err)
 			}
 			sc := scrub.New(setup.Secrets...)
+			if newPasswordFile != "" {
+				// The new password is a secret too, wherever restic might echo it.
+				if pw, err := os.ReadFile(newPasswordFile); err == nil && len(pw) > 0 {
+					sc = sc.With(string(pw))
+				}
+			}
 			stderr := sc.Writer(cmd.ErrOrStderr())
 			defer stderr.Flush()
 			r := restic.New(setup, restic.Options{BaseEnv: os.Environ(), TempDir: scratch, Stderr: stderr, Scrubber: sc})
-			var msg string
+			ctx := cmd.Context()
+			var out maintenance.Outcome
 			switch operation {
 			case "Unlock":
-				msg, err = maintenance.Unlock(cmd.Context(), r, soleWriter)
+				out.Message, err = maintenance.Unlock(ctx, r, soleWriter)
 			case "Check":
-				msg, err = maintenance.Check(cmd.Context(), r, readDataSubset)
+				out.Message, err = maintenance.Check(ctx, r, readDataSubset)
+			case "KeyList":
+				out, err = maintenance.KeyList(ctx, r)
+			case "KeyAdd":
+				out, err = maintenance.KeyAdd(ctx, r, newPasswordFile)
+			case "KeyRemove":
+				out, err = maintenance.KeyRemove(ctx, r, keyID)
 			default:
-				err = fmt.Errorf("unknown operation %q: Unlock or Check", operation)
+				err = fmt.Errorf("unknown operation %q: Unlock, Check, KeyList, KeyAdd or KeyRemove", operation)
 			}
 			if err != nil {
 				err = sc.Error(err)
 			}
-			if werr := writeOutcome(terminationLog, sc.String(msg), err); werr != nil {
+			out.Message = sc.String(out.Message)
+			if werr := writeOutcome(terminationLog, out, err); werr != nil {
 				return werr
 			}
-			_, perr := fmt.Fprintln(cmd.OutOrStdout(), sc.String(msg))
+			_, perr := fmt.Fprintln(cmd.OutOrStdout(), out.Message)
 			return perr
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&operation, "operation", "", "Unlock or Check")
+	f.StringVar(&operation, "operation", "", "Unlock, Check, KeyList, KeyAdd or KeyRemove")
 	f.StringVar(&readDataSubset, "read-data-subset", "", "Check: restic's --read-data-subset")
+	f.StringVar(&newPasswordFile, "new-password-file", "", "KeyAdd: file holding the new key's password")
+	f.StringVar(&keyID, "key-id", "", "KeyRemove: id (or unique prefix) of the key to remove")
 	f.StringVar(&cfg.Provider, "provider", "", "backend: local, s3, gcs, azure, swift, b2 or rest")
 	f.StringVar(&cfg.Bucket, "bucket", "", "bucket or container; for local, the repository's mount path")
 	f.StringVar(&cfg.Endpoint, "endpoint", "", "s3 endpoint or REST server URL")
@@ -65,7 +83,7 @@ func newRepositoryOperationCommand() *cobra.Command {
 	f.IntVar(&cfg.MaxConnections, "max-connections", 0, "backend connections (0: restic's default)")
 	f.StringVar(&cfg.SecretDir, "secret-dir", "/etc/repository/secret", "directory holding the storage Secret, one file per key")
 	f.StringVar(&scratch, "scratch-dir", "/tmp", "directory for restic's temporary files")
-	f.StringVar(&terminationLog, "termination-log", result.TerminationMessagePath, "where the outcome line is written for the operator")
+	f.StringVar(&terminationLog, "termination-log", result.TerminationMessagePath, "where the outcome (JSON) is written for the operator")
 	f.DurationVar(&cfg.RetryLock, "retry-lock", 2*time.Minute, "wait this long for another restic process's lock")
 	f.BoolVar(&soleWriter, "sole-writer", false, "no other process uses the repository: every lock is stale")
 	_ = cmd.MarkFlagRequired("provider")
@@ -73,18 +91,25 @@ func newRepositoryOperationCommand() *cobra.Command {
 	return cmd
 }
 
-// writeOutcome writes the outcome to the termination message: the message on success, the
-// error (already scrubbed) on failure, which it then returns.
-func writeOutcome(path, msg string, err error) error {
-	line := msg
+// writeOutcome writes the outcome, as JSON, to the termination message, with err (already
+// scrubbed) as its error, and returns err. Keys that would not fit are left out.
+func writeOutcome(path string, out maintenance.Outcome, err error) error {
 	if err != nil {
-		line = err.Error()
+		out.Error = err.Error()
 	}
-	if len(line) > result.MaxTerminationMessageBytes {
-		line = line[:result.MaxTerminationMessageBytes]
+	b, jerr := json.Marshal(out)
+	if jerr == nil && len(b) > result.MaxTerminationMessageBytes {
+		out.Keys = nil
+		b, jerr = json.Marshal(out)
 	}
-	if werr := os.WriteFile(path, []byte(line), 0o600); werr != nil && err == nil {
-		return fmt.Errorf("failed to write the termination message: %w", werr)
+	if jerr != nil {
+		return errors.Join(err, fmt.Errorf("failed to encode the outcome: %w", jerr))
+	}
+	if len(b) > result.MaxTerminationMessageBytes {
+		b = b[:result.MaxTerminationMessageBytes]
+	}
+	if werr := os.WriteFile(path, b, 0o600); werr != nil {
+		return errors.Join(err, fmt.Errorf("failed to write the termination message: %w", werr))
 	}
 	return err
 }

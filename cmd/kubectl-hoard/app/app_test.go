@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
+	opsv1alpha1 "github.com/hoard-operator/hoard/api/operations/v1alpha1"
 	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
 )
 
@@ -287,4 +288,71 @@ func contains(lines []string, l string) bool {
 		}
 	}
 	return false
+}
+
+func TestOperationCommands(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"unlock"}, "kubectl hoard unlock needs one repository name, got 0 arguments"},
+		{[]string{"check", "a", "b"}, "kubectl hoard check needs one repository name, got 2 arguments"},
+		{[]string{"key", "remove", "rest-repo"}, "kubectl hoard key remove needs a Repository name and a key id"},
+		{[]string{"key", "add", "rest-repo"}, "kubectl hoard key add needs --from-secret <secret>"},
+		{[]string{"key", "rotate"}, "kubectl hoard key rotate needs one repository name"},
+		{[]string{"key", "list", "rest-repo", "-o", "wide"}, `--output "wide" is not supported`},
+	} {
+		_, stderr, code := run(t, tc.args...)
+		if code == 0 || !strings.HasPrefix(stderr, "error: ") || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want one line containing %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+func TestOperationReport(t *testing.T) {
+	op := newOperation("demo", "rest-repo", opsv1alpha1.RepositoryOperationSpec{Operation: opsv1alpha1.OperationCheck, Check: &opsv1alpha1.CheckParams{ReadDataSubset: "5%"}})
+	if op.GenerateName != "rest-repo-check-" || op.Spec.Repository != "rest-repo" || op.Spec.Check.ReadDataSubset != "5%" {
+		t.Errorf("newOperation: %+v", op)
+	}
+	op.Name = "rest-repo-check-x"
+	op.Status = opsv1alpha1.RepositoryOperationStatus{Phase: opsv1alpha1.OperationPending, Message: "Check waits for BackupSession demo/b-1, which is using the repository"}
+	r := operationReport(op)
+	if r.done || r.lines[0] != "RepositoryOperation demo/rest-repo-check-x: Pending: Check waits for BackupSession demo/b-1, which is using the repository" {
+		t.Errorf("pending: %+v", r)
+	}
+	op.Status = opsv1alpha1.RepositoryOperationStatus{Phase: opsv1alpha1.OperationSucceeded, Message: "restic check of the structure found no errors"}
+	if r := operationReport(op); !r.done || r.err != nil || r.lines[len(r.lines)-1] != "RepositoryOperation demo/rest-repo-check-x succeeded: restic check of the structure found no errors" {
+		t.Errorf("succeeded: %+v", r)
+	}
+	op.Status = opsv1alpha1.RepositoryOperationStatus{Phase: opsv1alpha1.OperationFailed, Message: "Check failed: restic check of the structure found 2 error(s)"}
+	if r := operationReport(op); !r.done || r.err == nil || r.err.Error() != "RepositoryOperation demo/rest-repo-check-x failed: Check failed: restic check of the structure found 2 error(s)" {
+		t.Errorf("failed: %+v", r)
+	}
+}
+
+func TestKeyTable(t *testing.T) {
+	var out bytes.Buffer
+	keys := []opsv1alpha1.RepositoryKey{
+		{ID: "1111111100aa", Current: true, UserName: "root", HostName: "hoard-op-x", Created: "2026-12-02 06:07:30"},
+		{ID: "2222222200bb", HostName: "laptop"},
+	}
+	if err := printTable(&out, []string{"ID", "CURRENT", "USER", "HOST", "CREATED"}, keyRows(keys)); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || strings.Join(strings.Fields(lines[1]), " ") != "11111111 * root hoard-op-x 2026-12-02 06:07:30" ||
+		strings.Join(strings.Fields(lines[2]), " ") != "22222222 - laptop -" {
+		t.Errorf("table:\n%s", out.String())
+	}
+}
+
+func TestNewPassword(t *testing.T) {
+	a, err := newPassword()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := newPassword()
+	if len(a) != 43 || a == b || strings.ContainsAny(a, " \n\t=") {
+		t.Errorf("passwords %q, %q", a, b)
+	}
 }

@@ -92,26 +92,33 @@ func (e *env) operate(ctx context.Context, repository string, spec opsv1alpha1.R
 	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: repository}, &stashv1alpha1.Repository{}); err != nil {
 		return explain(err, "Repository", "repositories", namespace, repository, "get")
 	}
+	_, err = e.runOperation(ctx, c, namespace, repository, spec, w)
+	return err
+}
+
+// runOperation creates the operation and, with w.wait, follows it and returns it finished.
+func (e *env) runOperation(ctx context.Context, c client.Client, namespace, repository string, spec opsv1alpha1.RepositoryOperationSpec, w waitFlags) (*opsv1alpha1.RepositoryOperation, error) {
 	op := newOperation(namespace, repository, spec)
 	if err := c.Create(ctx, op); err != nil {
 		if meta.IsNoMatchError(err) {
-			return fmt.Errorf("the cluster has no RepositoryOperation kind (%s): upgrade Hoard to run %s", opsv1alpha1.GroupVersion, strings.ToLower(string(spec.Operation)))
+			return nil, fmt.Errorf("the cluster has no RepositoryOperation kind (%s): upgrade Hoard to run %s", opsv1alpha1.GroupVersion, strings.ToLower(string(spec.Operation)))
 		}
-		return explain(err, "RepositoryOperation", "repositoryoperations.operations.hoard.io", namespace, op.GenerateName+"…", "create")
+		return nil, explain(err, "RepositoryOperation", "repositoryoperations.operations.hoard.io", namespace, op.GenerateName+"…", "create")
 	}
 	if _, err := fmt.Fprintf(e.out, "RepositoryOperation %s/%s created: %s of Repository %s\n", namespace, op.Name, spec.Operation, repository); err != nil {
-		return err
+		return nil, err
 	}
 	if !w.wait {
-		return nil
+		return op, nil
 	}
-	return follow(ctx, e.out, "repositoryoperation/"+op.Name, e.poll, w.timeout, func(ctx context.Context) (report, error) {
-		cur := &opsv1alpha1.RepositoryOperation{}
+	cur := &opsv1alpha1.RepositoryOperation{}
+	err := follow(ctx, e.out, "repositoryoperation/"+op.Name, e.poll, w.timeout, func(ctx context.Context) (report, error) {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(op), cur); err != nil {
 			return report{}, explain(err, "RepositoryOperation", "repositoryoperations.operations.hoard.io", namespace, op.Name, "get")
 		}
 		return operationReport(cur), nil
 	})
+	return cur, err
 }
 
 // operationReport describes a RepositoryOperation: its phase and message while it waits or

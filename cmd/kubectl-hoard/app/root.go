@@ -76,6 +76,7 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newDebugCommand(e),
 		newUnlockCommand(e),
 		newCheckCommand(e),
+		newKeyCommand(e),
 		newVersionCommand(e),
 	)
 	return root

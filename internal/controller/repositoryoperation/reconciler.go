@@ -5,6 +5,7 @@ package repositoryoperation
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -25,6 +26,7 @@ import (
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/location"
+	"github.com/hoard-operator/hoard/internal/maintenance"
 	"github.com/hoard-operator/hoard/internal/repoqueue"
 	"github.com/hoard-operator/hoard/internal/session"
 )
@@ -170,10 +172,11 @@ func (r *Reconciler) observe(ctx context.Context, op *opsv1alpha1.RepositoryOper
 	if !finished {
 		return nil
 	}
-	msg, err := r.outcome(ctx, job)
+	raw, err := r.outcome(ctx, job)
 	if err != nil {
 		return err
 	}
+	msg := recordOutcome(op, raw)
 	if complete {
 		op.Status.Phase = opsv1alpha1.OperationSucceeded
 		op.Status.Message = firstNonEmpty(msg, string(op.Spec.Operation)+" succeeded")
@@ -198,11 +201,26 @@ func (r *Reconciler) outcome(ctx context.Context, job *batchv1.Job) (string, err
 	for _, p := range pods.Items {
 		for _, cs := range p.Status.ContainerStatuses {
 			if t := cs.State.Terminated; cs.Name == ContainerName && t != nil {
-				return strings.Join(strings.Fields(t.Message), " "), nil
+				return t.Message, nil
 			}
 		}
 	}
 	return "", nil
+}
+
+// recordOutcome copies the Job's outcome (maintenance.Outcome as JSON; raw text when the Job
+// crashed before writing it) into the status and returns its message, or its error.
+func recordOutcome(op *opsv1alpha1.RepositoryOperation, raw string) string {
+	var out maintenance.Outcome
+	if err := json.Unmarshal([]byte(raw), &out); err != nil {
+		return strings.Join(strings.Fields(raw), " ")
+	}
+	op.Status.KeyID, op.Status.CurrentKeyID = out.KeyID, out.CurrentKeyID
+	op.Status.Keys = nil
+	for _, k := range out.Keys {
+		op.Status.Keys = append(op.Status.Keys, opsv1alpha1.RepositoryKey{ID: k.ID, Current: k.Current, UserName: k.UserName, HostName: k.HostName, Created: k.Created})
+	}
+	return firstNonEmpty(out.Error, out.Message)
 }
 
 func (r *Reconciler) wait(op *opsv1alpha1.RepositoryOperation, msg string) {

@@ -22,6 +22,9 @@ import (
 // ContainerName is the Job's one container, whose termination message is the outcome.
 const ContainerName = "operation"
 
+// NewPasswordDir is where KeyAdd's Job mounts the Secret with the new password.
+const NewPasswordDir = "/etc/repository/new-password"
+
 // JobName is "hoard-op-<operation>", shortened with a hash suffix to stay a valid label
 // value (the Job controller labels pods with it).
 func JobName(op string) string {
@@ -52,6 +55,18 @@ func RenderJob(op *opsv1alpha1.RepositoryOperation, repo *stashv1alpha1.Reposito
 	if op.Spec.Operation == opsv1alpha1.OperationCheck && op.Spec.Check != nil && op.Spec.Check.ReadDataSubset != "" {
 		flags = append(flags, "--read-data-subset="+op.Spec.Check.ReadDataSubset)
 	}
+	if op.Spec.Operation == opsv1alpha1.OperationKeyAdd && (op.Spec.Key == nil || op.Spec.Key.NewPasswordSecret == "") {
+		return nil, fmt.Errorf("KeyAdd needs spec.key.newPasswordSecret")
+	}
+	if op.Spec.Operation == opsv1alpha1.OperationKeyRemove && (op.Spec.Key == nil || op.Spec.Key.ID == "") {
+		return nil, fmt.Errorf("KeyRemove needs spec.key.id")
+	}
+	switch op.Spec.Operation {
+	case opsv1alpha1.OperationKeyAdd:
+		flags = append(flags, "--new-password-file="+NewPasswordDir+"/RESTIC_PASSWORD")
+	case opsv1alpha1.OperationKeyRemove:
+		flags = append(flags, "--key-id="+op.Spec.Key.ID)
+	}
 	// The Job starts only when no other Hoard Job uses the repository (package repoqueue).
 	if location.SoleWriter(repo) {
 		flags = append(flags, "--sole-writer")
@@ -71,6 +86,12 @@ func RenderJob(op *opsv1alpha1.RepositoryOperation, repo *stashv1alpha1.Reposito
 	mounts := []corev1.VolumeMount{
 		{Name: "secret", MountPath: repository.SecretDir, ReadOnly: true},
 		{Name: "tmp", MountPath: "/tmp"},
+	}
+	if op.Spec.Operation == opsv1alpha1.OperationKeyAdd {
+		volumes = append(volumes, corev1.Volume{Name: "new-password", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: op.Spec.Key.NewPasswordSecret, DefaultMode: ptr.To[int32](0o400),
+		}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "new-password", MountPath: NewPasswordDir, ReadOnly: true})
 	}
 	if b.Local != nil {
 		volumes = append(volumes, corev1.Volume{Name: "repository", VolumeSource: b.Local.VolumeSource})
