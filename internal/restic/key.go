@@ -73,3 +73,27 @@ func CurrentKey(keys []Key) (string, error) {
 	}
 	return "", fmt.Errorf("restic key list marks no key as current")
 }
+
+// RepoConfig is what `restic cat config` says about the repository.
+type RepoConfig struct {
+	Version int    `json:"version"`
+	ID      string `json:"id"`
+}
+
+// CatConfig reads the repository's config without a lock.
+func (r *Restic) CatConfig(ctx context.Context) (*RepoConfig, error) {
+	var out bytes.Buffer
+	if err := r.run(ctx, call{command: "cat", flags: []string{"--no-lock"}, args: []string{"config"}, stdout: &out}); err != nil {
+		return nil, err
+	}
+	c := &RepoConfig{}
+	if err := decodeJSON("cat config", out.Bytes(), c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// MigrateUpgradeRepoV2 upgrades a format 1 repository to format 2 (compression).
+func (r *Restic) MigrateUpgradeRepoV2(ctx context.Context) error {
+	return r.run(ctx, call{command: "migrate", args: []string{"upgrade_repo_v2"}})
+}

@@ -2,6 +2,7 @@ package datapath
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -120,5 +121,50 @@ func TestMaintenanceUnlockAndCheck(t *testing.T) {
 	msg, err = maintenance.Check(ctx, r, "100%")
 	if err != nil || msg != "restic check of the structure and data subset 100% found no errors" {
 		t.Errorf("Check: %q, %v", msg, err)
+	}
+}
+
+// A repository made by restic 0.12 (Stash's, format 1) is checked and upgraded to format 2;
+// its snapshot still reads back byte for byte, and a second Migrate leaves it alone.
+func TestMaintenanceMigrateStashEra(t *testing.T) {
+	repo, dir := localRepo(t)
+	ctx := ctxT(t)
+	old := func(args ...string) string {
+		cmd := exec.CommandContext(ctx, tools.Restic012, append(args, "--no-cache")...)
+		cmd.Env = append(os.Environ(), repo.Env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("restic 0.12 %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	old("init")
+	data := filepath.Join(t.TempDir(), "dumpfile.sql")
+	content := strings.Repeat("INSERT INTO t VALUES ('stash era');\n", 5000)
+	if err := os.WriteFile(data, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old("backup", data, "--host", "host-0")
+	setup, err := restic.NewSetup(restic.Config{Provider: "local", Bucket: dir, SecretDir: repo.SecretDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := restic.New(setup, restic.Options{Binary: tools.Restic, BaseEnv: os.Environ(), TempDir: t.TempDir(), GracePeriod: 10 * time.Second})
+	if cfg, err := r.CatConfig(ctx); err != nil || cfg.Version != 1 {
+		t.Fatalf("config before: %+v, %v", cfg, err)
+	}
+	msg, err := maintenance.Migrate(ctx, r)
+	if err != nil || !strings.HasPrefix(msg, "checked, then upgraded the repository from format 1 to 2") {
+		t.Fatalf("Migrate: %q, %v", msg, err)
+	}
+	if cfg, err := r.CatConfig(ctx); err != nil || cfg.Version != 2 {
+		t.Errorf("config after: %+v, %v", cfg, err)
+	}
+	got, err := repo.Restic(ctx, tools, "dump", "latest", data)
+	if err != nil || got != content {
+		t.Errorf("the Stash-era snapshot reads back %d bytes (%v), want %d", len(got), err, len(content))
+	}
+	if msg, err := maintenance.Migrate(ctx, r); err != nil || !strings.Contains(msg, "at format 2 already") {
+		t.Errorf("second Migrate: %q, %v", msg, err)
 	}
 }

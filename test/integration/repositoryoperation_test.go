@@ -66,6 +66,13 @@ func TestRepositoryOperationQueuesBehindSession(t *testing.T) {
 		t.Fatalf("Job %s exists while BackupSession nightly-1 runs", jobName)
 	}
 
+	// Migrate does not wait: a format change is refused while a session uses the repository.
+	mig := repositoryOperation(t, f.ns, "migrate-1", f.repository, opsv1alpha1.OperationMigrate, nil)
+	mig = waitPhase(t, mig, opPhase, string(opsv1alpha1.OperationFailed))
+	if want := "Migrate refused: BackupSession " + f.ns + "/nightly-1, which is using the repository;"; !strings.HasPrefix(mig.Status.Message, want) {
+		t.Errorf("migrate message %q, want it to start with %q", mig.Status.Message, want)
+	}
+
 	finishJob(t, backupJob, true, stepStatus{0, ""}, stepStatus{0, ""})
 	op = waitPhase(t, op, opPhase, string(opsv1alpha1.OperationRunning))
 	job := waitJob(t, f.ns, jobName)

@@ -29,7 +29,7 @@ type RepositoryOperation struct {
 }
 
 // Operation is what to do to the repository.
-// +kubebuilder:validation:Enum=Unlock;Check;KeyList;KeyAdd;KeyRemove
+// +kubebuilder:validation:Enum=Unlock;Check;KeyList;KeyAdd;KeyRemove;Migrate
 type Operation string
 
 const (
@@ -48,6 +48,10 @@ const (
 	// OperationKeyRemove removes key.id. The key the storage Secret's password opens cannot
 	// be removed: the operation opens the repository with that password first.
 	OperationKeyRemove Operation = "KeyRemove"
+	// OperationMigrate upgrades a Stash-era repository (format 1) to format 2 with
+	// compression, after a restic check. It is refused, not queued, while any session uses or
+	// waits for the repository.
+	OperationMigrate Operation = "Migrate"
 )
 
 // RepositoryOperationSpec names the Repository and the operation.

@@ -56,8 +56,10 @@ func newRepositoryOperationCommand() *cobra.Command {
 				out, err = maintenance.KeyAdd(ctx, r, newPasswordFile)
 			case "KeyRemove":
 				out, err = maintenance.KeyRemove(ctx, r, keyID)
+			case "Migrate":
+				out.Message, err = maintenance.Migrate(ctx, r)
 			default:
-				err = fmt.Errorf("unknown operation %q: Unlock, Check, KeyList, KeyAdd or KeyRemove", operation)
+				err = fmt.Errorf("unknown operation %q: Unlock, Check, KeyList, KeyAdd, KeyRemove or Migrate", operation)
 			}
 			if err != nil {
 				err = sc.Error(err)
@@ -71,7 +73,7 @@ func newRepositoryOperationCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&operation, "operation", "", "Unlock, Check, KeyList, KeyAdd or KeyRemove")
+	f.StringVar(&operation, "operation", "", "Unlock, Check, KeyList, KeyAdd, KeyRemove or Migrate")
 	f.StringVar(&readDataSubset, "read-data-subset", "", "Check: restic's --read-data-subset")
 	f.StringVar(&newPasswordFile, "new-password-file", "", "KeyAdd: file holding the new key's password")
 	f.StringVar(&keyID, "key-id", "", "KeyRemove: id (or unique prefix) of the key to remove")

@@ -144,3 +144,21 @@ func operationReport(op *opsv1alpha1.RepositoryOperation) report {
 	}
 	return r
 }
+
+func newMigrateCommand(e *env) *cobra.Command {
+	var w waitFlags
+	cmd := &cobra.Command{
+		Use:   "migrate <repository>",
+		Short: "Upgrade a Stash-era repository (format 1) to format 2 with compression, after a check",
+		Long: "migrate runs restic check and then restic migrate upgrade_repo_v2 in an operator Job. It is refused\n" +
+			"while a session uses or waits for the repository: pause the BackupConfigurations that use it first.",
+		Example:           "  kubectl hoard pause nightly -n demo && kubectl hoard migrate gcs-repo -n demo && kubectl hoard resume nightly -n demo",
+		Args:              exactlyOne("repository"),
+		ValidArgsFunction: e.completeNames(&stashv1alpha1.RepositoryList{}),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.operate(cmd.Context(), args[0], opsv1alpha1.RepositoryOperationSpec{Operation: opsv1alpha1.OperationMigrate}, w)
+		},
+	}
+	w.addFollow(cmd, "operation")
+	return cmd
+}

@@ -77,6 +77,7 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newUnlockCommand(e),
 		newCheckCommand(e),
 		newKeyCommand(e),
+		newMigrateCommand(e),
 		newVersionCommand(e),
 	)
 	return root

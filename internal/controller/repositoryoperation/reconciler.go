@@ -147,6 +147,11 @@ func (r *Reconciler) start(ctx context.Context, op *opsv1alpha1.RepositoryOperat
 		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
 	case err != nil:
 		return ctrl.Result{}, err
+	case holder != nil && op.Spec.Operation == opsv1alpha1.OperationMigrate:
+		// A format change under a session that waits would surprise it: the user pauses the
+		// schedules and runs migrate again.
+		r.fail(op, fmt.Sprintf("Migrate refused: %s; run it again when no session uses the repository (pause its BackupConfigurations first)", holder.String()))
+		return ctrl.Result{}, nil
 	case holder != nil:
 		r.wait(op, fmt.Sprintf("%s waits for %s", op.Spec.Operation, holder.String()))
 		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
