@@ -12,10 +12,10 @@ import (
 // Key is one entry of `restic key list --json`: a password that opens the repository.
 type Key struct {
 	// Current is the key the listing process opened the repository with.
-	Current  bool      `json:"current"`
-	ID       string    `json:"id"`
-	UserName string    `json:"userName"`
-	HostName string    `json:"hostName"`
+	Current  bool   `json:"current"`
+	ID       string `json:"id"`
+	UserName string `json:"userName"`
+	HostName string `json:"hostName"`
 	// Created is restic's text, e.g. "2026-12-02 06:07:30" (the Job's local time, UTC).
 	Created string `json:"created"`
 }
