@@ -41,6 +41,9 @@ trap 'rc=143; exit 143' TERM
 use_cluster
 images
 install_hoard
+# TestPlugin runs bin/kubectl-hoard (make plugin) and makes a Stash-era repository with
+# restic 0.12 (cached in ~/.cache/hoard after the first build).
+"$ROOT/hack/tools.sh" restic-0.12
 say "go test -tags e2e ./test/e2e"
 cd "$ROOT"
 go test -tags e2e -count=1 -v -timeout 30m ./test/e2e/ "$@" || rc=$?
