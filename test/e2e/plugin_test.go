@@ -314,7 +314,6 @@ func (k *kns) stashEraRepository(path string) string {
 		k.t.Fatalf("%s is missing: run make datapath-tools", bin)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	pf := exec.CommandContext(ctx, kubectlBin, "-n", k.ns, "port-forward", "svc/rest-server", ":8000")
 	stdout, err := pf.StdoutPipe()
 	if err != nil {
@@ -323,7 +322,8 @@ func (k *kns) stashEraRepository(path string) string {
 	if err := pf.Start(); err != nil {
 		k.t.Fatal(err)
 	}
-	defer func() { _ = pf.Wait() }()
+	// The port-forward runs until cancelled: stop it, then reap it.
+	defer func() { cancel(); _ = pf.Wait() }()
 	buf := make([]byte, 256)
 	n, _ := stdout.Read(buf)
 	pm := regexp.MustCompile(`127\.0\.0\.1:(\d+)`).FindStringSubmatch(string(buf[:n]))
