@@ -20,9 +20,13 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC into config/.
 	$(CONTROLLER_GEN) rbac:roleName=hoard-manager-role paths=./internal/... output:rbac:artifacts:config=config/rbac
 
 .PHONY: build
-build: ## Build the operator and the MySQL addon into bin/.
+build: plugin ## Build the operator, the MySQL addon and the kubectl plugin into bin/.
 	CGO_ENABLED=0 go build -trimpath -o bin/hoard ./cmd/hoard
 	@if [ -d cmd/mysql-addon ]; then CGO_ENABLED=0 go build -trimpath -o bin/hoard-mysql-addon ./cmd/mysql-addon; fi
+
+.PHONY: plugin
+plugin: ## Build the kubectl plugin (kubectl hoard) into bin/kubectl-hoard.
+	CGO_ENABLED=0 go build -trimpath -o bin/kubectl-hoard ./cmd/kubectl-hoard
 
 ##@ Check
 

@@ -15,6 +15,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/controller/backupsession"
 	"github.com/hoard-operator/hoard/internal/controller/mysqladdon"
 	"github.com/hoard-operator/hoard/internal/controller/repository"
+	"github.com/hoard-operator/hoard/internal/controller/repositoryoperation"
 	"github.com/hoard-operator/hoard/internal/controller/restoresession"
 	"github.com/hoard-operator/hoard/internal/dependency"
 	"github.com/hoard-operator/hoard/internal/metrics"
@@ -71,6 +72,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		},
 		func(m ctrl.Manager, o Options) error { return repository.SetupWithManager(m, o.OperatorImage, queue) },
 		func(m ctrl.Manager, _ Options) error { return autobackup.SetupWithManager(m) },
+		func(m ctrl.Manager, o Options) error {
+			return repositoryoperation.SetupWithManager(m, o.OperatorImage, queue)
+		},
 	}
 	for _, setup := range setups {
 		if err := setup(mgr, opts); err != nil {

@@ -96,3 +96,11 @@ var (
 	BlueprintNotFound = Event{corev1.EventTypeWarning, "BlueprintNotFound", "BackupBlueprint %s does not exist: nothing is made for it (what it made before is kept)"}
 	BlueprintInvalid  = Event{corev1.EventTypeWarning, "BlueprintInvalid", "%s"}
 )
+
+// RepositoryOperation events.
+var (
+	OperationWaiting   = Event{corev1.EventTypeNormal, "WaitingForRepository", "%s"}
+	OperationStarted   = Event{corev1.EventTypeNormal, "OperationStarted", "%s started with Job %s"}
+	OperationSucceeded = Event{corev1.EventTypeNormal, "OperationSucceeded", "%s"}
+	OperationFailed    = Event{corev1.EventTypeWarning, "OperationFailed", "%s"}
+)

@@ -41,6 +41,9 @@ trap 'rc=143; exit 143' TERM
 use_cluster
 images
 install_hoard
+# TestPlugin runs bin/kubectl-hoard (make plugin) and makes a Stash-era repository with
+# restic 0.12 (cached in ~/.cache/hoard after the first build).
+"$ROOT/hack/tools.sh" restic-0.12
 say "go test -tags e2e ./test/e2e"
 cd "$ROOT"
 # 7>&-: the test starts kubectl port-forwards and the like; one a test fails to reap must not
