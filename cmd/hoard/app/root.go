@@ -19,7 +19,7 @@ func NewRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newRunCommand(), newVersionCommand(), newTriggerCommand(), newUpdateStatusCommand(), newWipeRepositoryCommand(), newDeleteAddonCommand())
+	root.AddCommand(newRunCommand(), newVersionCommand(), newTriggerCommand(), newUpdateStatusCommand(), newWipeRepositoryCommand(), newSnapshotsCommand(), newDeleteAddonCommand())
 	return root
 }
 
