@@ -61,6 +61,11 @@ func Object(repo *stashv1alpha1.Repository, s *result.Snapshot, session string) 
 			Namespace:  repo.Namespace,
 			Labels:     Labels(repo, s.Hostname),
 			Finalizers: []string{Finalizer},
+			// Owned, so that they go with their Repository (and, as it is gone then, without a
+			// forget); not blocking, as nothing waits for them.
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: stashv1alpha1.GroupVersion.String(), Kind: "Repository", Name: repo.Name, UID: repo.UID,
+			}},
 		},
 		Status: repov1alpha1.SnapshotStatus{
 			Tree:       s.Tree,

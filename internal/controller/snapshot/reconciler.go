@@ -19,6 +19,7 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -214,6 +215,9 @@ func (r *Reconciler) start(ctx context.Context, repo *stashv1alpha1.Repository, 
 	})
 	var foreign *session.ForeignObjectError
 	switch {
+	case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+		// The namespace goes, and its Snapshots with it: their snapshots stay in restic.
+		return ctrl.Result{}, r.releaseDeleted(ctx, snaps)
 	case errors.As(err, &foreign):
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, r.setForgotten(ctx, forgetting, repov1alpha1.ReasonForgetWaiting, foreign.Error())
 	case err != nil:
