@@ -58,6 +58,11 @@ func TestOperatorCanI(t *testing.T) {
 		{verb: "list", resource: "pods"},
 		{verb: "get", resource: "pods", subresource: "log"},
 		{verb: "create", group: "stash.appscode.com", resource: "backupsessions"},
+		// Snapshot objects are the operator's records (design record 0021); it never updates
+		// one whole, only patches.
+		{verb: "create", group: "repositories.stash.appscode.com", resource: "snapshots"},
+		{verb: "delete", group: "repositories.stash.appscode.com", resource: "snapshots"},
+		{verb: "update", group: "repositories.stash.appscode.com", resource: "snapshots"},
 	}
 	// The namespaces by role, so the table reads the same whatever the install's names.
 	namespaces := []struct{ label, name string }{
