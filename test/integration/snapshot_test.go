@@ -63,7 +63,7 @@ func waitGone(t *testing.T, ns, name string) {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return fmt.Errorf("still there (err %v, finalizers %v, conditions %+v)", err, s.Finalizers, s.Status.Conditions)
+		return fmt.Errorf("still there (err %w, finalizers %v, conditions %+v)", err, s.Finalizers, s.Status.Conditions)
 	})
 }
 
