@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -148,17 +149,13 @@ func complete(ctx context.Context, c client.Client, want *repov1alpha1.Snapshot)
 	if len(h.Paths) == 0 {
 		h.Paths = w.Paths
 	}
-	if equalStatus(base, have) {
+	if equality.Semantic.DeepEqual(base.Status, have.Status) {
 		return nil
 	}
 	if err := c.Patch(ctx, have, client.MergeFrom(base)); err != nil {
 		return client.IgnoreNotFound(fmt.Errorf("failed to update Snapshot %s/%s: %w", have.Namespace, have.Name, err))
 	}
 	return nil
-}
-
-func equalStatus(a, b *repov1alpha1.Snapshot) bool {
-	return fmt.Sprintf("%+v", a.Status) == fmt.Sprintf("%+v", b.Status)
 }
 
 // Remove deletes the objects of snapshots restic no longer has (short ids): their
