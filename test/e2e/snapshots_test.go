@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -11,8 +13,9 @@ import (
 // TestSnapshotObjects: upstream Stash's snapshot commands, run verbatim against Hoard's
 // Snapshot CRD on the real cluster. After two backups, `kubectl get snapshots -n <ns> -l
 // repository=<repo>` lists both with Stash's columns; `kubectl delete snapshot <name>`
-// forgets that snapshot in restic through a Job, and the object goes only then; a snapshot
-// forgotten behind Hoard's back disappears with the next sync asked for on the Repository.
+// forgets that snapshot in restic through a Job, and the object goes only then; with the next
+// sync asked for on the Repository, a snapshot forgotten behind Hoard's back disappears and one
+// written outside Hoard appears.
 func TestSnapshotObjects(t *testing.T) {
 	k := newCaseNamespace(t, "e2e-snapshots")
 	k.setup("snapdb")
@@ -69,15 +72,24 @@ func TestSnapshotObjects(t *testing.T) {
 		t.Fatalf("restic after deleting Snapshot %s: %v, want %s and %s only", first, st.ids(), second, third)
 	}
 
-	// Forgotten outside Hoard: a sync asked for on the Repository removes the stale object.
-	k.resticPod(url, `export RESTIC_PASSWORD="$(cat /secret/RESTIC_PASSWORD)"; restic forget `+second)
+	// Behind Hoard's back, as Stash or a user would: one snapshot forgotten, one written
+	// (host-0, /dumpfile.sql, no tags). A sync asked for on the Repository removes the stale
+	// object and adds the new one.
+	out = k.resticPod(url, `set -e; export RESTIC_PASSWORD="$(cat /secret/RESTIC_PASSWORD)"; restic forget `+second+`
+echo "-- written outside Hoard" | restic backup --host host-0 --stdin --stdin-filename dumpfile.sql --json | tail -n 1`)
+	m := regexp.MustCompile(`"snapshot_id":"([0-9a-f]{8})`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("restic backup from outside reported no snapshot:\n%s", out)
+	}
+	outside := m[1]
 	k.run("annotate", "repository", "snap-repo", "hoard.io/sync-snapshots=now", "--overwrite")
-	eventually(t, "stale Snapshot snap-repo-"+second+" gone after the sync", 3*time.Minute, 2*time.Second, func() (bool, string) {
+	eventually(t, "stale Snapshot snap-repo-"+second+" gone and snap-repo-"+outside+" listed after the sync", 3*time.Minute, 2*time.Second, func() (bool, string) {
 		_, err := k.try("get", "snapshot", "snap-repo-"+second)
-		if err != nil && strings.Contains(err.Error(), "NotFound") {
-			return true, ""
+		if err == nil || !strings.Contains(err.Error(), "NotFound") {
+			return false, "stale one still listed"
 		}
-		return false, "still listed"
+		o, err := k.try("get", "snapshot", "snap-repo-"+outside, "-o", "jsonpath={.status.hostname} {.status.paths[0]} {.status.target}|")
+		return err == nil && o == "host-0 /dumpfile.sql |", fmt.Sprintf("%q %v", o, err)
 	})
 	eventually(t, "sync recorded on the Repository", time.Minute, 2*time.Second, func() (bool, string) {
 		a := k.run("get", "repository", "snap-repo", "-o", "jsonpath={.metadata.annotations}")
