@@ -126,6 +126,8 @@ func run(total, repos, runs int, kubectlBin string) error {
 		// kubectl's own start and discovery, for scale: what any command costs here.
 		{"baseline", []string{"get", "namespaces", "bench-2", "--no-headers"}, 0},
 		{"Stash's guide command, one repository", []string{"get", "snapshots", "-n", "bench-2", "-l", "repository=repo-042"}, perRepo},
+		// Without kubectl's default paging (limit=500): the API server answers one request.
+		{"the same, unpaged", []string{"get", "snapshots", "-n", "bench-2", "-l", "repository=repo-042", "--chunk-size=0"}, perRepo},
 		{"one namespace", []string{"get", "snapshots", "-n", "bench-2"}, perNS},
 		{"all namespaces", []string{"get", "snapshots", "-A"}, total},
 	} {
