@@ -7,9 +7,12 @@ package result
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,6 +96,46 @@ type Result struct {
 	// once it has recorded these.
 	Gone []string `json:"gone,omitempty"`
 	More bool     `json:"more,omitempty"`
+	// Packed holds further snapshots compactly (Pack): a snapshots Job's page of unknown
+	// snapshots, about three times as many as plain JSON fits. Parse moves them into Snapshots.
+	Packed string `json:"packed,omitempty"`
+}
+
+// Pack encodes snapshots for Result.Packed: their JSON, gzip-compressed (ids and trees are
+// hex, and tags, paths and hosts repeat), in base64.
+func Pack(snaps []Snapshot) (string, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return "", fmt.Errorf("failed to pack snapshots: %w", err)
+	}
+	if err := json.NewEncoder(zw).Encode(snaps); err != nil {
+		return "", fmt.Errorf("failed to pack snapshots: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return "", fmt.Errorf("failed to pack snapshots: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
+}
+
+// maxPackedBytes bounds what a packed page may expand to: far more than 4 KiB of gzip can
+// honestly hold, far less than would hurt.
+const maxPackedBytes = 1 << 20
+
+func unpack(s string) ([]Snapshot, error) {
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("failed to decode packed snapshots: %w", err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("failed to decode packed snapshots: %w", err)
+	}
+	var snaps []Snapshot
+	if err := json.NewDecoder(io.LimitReader(zr, maxPackedBytes)).Decode(&snaps); err != nil {
+		return nil, fmt.Errorf("failed to decode packed snapshots: %w", err)
+	}
+	return snaps, nil
 }
 
 // ActionFailure is one action that failed, with a user-facing reason free of secrets.
@@ -235,6 +278,13 @@ func Parse(data []byte) (*Result, error) {
 	}
 	if r.Phase != PhaseSucceeded && r.Phase != PhaseFailed {
 		return nil, fmt.Errorf("result has unknown phase %q", r.Phase)
+	}
+	if r.Packed != "" {
+		snaps, err := unpack(r.Packed)
+		if err != nil {
+			return nil, err
+		}
+		r.Snapshots, r.Packed = append(r.Snapshots, snaps...), ""
 	}
 	return &r, nil
 }

@@ -2,7 +2,7 @@
 // forgets the snapshots whose Snapshot objects were deleted, and compares restic's list with
 // the snapshots the operator keeps objects for. Its result must fit a termination message
 // (4 KiB): it carries the ids that are gone, and as many unknown snapshots as fit, oldest
-// first, with More set when others remain. The operator records those and runs the Job
+// first and packed (result.Pack), with More set when others remain. The operator records those and runs the Job
 // again, which then reports the next ones (docs/design/0021-snapshots-as-objects.md).
 package snapshotjob
 
@@ -119,24 +119,44 @@ func run(ctx context.Context, r *restic.Restic, o Options, res *result.Result) e
 // for an error.
 const margin = 256
 
-// fill adds unknown snapshots to res while its encoding fits limit, and sets More when some
-// did not fit.
+// fill packs as many unknown snapshots, oldest first, as keep res's encoding within limit
+// (result.Pack, found by bisection), and sets More when some did not fit.
 func fill(res *result.Result, unknown []restic.Snapshot, limit int) error {
 	if limit <= 0 {
 		limit = result.MaxTerminationMessageBytes - margin
 	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	all := make([]result.Snapshot, len(unknown))
 	for i := range unknown {
-		res.Snapshots = append(res.Snapshots, Describe(&unknown[i]))
-		b, err := result.Marshal(res)
-		if err != nil || len(b) > limit {
-			res.Snapshots = res.Snapshots[:len(res.Snapshots)-1]
-			res.More = true
-			if len(res.Snapshots) == 0 {
-				return fmt.Errorf("snapshot %s does not fit a termination message (%d tags)", restic.ShortID(unknown[i].ID), len(unknown[i].Tags))
-			}
-			return nil
+		all[i] = Describe(&unknown[i])
+	}
+	fits := func(n int) (string, bool) {
+		packed, err := result.Pack(all[:n])
+		if err != nil {
+			return "", false
+		}
+		c := *res
+		c.Packed = packed
+		b, err := result.Marshal(&c)
+		return packed, err == nil && len(b) <= limit
+	}
+	// The largest n that fits: fits(lo) holds, fits(hi+1) does not.
+	lo, hi := 0, len(all)
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if _, ok := fits(mid); ok {
+			lo = mid
+		} else {
+			hi = mid - 1
 		}
 	}
+	if lo == 0 {
+		return fmt.Errorf("snapshot %s does not fit a termination message (%d tags)", restic.ShortID(unknown[0].ID), len(unknown[0].Tags))
+	}
+	res.Packed, _ = fits(lo)
+	res.More = lo < len(all)
 	return nil
 }
 

@@ -62,10 +62,10 @@ func TestSnapshotObjectsFromRestic(t *testing.T) {
 	}
 	r := restic.New(setup, restic.Options{Binary: tools.Restic, BaseEnv: os.Environ(), TempDir: t.TempDir()})
 	secondID := second.Result.Snapshots[0].ID
-	res := snapshotjob.Run(context.Background(), r, snapshotjob.Options{
+	res := viaTerminationMessage(t, snapshotjob.Run(context.Background(), r, snapshotjob.Options{
 		Known:  []string{second.Result.Snapshots[0].Name, snap.Name, "deadbeef"},
 		Forget: []string{secondID, "0badc0de"}, Prune: true, SoleWriter: true,
-	})
+	}))
 	if res.Phase != result.PhaseSucceeded {
 		t.Fatalf("snapshots Job failed: %s", res.Error)
 	}
@@ -75,9 +75,6 @@ func TestSnapshotObjectsFromRestic(t *testing.T) {
 	if len(res.Snapshots) != 1 || res.Snapshots[0].Hostname != "host-0" || len(res.Snapshots[0].Tags) != 0 ||
 		res.Snapshots[0].Tree == "" || !slices.Equal(res.Snapshots[0].Paths, []string{file}) {
 		t.Errorf("unknown snapshots %+v", res.Snapshots)
-	}
-	if b, err := result.Marshal(res); err != nil || len(b) > result.MaxTerminationMessageBytes {
-		t.Errorf("result does not fit a termination message: %d bytes, %v", len(b), err)
 	}
 	listed, err = repo.Snapshots(ctxT(t), tools)
 	if err != nil {
@@ -89,9 +86,15 @@ func TestSnapshotObjectsFromRestic(t *testing.T) {
 	assertHealthy(t, repo)
 
 	// Paging: with nothing known and room for one snapshot per run, two runs report both.
+	one, err := result.Marshal(snapshotjob.Run(context.Background(), r, snapshotjob.Options{Known: []string{snap.Name}}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var seen []string
+	runs := 0
 	for run := 0; run < 3; run++ {
-		res := snapshotjob.Run(context.Background(), r, snapshotjob.Options{Known: seen, Limit: 900})
+		runs++
+		res := viaTerminationMessage(t, snapshotjob.Run(context.Background(), r, snapshotjob.Options{Known: seen, Limit: len(one) + 40}))
 		if res.Phase != result.PhaseSucceeded {
 			t.Fatalf("page %d: %s", run, res.Error)
 		}
@@ -102,8 +105,8 @@ func TestSnapshotObjectsFromRestic(t *testing.T) {
 			break
 		}
 	}
-	if len(seen) != 2 {
-		t.Errorf("pages reported %v, want both snapshots", seen)
+	if len(seen) != 2 || seen[0] == seen[1] || runs != 2 {
+		t.Errorf("%d pages reported %v, want both snapshots in two pages", runs, seen)
 	}
 
 	// A repository that does not exist yet has no snapshots: everything known is gone.
@@ -119,4 +122,22 @@ func TestSnapshotObjectsFromRestic(t *testing.T) {
 	if strings.Contains(res.Error, resticPassword) {
 		t.Error("the password reached the result")
 	}
+}
+
+// viaTerminationMessage is what the operator reads of r: encoded within a termination
+// message's limit, then parsed (which unpacks the page).
+func viaTerminationMessage(t *testing.T, r *result.Result) *result.Result {
+	t.Helper()
+	b, err := result.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > result.MaxTerminationMessageBytes {
+		t.Fatalf("result of %d bytes does not fit a termination message", len(b))
+	}
+	got, err := result.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
