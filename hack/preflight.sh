@@ -8,7 +8,7 @@
 #   hack/preflight.sh --install AREA...   install what AREA needs, then check
 #   hack/preflight.sh --list AREA...      print the Debian packages and tools AREA needs
 #
-# AREA: host client integration datapath cluster images (host is always included).
+# AREA: host client integration alerts datapath cluster images (host is always included).
 #
 # A bin/ tool counts only when its link resolves to an executable file: links into the machine
 # cache (~/.cache/hoard) dangle when the cache is wiped, and bin/etcd links to Debian's
@@ -36,6 +36,7 @@ client      bin/helm                             tool:helm
 integration bin/kube-apiserver                   tool:kube-apiserver
 integration bin/etcd                             tool:etcd
 integration /usr/bin/prometheus-pushgateway      apt:prometheus-pushgateway
+alerts      bin/promtool                         tool:promtool
 datapath    bin/restic                           tool:restic
 datapath    bin/rest-server                      tool:rest-server
 datapath    bin/versitygw                        tool:versitygw
@@ -100,6 +101,7 @@ declare -A INSTALLER=(
   [host]="make host-deps"
   [client]="make tools (or hack/tools.sh kubectl helm)"
   [integration]="make test-integration (its prerequisites: make bin/kube-apiserver bin/etcd pushgateway-bin)"
+  [alerts]="make test-alerts (its prerequisite: make bin/promtool)"
   [datapath]="make datapath-tools"
   [cluster]="make cluster-deps (test/cluster/up.sh runs it)"
   [images]="hack/images.sh (make images)"

@@ -11,8 +11,9 @@ $(HELM): hack/tools/helm/go.mod hack/tools/helm/go.sum
 	hack/tools.sh helm
 
 .PHONY: helm-lint
-helm-lint: $(HELM) ## Lint the Helm charts (strict).
+helm-lint: $(HELM) ## Lint the Helm charts (strict), and the hoard chart with its optional monitoring on.
 	@for c in $(HELM_CHARTS); do $(HELM) lint --strict $$c; done
+	$(HELM) lint --strict helm-charts/hoard --set serviceMonitor.enabled=true,prometheusRule.enabled=true,grafanaDashboard.enabled=true,pushgateway.enabled=true
 
 .PHONY: tasks
 tasks: $(HELM) ## Regenerate tasks/ (plain YAML of the MySQL addon's Tasks and Functions) from its chart.

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/hoard-operator/hoard/internal/controller/autobackup"
 	"github.com/hoard-operator/hoard/internal/controller/backupconfiguration"
 	"github.com/hoard-operator/hoard/internal/controller/backupsession"
 	"github.com/hoard-operator/hoard/internal/controller/mysqladdon"
@@ -74,6 +75,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		func(m ctrl.Manager, o Options) error {
 			return snapshot.SetupWithManager(m, o.OperatorImage, queue, o.SnapshotSyncInterval)
 		},
+		func(m ctrl.Manager, _ Options) error { return autobackup.SetupWithManager(m) },
 	}
 	for _, setup := range setups {
 		if err := setup(mgr, opts); err != nil {

@@ -74,3 +74,14 @@ var (
 	SnapshotsSynced     = Event{corev1.EventTypeNormal, "SnapshotsSynced", "snapshot list synced: %d added, %d forgotten, %d gone"}
 	SnapshotsJobFailed  = Event{corev1.EventTypeWarning, "SnapshotsJobFailed", "forgetting or syncing snapshots failed: %s"}
 )
+
+// AppBinding events of auto-backup (an AppBinding has no status, so these are what a user
+// sees; the same text is logged).
+var (
+	AutoBackupCreated = Event{corev1.EventTypeNormal, "AutoBackupCreated", "%s %s created from BackupBlueprint %s"}
+	AutoBackupUpdated = Event{corev1.EventTypeNormal, "AutoBackupUpdated", "%s %s updated from BackupBlueprint %s"}
+	AutoBackupRemoved = Event{corev1.EventTypeNormal, "AutoBackupRemoved", "BackupConfiguration %s deleted: no BackupBlueprint annotation asks for it any more; Repository %s and its snapshots are kept"}
+	AutoBackupRefused = Event{corev1.EventTypeWarning, "AutoBackupRefused", "%s"}
+	BlueprintNotFound = Event{corev1.EventTypeWarning, "BlueprintNotFound", "BackupBlueprint %s does not exist: nothing is made for it (what it made before is kept)"}
+	BlueprintInvalid  = Event{corev1.EventTypeWarning, "BlueprintInvalid", "%s"}
+)

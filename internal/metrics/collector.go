@@ -80,8 +80,23 @@ func (c *Collector) collect(ctx context.Context) ([]prometheus.Metric, error) {
 	}
 
 	b := &builder{d: c.d}
+	failed := map[invokerKey]bool{}
 	for _, bs := range latestFinished(bss.Items) {
 		b.backupSession(bs, configs[invokerOf(bs)])
+		failed[invokerOf(bs)] = bs.Status.Phase == v1beta1.BackupSessionFailed
+	}
+	// A failure must not hide when the invoker last succeeded: alerts on overdue backups count
+	// from it, and the Pushgateway keeps it across failures as well.
+	for _, bs := range latestSucceeded(bss.Items) {
+		if failed[invokerOf(bs)] {
+			b.lastSuccess(bs, configs[invokerOf(bs)])
+		}
+	}
+	for _, bs := range oldestUnfinished(bss.Items) {
+		b.runningSession(bs, configs[invokerOf(bs)])
+	}
+	for i := range bcs.Items {
+		b.backupConfiguration(&bcs.Items[i])
 	}
 	for i := range rss.Items {
 		if restoreFinished(rss.Items[i].Status.Phase) {

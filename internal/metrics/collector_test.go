@@ -158,6 +158,10 @@ const sessionHelp = `
 # TYPE stash_backup_host_files_modified gauge
 # HELP stash_backup_host_files_unmodified Number of files unchanged since the previous backup of the host.
 # TYPE stash_backup_host_files_unmodified gauge
+# HELP stash_backup_schedule_interval_seconds Longest time between two scheduled backups of an unpaused BackupConfiguration.
+# TYPE stash_backup_schedule_interval_seconds gauge
+# HELP stash_backup_session_start_time_seconds Unix time at which the oldest unfinished backup session of the invoker was created.
+# TYPE stash_backup_session_start_time_seconds gauge
 `
 
 const restoreHelp = `
@@ -190,7 +194,7 @@ const repoHelp = `
 
 func TestCollectorSucceededBackup(t *testing.T) {
 	// The latest finished session wins: the older failed one and the newer running one are
-	// not reported.
+	// not reported, but for the running one's start.
 	c := NewCollector(newFakeReader(
 		backupConfig("demo", "mysql-backup", "s3-repo"),
 		backupSession("demo", "mysql-backup-1699999000", "mysql-backup", metav1.NewTime(t0.Add(-time.Hour)), failedBackup()),
@@ -219,12 +223,14 @@ stash_backup_host_files_total{` + h + `} 1
 stash_backup_host_files_new{` + h + `} 0
 stash_backup_host_files_modified{` + h + `} 1
 stash_backup_host_files_unmodified{` + h + `} 0
+stash_backup_session_start_time_seconds{` + s + `} 1.7000036e+09
 `
 	compare(t, c, want, backupNames()...)
 }
 
 func TestCollectorFailedBackup(t *testing.T) {
-	// On failure only the *_success gauges are set, at every level.
+	// On failure only the *_success gauges are set, at every level, and the time of the last
+	// success, from the older session.
 	c := NewCollector(newFakeReader(
 		backupConfig("demo", "mysql-backup", "s3-repo"),
 		backupSession("demo", "mysql-backup-1699999000", "mysql-backup", metav1.NewTime(t0.Add(-time.Hour)), succeededBackup()),
@@ -235,10 +241,50 @@ func TestCollectorFailedBackup(t *testing.T) {
 	const tgt = s + `,kind="AppBinding",group="appcatalog.appscode.com",name="mysql"`
 	want := sessionHelp + `
 stash_backup_session_success{` + s + `} 0
+stash_backup_last_success_time_seconds{` + s + `} 1.6999964205e+09
 stash_backup_target_success{` + tgt + `} 0
 stash_backup_host_backup_success{` + tgt + `,hostname="host-0"} 0
 `
 	compare(t, c, want, backupNames()...)
+}
+
+func TestCollectorScheduleAndRunningSessions(t *testing.T) {
+	// A scheduled configuration reports its longest gap between backups; a paused one and one
+	// without a schedule promise nothing. Of the unfinished sessions the oldest reports its
+	// start; a Skipped one never runs.
+	weekdays := backupConfig("demo", "weekdays", "s3-repo")
+	weekdays.Spec.Schedule = "0 2 * * 1-5"
+	paused := backupConfig("demo", "paused", "s3-repo")
+	paused.Spec.Schedule = "@daily"
+	paused.Spec.Paused = true
+	c := NewCollector(newFakeReader(
+		weekdays, paused, backupConfig("demo", "manual", "s3-repo"),
+		backupSession("demo", "weekdays-1699999000", "weekdays", metav1.NewTime(t0.Add(-time.Hour)),
+			v1beta1.BackupSessionStatus{Phase: v1beta1.BackupSessionPending}),
+		backupSession("demo", "weekdays-1700000000", "weekdays", t0, v1beta1.BackupSessionStatus{Phase: v1beta1.BackupSessionRunning}),
+		backupSession("demo", "manual-1699990000", "manual", metav1.NewTime(t0.Add(-3*time.Hour)),
+			v1beta1.BackupSessionStatus{Phase: v1beta1.BackupSessionSkipped}),
+	), logr.Discard())
+	const wd = `invoker_kind="BackupConfiguration",invoker_name="weekdays",namespace="demo",driver="Restic",repository="s3-repo"`
+	want := sessionHelp + `
+stash_backup_schedule_interval_seconds{` + wd + `} 259200
+stash_backup_session_start_time_seconds{` + wd + `} 1.6999964e+09
+`
+	compare(t, c, want, backupNames()...)
+}
+
+func TestExportedNames(t *testing.T) {
+	// ExportedNames, which the dashboard and alert checks read, names exactly the described
+	// metrics.
+	described := namesOf("")
+	sort.Strings(described)
+	got := ExportedNames()
+	if strings.Join(got, " ") != strings.Join(described, " ") {
+		t.Errorf("ExportedNames() = %v\nwant the described %v", got, described)
+	}
+	if len(got) != 29 {
+		t.Errorf("ExportedNames() has %d names, want the contract's 27 and Hoard's 2", len(got))
+	}
 }
 
 func TestCollectorBackupWithoutInvoker(t *testing.T) {

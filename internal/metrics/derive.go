@@ -30,6 +30,13 @@ type descriptors struct {
 	restoreHostSuccess, restoreHostDuration                           *prometheus.Desc
 
 	repoIntegrity, repoSize, repoSnapshotCount, repoSnapshotCleaned *prometheus.Desc
+
+	// Hoard's additions to the contract, for alerts: the schedule a configuration promises and
+	// the start of the session running now.
+	backupScheduleInterval, backupSessionStartTime *prometheus.Desc
+
+	// names are the fully-qualified names of the descriptors above, in declaration order.
+	names []string
 }
 
 func newDescriptors() *descriptors {
@@ -40,10 +47,13 @@ func newDescriptors() *descriptors {
 	targetLabels := with(sessionLabels, "kind", "group", "name")
 	hostLabels := with(targetLabels, "hostname")
 	repoLabels := []string{"name", "namespace", "backend", "bucket", "prefix"}
+	var names []string
 	d := func(subsystem, name, help string, labels []string) *prometheus.Desc {
-		return prometheus.NewDesc(prometheus.BuildFQName("stash", subsystem, name), help, labels, nil)
+		fq := prometheus.BuildFQName("stash", subsystem, name)
+		names = append(names, fq)
+		return prometheus.NewDesc(fq, help, labels, nil)
 	}
-	return &descriptors{
+	ds := &descriptors{
 		backupSessionSuccess:  d("backup", "session_success", "1 when the latest finished backup session of the invoker succeeded, 0 when it failed.", sessionLabels),
 		backupSessionDuration: d("backup", "session_duration_seconds", "How long the latest successful backup session took.", sessionLabels),
 		backupLastSuccessTime: d("backup", "last_success_time_seconds", "Unix time at which the latest successful backup session finished.", sessionLabels),
@@ -75,7 +85,21 @@ func newDescriptors() *descriptors {
 		repoSize:            d("repository", "size_bytes", "Size of the repository's data.", repoLabels),
 		repoSnapshotCount:   d("repository", "snapshot_count", "Number of snapshots in the repository.", repoLabels),
 		repoSnapshotCleaned: d("repository", "snapshot_cleaned", "Number of snapshots the retention policy removed on its latest run.", repoLabels),
+
+		backupScheduleInterval: d("backup", "schedule_interval_seconds", "Longest time between two scheduled backups of an unpaused BackupConfiguration.", sessionLabels),
+		backupSessionStartTime: d("backup", "session_start_time_seconds", "Unix time at which the oldest unfinished backup session of the invoker was created.", sessionLabels),
 	}
+	ds.names = names
+	return ds
+}
+
+// ExportedNames returns the name of every metric Hoard exports (on /metrics, and on the
+// Pushgateway when one is configured), sorted. The dashboard and the alert rules are checked
+// against it.
+func ExportedNames() []string {
+	names := append([]string(nil), newDescriptors().names...)
+	sort.Strings(names)
+	return names
 }
 
 func (d *descriptors) describe(ch chan<- *prometheus.Desc) {
@@ -88,6 +112,7 @@ func (d *descriptors) describe(ch chan<- *prometheus.Desc) {
 		d.restoreSessionSuccess, d.restoreSessionDuration, d.restoreTargetCount,
 		d.restoreTargetSuccess, d.restoreTargetHostCount, d.restoreHostSuccess, d.restoreHostDuration,
 		d.repoIntegrity, d.repoSize, d.repoSnapshotCount, d.repoSnapshotCleaned,
+		d.backupScheduleInterval, d.backupSessionStartTime,
 	} {
 		ch <- desc
 	}
@@ -154,19 +179,8 @@ func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 // backupSession derives the session, target and host metrics of one finished BackupSession.
 // bc is its invoker, or nil when that is gone; then driver and repository are empty.
 func (b *builder) backupSession(bs *v1beta1.BackupSession, bc *v1beta1.BackupConfiguration) {
-	driver, repo := "", ""
-	if bc != nil {
-		driver = string(bc.Spec.Driver)
-		if driver == "" {
-			driver = string(v1beta1.ResticSnapshotter)
-		}
-		// A VolumeSnapshotter backup writes no restic repository.
-		if driver == string(v1beta1.ResticSnapshotter) {
-			repo = bc.Spec.Repository.Name
-		}
-	}
 	what := fmt.Sprintf("BackupSession %s/%s", bs.Namespace, bs.Name)
-	session := []string{bs.Spec.Invoker.Kind, bs.Spec.Invoker.Name, bs.Namespace, driver, repo}
+	session := sessionLabels(invokerOf(bs), bc)
 	succeeded := bs.Status.Phase == v1beta1.BackupSessionSucceeded
 	finished := unixSeconds(finishTime(bs.CreationTimestamp.Time, bs.Status.SessionDuration))
 
@@ -193,6 +207,51 @@ func (b *builder) backupSession(bs *v1beta1.BackupSession, bc *v1beta1.BackupCon
 			b.backupHost(h, with(target, h.Hostname), fmt.Sprintf("%s host %q", what, h.Hostname))
 		}
 	}
+}
+
+// sessionLabels are the labels of the session-level gauges of an invoker. bc is the invoker,
+// or nil when that is gone; then driver and repository are empty.
+func sessionLabels(k invokerKey, bc *v1beta1.BackupConfiguration) []string {
+	driver, repo := "", ""
+	if bc != nil {
+		driver = string(bc.Spec.Driver)
+		if driver == "" {
+			driver = string(v1beta1.ResticSnapshotter)
+		}
+		// A VolumeSnapshotter backup writes no restic repository.
+		if driver == string(v1beta1.ResticSnapshotter) {
+			repo = bc.Spec.Repository.Name
+		}
+	}
+	return []string{k.kind, k.name, k.namespace, driver, repo}
+}
+
+// lastSuccess reports when bs, the newest successful session of an invoker whose newest
+// finished session failed, finished: the time an overdue alert counts from. The Pushgateway
+// keeps it across failures too, because a failed session's push leaves it alone.
+func (b *builder) lastSuccess(bs *v1beta1.BackupSession, bc *v1beta1.BackupConfiguration) {
+	b.gauge(b.d.backupLastSuccessTime, unixSeconds(finishTime(bs.CreationTimestamp.Time, bs.Status.SessionDuration)),
+		sessionLabels(invokerOf(bs), bc))
+}
+
+// backupConfiguration reports the schedule interval of a scheduled, unpaused configuration:
+// a paused one promises no backups, so nothing can be overdue.
+func (b *builder) backupConfiguration(bc *v1beta1.BackupConfiguration) {
+	if bc.Spec.Paused || bc.Spec.Schedule == "" {
+		return
+	}
+	labels := sessionLabels(invokerKey{bc.Namespace, "BackupConfiguration", bc.Name}, bc)
+	interval, err := ScheduleInterval(bc.Spec.Schedule)
+	if err != nil {
+		b.errs = append(b.errs, fmt.Errorf("BackupConfiguration %s/%s schedule: %w", bc.Namespace, bc.Name, err))
+		return
+	}
+	b.gauge(b.d.backupScheduleInterval, interval.Seconds(), labels)
+}
+
+// runningSession reports when bs, the oldest unfinished session of an invoker, was created.
+func (b *builder) runningSession(bs *v1beta1.BackupSession, bc *v1beta1.BackupConfiguration) {
+	b.gauge(b.d.backupSessionStartTime, unixSeconds(bs.CreationTimestamp.Time), sessionLabels(invokerOf(bs), bc))
 }
 
 func hostSucceeded(phase v1beta1.HostPhase, errMsg string) bool {
@@ -347,6 +406,12 @@ func backupFinished(p v1beta1.BackupSessionPhase) bool {
 	return p == v1beta1.BackupSessionSucceeded || p == v1beta1.BackupSessionFailed
 }
 
+// backupUnfinished is true for a session that has not ended yet: Skipped and Unknown sessions
+// never run.
+func backupUnfinished(p v1beta1.BackupSessionPhase) bool {
+	return p == "" || p == v1beta1.BackupSessionPending || p == v1beta1.BackupSessionRunning
+}
+
 func restoreFinished(p v1beta1.RestorePhase) bool {
 	return p == v1beta1.RestoreSucceeded || p == v1beta1.RestoreFailed
 }
@@ -367,23 +432,22 @@ func newer(a, b *v1beta1.BackupSession) bool {
 	return a.Name > b.Name
 }
 
-// latestFinished returns the newest Succeeded or Failed session of each invoker, sorted for a
-// stable output. Running, Pending and Skipped sessions never replace a finished one: the
-// metrics describe the last outcome.
-func latestFinished(sessions []v1beta1.BackupSession) []*v1beta1.BackupSession {
-	latest := map[invokerKey]*v1beta1.BackupSession{}
+// newest returns, for each invoker, its session whose phase keep accepts and that no other such
+// session is before, sorted by namespace and name for a stable output.
+func newest(sessions []v1beta1.BackupSession, keep func(v1beta1.BackupSessionPhase) bool, before func(a, b *v1beta1.BackupSession) bool) []*v1beta1.BackupSession {
+	best := map[invokerKey]*v1beta1.BackupSession{}
 	for i := range sessions {
 		bs := &sessions[i]
-		if !backupFinished(bs.Status.Phase) {
+		if !keep(bs.Status.Phase) {
 			continue
 		}
 		k := invokerOf(bs)
-		if cur, ok := latest[k]; !ok || newer(bs, cur) {
-			latest[k] = bs
+		if cur, ok := best[k]; !ok || before(bs, cur) {
+			best[k] = bs
 		}
 	}
-	out := make([]*v1beta1.BackupSession, 0, len(latest))
-	for _, bs := range latest {
+	out := make([]*v1beta1.BackupSession, 0, len(best))
+	for _, bs := range best {
 		out = append(out, bs)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -393,4 +457,21 @@ func latestFinished(sessions []v1beta1.BackupSession) []*v1beta1.BackupSession {
 		return out[i].Name < out[j].Name
 	})
 	return out
+}
+
+// latestFinished returns the newest Succeeded or Failed session of each invoker. Running,
+// Pending and Skipped sessions never replace a finished one: the metrics describe the last
+// outcome.
+func latestFinished(sessions []v1beta1.BackupSession) []*v1beta1.BackupSession {
+	return newest(sessions, backupFinished, newer)
+}
+
+// latestSucceeded returns the newest Succeeded session of each invoker.
+func latestSucceeded(sessions []v1beta1.BackupSession) []*v1beta1.BackupSession {
+	return newest(sessions, func(p v1beta1.BackupSessionPhase) bool { return p == v1beta1.BackupSessionSucceeded }, newer)
+}
+
+// oldestUnfinished returns the oldest Pending or Running session of each invoker.
+func oldestUnfinished(sessions []v1beta1.BackupSession) []*v1beta1.BackupSession {
+	return newest(sessions, backupUnfinished, func(a, b *v1beta1.BackupSession) bool { return newer(b, a) })
 }

@@ -25,6 +25,12 @@ func (e *UnresolvedError) Error() string {
 // by `{` is left alone, as are unterminated placeholders, so ordinary shell text survives.
 // Names without a value and without a default are returned in missing.
 func Substitute(s string, vars map[string]string) (out string, missing []string) {
+	return substitute(s, vars, false)
+}
+
+// substitute is the one placeholder rule. With keepUnknown, a placeholder whose name has no
+// value is left as written, default and all, for a later stage to fill.
+func substitute(s string, vars map[string]string, keepUnknown bool) (out string, missing []string) {
 	var b strings.Builder
 	for {
 		i := strings.Index(s, "${")
@@ -42,6 +48,8 @@ func Substitute(s string, vars map[string]string) (out string, missing []string)
 		name, def, hasDef := strings.Cut(expr, ":=")
 		if v, ok := vars[name]; ok {
 			b.WriteString(v)
+		} else if keepUnknown {
+			b.WriteString(s[i : i+end+1])
 		} else if hasDef {
 			b.WriteString(def)
 		} else {
@@ -56,22 +64,17 @@ func Substitute(s string, vars map[string]string) (out string, missing []string)
 // substituteObject substitutes placeholders in every string of v (a JSON-serialisable
 // value) and stores the result back into v. where names v in error messages.
 func substituteObject(v any, vars map[string]string, where string) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("failed to encode %s: %w", where, err)
-	}
-	var generic any
-	if err := json.Unmarshal(raw, &generic); err != nil {
-		return fmt.Errorf("failed to decode %s: %w", where, err)
-	}
 	missing := map[string]bool{}
-	generic = walkStrings(generic, func(s string) string {
+	err := transformStrings(v, func(s string) string {
 		out, m := Substitute(s, vars)
 		for _, name := range m {
 			missing[name] = true
 		}
 		return out
-	})
+	}, where)
+	if err != nil {
+		return err
+	}
 	if len(missing) > 0 {
 		names := make([]string, 0, len(missing))
 		for n := range missing {
@@ -80,6 +83,21 @@ func substituteObject(v any, vars map[string]string, where string) error {
 		sort.Strings(names)
 		return &UnresolvedError{Names: names, Where: where}
 	}
+	return nil
+}
+
+// transformStrings applies f to every string of v (a JSON-serialisable value) and stores the
+// result back into v. where names v in error messages.
+func transformStrings(v any, f func(string) string, where string) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("failed to encode %s: %w", where, err)
+	}
+	var generic any
+	if err := json.Unmarshal(raw, &generic); err != nil {
+		return fmt.Errorf("failed to decode %s: %w", where, err)
+	}
+	generic = walkStrings(generic, f)
 	raw, err = json.Marshal(generic)
 	if err != nil {
 		return fmt.Errorf("failed to encode %s: %w", where, err)

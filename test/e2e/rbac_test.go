@@ -63,6 +63,13 @@ func TestOperatorCanI(t *testing.T) {
 		{verb: "create", group: "repositories.stash.appscode.com", resource: "snapshots"},
 		{verb: "delete", group: "repositories.stash.appscode.com", resource: "snapshots"},
 		{verb: "update", group: "repositories.stash.appscode.com", resource: "snapshots"},
+		// Auto-backup (docs/design/0018-auto-backup.md): it makes and removes
+		// BackupConfigurations, makes Repositories and never deletes them, and reads blueprints.
+		{verb: "create", group: "stash.appscode.com", resource: "backupconfigurations"},
+		{verb: "delete", group: "stash.appscode.com", resource: "backupconfigurations"},
+		{verb: "create", group: "stash.appscode.com", resource: "repositories"},
+		{verb: "delete", group: "stash.appscode.com", resource: "repositories"},
+		{verb: "list", group: "stash.appscode.com", resource: "backupblueprints"},
 	}
 	// The namespaces by role, so the table reads the same whatever the install's names.
 	namespaces := []struct{ label, name string }{

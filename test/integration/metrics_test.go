@@ -378,6 +378,9 @@ func TestMetrics(t *testing.T) {
 		wantSamples(t, metricsURL, "session metrics on /metrics", sets, backupWant)
 		wantSamples(t, metricsURL, "restore metrics on /metrics", sets, restoreWant)
 		wantSamples(t, metricsURL, "repository metrics on /metrics", sets, repoWant)
+		// Only the operator knows the schedule: "*/5 * * * *" promises a backup every 300 s.
+		wantSamples(t, metricsURL, "the schedule interval on /metrics", sets,
+			map[string]map[string]float64{"stash_backup_schedule_interval_seconds": {"session": 300}})
 		// controller-runtime's own health metrics are served next to them.
 		fams, err := metricFamilies(metricsURL)
 		if err != nil {
@@ -442,6 +445,10 @@ func TestMetrics(t *testing.T) {
 		// upstream dashboards use to alert on backups that are overdue.
 		wantSamples(t, pushedURL, "the last success time kept on the Pushgateway", sets,
 			map[string]map[string]float64{"stash_backup_last_success_time_seconds": {"session": finished}}, pushed...)
+		// /metrics keeps it as well, so an overdue alert counts from the last success whichever
+		// it reads.
+		wantSamples(t, metricsURL, "the last success time kept on /metrics", sets,
+			map[string]map[string]float64{"stash_backup_last_success_time_seconds": {"session": finished}})
 		fams, err := metricFamilies(metricsURL)
 		if err != nil {
 			t.Fatal(err)

@@ -190,11 +190,12 @@ func TestMySQLAddonInstallsUpgradesAndUninstallsTheChart(t *testing.T) {
 	}
 	startAddonManager(t, ns.Name)
 
-	// Create: two versions and a non-default wait timeout.
+	// Create: two versions, one under the name of Stash's MariaDB addon, and a non-default
+	// wait timeout.
 	addon := &unstructured.Unstructured{}
 	addon.SetGroupVersionKind(hoardv1alpha1.GroupVersion.WithKind("MySQLAddon"))
 	addon.SetName("mysql-it")
-	spec := map[string]any{"versions": []any{"8.0.21", "10.11"}, "waitTimeout": int64(120)}
+	spec := map[string]any{"versions": []any{"8.0.21", "10.11"}, "mariadb": map[string]any{"versions": []any{"10.5.8"}}, "waitTimeout": int64(120)}
 	addon.Object["spec"] = spec
 	if err := k8sClient.Create(ctx, addon, strict); err != nil {
 		t.Fatal(err)
@@ -202,11 +203,17 @@ func TestMySQLAddonInstallsUpgradesAndUninstallsTheChart(t *testing.T) {
 	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), addon) })
 
 	want := renderAddon(t, addon.GetName(), ns.Name, spec)
-	if len(want) != 2*2*2+1 {
-		t.Fatalf("chart rendered %d objects, want 9 (backup+restore Task and Function per version, update-status)", len(want))
+	if len(want) != 2*2*2+2*2+1 {
+		t.Fatalf("chart rendered %d objects, want 13 (backup+restore Task and Function per version, mysql and mariadb, update-status)", len(want))
 	}
-	if args := want["Function/mysql-backup-10.11"].Object["spec"].(map[string]any)["args"]; !addonHasArg(args, "--wait-timeout=${waitTimeout:=120}") {
-		t.Fatalf("rendered args do not carry the wait timeout value: %v", args)
+	for _, fn := range []string{"Function/mysql-backup-10.11", "Function/mariadb-backup-10.5.8", "Function/mariadb-restore-10.5.8"} {
+		if args := want[fn].Object["spec"].(map[string]any)["args"]; !addonHasArg(args, "--wait-timeout=${waitTimeout:=120}") {
+			t.Fatalf("rendered args of %s do not carry the wait timeout value: %v", fn, args)
+		}
+	}
+	if steps := want["Task/mariadb-backup-10.5.8"].Object["spec"].(map[string]any)["steps"].([]any); len(steps) != 2 ||
+		steps[0].(map[string]any)["name"] != "mariadb-backup-10.5.8" || steps[1].(map[string]any)["name"] != "update-status" {
+		t.Fatalf("Task mariadb-backup-10.5.8 steps %v, want its Function then update-status", steps)
 	}
 	addonEventually(t, 60*time.Second, "the chart's Tasks and Functions", func() string {
 		return diffAddon(want, liveAddonObjects(ctx, t, addon.GetName()))
@@ -227,9 +234,11 @@ func TestMySQLAddonInstallsUpgradesAndUninstallsTheChart(t *testing.T) {
 		return fmt.Sprintf("conditions %+v", got.Status.Conditions)
 	})
 
-	// Update: drop 10.11, add 8.4, change an image and the default dump args.
+	// Update: drop 10.11 and every MariaDB name, add 8.4, change an image and the default dump
+	// args.
 	spec = map[string]any{
 		"versions":    []any{"8.0.21", "8.4"},
+		"mariadb":     map[string]any{"versions": []any{}},
 		"waitTimeout": int64(45),
 		"image":       map[string]any{"addon": map[string]any{"tag": "v9.9.9"}},
 		"backup":      map[string]any{"args": "--all-databases --single-transaction"},
@@ -242,6 +251,9 @@ func TestMySQLAddonInstallsUpgradesAndUninstallsTheChart(t *testing.T) {
 	want = renderAddon(t, addon.GetName(), ns.Name, spec)
 	if img := want["Function/mysql-backup-8.4"].Object["spec"].(map[string]any)["image"]; img != "ghcr.io/hoard-operator/mysql-addon:v9.9.9" {
 		t.Fatalf("rendered image %v", img)
+	}
+	if len(want) != 2*2*2+1 {
+		t.Fatalf("chart rendered %d objects after mariadb.versions: [], want 9 (no mariadb-* left)", len(want))
 	}
 	addonEventually(t, 60*time.Second, "the upgraded Tasks and Functions", func() string {
 		return diffAddon(want, liveAddonObjects(ctx, t, addon.GetName()))

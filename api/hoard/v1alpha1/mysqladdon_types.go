@@ -17,6 +17,10 @@ type MySQLAddonSpec struct {
 	// +listType=set
 	Versions []string `json:"versions,omitempty"`
 
+	// MariaDB chooses the Tasks and Functions named as Stash's MariaDB addon names them.
+	// +optional
+	MariaDB *MariaDBTasks `json:"mariadb,omitempty"`
+
 	// Image of the addon and operator commands the Functions run.
 	// +optional
 	Image *AddonImages `json:"image,omitempty"`
@@ -38,6 +42,17 @@ type MySQLAddonSpec struct {
 	// CommonLabels are added to every Task and Function.
 	// +optional
 	CommonLabels map[string]string `json:"commonLabels,omitempty"`
+}
+
+// MariaDBTasks are the MariaDB versions to provide Tasks and Functions for under the names of
+// Stash's MariaDB addon. They run the same commands as the mysql-* ones.
+type MariaDBTasks struct {
+	// Versions: each version V gets mariadb-backup-V and mariadb-restore-V. Default: 10.5.8,
+	// 10.5.23 and 10.6.23 (the names Stash and KubeDB manifests reference), 10.11 and 11.4. An
+	// empty list installs none.
+	// +optional
+	// +listType=set
+	Versions []string `json:"versions,omitempty"`
 }
 
 // AddonImages are the images the Functions run.
@@ -105,7 +120,8 @@ type HelmRelease struct {
 }
 
 // MySQLAddon installs the MySQL and MariaDB backup and restore Tasks and Functions
-// (mysql-backup-<version>, mysql-restore-<version>, update-status) by rendering Hoard's
+// (mysql-backup-<version>, mysql-restore-<version>, mariadb-backup-<version>,
+// mariadb-restore-<version>, update-status) by rendering Hoard's
 // mysql-addon Helm chart with the spec as values. Changing the spec upgrades them; deleting it
 // uninstalls them. Cluster-scoped, like the Tasks and Functions it owns; create one of them (two
 // would render the same Task names and the second is refused).

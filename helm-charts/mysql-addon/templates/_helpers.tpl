@@ -40,3 +40,15 @@ volumeMounts:
   - name: ${secretVolume}
     mountPath: /etc/repository/secret
 {{- end -}}
+
+{{/*
+The name families, as a YAML list of {name, versions}: mysql-<op>-<v> for .Values.versions and
+mariadb-<op>-<v> for .Values.mariadb.versions (Stash's MariaDB addon names; an empty list installs
+none of them).
+*/}}
+{{- define "mysql-addon.families" -}}
+- name: mysql
+  versions: {{ .Values.versions | toJson }}
+- name: mariadb
+  versions: {{ ((.Values.mariadb).versions | default list) | toJson }}
+{{- end -}}
