@@ -9,3 +9,11 @@ BENCH_SHARED ?= 50
 bench-controller: $(ENVTEST_ASSETS) ## Operator on a real API server: N BackupConfigurations, trigger→Job latency, peak RSS, shared-repository hand-off.
 	CGO_ENABLED=0 go build -trimpath -o bin/hoard ./cmd/hoard
 	KUBEBUILDER_ASSETS=$(BIN) go run ./test/bench/controller -configs=$(BENCH_CONFIGS) -triggers=$(BENCH_TRIGGERS) -trigger-rate=$(BENCH_TRIGGER_RATE) -shared=$(BENCH_SHARED)
+
+BENCH_SNAPSHOTS ?= 10000
+BENCH_REPOSITORIES ?= 100
+BENCH_RUNS ?= 30
+
+.PHONY: bench-snapshots
+bench-snapshots: $(ENVTEST_ASSETS) ## `kubectl get snapshots` p50/p99 with N Snapshot objects across M Repositories on a real API server.
+	KUBEBUILDER_ASSETS=$(BIN) go run ./test/bench/snapshots -snapshots=$(BENCH_SNAPSHOTS) -repositories=$(BENCH_REPOSITORIES) -runs=$(BENCH_RUNS)

@@ -147,7 +147,9 @@ func (s *session) backup(ctx context.Context, o *BackupOptions, res *result.Resu
 	// the backup too (the operator must see it), but every step is still tried, and the
 	// result keeps the snapshot and names each failed step.
 	res.Repository = &result.Repository{}
-	if failed := s.maintain(ctx, o, res); len(failed) > 0 {
+	failed := s.maintain(ctx, o, res)
+	s.completeSnapshot(ctx, &res.Snapshots[0])
+	if len(failed) > 0 {
 		res.FailedActions = failed
 		return fmt.Errorf("snapshot %s was created and is kept, but %s", res.Snapshots[0].Name, describeFailures(failed))
 	}
@@ -277,7 +279,9 @@ func (s *session) maintain(ctx context.Context, o *BackupOptions, res *result.Re
 			res.PostActions = append(res.PostActions, result.ActionApplyRetention)
 			if !r.DryRun {
 				repo.SnapshotsRemoved = int64(restic.Removed(groups))
+				res.Forgotten = forgottenIDs(groups)
 			}
+			fillFromKept(&res.Snapshots[0], groups)
 			s.log.Info("retention policy applied", "removed", restic.Removed(groups), "dryRun", r.DryRun, "tags", filter.Tags)
 		}
 	}
@@ -330,6 +334,57 @@ func (s *session) maintain(ctx context.Context, o *BackupOptions, res *result.Re
 	return failed
 }
 
+// forgottenIDs are the short ids of the snapshots a forget removed.
+func forgottenIDs(groups []restic.ForgetGroup) []string {
+	var ids []string
+	for _, g := range groups {
+		for _, sn := range g.Remove {
+			ids = append(ids, restic.ShortID(sn.ID))
+		}
+	}
+	return ids
+}
+
+// fillFromKept completes the new snapshot's description (tree, user) from retention's
+// output, which lists it among the kept ones: no second restic call is needed.
+func fillFromKept(snap *result.Snapshot, groups []restic.ForgetGroup) {
+	for _, g := range groups {
+		for _, k := range g.Keep {
+			if k.ID == snap.ID {
+				describe(snap, &k)
+				return
+			}
+		}
+	}
+}
+
+func describe(snap *result.Snapshot, s *restic.Snapshot) {
+	snap.Tree = s.Tree
+	snap.Paths = s.Paths
+	snap.Username = s.Username
+	snap.UID = int32(s.UID) //nolint:gosec // restic's uid is a process's, well below 2^31
+	snap.GID = int32(s.GID) //nolint:gosec // as above
+	snap.Tags = s.Tags
+	if !s.Time.IsZero() {
+		snap.Time = formatTime(s.Time)
+	}
+}
+
+// completeSnapshot reads the new snapshot from restic when retention did not list it (no
+// policy, or retention failed), so that its Snapshot object has restic's tree and user. A
+// failure is only logged: the operator's next repository sync fills them in.
+func (s *session) completeSnapshot(ctx context.Context, snap *result.Snapshot) {
+	if snap.Tree != "" || snap.ID == "" {
+		return
+	}
+	snaps, err := s.restic.Snapshots(ctx, restic.Filter{}, 0, snap.ID)
+	if err != nil || len(snaps) != 1 {
+		s.log.Warn("could not read the new snapshot's description", "snapshot", snap.Name, "error", err)
+		return
+	}
+	describe(snap, &snaps[0])
+}
+
 // backupError says which side failed: the repository (restic never ran the dump), mysqldump
 // (its exit status and last stderr lines) or restic (its exit code's meaning and message).
 func (s *session) backupError(err error, statusFile string) error {
@@ -359,6 +414,9 @@ func snapshotResult(sum *restic.BackupSummary, o *BackupOptions) result.Snapshot
 	}
 	return result.Snapshot{
 		Name:           name,
+		ID:             sum.SnapshotID,
+		Paths:          []string{"/" + DumpFileName},
+		Tags:           o.Tags(),
 		Hostname:       o.hostname(),
 		Target:         o.Target().String(),
 		Time:           formatTime(sum.BackupStart),

@@ -17,6 +17,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/controller/repository"
 	"github.com/hoard-operator/hoard/internal/controller/repositoryoperation"
 	"github.com/hoard-operator/hoard/internal/controller/restoresession"
+	"github.com/hoard-operator/hoard/internal/controller/snapshot"
 	"github.com/hoard-operator/hoard/internal/dependency"
 	"github.com/hoard-operator/hoard/internal/metrics"
 	"github.com/hoard-operator/hoard/internal/repoqueue"
@@ -45,6 +46,9 @@ type Options struct {
 	// MySQLAddonChart is a directory with the mysql-addon chart that MySQLAddon resources
 	// install; empty uses the chart built into the binary.
 	MySQLAddonChart string
+	// SnapshotSyncInterval is how often each Repository's Snapshot objects are synced with
+	// restic; zero means only on demand and when Snapshots are deleted.
+	SnapshotSyncInterval time.Duration
 	// AddonReleaseNamespace holds the Helm release records of the (cluster-scoped) addon
 	// resources; empty means hoard-system.
 	AddonReleaseNamespace string
@@ -71,6 +75,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 			return backupconfiguration.SetupWithManager(m, o.OperatorImage, o.PollInterval, o.ConfigurationRecheck)
 		},
 		func(m ctrl.Manager, o Options) error { return repository.SetupWithManager(m, o.OperatorImage, queue) },
+		func(m ctrl.Manager, o Options) error {
+			return snapshot.SetupWithManager(m, o.OperatorImage, queue, o.SnapshotSyncInterval)
+		},
 		func(m ctrl.Manager, _ Options) error { return autobackup.SetupWithManager(m) },
 		func(m ctrl.Manager, o Options) error {
 			return repositoryoperation.SetupWithManager(m, o.OperatorImage, queue)

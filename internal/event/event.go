@@ -86,6 +86,14 @@ var (
 	RepositoryWipeWaiting   = Event{corev1.EventTypeNormal, "WaitingForRepository", "%s"}
 )
 
+// Snapshot list events, on the Repository (a deleted Snapshot may be gone by the time an
+// event on it is read).
+var (
+	SnapshotsJobStarted = Event{corev1.EventTypeNormal, "SnapshotsJobStarted", "Job %s forgets %d snapshot(s) and syncs the snapshot list"}
+	SnapshotsSynced     = Event{corev1.EventTypeNormal, "SnapshotsSynced", "snapshot list synced: %d added, %d forgotten, %d gone"}
+	SnapshotsJobFailed  = Event{corev1.EventTypeWarning, "SnapshotsJobFailed", "forgetting or syncing snapshots failed: %s"}
+)
+
 // AppBinding events of auto-backup (an AppBinding has no status, so these are what a user
 // sees; the same text is logged).
 var (

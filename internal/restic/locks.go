@@ -3,6 +3,7 @@ package restic
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -92,4 +93,27 @@ func (l Lock) String() string {
 		id = id[:8]
 	}
 	return fmt.Sprintf("%s %s of PID %d on host %s, %s", kind, id, l.PID, l.Hostname, l.Time.UTC().Format(time.RFC3339))
+}
+
+// RetryAfterRemovingLocks runs f; when a lock stopped it and the caller is the repository's
+// sole writer (design record 0006), it removes every lock (logging each through log, which
+// may be nil) and runs f once more.
+func (r *Restic) RetryAfterRemovingLocks(ctx context.Context, soleWriter bool, log func(format string, args ...any), f func() error) error {
+	err := f()
+	if err == nil || !soleWriter || !errors.Is(err, ErrLocked) || ctx.Err() != nil {
+		return err
+	}
+	ids, described, rerr := r.RemoveAllLocks(ctx, 3)
+	if log != nil {
+		for _, l := range described {
+			log("removed %s", l)
+		}
+		if len(ids) > len(described) {
+			log("removed %d more lock(s)", len(ids)-len(described))
+		}
+	}
+	if rerr != nil {
+		return fmt.Errorf("%w (removing the repository's locks failed too: %w)", err, rerr)
+	}
+	return f()
 }

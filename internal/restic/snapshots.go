@@ -15,6 +15,10 @@ type Snapshot struct {
 	Time     time.Time        `json:"time"`
 	Paths    []string         `json:"paths"`
 	Hostname string           `json:"hostname"`
+	Username string           `json:"username"`
+	UID      uint32           `json:"uid"`
+	GID      uint32           `json:"gid"`
+	Tree     string           `json:"tree"`
 	Tags     []string         `json:"tags"`
 	Summary  *SnapshotSummary `json:"summary,omitempty"`
 }
@@ -62,4 +66,12 @@ func (r *Restic) Snapshots(ctx context.Context, f Filter, latest int, ids ...str
 		return nil, err
 	}
 	return snaps, nil
+}
+
+// ShortID is restic's short form of a snapshot id: its first 8 hex digits.
+func ShortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
 }

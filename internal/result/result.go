@@ -7,9 +7,12 @@ package result
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +27,9 @@ type Kind string
 const (
 	KindBackup  Kind = "backup"
 	KindRestore Kind = "restore"
+	// KindSnapshots is a repository's snapshots Job: it forgets the snapshots whose objects
+	// were deleted and reports how restic's list differs from the objects the operator keeps.
+	KindSnapshots Kind = "snapshots"
 )
 
 // Phase is the outcome of one host's backup or restore.
@@ -77,6 +83,59 @@ type Result struct {
 
 	// Repository is the state of the restic repository after the backup, when it could be read.
 	Repository *Repository `json:"repository,omitempty"`
+
+	// Forgotten are the short ids of the snapshots this run removed from restic: by a
+	// backup's retention policy, or by a snapshots Job that was asked to forget them.
+	// ForgottenIncomplete says that more were removed than a termination message holds: the
+	// operator then syncs the repository's snapshot list.
+	Forgotten           []string `json:"forgotten,omitempty"`
+	ForgottenIncomplete bool     `json:"forgottenIncomplete,omitempty"`
+	// Gone, in a snapshots Job's result, are the short ids the operator listed as known that
+	// restic does not have (forgotten by someone else). More says that restic has more
+	// snapshots unknown to the operator than Snapshots holds: the operator runs the Job again
+	// once it has recorded these.
+	Gone []string `json:"gone,omitempty"`
+	More bool     `json:"more,omitempty"`
+	// Packed holds further snapshots compactly (Pack): a snapshots Job's page of unknown
+	// snapshots, about three times as many as plain JSON fits. Parse moves them into Snapshots.
+	Packed string `json:"packed,omitempty"`
+}
+
+// Pack encodes snapshots for Result.Packed: their JSON, gzip-compressed (ids and trees are
+// hex, and tags, paths and hosts repeat), in base64.
+func Pack(snaps []Snapshot) (string, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return "", fmt.Errorf("failed to pack snapshots: %w", err)
+	}
+	if err := json.NewEncoder(zw).Encode(snaps); err != nil {
+		return "", fmt.Errorf("failed to pack snapshots: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return "", fmt.Errorf("failed to pack snapshots: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
+}
+
+// maxPackedBytes bounds what a packed page may expand to: far more than 4 KiB of gzip can
+// honestly hold, far less than would hurt.
+const maxPackedBytes = 1 << 20
+
+func unpack(s string) ([]Snapshot, error) {
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("failed to decode packed snapshots: %w", err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("failed to decode packed snapshots: %w", err)
+	}
+	var snaps []Snapshot
+	if err := json.NewDecoder(io.LimitReader(zr, maxPackedBytes)).Decode(&snaps); err != nil {
+		return nil, fmt.Errorf("failed to decode packed snapshots: %w", err)
+	}
+	return snaps, nil
 }
 
 // ActionFailure is one action that failed, with a user-facing reason free of secrets.
@@ -89,6 +148,15 @@ type ActionFailure struct {
 type Snapshot struct {
 	// Name is the restic snapshot id (short form).
 	Name string `json:"name"`
+	// ID is the whole restic id, Tree the id of its root tree; Paths, Username, UID, GID
+	// and Tags are restic's. They make the Snapshot object.
+	ID       string   `json:"id,omitempty"`
+	Tree     string   `json:"tree,omitempty"`
+	Paths    []string `json:"paths,omitempty"`
+	Username string   `json:"username,omitempty"`
+	UID      int32    `json:"uid,omitempty"`
+	GID      int32    `json:"gid,omitempty"`
+	Tags     []string `json:"tags,omitempty"`
 	// Hostname is the snapshot's host, and Target the identity it belongs to,
 	// "<namespace>/<kind>/<name>" from its tags; empty for snapshots without Hoard's tags
 	// (written by upstream Stash). A restore reports both, so the session says whose data it
@@ -163,6 +231,15 @@ func Marshal(r *Result) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to encode result: %w", err)
 	}
+	// Forgotten ids go first: a sync finds them again, the error would be lost.
+	for len(b) > MaxTerminationMessageBytes && len(c.Forgotten) > 0 {
+		over := (len(b) - MaxTerminationMessageBytes) / 11 // an 8-hex id with quotes and comma
+		c.Forgotten = c.Forgotten[:max(0, len(c.Forgotten)-max(1, over))]
+		c.ForgottenIncomplete = true
+		if b, err = json.Marshal(&c); err != nil {
+			return nil, fmt.Errorf("failed to encode result: %w", err)
+		}
+	}
 	for len(b) > MaxTerminationMessageBytes {
 		// JSON escaping may make a byte of Error take more than one: the loop cuts again.
 		keep := len(c.Error) - (len(b) - MaxTerminationMessageBytes) - len(elision)
@@ -196,11 +273,18 @@ func Parse(data []byte) (*Result, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("failed to decode result: %w", err)
 	}
-	if r.Kind != KindBackup && r.Kind != KindRestore {
+	if r.Kind != KindBackup && r.Kind != KindRestore && r.Kind != KindSnapshots {
 		return nil, fmt.Errorf("result has unknown kind %q", r.Kind)
 	}
 	if r.Phase != PhaseSucceeded && r.Phase != PhaseFailed {
 		return nil, fmt.Errorf("result has unknown phase %q", r.Phase)
+	}
+	if r.Packed != "" {
+		snaps, err := unpack(r.Packed)
+		if err != nil {
+			return nil, err
+		}
+		r.Snapshots, r.Packed = append(r.Snapshots, snaps...), ""
 	}
 	return &r, nil
 }

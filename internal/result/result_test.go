@@ -1,6 +1,7 @@
 package result
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -41,5 +42,29 @@ func TestMarshalShortensTheMiddleOfALongError(t *testing.T) {
 	}
 	if _, err := Marshal(huge); err == nil {
 		t.Error("a result too large without its error must fail, not be cut")
+	}
+}
+
+// TestMarshalForgottenOverflow: a retention run that forgot more snapshots than a
+// termination message holds keeps the error whole, drops ids from the end and says so.
+func TestMarshalForgottenOverflow(t *testing.T) {
+	r := &Result{Kind: KindBackup, Phase: PhaseFailed, Error: "snapshot 4b2a9e1c was created and is kept, but verifying failed"}
+	for i := 0; i < 1000; i++ {
+		r.Forgotten = append(r.Forgotten, fmt.Sprintf("%08x", i))
+	}
+	b, err := Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > MaxTerminationMessageBytes || got.Error != r.Error || !got.ForgottenIncomplete ||
+		len(got.Forgotten) == 0 || len(got.Forgotten) >= 1000 || got.Forgotten[0] != "00000000" {
+		t.Errorf("%d bytes, error %q, incomplete %v, %d ids", len(b), got.Error, got.ForgottenIncomplete, len(got.Forgotten))
+	}
+	if len(r.Forgotten) != 1000 {
+		t.Errorf("Marshal changed its argument: %d ids", len(r.Forgotten))
 	}
 }

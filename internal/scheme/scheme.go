@@ -9,6 +9,7 @@ import (
 	appcatalogv1alpha1 "github.com/hoard-operator/hoard/api/appcatalog/v1alpha1"
 	hoardv1alpha1 "github.com/hoard-operator/hoard/api/hoard/v1alpha1"
 	opsv1alpha1 "github.com/hoard-operator/hoard/api/operations/v1alpha1"
+	repositoriesv1alpha1 "github.com/hoard-operator/hoard/api/repositories/v1alpha1"
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
 )
@@ -22,5 +23,6 @@ func New() *runtime.Scheme {
 	utilruntime.Must(appcatalogv1alpha1.AddToScheme(s))
 	utilruntime.Must(hoardv1alpha1.AddToScheme(s))
 	utilruntime.Must(opsv1alpha1.AddToScheme(s))
+	utilruntime.Must(repositoriesv1alpha1.AddToScheme(s))
 	return s
 }

@@ -149,21 +149,5 @@ func Remote(ctx context.Context, r *restic.Restic, o RemoteOptions) (int, error)
 }
 
 func retryLocked(ctx context.Context, r *restic.Restic, o RemoteOptions, f func() error) error {
-	err := f()
-	if err == nil || !o.SoleWriter || !errors.Is(err, restic.ErrLocked) || ctx.Err() != nil {
-		return err
-	}
-	ids, described, rerr := r.RemoveAllLocks(ctx, 3)
-	if o.Log != nil {
-		for _, l := range described {
-			o.Log("removed %s", l)
-		}
-		if len(ids) > len(described) {
-			o.Log("removed %d more lock(s)", len(ids)-len(described))
-		}
-	}
-	if rerr != nil {
-		return fmt.Errorf("%w (removing the repository's locks failed too: %w)", err, rerr)
-	}
-	return f()
+	return r.RetryAfterRemovingLocks(ctx, o.SoleWriter, o.Log, f)
 }

@@ -68,6 +68,11 @@ func TestOperatorCanI(t *testing.T) {
 		{verb: "list", resource: "pods"},
 		{verb: "get", resource: "pods", subresource: "log"},
 		{verb: "create", group: "stash.appscode.com", resource: "backupsessions"},
+		// Snapshot objects are the operator's records (design record 0021); it never updates
+		// one whole, only patches.
+		{verb: "create", group: "repositories.stash.appscode.com", resource: "snapshots"},
+		{verb: "delete", group: "repositories.stash.appscode.com", resource: "snapshots"},
+		{verb: "update", group: "repositories.stash.appscode.com", resource: "snapshots"},
 		// Auto-backup (docs/design/0018-auto-backup.md): it makes and removes
 		// BackupConfigurations, makes Repositories and never deletes them, and reads blueprints.
 		{verb: "create", group: "stash.appscode.com", resource: "backupconfigurations"},

@@ -226,6 +226,20 @@ func TestCrossNamespaceRepository(t *testing.T) {
 		}
 		return nil
 	})
+	// The Snapshot object is the Repository's: in b, naming the session of a.
+	pollUntil(t, bcTimeout, "Snapshot in b", func() error {
+		s, err := getSnapshot(ctx, b, "shared-5d1f0e7a")
+		if err != nil {
+			return err
+		}
+		if s.Status.Repository != "shared" || s.Status.Session != f.ns+"/"+bs.Name {
+			return fmt.Errorf("status %+v", s.Status)
+		}
+		return nil
+	})
+	if _, err := getSnapshot(ctx, f.ns, "shared-5d1f0e7a"); !apierrors.IsNotFound(err) {
+		t.Errorf("a Snapshot of b's Repository in the session's namespace: %v", err)
+	}
 
 	// A restore from it, the same way.
 	rs := waitPhase(t, f.restoreSession(t, "cross-restore", func(rs *v1beta1.RestoreSession) { rs.Spec.Repository = ref }), rsPhase, "Running")
@@ -270,6 +284,9 @@ func TestCrossNamespaceRepository(t *testing.T) {
 	}
 	if repo.Status.SnapshotCount != 3 {
 		t.Errorf("Repository %s/shared status written after the grant was withdrawn: snapshotCount %d", b, repo.Status.SnapshotCount)
+	}
+	if _, err := getSnapshot(ctx, b, "shared-9a8b7c6d"); !apierrors.IsNotFound(err) {
+		t.Errorf("Snapshot recorded in %s after the grant was withdrawn: %v", b, err)
 	}
 	waitBC(t, f.ns, "cross", "refused again", wantCondition(v1beta1.ConditionRepositoryFound, metav1.ConditionFalse, v1beta1.ReasonRepositoryNotFound))
 }

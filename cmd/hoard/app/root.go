@@ -19,7 +19,7 @@ func NewRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newRunCommand(), newVersionCommand(), newTriggerCommand(), newUpdateStatusCommand(), newRunHookCommand(), newWipeRepositoryCommand(), newDeleteAddonCommand(), newRepositoryOperationCommand())
+	root.AddCommand(newRunCommand(), newVersionCommand(), newTriggerCommand(), newUpdateStatusCommand(), newRunHookCommand(), newWipeRepositoryCommand(), newSnapshotsCommand(), newDeleteAddonCommand(), newRepositoryOperationCommand())
 	return root
 }
 

@@ -71,6 +71,7 @@ func newRunCommand() *cobra.Command {
 	f.StringVar(&opts.Controllers.OperatorImage, "operator-image", "ghcr.io/hoard-operator/hoard:"+version.Version, "image that runs the operator's own commands in CronJobs and Jobs")
 	f.StringVar(&opts.Controllers.PushgatewayURL, "pushgateway-url", "", "also push the stash_* metrics to this Prometheus Pushgateway after every session")
 	f.DurationVar(&opts.Controllers.ConfigurationRecheck, "configuration-recheck", 5*time.Minute, "check every BackupConfiguration again this often, so that a storage or database Secret changed since (Secrets are not watched) shows on its conditions")
+	f.DurationVar(&opts.Controllers.SnapshotSyncInterval, "snapshot-sync-interval", time.Hour, "sync every Repository's Snapshot objects with restic this often, counted from its last sync (0: only on demand, annotation hoard.io/sync-snapshots, and when Snapshots are deleted)")
 	f.DurationVar(&opts.Controllers.SessionTimeout, "session-timeout", 6*time.Hour, "fail a backup or restore session still running after this long, unless its spec.timeOut says otherwise")
 	f.DurationVar(&opts.Controllers.HookTimeout, "hook-timeout", hook.DefaultTimeout, "deadline of each preBackup, postBackup, preRestore and postRestore hook (the Stash API gives hooks none)")
 	f.StringVar(&opts.Controllers.MySQLAddonChart, "mysql-addon-chart", "", "directory of the mysql-addon Helm chart that MySQLAddon resources install (default: the chart built into the binary)")

@@ -161,6 +161,9 @@ func (r *Reconciler) finish(ctx context.Context, bs *v1beta1.BackupSession, out 
 	if err := r.updateRepository(ctx, bs, bc.Spec.Repository, res, out.Succeeded); err != nil {
 		return err
 	}
+	if err := r.recordSnapshots(ctx, bs, bc.Spec.Repository, res); err != nil {
+		return err
+	}
 	return r.pruneHistory(ctx, bs)
 }
 
