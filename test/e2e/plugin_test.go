@@ -82,12 +82,6 @@ func (k *kns) refused(want string, args ...string) {
 	}
 }
 
-// hasSnapshotKind tells whether the cluster serves Stash's Snapshot kind (issue 12 part 1).
-func hasSnapshotKind(t *testing.T) bool {
-	_, err := kubectl("", "get", "crd", "snapshots.repositories.stash.appscode.com")
-	return err == nil
-}
-
 // TestPlugin runs every command of the plugin against the real cluster: the client-side ones
 // (trigger, pause, resume, snapshots, restore, debug) and the repository operations the
 // operator runs as Jobs (unlock, check).
@@ -141,18 +135,12 @@ func TestPlugin(t *testing.T) {
 	}
 
 	k.logf("snapshots: the list, as a table and as JSON")
-	restoreArgs := []string{"restore", snap, "--repository", "plugin-repo"}
-	if hasSnapshotKind(t) {
-		name := k.snapshotObject("plugin-repo", snap)
-		table := k.mustHoard("snapshots", "plugin-repo")
-		if !strings.HasPrefix(table, "NAME ") || !strings.Contains(table, name) || !strings.Contains(table, "plugin-repo") {
-			t.Errorf("snapshots table lacks %s:\n%s", name, table)
-		}
-		restoreArgs = []string{"restore", name}
-	} else {
-		// Without part 1 of issue 12 the command says what is missing, in one line.
-		k.refused("the cluster has no Snapshot kind (repositories.stash.appscode.com/v1alpha1)", "snapshots", "plugin-repo")
+	name := k.snapshotObject("plugin-repo", snap)
+	table := k.mustHoard("snapshots", "plugin-repo")
+	if !strings.HasPrefix(table, "NAME ") || !strings.Contains(table, name) || !strings.Contains(table, "plugin-repo") {
+		t.Errorf("snapshots table lacks %s:\n%s", name, table)
 	}
+	restoreArgs := []string{"restore", name}
 	k.refused("Repository "+k.ns+"/no-such-repo not found", "snapshots", "no-such-repo")
 
 	k.logf("restore --to --wait: the snapshot into plugin-dst, equal checksums")
@@ -439,10 +427,8 @@ echo "@@LOCKS $(restic list locks --no-lock | wc -l)"
 	}
 }
 
-// snapshotObject returns the name of the Snapshot object of restic snapshot id in repo. The
-// operator records it (issue 12 part 1); an operator without that part, on a cluster that has
-// the kind from another install, does not, and the test then records it as the operator
-// would, so that the plugin's listing and restore by Snapshot name are tested either way.
+// snapshotObject returns the name of the Snapshot object the operator recorded for restic
+// snapshot id in repo (docs/design/0021-snapshots-as-objects.md), as the plugin lists it.
 func (k *kns) snapshotObject(repo, id string) string {
 	k.t.Helper()
 	find := func() string {
@@ -470,19 +456,7 @@ func (k *kns) snapshotObject(repo, id string) string {
 		}
 		time.Sleep(2 * time.Second)
 	}
-	short := id[:min(8, len(id))]
-	k.logf("no Snapshot recorded for %s by this operator: recording it as part 1 of issue 12 does", short)
-	k.apply(fmt.Sprintf(`apiVersion: repositories.stash.appscode.com/v1alpha1
-kind: Snapshot
-metadata:
-  name: %[1]s-%[2]s
-  labels: {repository: %[1]s, hostname: host-0}
-status: {id: %[2]s, repository: %[1]s, hostname: host-0, paths: [/dumpfile.sql], time: "%[3]s"}
-`, repo, short, time.Now().UTC().Format(time.RFC3339)))
-	if name := find(); name != "" {
-		return name
-	}
-	k.t.Fatalf("the Snapshot of %s does not show in kubectl hoard snapshots", short)
+	k.t.Fatalf("no Snapshot object of %s in kubectl hoard snapshots %s 20 s after its backup", id, repo)
 	return ""
 }
 
