@@ -7,7 +7,7 @@ HOST_DEPS_USERS := fmt vet check-fmt check-generate generate manifests build too
   $(BIN)/controller-gen $(BIN)/golangci-lint golangci-lint \
   $(BIN)/kube-apiserver $(BIN)/etcd test-unit test-integration \
   datapath-tools build-mysql-addon test-datapath bench-datapath bench-controller \
-  cluster-deps cluster-up image-binaries images docker-build e2e demo \
+  cluster-deps cluster-up image-binaries images docker-build e2e e2e-install demo \
   $(BIN)/helm $(BIN)/bundlecheck bundle catalog check-olm check-rbac test-packaging
 
 # Order-only: a bin/ tool is not rebuilt because this ran.
