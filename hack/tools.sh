@@ -33,6 +33,14 @@ declare -A pkgs=(
   [kube-proxy]="kube k8s.io/kubernetes/cmd/kube-proxy"
   [kubectl]="kube k8s.io/kubernetes/cmd/kubectl"
   [coredns]="coredns github.com/coredns/coredns"
+  # Operator Lifecycle Manager and what its pods run, for the OLM install test
+  # (test/install/olm.sh puts them in images).
+  [olm]="olm github.com/operator-framework/operator-lifecycle-manager/cmd/olm"
+  [olm-catalog]="olm github.com/operator-framework/operator-lifecycle-manager/cmd/catalog"
+  [olm-copy-content]="olm github.com/operator-framework/operator-lifecycle-manager/cmd/copy-content"
+  [olm-cpb]="olm github.com/operator-framework/operator-lifecycle-manager/util/cpb"
+  [opm]="opm github.com/operator-framework/operator-registry/cmd/opm"
+  [grpc-health-probe]="grpc-health-probe github.com/grpc-ecosystem/grpc-health-probe"
 )
 
 build() {

@@ -19,7 +19,7 @@ host-deps: ## Install the Debian packages every target needs first (git, ca-cert
 
 .PHONY: preflight
 preflight: ## Check that every program `make test` and `make demo` run is installed (bin/ links resolve); installs nothing.
-	@hack/preflight.sh host client integration datapath cluster images
+	@hack/preflight.sh host client integration datapath cluster images olm
 
 .PHONY: test-fresh-machine
 test-fresh-machine: ## Prove the install steps from nothing: a debootstrap'd Debian chroot (root; ~30 min; not part of make test).
