@@ -7,6 +7,8 @@ source "$ROOT/test/install/olm.sh"
 
 # The bundle's version (CSV hoard.vVERSION), as `make bundle` wrote it.
 VERSION=$(awk '$1 == "name:" && $2 ~ /^hoard\.v/ {sub(/^hoard\.v/, "", $2); print $2; exit}' "$ROOT/bundle/manifests/hoard.clusterserviceversion.yaml")
+# The version olm_upgrade upgrades to: the next patch release.
+UPGRADE_VERSION=${VERSION%.*}.$((${VERSION##*.} + 1))
 
 # The kinds Hoard's CRDs serve (config/crd), by group.
 HOARD_CRD_GROUPS='stash.appscode.com|appcatalog.appscode.com|addons.hoard.io'
@@ -57,21 +59,28 @@ path_kubectl() {
 
 # --- checks and reset -------------------------------------------------------------------------
 
-# leftovers [crds]: one line per Hoard object on the cluster: the operator's namespace, objects
-# labelled as Hoard's or as made by it in any namespace, cluster-scoped objects named hoard-*,
-# and, with "crds", Hoard's CRDs.
+# leftovers [crds] [namespace-kept]: one line per Hoard object on the cluster: the operator's
+# namespace (unless namespace-kept: an OLM install's namespace is the user's), objects labelled
+# as Hoard's or as made by it in any namespace, cluster-scoped objects named hoard-* (but the
+# ClusterRoles OLM makes for an OperatorGroup named hoard, which are OLM's), and, with "crds",
+# Hoard's CRDs.
 leftovers() {
-  kubectl get namespace "$HOARD_NAMESPACE" -o name 2>/dev/null || true
+  [ "${2:-}" = namespace-kept ] || kubectl get namespace "$HOARD_NAMESPACE" -o name 2>/dev/null || true
   kubectl get "$OWNED_KINDS" -A -l 'app.kubernetes.io/managed-by=hoard' -o name 2>/dev/null || true
   kubectl get "$OWNED_KINDS" -A -l 'app.kubernetes.io/name=hoard' -o name 2>/dev/null || true
-  kubectl get "$CLUSTER_KINDS" -o name 2>/dev/null | grep -E '/hoard[-.]' || true
+  kubectl get "$CLUSTER_KINDS" -l 'olm.owner.kind!=OperatorGroup' -o name 2>/dev/null | grep -E '/hoard[-.]' || true
   [ "${1:-}" != crds ] || hoard_crds
 }
 
-# assert_nothing_left WHAT [crds]: fail listing what an uninstall (WHAT) left behind.
+# assert_nothing_left WHAT [crds] [namespace-kept]: fail listing what an uninstall (WHAT) left
+# behind, once the garbage collector has had a minute for what it removes.
 assert_nothing_left() {
-  local left
-  left=$(leftovers "${2:-}")
+  local left i
+  for ((i = 0; i < 30; i++)); do
+    left=$(leftovers "${2:-}" "${3:-}")
+    [ -n "$left" ] || break
+    sleep 2
+  done
   if [ -n "$left" ]; then
     say "FAIL: $1 left these behind:"
     echo "$left" >&2
@@ -86,7 +95,7 @@ assert_nothing_left() {
 reset_cluster() {
   say "reset: no Hoard, no OLM, no Hoard CRDs"
   # shellcheck disable=SC2086 # one word per namespace
-  kubectl delete namespace "$DEMO_NS" $MODE_NAMESPACES --ignore-not-found --wait=true --timeout=180s >&2 || true
+  kubectl delete namespace "$DEMO_NS" $MODE_NAMESPACES "$UPGRADE_NS" --ignore-not-found --wait=true --timeout=180s >&2 || true
   if "$BIN/helm" status "$HOARD_RELEASE" -n "$HOARD_NAMESPACE" >/dev/null 2>&1; then
     uninstall_hoard
   fi

@@ -22,23 +22,30 @@ export SAY_PREFIX=install
 START=$(date +%s)
 
 paths=("$@")
-[ "${#paths[@]}" -gt 0 ] || paths=(kubectl)
+[ "${#paths[@]}" -gt 0 ] || paths=(kubectl olm)
 for p in "${paths[@]}"; do
   case $p in kubectl | olm) ;; *) echo "test/install/run.sh: unknown install path $p (kubectl olm)" >&2; exit 2 ;; esac
 done
 
 rc=0
 TIMES=()
+# Set once use_cluster returned, i.e. this run holds the cluster (and its lock): a run stopped
+# while it waits for the lock must not touch the cluster another run is using.
+HOLDS_CLUSTER=false
 finish() {
   local r=$?
   [ "$rc" -ne 0 ] || rc=$r
-  if [ "$rc" -ne 0 ] && [ -n "$CLUSTER_KIND" ] && reachable; then
+  if ! $HOLDS_CLUSTER; then
+    say "e2e-install stopped (exit $rc) before it had the cluster"
+    exit "$rc"
+  fi
+  if [ "$rc" -ne 0 ] && reachable; then
     mkdir -p "$BIN/e2e-install"
     diagnostics "$DEMO_NS" olm operators 2>&1 | tee "$BIN/e2e-install/diagnostics.txt" >/dev/null || true
     say "diagnostics saved in bin/e2e-install/diagnostics.txt"
   fi
   # The cluster is shared: whatever happened, leave it without this tier's installs.
-  if [ -n "$CLUSTER_KIND" ] && reachable; then reset_cluster || rc=1; fi
+  if reachable; then reset_cluster || rc=1; fi
   down_if_started
   local t
   for t in "${TIMES[@]}"; do say "  $t"; done
@@ -51,6 +58,7 @@ trap 'rc=143; exit 143' TERM
 
 "$ROOT/hack/preflight.sh" --install client
 use_cluster
+HOLDS_CLUSTER=true
 images
 for p in "${paths[@]}"; do
   t0=$(date +%s)
