@@ -197,9 +197,13 @@ upgrade_setup() {
   kubectl create namespace "$UPGRADE_NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
   for f in mariadb.yaml storage.yaml; do
     sed -e "s|@NAME@|sample-mysql|g" -e "s|@DB_PASSWORD@|$db|g" -e "s|@RESTIC_PASSWORD@|$rp|g" \
-      -e "s|@REST_USERNAME@|$ru|g" -e "s|@REST_PASSWORD@|$rpw|g" "$ROOT/test/e2e/testdata/$f" |
+      -e "s|@REST_USERNAME@|$ru|g" -e "s|@REST_PASSWORD@|$rpw|g" \
+      -e "s|rest-server\.$DEMO_NS\.svc|rest-server.$UPGRADE_NS.svc|g" "$ROOT/test/e2e/testdata/$f" |
       kubectl -n "$UPGRADE_NS" apply -f - >/dev/null
   done
+  # Its own REST server: the test's Repository must not share the backup test's repository.
+  [[ "$(kubectl -n "$UPGRADE_NS" get repository rest-repo -o jsonpath='{.spec.backend.rest.url}')" == *".$UPGRADE_NS.svc:"* ]] ||
+    { say "FAIL: the upgrade's Repository does not name $UPGRADE_NS's REST server"; return 1; }
   kubectl -n "$UPGRADE_NS" rollout status deploy/sample-mysql deploy/rest-server --timeout=240s >&2
   kubectl -n "$UPGRADE_NS" apply -f "$ROOT/test/e2e/testdata/backupconfiguration.yaml" >&2
 }
