@@ -17,6 +17,19 @@ HOARD_CRD_GROUPS='stash.appscode.com|appcatalog.appscode.com|addons.hoard.io'
 OWNED_KINDS=deployments,replicasets,pods,services,serviceaccounts,secrets,configmaps,roles,rolebindings,cronjobs,jobs,persistentvolumeclaims,networkpolicies,leases.coordination.k8s.io
 CLUSTER_KINDS=clusterroles,clusterrolebindings,validatingadmissionpolicies,validatingadmissionpolicybindings
 
+# Namespaces of other suites that were there before this run (a failed run of theirs keeps its
+# namespace for a look): what Hoard made in them is theirs, not left by this tier's paths. Set
+# by note_foreign_namespaces once the run holds the cluster.
+FOREIGN_NAMESPACES=
+note_foreign_namespaces() {
+  local ours=" default kube-system kube-public kube-node-lease $HOARD_NAMESPACE $DEMO_NS $MODE_NAMESPACES $UPGRADE_NS $OLM_NS operators " n
+  FOREIGN_NAMESPACES=
+  for n in $(kubectl get namespaces -o jsonpath='{.items[*].metadata.name}'); do
+    [[ "$ours" == *" $n "* ]] || FOREIGN_NAMESPACES+=" $n"
+  done
+  [ -z "$FOREIGN_NAMESPACES" ] || say "other suites' namespaces, not checked for leftovers:$FOREIGN_NAMESPACES"
+}
+
 # hoard_crds: the names of Hoard's CRDs on the cluster.
 hoard_crds() {
   kubectl get crd -o name | grep -E "\.($HOARD_CRD_GROUPS)\$" || true
@@ -65,9 +78,13 @@ path_kubectl() {
 # ClusterRoles OLM makes for an OperatorGroup named hoard, which are OLM's), and, with "crds",
 # Hoard's CRDs.
 leftovers() {
+  local l
   [ "${2:-}" = namespace-kept ] || kubectl get namespace "$HOARD_NAMESPACE" -o name 2>/dev/null || true
-  kubectl get "$OWNED_KINDS" -A -l 'app.kubernetes.io/managed-by=hoard' -o name 2>/dev/null || true
-  kubectl get "$OWNED_KINDS" -A -l 'app.kubernetes.io/name=hoard' -o name 2>/dev/null || true
+  for l in app.kubernetes.io/managed-by=hoard app.kubernetes.io/name=hoard; do
+    kubectl get "$OWNED_KINDS" -A -l "$l" --no-headers \
+      -o custom-columns=NS:.metadata.namespace,KIND:.kind,NAME:.metadata.name 2>/dev/null |
+      awk -v foreign=" $FOREIGN_NAMESPACES " 'index(foreign, " " $1 " ") == 0 {print $2 "/" $3 " -n " $1}' || true
+  done
   kubectl get "$CLUSTER_KINDS" -l 'olm.owner.kind!=OperatorGroup' -o name 2>/dev/null | grep -E '/hoard[-.]' || true
   [ "${1:-}" != crds ] || hoard_crds
 }

@@ -59,6 +59,7 @@ trap 'rc=143; exit 143' TERM
 "$ROOT/hack/preflight.sh" --install client
 use_cluster
 HOLDS_CLUSTER=true
+note_foreign_namespaces
 images
 for p in "${paths[@]}"; do
   t0=$(date +%s)
