@@ -272,7 +272,9 @@ olm_install_modes() {
     kubectl -n "$OLM_HOARD_NS" patch operatorgroup hoard --type=merge -p "{\"spec\":{\"targetNamespaces\":[$json]}}" >&2
     kubectl -n "$OLM_HOARD_NS" wait deploy/hoard-controller-manager --timeout=180s \
       --for=jsonpath="{.spec.template.metadata.annotations.olm\.targetNamespaces}=$targets" >&2
-    kubectl -n "$OLM_HOARD_NS" wait "csv/hoard.v$VERSION" --for=jsonpath='{.status.phase}'=Succeeded --timeout=180s >&2
+    # The installed CSV: hoard.v$UPGRADE_VERSION once olm_upgrade ran.
+    kubectl -n "$OLM_HOARD_NS" wait "csv/$(kubectl -n "$OLM_HOARD_NS" get subscription hoard -o jsonpath='{.status.installedCSV}')" \
+      --for=jsonpath='{.status.phase}'=Succeeded --timeout=180s >&2
     kubectl -n "$OLM_HOARD_NS" rollout status deploy/hoard-controller-manager --timeout=180s >&2
     for n in "$OLM_HOARD_NS" "$a" "$b"; do
       kubectl -n "$n" apply -f - >/dev/null <<EOF
