@@ -8,7 +8,7 @@
 #   hack/preflight.sh --install AREA...   install what AREA needs, then check
 #   hack/preflight.sh --list AREA...      print the Debian packages and tools AREA needs
 #
-# AREA: host client integration alerts datapath cluster images (host is always included).
+# AREA: host client integration alerts datapath cluster images olm (host is always included).
 #
 # A bin/ tool counts only when its link resolves to an executable file: links into the machine
 # cache (~/.cache/hoard) dangle when the cache is wiped, and bin/etcd links to Debian's
@@ -94,6 +94,12 @@ images      debootstrap                          apt:debootstrap
 images      /usr/share/keyrings/debian-archive-keyring.gpg apt:debian-archive-keyring
 images      bin/restic                           tool:restic
 images      bin/rest-server                      tool:rest-server
+olm         bin/olm                              tool:olm
+olm         bin/olm-catalog                      tool:olm-catalog
+olm         bin/olm-copy-content                 tool:olm-copy-content
+olm         bin/olm-cpb                          tool:olm-cpb
+olm         bin/opm                              tool:opm
+olm         bin/grpc-health-probe                tool:grpc-health-probe
 '
 
 # The make target (or script) that installs everything of an area; named in failures.
@@ -105,6 +111,7 @@ declare -A INSTALLER=(
   [datapath]="make datapath-tools"
   [cluster]="make cluster-deps (test/cluster/up.sh runs it)"
   [images]="hack/images.sh (make images)"
+  [olm]="make tools (or hack/tools.sh olm olm-catalog olm-copy-content olm-cpb opm grpc-health-probe)"
 )
 
 usage() {

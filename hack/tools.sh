@@ -35,6 +35,14 @@ declare -A pkgs=(
   [coredns]="coredns github.com/coredns/coredns"
   # promtool validates and unit-tests the alert rules (make test-alerts).
   [promtool]="promtool github.com/prometheus/prometheus/cmd/promtool"
+  # Operator Lifecycle Manager and what its pods run, for the OLM install test
+  # (test/install/olm.sh puts them in images).
+  [olm]="olm github.com/operator-framework/operator-lifecycle-manager/cmd/olm"
+  [olm-catalog]="olm github.com/operator-framework/operator-lifecycle-manager/cmd/catalog"
+  [olm-copy-content]="olm github.com/operator-framework/operator-lifecycle-manager/cmd/copy-content"
+  [olm-cpb]="olm github.com/operator-framework/operator-lifecycle-manager/util/cpb"
+  [opm]="opm github.com/operator-framework/operator-registry/cmd/opm"
+  [grpc-health-probe]="grpc-health-probe github.com/grpc-ecosystem/grpc-health-probe"
 )
 
 # name -> build tags. promtool without Prometheus's service-discovery plugins (cloud SDKs it

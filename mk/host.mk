@@ -7,7 +7,7 @@ HOST_DEPS_USERS := fmt vet check-fmt check-generate generate manifests build too
   $(BIN)/controller-gen $(BIN)/golangci-lint golangci-lint \
   $(BIN)/kube-apiserver $(BIN)/etcd test-unit test-integration \
   datapath-tools build-mysql-addon test-datapath bench-datapath bench-controller \
-  cluster-deps cluster-up image-binaries images docker-build e2e demo \
+  cluster-deps cluster-up image-binaries images docker-build e2e e2e-install demo \
   $(BIN)/helm $(BIN)/bundlecheck bundle catalog check-olm check-rbac test-packaging \
   $(BIN)/promtool monitoring check-monitoring test-alerts
 
@@ -20,7 +20,7 @@ host-deps: ## Install the Debian packages every target needs first (git, ca-cert
 
 .PHONY: preflight
 preflight: ## Check that every program `make test` and `make demo` run is installed (bin/ links resolve); installs nothing.
-	@hack/preflight.sh host client integration alerts datapath cluster images
+	@hack/preflight.sh host client integration alerts datapath cluster images olm
 
 .PHONY: test-fresh-machine
 test-fresh-machine: ## Prove the install steps from nothing: a debootstrap'd Debian chroot (root; ~30 min; not part of make test).

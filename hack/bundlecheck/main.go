@@ -111,6 +111,8 @@ func cmdBundle(args []string) error {
 	channel := fs.String("channel", "candidate", "OLM channel")
 	out := fs.String("out", "bundle", "output directory")
 	dockerfile := fs.String("dockerfile", "bundle.Dockerfile", "where to write the bundle image's Dockerfile")
+	replaces := fs.String("replaces", "", "the CSV this version upgrades (spec.replaces), e.g. hoard.v0.1.0")
+	skipRange := fs.String("skip-range", "", "versions this one upgrades directly (olm.skipRange), e.g. '>=0.1.0 <0.1.1'")
 	_ = fs.Parse(args)
 
 	base, err := os.ReadFile(filepath.Join(*root, "config/manifests/bases/hoard.clusterserviceversion.yaml"))
@@ -129,6 +131,10 @@ func cmdBundle(args []string) error {
 	}
 	csv.Spec.Version = opversion.OperatorVersion{Version: v}
 	csv.Annotations["containerImage"] = *image
+	csv.Spec.Replaces = *replaces
+	if *skipRange != "" {
+		csv.Annotations["olm.skipRange"] = *skipRange
+	}
 
 	// alm-examples: one example of every kind, from config/manifests/samples.
 	examples, err := readDocs(filepath.Join(*root, "config/manifests/samples/examples.yaml"))
@@ -275,6 +281,22 @@ func cmdBundle(args []string) error {
 	if err := writeYAML(filepath.Join(manifestsDir, "hoard-hook-exec_rbac.authorization.k8s.io_v1_clusterrole.yaml"), hookRole[0].Object); err != nil {
 		return err
 	}
+	// The metrics Service from config/manager, named as kustomize's namePrefix would: OLM
+	// creates a bundle's Services in the install namespace.
+	svcDocs, err := readDocs(filepath.Join(*root, "config/manager/metrics-service.yaml"))
+	if err != nil {
+		return err
+	}
+	for _, d := range svcDocs {
+		if d.GetKind() != "Service" {
+			continue
+		}
+		d.SetName("hoard-" + d.GetName())
+		d.SetNamespace("")
+		if err := writeYAML(filepath.Join(manifestsDir, d.GetName()+"_v1_service.yaml"), d.Object); err != nil {
+			return err
+		}
+	}
 	csvMap := map[string]any{}
 	if err := convert(csv, &csvMap); err != nil {
 		return err
@@ -420,77 +442,48 @@ func report(what string, results []verrors.ManifestResult, errsOf, warnsOf func(
 	return nil
 }
 
-// cmdCatalog renders the bundle into a file-based catalog the way `opm render` + an
-// olm.channel would: package, channel and a bundle carrying its objects and properties.
+// cmdCatalog renders bundles into a file-based catalog the way `opm render` + an olm.channel
+// would: package, channel (each bundle an entry with the replaces and skipRange of its CSV)
+// and each bundle carrying its objects and properties. -bundle and -bundle-image take
+// comma-separated lists, one image per bundle directory.
 func cmdCatalog(args []string) error {
 	fs := flag.NewFlagSet("catalog", flag.ExitOnError)
-	bundleDir := fs.String("bundle", "bundle", "bundle directory")
-	bundleImage := fs.String("bundle-image", "ghcr.io/hoard-operator/hoard-bundle:v0.1.0", "bundle image reference")
+	bundleDirs := fs.String("bundle", "bundle", "bundle directories, comma-separated")
+	bundleImages := fs.String("bundle-image", "ghcr.io/hoard-operator/hoard-bundle:v0.1.0", "bundle image references, comma-separated, one per bundle")
 	channel := fs.String("channel", "candidate", "channel")
 	out := fs.String("out", "catalog", "output directory (the catalog's root)")
 	_ = fs.Parse(args)
 
-	b, err := manifests.GetBundleFromDir(*bundleDir)
-	if err != nil {
-		return err
+	dirs, images := strings.Split(*bundleDirs, ","), strings.Split(*bundleImages, ",")
+	if len(dirs) != len(images) {
+		return fmt.Errorf("%d bundle directories but %d bundle images", len(dirs), len(images))
 	}
-	props := []property.Property{property.MustBuildPackage(packageName, b.CSV.Spec.Version.String())}
-	for _, crd := range b.V1CRDs {
-		for _, v := range crd.Spec.Versions {
-			if v.Served {
-				props = append(props, property.MustBuildGVK(crd.Spec.Group, v.Name, crd.Spec.Names.Kind))
+	cfg := declcfg.DeclarativeConfig{Channels: []declcfg.Channel{{Schema: declcfg.SchemaChannel, Package: packageName, Name: *channel}}}
+	for i, dir := range dirs {
+		b, bundle, err := renderBundle(dir, images[i])
+		if err != nil {
+			return fmt.Errorf("%s: %w", dir, err)
+		}
+		if i == 0 {
+			if len(b.CSV.Spec.Icon) == 0 {
+				return errors.New("the CSV has no icon")
 			}
+			iconData, err := base64.StdEncoding.DecodeString(b.CSV.Spec.Icon[0].Data)
+			if err != nil {
+				return fmt.Errorf("CSV icon: %w", err)
+			}
+			cfg.Packages = []declcfg.Package{{
+				Schema:         declcfg.SchemaPackage,
+				Name:           packageName,
+				DefaultChannel: *channel,
+				Description:    b.CSV.Spec.Description,
+				Icon:           &declcfg.Icon{Data: iconData, MediaType: b.CSV.Spec.Icon[0].MediaType},
+			}}
 		}
-	}
-	entries, err := os.ReadDir(filepath.Join(*bundleDir, "manifests"))
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(*bundleDir, "manifests", e.Name()))
-		if err != nil {
-			return err
-		}
-		j, err := yaml.YAMLToJSON(data)
-		if err != nil {
-			return err
-		}
-		props = append(props, property.MustBuildBundleObject(j))
-	}
-	var relatedImages []declcfg.RelatedImage
-	relatedImages = append(relatedImages, declcfg.RelatedImage{Name: "", Image: *bundleImage})
-	for _, ri := range b.CSV.Spec.RelatedImages {
-		relatedImages = append(relatedImages, declcfg.RelatedImage{Name: ri.Name, Image: ri.Image})
-	}
-	if len(b.CSV.Spec.Icon) == 0 {
-		return errors.New("the CSV has no icon")
-	}
-	iconData, err := base64.StdEncoding.DecodeString(b.CSV.Spec.Icon[0].Data)
-	if err != nil {
-		return fmt.Errorf("CSV icon: %w", err)
-	}
-	cfg := declcfg.DeclarativeConfig{
-		Packages: []declcfg.Package{{
-			Schema:         declcfg.SchemaPackage,
-			Name:           packageName,
-			DefaultChannel: *channel,
-			Description:    b.CSV.Spec.Description,
-			Icon:           &declcfg.Icon{Data: iconData, MediaType: b.CSV.Spec.Icon[0].MediaType},
-		}},
-		Channels: []declcfg.Channel{{
-			Schema:  declcfg.SchemaChannel,
-			Package: packageName,
-			Name:    *channel,
-			Entries: []declcfg.ChannelEntry{{Name: b.CSV.Name}},
-		}},
-		Bundles: []declcfg.Bundle{{
-			Schema:        declcfg.SchemaBundle,
-			Name:          b.CSV.Name,
-			Package:       packageName,
-			Image:         *bundleImage,
-			Properties:    props,
-			RelatedImages: relatedImages,
-		}},
+		cfg.Channels[0].Entries = append(cfg.Channels[0].Entries, declcfg.ChannelEntry{
+			Name: b.CSV.Name, Replaces: b.CSV.Spec.Replaces, SkipRange: b.CSV.Annotations["olm.skipRange"],
+		})
+		cfg.Bundles = append(cfg.Bundles, bundle)
 	}
 	dir := filepath.Join(*out, packageName)
 	if err := os.RemoveAll(*out); err != nil {
@@ -505,6 +498,49 @@ func cmdCatalog(args []string) error {
 	}
 	defer f.Close()
 	return declcfg.WriteYAML(cfg, f)
+}
+
+// renderBundle reads a bundle directory into an olm.bundle entry with image bundleImage.
+func renderBundle(bundleDir, bundleImage string) (*manifests.Bundle, declcfg.Bundle, error) {
+	b, err := manifests.GetBundleFromDir(bundleDir)
+	if err != nil {
+		return nil, declcfg.Bundle{}, err
+	}
+	props := []property.Property{property.MustBuildPackage(packageName, b.CSV.Spec.Version.String())}
+	for _, crd := range b.V1CRDs {
+		for _, v := range crd.Spec.Versions {
+			if v.Served {
+				props = append(props, property.MustBuildGVK(crd.Spec.Group, v.Name, crd.Spec.Names.Kind))
+			}
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(bundleDir, "manifests"))
+	if err != nil {
+		return nil, declcfg.Bundle{}, err
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(bundleDir, "manifests", e.Name()))
+		if err != nil {
+			return nil, declcfg.Bundle{}, err
+		}
+		j, err := yaml.YAMLToJSON(data)
+		if err != nil {
+			return nil, declcfg.Bundle{}, err
+		}
+		props = append(props, property.MustBuildBundleObject(j))
+	}
+	relatedImages := []declcfg.RelatedImage{{Name: "", Image: bundleImage}}
+	for _, ri := range b.CSV.Spec.RelatedImages {
+		relatedImages = append(relatedImages, declcfg.RelatedImage{Name: ri.Name, Image: ri.Image})
+	}
+	return b, declcfg.Bundle{
+		Schema:        declcfg.SchemaBundle,
+		Name:          b.CSV.Name,
+		Package:       packageName,
+		Image:         bundleImage,
+		Properties:    props,
+		RelatedImages: relatedImages,
+	}, nil
 }
 
 // cmdValidateCatalog loads the catalog as opm does and builds its model, which checks

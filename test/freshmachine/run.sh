@@ -280,7 +280,7 @@ host_step "pristine bookworm minbase root (debootstrap)" pristine_tarball
 host_step "unpack; Go, clone of HEAD, network settings" unpack_and_configure
 carry_env
 
-A="host client integration alerts datapath cluster images"
+A="host client integration alerts datapath cluster images olm"
 step "preflight before installing (must fail)" expect-fail -- "hack/preflight.sh $A"
 step "apt-get install make (README prerequisite)" -- "apt-get update -qq && apt-get install -y -qq --no-install-recommends make"
 step "make host-deps" -- "make host-deps"
