@@ -41,9 +41,11 @@ use_cluster() {
     say "using the cluster of KUBECONFIG=$KUBECONFIG"
     return 0
   fi
-  CLUSTER_KIND=local
   export KUBECONFIG=$LOCAL_KUBECONFIG
   cluster_lock
+  # Only once the lock is held: a run stopped while it waits must not stop, clean or
+  # diagnose the cluster another run is using (its exit trap reads CLUSTER_KIND).
+  CLUSTER_KIND=local
   if [ -s "$KUBECONFIG" ] && [ -x "$BIN/kubectl" ] && reachable; then LOCAL_WAS_UP=true; fi
   say "local cluster: test/cluster/up.sh"
   "$ROOT/test/cluster/up.sh" >&2
