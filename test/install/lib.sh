@@ -113,6 +113,13 @@ reset_cluster() {
   say "reset: no Hoard, no OLM, no Hoard CRDs"
   # shellcheck disable=SC2086 # one word per namespace
   kubectl delete namespace "$DEMO_NS" $MODE_NAMESPACES "$UPGRADE_NS" --ignore-not-found --wait=true --timeout=180s >&2 || true
+  # Namespaces another suite deleted without waiting (the e2e's cases end with --wait=false)
+  # must finish while an operator still runs to release its finalizers (Snapshots, sessions);
+  # otherwise the CRD deletion below waits for its timeout and then strips them.
+  local terminating
+  terminating=$(kubectl get namespaces -o json | jq -r '.items[] | select(.metadata.deletionTimestamp) | "namespace/" + .metadata.name')
+  # shellcheck disable=SC2086 # one word per namespace
+  [ -z "$terminating" ] || kubectl wait $terminating --for=delete --timeout=180s >&2 || true
   if "$BIN/helm" status "$HOARD_RELEASE" -n "$HOARD_NAMESPACE" >/dev/null 2>&1; then
     uninstall_hoard
   fi
