@@ -27,7 +27,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// The suites' credentials and the recorder that TestSecretsNotLeaked (secrets_test.go)
+// The suites' credentials and the recorder that TestSecretsNotLeaked (zz_secrets_test.go)
 // searches: every log (current and previous containers), event, status of a Stash or Hoard
 // object and termination message in the suites' namespaces and the operator's, from the
 // start of the test binary to its end.

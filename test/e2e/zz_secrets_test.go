@@ -12,8 +12,8 @@ import (
 )
 
 // TestSecretsNotLeaked is issue 11's proof that nothing leaked: after the suites (go test
-// runs a package's tests in the order of its files, and this file sorts after mysql_test.go
-// and faults_test.go), it searches every log, event, status and termination message the
+// runs a package's tests in the order of its files, and this file's zz_ prefix sorts it after
+// every other suite's, so that a new suite's namespace is searched too), it searches every log, event, status and termination message the
 // recorder saw (recorder_test.go) for each credential the suites used, in raw, URL-escaped and
 // base64 form, and fails listing where one was found.
 func TestSecretsNotLeaked(t *testing.T) {
