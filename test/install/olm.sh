@@ -317,6 +317,11 @@ olm_uninstall_hoard() {
   csv=$(kubectl -n "$OLM_HOARD_NS" get subscription hoard -o jsonpath='{.status.installedCSV}' 2>/dev/null || true)
   kubectl -n "$OLM_HOARD_NS" delete subscription hoard --ignore-not-found --wait=true --timeout=60s >&2
   [ -z "$csv" ] || kubectl -n "$OLM_HOARD_NS" delete csv "$csv" --ignore-not-found --wait=true --timeout=120s >&2
+  # OLM v0.28 garbage-collects neither what the operator applied itself (the admission guard)
+  # nor the bundle's extra ClusterRole (hoard-hook-exec): the README's uninstall deletes them,
+  # and so does this, before the check that nothing else is left.
+  kubectl delete validatingadmissionpolicybinding/hoard-admission-guard validatingadmissionpolicy/hoard-admission-guard \
+    clusterrole/hoard-hook-exec --ignore-not-found >&2
   [ "${1:-}" != check ] || assert_nothing_left "uninstall through OLM (Subscription, CSV $csv)" "" namespace-kept
   kubectl -n "$OLM_HOARD_NS" delete operatorgroup hoard --ignore-not-found --wait=true --timeout=60s >&2
   kubectl -n "$OLM_NS" delete catalogsource hoard-catalog --ignore-not-found --wait=true --timeout=60s >&2 || true
