@@ -241,10 +241,15 @@ func resticSnapshots(t *testing.T, url string) int {
 	pw := mustKubectl(t, "", "-n", namespace, "get", "secret", "rest-secret", "-o", "jsonpath={.data.RESTIC_PASSWORD}")
 	name := "restic-snapshots-" + strconv.FormatInt(time.Now().UnixNano()%1e6, 10)
 	script := `if ! restic cat config >/dev/null 2>&1; then echo 0; exit 0; fi; restic snapshots --json --no-lock | grep -o '"short_id"' | wc -l`
-	out := mustKubectl(t, "", "-n", namespace, "run", name, "--image="+img, "--image-pull-policy=IfNotPresent",
-		"--restart=Never", "--rm", "-i", "--quiet", "--pod-running-timeout=2m",
+	// Not `kubectl run -i --rm`: its attach can miss the output of a pod that ends before it
+	// attaches (seen as "no output" in CI). Wait for the pod to end and read its log instead.
+	mustKubectl(t, "", "-n", namespace, "run", name, "--image="+img, "--image-pull-policy=IfNotPresent",
+		"--restart=Never",
 		"--env=RESTIC_REPOSITORY=rest:"+url, "--env=RESTIC_PASSWORD_B64="+pw, "--env=HOME=/tmp",
 		"--command", "--", "sh", "-c", `export RESTIC_PASSWORD=$(echo "$RESTIC_PASSWORD_B64" | base64 -d); `+script)
+	defer func() { _, _ = kubectl("", "-n", namespace, "delete", "pod", name, "--ignore-not-found", "--wait=false") }()
+	mustKubectl(t, "", "-n", namespace, "wait", "pod/"+name, "--for=jsonpath={.status.phase}=Succeeded", "--timeout=3m")
+	out := mustKubectl(t, "", "-n", namespace, "logs", name)
 	f := strings.Fields(out)
 	if len(f) == 0 {
 		t.Fatalf("restic snapshots: no output")
