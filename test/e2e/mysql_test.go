@@ -247,7 +247,9 @@ func resticSnapshots(t *testing.T, url string) int {
 		"--restart=Never",
 		"--env=RESTIC_REPOSITORY=rest:"+url, "--env=RESTIC_PASSWORD_B64="+pw, "--env=HOME=/tmp",
 		"--command", "--", "sh", "-c", `export RESTIC_PASSWORD=$(echo "$RESTIC_PASSWORD_B64" | base64 -d); `+script)
-	defer func() { _, _ = kubectl("", "-n", namespace, "delete", "pod", name, "--ignore-not-found", "--wait=false") }()
+	defer func() {
+		_, _ = kubectl("", "-n", namespace, "delete", "pod", name, "--ignore-not-found", "--wait=false")
+	}()
 	mustKubectl(t, "", "-n", namespace, "wait", "pod/"+name, "--for=jsonpath={.status.phase}=Succeeded", "--timeout=3m")
 	out := mustKubectl(t, "", "-n", namespace, "logs", name)
 	f := strings.Fields(out)
