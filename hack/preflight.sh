@@ -11,8 +11,7 @@
 # AREA: host client integration alerts datapath cluster images olm (host is always included).
 #
 # A bin/ tool counts only when its link resolves to an executable file: links into the machine
-# cache (~/.cache/hoard) dangle when the cache is wiped, and bin/etcd links to Debian's
-# /usr/bin/etcd, which is missing until etcd-server is installed. Programs are looked up as files
+# cache (~/.cache/hoard) dangle when the cache is wiped. Programs are looked up as files
 # (`type -P` on PATH plus /usr/sbin:/usr/bin:/sbin:/bin), never as shell functions or aliases:
 # a function named like a program is how a missing etcd once went unnoticed.
 set -euo pipefail
@@ -202,7 +201,6 @@ check() {
 how() {
   case $1 in
     apt:*) echo "hack/apt.sh ${1#apt:}   (Debian package ${1#apt:})" ;;
-    tool:etcd) echo "hack/tools.sh etcd   (installs Debian's etcd-server and links bin/etcd to /usr/bin/etcd)" ;;
     tool:*) echo "hack/tools.sh ${1#tool:}   (builds the version pinned under hack/tools/ into ~/.cache/hoard/tools)" ;;
     make:*) echo "make ${1#make:}" ;;
     go) echo "install Go (see go.mod for the version) and put it on PATH; the scripts cannot install it" ;;

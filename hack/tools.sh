@@ -43,6 +43,10 @@ declare -A pkgs=(
   [olm-cpb]="olm github.com/operator-framework/operator-lifecycle-manager/util/cpb"
   [opm]="opm github.com/operator-framework/operator-registry/cmd/opm"
   [grpc-health-probe]="grpc-health-probe github.com/grpc-ecosystem/grpc-health-probe"
+  # etcd at the minor Kubernetes 1.34 is released with (3.6), for envtest and the cluster:
+  # Debian's 3.4 cannot answer the progress requests the API server needs to serve
+  # consistent lists from its watch cache, so every list read etcd (docs/design/0034).
+  [etcd]="etcd go.etcd.io/etcd/server/v3"
 )
 
 # name -> build tags. promtool without Prometheus's service-discovery plugins (cloud SDKs it
@@ -77,24 +81,10 @@ build() {
   ln -sfn "$out" "$bin/$name"
 }
 
-# etcd comes from Debian (etcd-server); envtest only needs the binary. The function must not
-# be called etcd: `command -v etcd` would then find the function, not the binary.
-install_etcd() {
-  if [ ! -x /usr/bin/etcd ]; then
-    "$root/hack/apt.sh" etcd-server
-  fi
-  # Debian starts a system etcd on install; tests run their own, so keep the port free.
-  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
-    systemctl stop etcd >/dev/null 2>&1 || true
-    systemctl disable etcd >/dev/null 2>&1 || true
-  fi
-  ln -sfn /usr/bin/etcd "$bin/etcd"
-}
-
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ] || [ "${targets[0]}" = all ]; then
-  targets=(etcd "${!pkgs[@]}")
+  targets=("${!pkgs[@]}")
 fi
 for t in "${targets[@]}"; do
-  if [ "$t" = etcd ]; then install_etcd; else build "$t"; fi
+  build "$t"
 done

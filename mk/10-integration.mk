@@ -4,7 +4,7 @@ ENVTEST_ASSETS := $(BIN)/kube-apiserver $(BIN)/etcd
 
 $(BIN)/kube-apiserver: hack/tools/kube/go.mod hack/tools/kube/go.sum
 	hack/tools.sh kube-apiserver
-$(BIN)/etcd:
+$(BIN)/etcd: hack/tools/etcd/go.mod hack/tools/etcd/go.sum
 	hack/tools.sh etcd
 
 .PHONY: test-unit

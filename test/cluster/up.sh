@@ -323,7 +323,22 @@ cluster_images() {
 
 # --- control plane ----------------------------------------------------------------------------
 
+# etcd_minor BIN: the major.minor of an etcd binary ("3.6").
+etcd_minor() { "$1" --version | awk '/^etcd Version:/ {split($3, v, "."); print v[1] "." v[2]}'; }
+
 start_etcd() {
+  # An etcd data directory opens only with the minor that wrote it or the next one: 3.6 panics
+  # on 3.4's ("removed all voters"). This is a test cluster whose contents each run installs
+  # again, so when the minor changes (Debian's 3.4 before docs/design/0034) it starts from an
+  # empty etcd, and the control plane that cached the old one restarts with it.
+  local want
+  want=$(etcd_minor "$BIN/etcd")
+  if [ -d "$STATE/etcd/member" ] && [ "$(cat "$STATE/etcd.minor" 2>/dev/null)" != "$want" ]; then
+    log "the etcd data was written by etcd $(cat "$STATE/etcd.minor" 2>/dev/null || echo 3.4), which etcd $want cannot open: starting from an empty etcd"
+    local c
+    for c in kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$c"; done
+    rm -rf "$STATE/etcd"
+  fi
   mkdir -p "$STATE/etcd"
   chmod 0700 "$STATE/etcd"
   local c=http://127.0.0.1:$ETCD_CLIENT_PORT p=http://127.0.0.1:$ETCD_PEER_PORT
@@ -332,6 +347,7 @@ start_etcd() {
     --listen-peer-urls "$p" --initial-advertise-peer-urls "$p" --initial-cluster "hoard=$p" \
     --auto-compaction-retention 1h --quota-backend-bytes 2147483648 --log-level warn
   wait_for etcd 60 curl -fsS "$c/health"
+  echo "$want" >"$STATE/etcd.minor"
 }
 
 start_apiserver() {

@@ -8,7 +8,7 @@
 #   preflight before installing   must FAIL (the root really lacks everything)
 #   apt-get install make          the README's one manual step
 #   make host-deps                git, ca-certificates
-#   make tools                    hack/tools.sh all: every pinned tool, and etcd-server
+#   make tools                    hack/tools.sh all: every pinned tool, etcd included
 #   make datapath-tools           MariaDB server and client, restic, rest-server, versitygw
 #   make pushgateway-bin          prometheus-pushgateway
 #   make cluster-deps             what test/cluster/up.sh installs before it starts anything
