@@ -188,7 +188,9 @@ func (s *Splitter) readLine() error {
 }
 
 // isSpace is my_isspace for the client's single-byte character set.
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
 
 func (s *Splitter) flush() {
 	if len(s.out) > 0 {
