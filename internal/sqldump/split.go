@@ -67,6 +67,8 @@ type Splitter struct {
 	line      []byte
 	pos       int
 	needSpace bool
+	// ssComment: inside a version comment on this line, whose end is not a comment's end.
+	ssComment bool
 	inLine    bool
 	// out collects the accepted bytes of the current line, buf the statement so far.
 	out []byte
@@ -125,7 +127,7 @@ func (s *Splitter) Next() (Statement, error) {
 					continue
 				}
 			}
-			s.inLine, s.pos, s.needSpace = true, 0, false
+			s.inLine, s.pos, s.needSpace, s.ssComment = true, 0, false, false
 			s.out = s.out[:0]
 		}
 		st, ok, err := s.scan()
@@ -179,6 +181,14 @@ func (s *Splitter) readLine() error {
 	s.lineNo++
 	if n := len(line); n > 0 && line[n-1] == '\n' {
 		line = line[:n-1]
+		// Outside --binary-mode the client reads "\r\n" as "\n".
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+	}
+	if s.lineNo == 1 {
+		// The client skips a UTF-8 byte order mark.
+		line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
 	}
 	if line == nil {
 		line = []byte{}
@@ -291,13 +301,18 @@ func (s *Splitter) scan() (Statement, bool, error) {
 			s.pos += 2
 			s.mlComment = true
 			s.flush()
-		case s.mlComment && c == '*' && s.pos+1 < len(line) && line[s.pos+1] == '/':
+		case s.mlComment && !s.ssComment && c == '*' && s.pos+1 < len(line) && line[s.pos+1] == '/':
 			s.pos += 2
 			s.mlComment = false
 			s.flush()
 			s.needSpace = true
 		default:
 			s.pos++
+			if s.inString == 0 && c == '/' && s.pos+1 < len(line) && line[s.pos] == '*' && line[s.pos+1] == '!' {
+				s.ssComment = true
+			} else if s.inString == 0 && s.ssComment && c == '*' && s.pos < len(line) && line[s.pos] == '/' {
+				s.ssComment = false
+			}
 			if c == s.inString {
 				s.inString = 0
 			} else if !s.mlComment && s.inString == 0 && (c == '\'' || c == '"' || c == '`') {
@@ -453,7 +468,8 @@ func (s *Splitter) command(name string, text []byte) (*Statement, error) {
 	case "delimiter":
 		arg := getArg(text)
 		if arg == "" {
-			return nil, fmt.Errorf("line %d: DELIMITER must be followed by a 'delimiter' character or string", s.lineNo)
+			// The client complains and goes on with the same delimiter.
+			return nil, nil
 		}
 		if bytes.IndexByte([]byte(arg), '\\') >= 0 {
 			return nil, fmt.Errorf("line %d: DELIMITER cannot contain a backslash character", s.lineNo)
