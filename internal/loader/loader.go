@@ -31,6 +31,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	gomysql "github.com/go-sql-driver/mysql"
+
 	"github.com/hoard-operator/hoard/internal/sqldump"
 )
 
@@ -53,8 +55,10 @@ func DefaultConnections() int { return max(1, min(runtime.GOMAXPROCS(0), 16)) }
 type Stats struct {
 	Statements int64
 	Tables     int
-	// DeferredTables is the number of tables whose indexes were built after their rows.
+	// DeferredTables is the number of tables whose indexes were built after their rows;
+	// Deferred their names and the keys, in the order they were added.
 	DeferredTables int
+	Deferred       map[string][]string
 	Connections    int
 }
 
@@ -209,6 +213,7 @@ type unit struct {
 	table   string
 	innodb  bool
 	skipped bool // its LOCK TABLES was not sent
+	hasRows bool // an INSERT was queued
 	defer_  *sqldump.Deferred
 	last    *task
 	inserts []*task
@@ -223,6 +228,8 @@ type task struct {
 	unit   *unit
 	// closes: the unit's last task.
 	closes bool
+	// retry: an INSERT that InnoDB rolled back as a deadlock victim runs again.
+	retry bool
 }
 
 func (e *engine) run() error {
@@ -316,7 +323,17 @@ func (e *engine) handle(st sqldump.Statement) error {
 		e.controlLocks = true
 		return e.barrier(text, st.Line)
 	case sqldump.Insert:
+		if !u.hasRows {
+			// Into an empty table with both checks off, InnoDB loads one statement under a
+			// table lock (and sorts its indexes): the first one runs alone, the others can
+			// then spread over the connections.
+			u.hasRows = true
+			e.sync(u, text, st.Line)
+			u.last.retry = true
+			return nil
+		}
 		t := e.newTask(text, st.Line, u, u.last)
+		t.retry = true
 		u.inserts = append(u.inserts, t)
 		e.enqueue(t)
 	default:
@@ -457,6 +474,10 @@ func (e *engine) finished(u *unit) {
 	e.stats.Tables++
 	if u.defer_ != nil {
 		e.stats.DeferredTables++
+		if e.stats.Deferred == nil {
+			e.stats.Deferred = map[string][]string{}
+		}
+		e.stats.Deferred[u.name] = u.defer_.Keys
 	}
 	if e.o.Log != nil {
 		e.o.Log.Info("table loaded", "table", u.name, "deferredIndexes", len(deferredKeys(u)))
@@ -504,7 +525,7 @@ func (w *worker) do(t *task) {
 		return
 	}
 	if t.text != "" {
-		if _, err := w.conn.ExecContext(e.ctx, t.text); err != nil {
+		if err := w.exec(t); err != nil {
 			if e.ctx.Err() == nil {
 				e.fail(t.line, t.unit, err)
 			}
@@ -515,6 +536,21 @@ func (w *worker) do(t *task) {
 	t.deps = nil
 	if t.closes {
 		e.finished(t.unit)
+	}
+}
+
+// maxDeadlockRetries bounds the runs of an INSERT that keeps losing deadlocks.
+const maxDeadlockRetries = 5
+
+// exec runs a task's statement. Concurrent INSERTs into one table can deadlock; InnoDB then
+// rolls the victim statement back whole (autocommit), and it runs again.
+func (w *worker) exec(t *task) error {
+	for attempt := 0; ; attempt++ {
+		_, err := w.conn.ExecContext(w.e.ctx, t.text)
+		var me *gomysql.MySQLError
+		if err == nil || !t.retry || attempt >= maxDeadlockRetries || !errors.As(err, &me) || me.Number != 1213 {
+			return err
+		}
 	}
 }
 

@@ -45,6 +45,9 @@ type element struct {
 	cols    []string
 	autoInc bool
 	hash    bool
+	// key: an index of any kind; fulltext: a FULLTEXT one.
+	key      bool
+	fulltext bool
 }
 
 var errNotCreateTable = errors.New("not a CREATE TABLE with a column list")
@@ -189,6 +192,10 @@ func (ct *CreateTableStmt) classify(e *element) {
 	case w(0, "FOREIGN"), w(0, "CONSTRAINT") && (w(1, "FOREIGN") || w(2, "FOREIGN")):
 		e.kind = elemForeign
 		keyCols()
+	case w(0, "FULLTEXT"):
+		e.kind, e.key, e.fulltext = elemOther, true, true
+	case w(0, "SPATIAL"), w(0, "VECTOR"):
+		e.kind, e.key = elemOther, true
 	case toks[0].kind == tWord && isReserved(text, toks[0]):
 		e.kind = elemOther
 	default:
@@ -199,6 +206,9 @@ func (ct *CreateTableStmt) classify(e *element) {
 				e.autoInc = true
 			}
 		}
+	}
+	if e.kind == elemPrimary || e.kind == elemUnique || e.kind == elemKey {
+		e.key = true
 	}
 	if e.kind == elemUnique && e.hash {
 		// A long unique key (USING HASH) has a hidden column: it stays.
@@ -280,11 +290,12 @@ func (ct *CreateTableStmt) DeferKeys() *Deferred {
 			}
 		}
 	}
-	// Within a class, a deferred key must not come before a kept one.
+	// Within a class, a deferred key must not come before a kept one. Kept keys other than
+	// FULLTEXT (which the server lists last) are taken to be of every class.
 	for _, class := range []elemKind{elemUnique, elemKey} {
 		lastKept := -1
 		for i, e := range ct.elements {
-			if e.kind == class && !defer_[i] {
+			if (e.kind == class || e.kind == elemOther && e.key && !e.fulltext) && !defer_[i] {
 				lastKept = i
 			}
 		}

@@ -52,12 +52,16 @@ func (l *lexer) next() (token, bool) {
 					p++
 				}
 				p++
+				digits := p
 				for p < len(t) && t[p] >= '0' && t[p] <= '9' {
 					p++
 				}
-				l.pos = p
-				l.inVersion = true
-				continue
+				// 999999: no server runs it (mariadb-dump's sandbox line): a comment.
+				if string(t[digits:p]) != "999999" {
+					l.pos = p
+					l.inVersion = true
+					continue
+				}
 			}
 			end := bytes.Index(t[p:], []byte("*/"))
 			if end < 0 {
