@@ -112,4 +112,3 @@ func (b *bench) benchRestore(sizeArg string, runs int, dump string, start func(n
 	}
 	return nil
 }
-
