@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,6 +91,16 @@ func (d *dumpReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// waitResult is closed once result returns.
+func waitResult(result func() error) <-chan struct{} {
+	c := make(chan struct{})
+	go func() {
+		_ = result()
+		close(c)
+	}()
+	return c
+}
+
 // loadWithEngine streams the snapshot's file into the restore engine.
 func (s *session) loadWithEngine(ctx context.Context, o *RestoreOptions, snap *restic.Snapshot, file string, progress *streamProgress) error {
 	db, err := engineDB(s.target, s.stderr)
@@ -125,14 +136,33 @@ func (s *session) loadWithEngine(ctx context.Context, o *RestoreOptions, snap *r
 	s.log.Info("loading with the restore engine", "connections", conns, "deferIndexes", !o.NoDeferIndexes, "skipBinlog", o.SkipBinlog)
 	stats, loadErr := loader.Load(ctx, db, &dumpReader{r: r, progress: progress, result: result}, loader.Options{
 		Connections: conns, DeferIndexes: !o.NoDeferIndexes, SkipBinlog: o.SkipBinlog, Log: s.log,
+		Progress: func(done int, loading []string) {
+			l := strings.Join(loading, ",")
+			progress.tablesDone.Store(int64(done))
+			progress.loading.Store(&l)
+		},
 	})
+	if ctx.Err() != nil {
+		// The Job is being stopped: restic was interrupted by the same signal and must
+		// remove its lock before it exits; a reader gone first would kill it with SIGPIPE
+		// and leave the lock. What it still writes is read and dropped meanwhile.
+		go func() { _, _ = io.Copy(io.Discard, r) }()
+		select {
+		case <-waitResult(result):
+		case <-time.After(mysql.WriterGrace):
+		}
+	}
 	// Whatever restic still writes goes nowhere: it stops on a broken pipe.
 	r.Close()
 	derr := result()
 	done2 := FormatBytes(progress.done.Load())
 	switch {
 	case loadErr != nil && ctx.Err() != nil:
-		return fmt.Errorf("the restore was stopped by a termination signal (pod deleted or deadline passed) after %s of the dump, the database may be partly restored: %w", done2, loadErr)
+		err := loadErr
+		if derr != nil {
+			err = derr
+		}
+		return fmt.Errorf("the restore was stopped by a termination signal (pod deleted or deadline passed) after %s of the dump, the database may be partly restored: %w", done2, err)
 	case loadErr != nil:
 		return fmt.Errorf("restore failed after %s of the dump, the database may be partly restored: %w", done2, loadErr)
 	case derr != nil && !restic.ReaderGone(derr):

@@ -14,9 +14,10 @@
 //     dump set up for it.
 //
 // An InnoDB table's secondary indexes can be created after its rows (see
-// sqldump.CreateTableStmt.DeferKeys). Each connection sets unique_checks=0 and
-// foreign_key_checks=0 for its own session (and sql_log_bin=0 when asked); no server-wide
-// setting is changed.
+// sqldump.CreateTableStmt.DeferKeys). Each connection sets foreign_key_checks=0 for its own
+// session, as tables that refer to each other load side by side (and sql_log_bin=0 when
+// asked); unique_checks is what the dump sets (mysqldump's header turns it off). No
+// server-wide setting is changed.
 package loader
 
 import (
@@ -27,6 +28,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,6 +48,9 @@ type Options struct {
 	SkipBinlog bool
 	// Log gets one line per table loaded; nil for none.
 	Log *slog.Logger
+	// Progress is called when a table starts or ends loading, with the number of tables
+	// loaded and those being loaded; nil for none.
+	Progress func(tablesDone int, loading []string)
 }
 
 // DefaultConnections is the number of loading connections for GOMAXPROCS.
@@ -77,14 +82,23 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	if e.Line > 0 {
+	var me *gomysql.MySQLError
+	switch {
+	case errors.As(e.Err, &me) && e.Line > 0:
+		// The server's own message, as the mysql client prints it.
+		fmt.Fprintf(&b, "ERROR %d (%s) at line %d: %s", me.Number, me.SQLState[:], e.Line, me.Message)
+		if e.Table != "" {
+			fmt.Fprintf(&b, " (table %s)", e.Table)
+		}
+	case e.Line > 0:
 		fmt.Fprintf(&b, "the statement at line %d of the dump", e.Line)
 		if e.Table != "" {
 			fmt.Fprintf(&b, " (table %s)", e.Table)
 		}
-		b.WriteString(" failed: ")
+		fmt.Fprintf(&b, " failed: %v", e.Err)
+	default:
+		b.WriteString(e.Err.Error())
 	}
-	b.WriteString(e.Err.Error())
 	fmt.Fprintf(&b, "; %d tables were loaded completely", len(e.Completed))
 	if n := len(e.Completed); n > 0 {
 		b.WriteString(" (")
@@ -164,7 +178,7 @@ func (e *engine) open(db *sql.DB) (*sql.Conn, error) {
 }
 
 func (e *engine) sessionSettings(c *sql.Conn) error {
-	q := "SET SESSION unique_checks=0, foreign_key_checks=0"
+	q := "SET SESSION foreign_key_checks=0"
 	if e.o.SkipBinlog {
 		q += ", sql_log_bin=0"
 	}
@@ -298,6 +312,7 @@ func (e *engine) handle(st sqldump.Statement) error {
 		e.mu.Lock()
 		e.loading[name] = true
 		e.mu.Unlock()
+		e.progress()
 	}
 	u := e.cur
 	switch c.Role {
@@ -466,7 +481,24 @@ func (e *engine) failure() error {
 	return e.err
 }
 
+// progress reports the tables loaded and loading.
+func (e *engine) progress() {
+	if e.o.Progress == nil {
+		return
+	}
+	e.mu.Lock()
+	done := len(e.completed)
+	loading := make([]string, 0, len(e.loading))
+	for name := range e.loading {
+		loading = append(loading, name)
+	}
+	e.mu.Unlock()
+	sort.Strings(loading)
+	e.o.Progress(done, loading)
+}
+
 func (e *engine) finished(u *unit) {
+	defer e.progress()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.loading, u.name)
@@ -569,7 +601,7 @@ func (w *worker) catchUp(n int) error {
 			return err
 		}
 		l := strings.ToLower(q)
-		reset = reset || strings.Contains(l, "unique_checks") || strings.Contains(l, "foreign_key_checks") || strings.Contains(l, "sql_log_bin")
+		reset = reset || strings.Contains(l, "foreign_key_checks") || strings.Contains(l, "sql_log_bin")
 	}
 	w.applied = n
 	if reset {
