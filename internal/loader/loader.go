@@ -168,7 +168,7 @@ func Load(ctx context.Context, db *sql.DB, r io.Reader, o Options) (*Stats, erro
 func (e *engine) open(db *sql.DB) (*sql.Conn, error) {
 	c, err := db.Conn(e.ctx)
 	if err != nil {
-		return nil, fmt.Errorf("failed to connect to the database: %w", err)
+		return nil, fmt.Errorf("the restore engine failed to connect to the database (the Task param restoreMode: pipe restores with the mysql client instead): %w", err)
 	}
 	if err := e.sessionSettings(c); err != nil {
 		c.Close()
