@@ -107,7 +107,7 @@ func (s *session) loadWithEngine(ctx context.Context, o *RestoreOptions, snap *r
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	r, w, err := pipe.New()
 	if err != nil {
 		return fmt.Errorf("failed to create a pipe for the dump: %w", err)

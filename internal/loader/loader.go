@@ -135,7 +135,7 @@ func Load(ctx context.Context, db *sql.DB, r io.Reader, o Options) (*Stats, erro
 	if e.control, err = e.open(db); err != nil {
 		return nil, err
 	}
-	defer e.control.Close()
+	defer func() { _ = e.control.Close() }()
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		c, err := e.open(db)
@@ -148,7 +148,7 @@ func Load(ctx context.Context, db *sql.DB, r io.Reader, o Options) (*Stats, erro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer c.Close()
+			defer func() { _ = c.Close() }()
 			w.run()
 		}()
 	}
@@ -171,7 +171,7 @@ func (e *engine) open(db *sql.DB) (*sql.Conn, error) {
 		return nil, fmt.Errorf("the restore engine failed to connect to the database (the Task param restoreMode: pipe restores with the mysql client instead): %w", err)
 	}
 	if err := e.sessionSettings(c); err != nil {
-		c.Close()
+		_ = c.Close()
 		return nil, err
 	}
 	return c, nil
@@ -553,13 +553,13 @@ func (w *worker) do(t *task) {
 		return
 	}
 	if err := w.catchUp(t.logLen); err != nil {
-		e.fail(t.line, t.unit, err)
+		_ = e.fail(t.line, t.unit, err)
 		return
 	}
 	if t.text != "" {
 		if err := w.exec(t); err != nil {
 			if e.ctx.Err() == nil {
-				e.fail(t.line, t.unit, err)
+				_ = e.fail(t.line, t.unit, err)
 			}
 			return
 		}

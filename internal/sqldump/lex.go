@@ -147,9 +147,6 @@ func tokens(text []byte) ([]token, bool) {
 	}
 }
 
-// tokenText is the raw text of a token.
-func tokenText(text []byte, t token) []byte { return text[t.start:t.end] }
-
 // is tells whether t is the word w (any case).
 func is(text []byte, t token, w string) bool {
 	return t.kind == tWord && bytes.EqualFold(text[t.start:t.end], []byte(w))

@@ -197,6 +197,11 @@ func (s *Splitter) readLine() error {
 	return nil
 }
 
+// versionComment tells whether b, what follows a "/*", makes it a version comment.
+func versionComment(b []byte) bool {
+	return len(b) > 0 && (b[0] == '!' || b[0] == 'M' && len(b) > 1 && b[1] == '!')
+}
+
 // special are the bytes that can start a quote, an escape, a comment or a version comment.
 var special = func() (t [256]bool) {
 	for _, c := range []byte("\\'\"`#-/*") {
@@ -264,7 +269,7 @@ func (s *Splitter) scan() (Statement, bool, error) {
 		}
 		switch {
 		case !s.mlComment && c == '\\' && s.inString != '`' &&
-			!(s.inString == '"' && s.AnsiQuotes) && !(s.inString != 0 && s.NoBackslashEscapes):
+			(s.inString != '"' || !s.AnsiQuotes) && (s.inString == 0 || !s.NoBackslashEscapes):
 			s.pos++
 			if s.pos >= len(line) {
 				// The client drops a backslash at the end of a line.
@@ -317,7 +322,7 @@ func (s *Splitter) scan() (Statement, bool, error) {
 			s.flush()
 			s.pos = len(line)
 		case s.inString == 0 && c == '/' && s.pos+1 < len(line) && line[s.pos+1] == '*' &&
-			!(s.pos+2 < len(line) && (line[s.pos+2] == '!' || line[s.pos+2] == 'M' && s.pos+3 < len(line) && line[s.pos+3] == '!')):
+			!versionComment(line[s.pos+2:]):
 			s.pos += 2
 			s.mlComment = true
 			s.flush()
