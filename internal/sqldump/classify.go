@@ -126,6 +126,11 @@ var setBarrierWords = []string{"GLOBAL", "PERSIST", "PERSIST_ONLY", "PASSWORD", 
 func classifySet(text []byte) Class {
 	toks, _ := tokens(text)
 	for i, t := range toks {
+		if isPunct(text, t, '(') {
+			// A function or a subquery (SET @id = NEXTVAL(s)) must not run once per
+			// connection: it runs once, in dump order.
+			return Class{}
+		}
 		if t.kind != tWord {
 			continue
 		}

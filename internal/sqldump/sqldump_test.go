@@ -85,6 +85,8 @@ func TestClassify(t *testing.T) {
 		{"SET @saved_cs_client = @@character_set_client", Class{Role: Session}},
 		{"SET GLOBAL max_connections = 10", Class{}},
 		{"SET autocommit=0", Class{}},
+		{"SET @id = NEXTVAL(s)", Class{}},
+		{"/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */", Class{Role: Session}},
 		{"DROP TABLE IF EXISTS `t`", Class{Role: DropTable, Table: "t"}},
 		{"DROP TABLE IF EXISTS `a`, `b`", Class{}},
 		{"CREATE TABLE `d`.`t` (\n  `id` int NOT NULL\n) ENGINE=InnoDB", Class{Role: CreateTable, DB: "d", Table: "t"}},
