@@ -206,8 +206,9 @@ type engine struct {
 	// seen since the last barrier.
 	cur   *unit
 	units map[string]*task
-	// serial: from now on every statement runs on the control connection (a temporary
-	// table, or LOCK TABLES of a table whose rows cannot be spread).
+	// serial: from now on every statement runs on the control connection (see
+	// sqldump.Class.Serial); controlLocks: until UNLOCK TABLES (LOCK TABLES of a table
+	// whose rows cannot be spread).
 	serial       bool
 	controlLocks bool
 
@@ -274,7 +275,7 @@ func (e *engine) handle(st sqldump.Statement) error {
 	}
 	text := string(st.Text)
 	c := sqldump.Classify(st.Text)
-	if c.Temporary {
+	if c.Serial {
 		e.serial = true
 	}
 	if e.serial || e.controlLocks {

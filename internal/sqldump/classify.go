@@ -37,8 +37,10 @@ type Class struct {
 	// DB and Table name the table of a table statement; DB is empty when the statement does
 	// not qualify it (the session's database).
 	DB, Table string
-	// Temporary is a CREATE/DROP TEMPORARY TABLE (Role Other): its table lives in one session.
-	Temporary bool
+	// Serial (Role Other): what follows must run on the statement's own connection — a
+	// CREATE/DROP TEMPORARY TABLE (its table lives in one session), or a SET computed by a
+	// function or subquery, which must run once but may set what later statements use.
+	Serial bool
 }
 
 // Classify tells what a statement (as the client sends it) does.
@@ -79,7 +81,7 @@ func Classify(text []byte) Class {
 			}
 		}
 	case w(0, "DROP") && w(1, "TEMPORARY"), w(0, "CREATE") && w(1, "TEMPORARY"):
-		return Class{Temporary: true}
+		return Class{Serial: true}
 	case versioned:
 		// mysqldump's placeholders for views are version-commented CREATE/DROP TABLE.
 	case w(0, "DROP") && w(1, "TABLE"):
@@ -129,7 +131,7 @@ func classifySet(text []byte) Class {
 		if isPunct(text, t, '(') {
 			// A function or a subquery (SET @id = NEXTVAL(s)) must not run once per
 			// connection: it runs once, in dump order.
-			return Class{}
+			return Class{Serial: true}
 		}
 		if t.kind != tWord {
 			continue
