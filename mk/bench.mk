@@ -21,3 +21,11 @@ bench-snapshots: $(ENVTEST_ASSETS) $(BIN)/kubectl ## `kubectl get snapshots` p50
 # The real kubectl is what the snapshot bench times; a fresh machine has none until this builds it.
 $(BIN)/kubectl: hack/tools/kube/go.mod hack/tools/kube/go.sum
 	hack/tools.sh kubectl
+
+# Size of the dump bench-restore generates: 1GiB by default, smaller for a quick look.
+RESTORE_SIZE ?= 1GiB
+RESTORE_RUNS ?= 3
+
+.PHONY: bench-restore
+bench-restore: datapath-tools ## Restore of one snapshot: Stash's restic dump | mysql vs. the restore engine at 1, 2, N connections, binlog off and on (RESTORE_SIZE=1GiB RESTORE_RUNS=3).
+	go run ./test/datapath/bench -restore -size $(RESTORE_SIZE) -runs $(RESTORE_RUNS)

@@ -50,6 +50,9 @@ type streamProgress struct {
 	done  atomic.Int64
 	total atomic.Int64
 	pp    *progressPrinter
+	// tablesDone and loading: the restore engine's tables.
+	tablesDone atomic.Int64
+	loading    atomic.Pointer[string]
 }
 
 // update records that n bytes went through and reports it (at most once per interval).
@@ -60,7 +63,10 @@ func (p *streamProgress) update(n int64) {
 
 func (p *streamProgress) progress() result.Progress {
 	done, total := p.done.Load(), p.total.Load()
-	r := result.Progress{BytesDone: done, TotalBytes: total}
+	r := result.Progress{BytesDone: done, TotalBytes: total, TablesDone: p.tablesDone.Load()}
+	if l := p.loading.Load(); l != nil {
+		r.Loading = *l
+	}
 	if total > 0 {
 		r.PercentDone = min(100, float64(done)*100/float64(total))
 	}

@@ -27,6 +27,15 @@ type RestoreOptions struct {
 	SourceTarget string
 	// MySQLArgs are extra arguments for mysql (e.g. a database to restore into).
 	MySQLArgs string
+	// Mode is ModeEngine (the default, also when empty) or ModePipe. MySQLArgs need the pipe.
+	Mode string
+	// Connections is the restore engine's number of loading connections; 0 for one per CPU.
+	Connections int
+	// SkipBinlog: the engine's sessions do not write the binary log (sql_log_bin=0), so
+	// replicas do not get the restored data. Only when the user allows it.
+	SkipBinlog bool
+	// NoDeferIndexes: the engine creates secondary indexes with their tables.
+	NoDeferIndexes bool
 }
 
 // Restore streams a snapshot's dump into mysql. It always returns a Result.
@@ -37,6 +46,9 @@ func Restore(ctx context.Context, o *RestoreOptions) *result.Result {
 	defer s.close()
 	// Refused arguments stop the step before anything runs.
 	_, err := UserArgs(o.MySQLArgs)
+	if err == nil && o.Mode != "" && o.Mode != ModeEngine && o.Mode != ModePipe {
+		err = fmt.Errorf("unknown restore mode %q: %s or %s", o.Mode, ModeEngine, ModePipe)
+	}
 	if err == nil {
 		err = s.open()
 	}
@@ -85,6 +97,38 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 	s.log.Info("restoring", "snapshot", snap.ShortID, "host", snap.Hostname, "target", target.String(),
 		"time", snap.Time.UTC().Format(time.RFC3339), "file", file, "size", FormatBytes(progress.total.Load()))
 
+	if o.Mode == ModePipe || len(userArgs) > 0 {
+		if len(userArgs) > 0 && o.Mode != ModePipe {
+			s.log.Info("the mysql arguments (args) need the mysql client: restoring with restic dump | mysql")
+		}
+		err = s.loadWithPipe(ctx, userArgs, snap, file, progress)
+	} else {
+		err = s.loadWithEngine(ctx, o, snap, file, progress)
+	}
+	if err != nil {
+		return err
+	}
+	// restic wrote the whole file and mysql executed all of it.
+	if total := progress.total.Load(); total > 0 {
+		progress.done.Store(total)
+	}
+	progress.pp.report(progress.progress(), true)
+	name := snap.ShortID
+	if name == "" && len(snap.ID) >= 8 {
+		name = snap.ID[:8]
+	}
+	// Without a recorded size, this is the last reading of mysql's input.
+	n := progress.done.Load()
+	res.Snapshots = []result.Snapshot{{
+		Name: name, Hostname: snap.Hostname, Target: target.String(), Time: formatTime(snap.Time),
+		Path: path.Base(file), TotalSize: FormatBytes(n), TotalBytes: n,
+	}}
+	s.log.Info("restored", "snapshot", name, "host", snap.Hostname, "target", target.String(), "size", FormatBytes(n))
+	return nil
+}
+
+// loadWithPipe is Stash's restore: `restic dump | mysql`.
+func (s *session) loadWithPipe(ctx context.Context, userArgs []string, snap *restic.Snapshot, file string, progress *streamProgress) error {
 	load, err := s.db.StartLoad(ctx, userArgs)
 	if err != nil {
 		return err
@@ -119,22 +163,6 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 		load.Abort()
 		return fmt.Errorf("restore failed after %s of the dump, the database may be partly restored: %w", FormatBytes(progress.done.Load()), dumpErr)
 	}
-	// restic wrote the whole file and mysql executed all of it.
-	if total := progress.total.Load(); total > 0 {
-		progress.done.Store(total)
-	}
-	progress.pp.report(progress.progress(), true)
-	name := snap.ShortID
-	if name == "" && len(snap.ID) >= 8 {
-		name = snap.ID[:8]
-	}
-	// Without a recorded size, this is the last reading of mysql's input.
-	n := progress.done.Load()
-	res.Snapshots = []result.Snapshot{{
-		Name: name, Hostname: snap.Hostname, Target: target.String(), Time: formatTime(snap.Time),
-		Path: path.Base(file), TotalSize: FormatBytes(n), TotalBytes: n,
-	}}
-	s.log.Info("restored", "snapshot", name, "host", snap.Hostname, "target", target.String(), "size", FormatBytes(n))
 	return nil
 }
 

@@ -88,6 +88,8 @@ type session struct {
 	work   string
 	restic *restic.Restic
 	db     *mysql.Client
+	// target is the database's connection (for the restore engine).
+	target *mysql.Target
 	// location is the repository, with credentials scrubbed, for messages.
 	location string
 }
@@ -108,6 +110,7 @@ func (s *session) open() error {
 	if err != nil {
 		return err
 	}
+	s.target = target
 	cacheDir := ""
 	if o.EnableCache {
 		cacheDir = filepath.Join(o.ScratchDir, "restic-cache")

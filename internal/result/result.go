@@ -204,6 +204,10 @@ type Progress struct {
 	TotalBytes  int64   `json:"totalBytes,omitempty"`
 	// Elapsed is a Go duration string.
 	Elapsed string `json:"elapsed,omitempty"`
+	// TablesDone and Loading are a restore engine's tables loaded so far and those it is
+	// loading ("db.table", comma-separated).
+	TablesDone int64  `json:"tablesDone,omitempty"`
+	Loading    string `json:"loading,omitempty"`
 }
 
 // ProgressType is the value of Progress.Type.

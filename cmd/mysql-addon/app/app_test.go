@@ -15,7 +15,7 @@ import (
 // The Function args the operator renders (the contract with the chart), placeholders filled.
 const (
 	backupFunctionArgs  = `backup-mysql --provider=${REPOSITORY_PROVIDER:=} --bucket=${REPOSITORY_BUCKET:=} --endpoint=${REPOSITORY_ENDPOINT:=} --region=${REPOSITORY_REGION:=} --path=${REPOSITORY_PREFIX:=} --secret-dir=/etc/repository/secret --scratch-dir=/tmp --enable-cache=${ENABLE_CACHE:=true} --max-connections=${MAX_CONNECTIONS:=0} --hostname=${HOSTNAME:=} --mysql-args=${args:=--all-databases} --wait-timeout=${waitTimeout:=300} --namespace=${NAMESPACE:=default} --appbinding=${TARGET_NAME:=} --backupsession=${BACKUP_SESSION:=} --invoker-kind=${INVOKER_KIND:=} --invoker-name=${INVOKER_NAME:=} --target-kind=${TARGET_KIND:=} --target-name=${TARGET_NAME:=} --retention-keep-last=${RETENTION_KEEP_LAST:=0} --retention-keep-hourly=${RETENTION_KEEP_HOURLY:=0} --retention-keep-daily=${RETENTION_KEEP_DAILY:=0} --retention-keep-weekly=${RETENTION_KEEP_WEEKLY:=0} --retention-keep-monthly=${RETENTION_KEEP_MONTHLY:=0} --retention-keep-yearly=${RETENTION_KEEP_YEARLY:=0} --retention-keep-tags=${RETENTION_KEEP_TAGS:=} --retention-prune=${RETENTION_PRUNE:=false} --retention-dry-run=${RETENTION_DRY_RUN:=false} --sole-writer=${REPOSITORY_SOLE_WRITER:=false} --output-dir=${outputDir:=}`
-	restoreFunctionArgs = `restore-mysql --provider=${REPOSITORY_PROVIDER:=} --bucket=${REPOSITORY_BUCKET:=} --endpoint=${REPOSITORY_ENDPOINT:=} --region=${REPOSITORY_REGION:=} --path=${REPOSITORY_PREFIX:=} --secret-dir=/etc/repository/secret --scratch-dir=/tmp --enable-cache=${ENABLE_CACHE:=true} --max-connections=${MAX_CONNECTIONS:=0} --hostname=${HOSTNAME:=} --source-hostname=${SOURCE_HOSTNAME:=} --mysql-args=${args:=} --wait-timeout=${waitTimeout:=300} --namespace=${NAMESPACE:=default} --appbinding=${TARGET_NAME:=} --restoresession=${RESTORE_SESSION:=} --snapshot=${RESTORE_SNAPSHOTS:=latest} --target-kind=${TARGET_KIND:=} --target-name=${TARGET_NAME:=} --source-target=${sourceTarget:=} --sole-writer=${REPOSITORY_SOLE_WRITER:=false} --mysql-args=${args:=} --output-dir=${outputDir:=}`
+	restoreFunctionArgs = `restore-mysql --provider=${REPOSITORY_PROVIDER:=} --bucket=${REPOSITORY_BUCKET:=} --endpoint=${REPOSITORY_ENDPOINT:=} --region=${REPOSITORY_REGION:=} --path=${REPOSITORY_PREFIX:=} --secret-dir=/etc/repository/secret --scratch-dir=/tmp --enable-cache=${ENABLE_CACHE:=true} --max-connections=${MAX_CONNECTIONS:=0} --hostname=${HOSTNAME:=} --source-hostname=${SOURCE_HOSTNAME:=} --mysql-args=${args:=} --wait-timeout=${waitTimeout:=300} --namespace=${NAMESPACE:=default} --appbinding=${TARGET_NAME:=} --restoresession=${RESTORE_SESSION:=} --snapshot=${RESTORE_SNAPSHOTS:=latest} --target-kind=${TARGET_KIND:=} --target-name=${TARGET_NAME:=} --source-target=${sourceTarget:=} --restore-mode=${restoreMode:=engine} --connections=${restoreConnections:=0} --skip-binlog=${skipBinlog:=false} --sole-writer=${REPOSITORY_SOLE_WRITER:=false} --mysql-args=${args:=} --output-dir=${outputDir:=}`
 )
 
 var placeholder = regexp.MustCompile(`\$\{([A-Za-z_]+)(?::=([^}]*))?\}`)
@@ -96,14 +96,17 @@ func TestBackupFunctionArgsWithValues(t *testing.T) {
 
 func TestRestoreFunctionArgs(t *testing.T) {
 	f := parse(t, render(restoreFunctionArgs, nil)).Flags()
-	for name, want := range map[string]string{"snapshot": "latest", "mysql-args": "", "source-hostname": "", "target-kind": "", "source-target": "", "sole-writer": "false"} {
+	for name, want := range map[string]string{"snapshot": "latest", "mysql-args": "", "source-hostname": "", "target-kind": "", "source-target": "", "sole-writer": "false",
+		"restore-mode": "engine", "connections": "0", "skip-binlog": "false"} {
 		if got := f.Lookup(name).Value.String(); got != want {
 			t.Errorf("--%s = %q, want %q", name, got, want)
 		}
 	}
 	f = parse(t, render(restoreFunctionArgs, map[string]string{"RESTORE_SNAPSHOTS": "repo-4bc21d6f", "SOURCE_HOSTNAME": "host-1",
-		"TARGET_KIND": "AppBinding", "TARGET_NAME": "db-c", "sourceTarget": "AppBinding/db-a", "REPOSITORY_SOLE_WRITER": "true"})).Flags()
-	for name, want := range map[string]string{"snapshot": "repo-4bc21d6f", "target-kind": "AppBinding", "target-name": "db-c", "source-target": "AppBinding/db-a", "sole-writer": "true"} {
+		"TARGET_KIND": "AppBinding", "TARGET_NAME": "db-c", "sourceTarget": "AppBinding/db-a", "REPOSITORY_SOLE_WRITER": "true",
+		"restoreMode": "pipe", "restoreConnections": "3", "skipBinlog": "true"})).Flags()
+	for name, want := range map[string]string{"snapshot": "repo-4bc21d6f", "target-kind": "AppBinding", "target-name": "db-c", "source-target": "AppBinding/db-a", "sole-writer": "true",
+		"restore-mode": "pipe", "connections": "3", "skip-binlog": "true"} {
 		if got := f.Lookup(name).Value.String(); got != want {
 			t.Errorf("--%s = %q, want %q", name, got, want)
 		}

@@ -31,8 +31,9 @@ const bareFromAddonRepo = "bare restic dump | mysql (addon's repo)"
 func main() {
 	size := flag.String("size", "1GiB", "approximate size of the generated database's dump, e.g. 200MiB or 1GiB")
 	runs := flag.Int("runs", 5, "runs per measurement; the median is reported")
+	restore := flag.Bool("restore", false, "compare only restores: Stash's restic dump | mysql against the restore engine at several connection counts, binary log off and on")
 	flag.Parse()
-	if err := run(*size, *runs); err != nil {
+	if err := run(*size, *runs, *restore); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -48,7 +49,7 @@ type bench struct {
 	dstDir   string
 }
 
-func run(sizeArg string, runs int) error {
+func run(sizeArg string, runs int, restoreOnly bool) error {
 	size, err := parseSize(sizeArg)
 	if err != nil {
 		return err
@@ -87,22 +88,11 @@ func run(sizeArg string, runs int) error {
 		return err
 	}
 	defer b.dst.Kill()
-	for _, x := range []struct {
-		m   *datapath.MariaDB
-		opt *string
-		dir *string
-	}{{b.src, &b.srcOpt, &b.srcDir}, {b.dst, &b.dstOpt, &b.dstDir}} {
-		*x.dir = filepath.Join(work, "target-"+strconv.Itoa(x.m.Port))
-		if err := x.m.WriteTarget(*x.dir, datapath.DBPassword); err != nil {
-			return err
-		}
-		tg, err := mysql.LoadTarget(*x.dir)
-		if err != nil {
-			return err
-		}
-		if *x.opt, err = mysql.WriteOptionFile(work, tg); err != nil {
-			return err
-		}
+	if b.srcOpt, b.srcDir, err = b.connection(b.src); err != nil {
+		return err
+	}
+	if b.dstOpt, b.dstDir, err = b.connection(b.dst); err != nil {
+		return err
 	}
 
 	start := time.Now()
@@ -115,8 +105,12 @@ func run(sizeArg string, runs int) error {
 
 	srcClient := &mysql.Client{MySQL: t.MySQL, MySQLDump: t.MySQLDump, OptionFile: b.srcOpt}
 	dump := strings.Join(quoteAll(srcClient.DumpCommand([]string{"--databases", "bench"})), " ")
-	dstClient := &mysql.Client{MySQL: t.MySQL, OptionFile: b.dstOpt}
-	load := strings.Join(quoteAll(dstClient.LoadCommand(nil)), " ")
+	if restoreOnly {
+		return b.benchRestore(sizeArg, runs, dump, func(name string, extra ...string) (*datapath.MariaDB, error) {
+			return t.StartMariaDB(template, filepath.Join(work, name), append(server, extra...)...)
+		})
+	}
+	load := b.loadCommand(b.dstOpt)
 
 	var dumpBytes int64
 	res := map[string][]time.Duration{}
@@ -180,7 +174,7 @@ func run(sizeArg string, runs int) error {
 		}
 		bareRestoreFrom := func(name string, r *repo) func() error {
 			return func() error {
-				if err := b.settle(); err != nil {
+				if err := settle(b.dst); err != nil {
 					return err
 				}
 				return measure(name, func() error {
@@ -194,7 +188,7 @@ func run(sizeArg string, runs int) error {
 		bareRestore := bareRestoreFrom("bare restic dump | mysql", bareRepo)
 		bareRestoreAddonRepo := bareRestoreFrom(bareFromAddonRepo, addonRepo)
 		addonRestore := func() error {
-			if err := b.settle(); err != nil {
+			if err := settle(b.dst); err != nil {
 				return err
 			}
 			return addonRun("addon restore-mysql (whole run)", "addon restore-mysql (dump+load step)", "restoring", "restore succeeded",
@@ -270,17 +264,37 @@ func (b *bench) generate(size int64) (int64, error) {
 	return per * tables, nil
 }
 
+// connection writes the target directory and the option file of server m.
+func (b *bench) connection(m *datapath.MariaDB) (optFile, dir string, err error) {
+	dir = filepath.Join(b.work, "target-"+strconv.Itoa(m.Port))
+	if err := m.WriteTarget(dir, datapath.DBPassword); err != nil {
+		return "", "", err
+	}
+	tg, err := mysql.LoadTarget(dir)
+	if err != nil {
+		return "", "", err
+	}
+	optFile, err = mysql.WriteOptionFile(b.work, tg)
+	return optFile, dir, err
+}
+
+// loadCommand is Stash's load, `mysql` with the addon's options, as a shell word list.
+func (b *bench) loadCommand(optFile string) string {
+	c := &mysql.Client{MySQL: b.tools.MySQL, OptionFile: optFile}
+	return strings.Join(quoteAll(c.LoadCommand(nil)), " ")
+}
+
 // settle gives every restore the same start: no bench database on the destination, and
 // InnoDB done writing out the previous restore's pages, which would otherwise slow whichever
 // restore runs second.
-func (b *bench) settle() error {
-	if _, err := b.dst.Exec("DROP DATABASE IF EXISTS bench; SET GLOBAL innodb_max_dirty_pages_pct = 0"); err != nil {
+func settle(dst *datapath.MariaDB) error {
+	if _, err := dst.Exec("DROP DATABASE IF EXISTS bench; SET GLOBAL innodb_max_dirty_pages_pct = 0"); err != nil {
 		return err
 	}
-	defer func() { _, _ = b.dst.Exec("SET GLOBAL innodb_max_dirty_pages_pct = DEFAULT") }()
+	defer func() { _, _ = dst.Exec("SET GLOBAL innodb_max_dirty_pages_pct = DEFAULT") }()
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		rows, err := b.dst.Query("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'INNODB_BUFFER_POOL_PAGES_DIRTY'")
+		rows, err := dst.Query("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'INNODB_BUFFER_POOL_PAGES_DIRTY'")
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,240 @@
+package sqldump
+
+import (
+	"bytes"
+)
+
+// Role is what a statement of a dump does, as far as the order of execution is concerned.
+type Role int
+
+const (
+	// Other statements (views, routines, triggers, events, grants, databases, anything not
+	// recognised) run alone, in dump order, after everything before them.
+	Other Role = iota
+	// Session statements (SET of session variables) change only the connection's session.
+	Session
+	// The table statements of mysqldump: each concerns one table only.
+	DropTable
+	CreateTable
+	LockTable
+	UnlockTables
+	DisableKeys
+	EnableKeys
+	// Insert is an INSERT or REPLACE of literal rows.
+	Insert
+)
+
+var roleNames = map[Role]string{
+	Other: "other", Session: "session", DropTable: "drop table", CreateTable: "create table", LockTable: "lock tables",
+	UnlockTables: "unlock tables", DisableKeys: "disable keys", EnableKeys: "enable keys", Insert: "insert",
+}
+
+func (r Role) String() string { return roleNames[r] }
+
+// Class is a classified statement.
+type Class struct {
+	Role Role
+	// DB and Table name the table of a table statement; DB is empty when the statement does
+	// not qualify it (the session's database).
+	DB, Table string
+	// Serial (Role Other): what follows must run on the statement's own connection — a
+	// CREATE/DROP TEMPORARY TABLE (its table lives in one session), or a SET computed by a
+	// function or subquery, which must run once but may set what later statements use.
+	Serial bool
+}
+
+// Classify tells what a statement (as the client sends it) does.
+func Classify(text []byte) Class {
+	versioned := bytes.HasPrefix(text, []byte("/*!")) || bytes.HasPrefix(text, []byte("/*M!"))
+	l := &lexer{text: text}
+	var toks []token
+	// Most statements are recognised from their first tokens; INSERT reads on.
+	for len(toks) < 12 {
+		t, ok := l.next()
+		if !ok {
+			break
+		}
+		toks = append(toks, t)
+	}
+	if len(toks) == 0 {
+		return Class{}
+	}
+	w := func(i int, word string) bool { return i < len(toks) && is(text, toks[i], word) }
+	switch {
+	case w(0, "SET"):
+		return classifySet(text)
+	case w(0, "INSERT") || w(0, "REPLACE"):
+		return classifyInsert(text)
+	case w(0, "UNLOCK") && w(1, "TABLES") && len(toks) == 2:
+		return Class{Role: UnlockTables}
+	case w(0, "LOCK") && w(1, "TABLES"):
+		if db, table, n, ok := tableName(text, toks, 2); ok && len(toks) == n+1 && w(n, "WRITE") {
+			return Class{Role: LockTable, DB: db, Table: table}
+		}
+	case w(0, "ALTER") && w(1, "TABLE"):
+		if db, table, n, ok := tableName(text, toks, 2); ok && len(toks) == n+2 && w(n+1, "KEYS") {
+			switch {
+			case w(n, "DISABLE"):
+				return Class{Role: DisableKeys, DB: db, Table: table}
+			case w(n, "ENABLE"):
+				return Class{Role: EnableKeys, DB: db, Table: table}
+			}
+		}
+	case w(0, "DROP") && w(1, "TEMPORARY"), w(0, "CREATE") && w(1, "TEMPORARY"):
+		return Class{Serial: true}
+	case versioned:
+		// mysqldump's placeholders for views are version-commented CREATE/DROP TABLE.
+	case w(0, "DROP") && w(1, "TABLE"):
+		i := 2
+		if w(2, "IF") && w(3, "EXISTS") {
+			i = 4
+		}
+		if db, table, n, ok := tableName(text, toks, i); ok && len(toks) == n {
+			// Only the whole statement was lexed: make sure nothing follows.
+			if _, more := l.next(); !more {
+				return Class{Role: DropTable, DB: db, Table: table}
+			}
+		}
+	case w(0, "CREATE"):
+		if ct, err := ParseCreateTable(text); err == nil && ct.plain {
+			return Class{Role: CreateTable, DB: ct.DB, Table: ct.Table}
+		}
+	}
+	return Class{}
+}
+
+// tableName reads [db.]table at toks[i]: it returns the index after it.
+func tableName(text []byte, toks []token, i int) (db, table string, next int, ok bool) {
+	if i >= len(toks) {
+		return "", "", 0, false
+	}
+	first, ok := identValue(text, toks[i])
+	if !ok {
+		return "", "", 0, false
+	}
+	if i+2 < len(toks) && isPunct(text, toks[i+1], '.') && toks[i+1].start == toks[i].end {
+		second, ok := identValue(text, toks[i+2])
+		if !ok {
+			return "", "", 0, false
+		}
+		return first, second, i + 3, true
+	}
+	return "", first, i + 1, true
+}
+
+// setBarrierWords make a SET more than a setting of the connection's session.
+var setBarrierWords = []string{"GLOBAL", "PERSIST", "PERSIST_ONLY", "PASSWORD", "ROLE", "DEFAULT", "TRANSACTION", "STATEMENT", "AUTOCOMMIT"}
+
+func classifySet(text []byte) Class {
+	toks, _ := tokens(text)
+	for i, t := range toks {
+		if isPunct(text, t, '(') {
+			// A function or a subquery (SET @id = NEXTVAL(s)) must not run once per
+			// connection: it runs once, in dump order.
+			return Class{Serial: true}
+		}
+		if t.kind != tWord {
+			continue
+		}
+		for _, bw := range setBarrierWords {
+			// "SET x = DEFAULT" is a session setting; "SET DEFAULT ROLE" is not.
+			if bw == "DEFAULT" && i != 1 {
+				continue
+			}
+			if is(text, t, bw) {
+				return Class{}
+			}
+		}
+	}
+	return Class{Role: Session}
+}
+
+// literalWords may appear in the rows of an INSERT.
+var literalWords = []string{"NULL", "TRUE", "FALSE", "DEFAULT"}
+
+// classifyInsert recognises INSERT/REPLACE [IGNORE] [INTO] t [(cols)] VALUES (literals), ...:
+// rows that depend on nothing but the table.
+func classifyInsert(text []byte) Class {
+	l := &lexer{text: text}
+	var head []token
+	for {
+		t, ok := l.next()
+		if !ok {
+			return Class{}
+		}
+		if is(text, t, "VALUES") || is(text, t, "VALUE") {
+			break
+		}
+		head = append(head, t)
+	}
+	i := 1
+	for i < len(head) && (is(text, head[i], "IGNORE") || is(text, head[i], "LOW_PRIORITY") || is(text, head[i], "DELAYED") || is(text, head[i], "HIGH_PRIORITY")) {
+		i++
+	}
+	if i < len(head) && is(text, head[i], "INTO") {
+		i++
+	}
+	db, table, n, ok := tableName(text, head, i)
+	if !ok {
+		return Class{}
+	}
+	if n < len(head) {
+		// A column list: ( name, name, ... ) and nothing else.
+		if !isPunct(text, head[n], '(') || !isPunct(text, head[len(head)-1], ')') {
+			return Class{}
+		}
+		for j := n + 1; j < len(head)-1; j++ {
+			if (j-n)%2 == 1 {
+				if _, ok := identValue(text, head[j]); !ok {
+					return Class{}
+				}
+			} else if !isPunct(text, head[j], ',') {
+				return Class{}
+			}
+		}
+	}
+	// The rows: literals only.
+	prevIntroducer := false
+	for {
+		t, ok := l.next()
+		if !ok {
+			break
+		}
+		switch t.kind {
+		case tString, tNumber:
+			prevIntroducer = false
+			continue
+		case tPunct:
+			switch text[t.start] {
+			case '(', ')', ',', '-', '+', '.':
+				if prevIntroducer {
+					return Class{}
+				}
+				continue
+			}
+			return Class{}
+		case tWord:
+			if prevIntroducer {
+				return Class{}
+			}
+			word := text[t.start:t.end]
+			if word[0] == '_' || len(word) == 1 && bytes.ContainsAny(word, "xXbBnN") {
+				// A character set introducer (_binary '...') or X'..', B'..', N'..'.
+				prevIntroducer = true
+				continue
+			}
+			lit := false
+			for _, lw := range literalWords {
+				if bytes.EqualFold(word, []byte(lw)) {
+					lit = true
+				}
+			}
+			if !lit {
+				return Class{}
+			}
+			continue
+		}
+		return Class{}
+	}
+	return Class{Role: Insert, DB: db, Table: table}
+}
