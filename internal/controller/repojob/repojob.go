@@ -8,10 +8,12 @@ package repojob
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/record"
@@ -174,4 +176,19 @@ func (e *Env) Start(ctx context.Context, entrant repoqueue.Entrant, job *batchv1
 	return e.Queue.Enter(ctx, entrant, func(ctx context.Context) error {
 		return session.CreateJob(ctx, e.Client, e.APIReader, e.Scheme, entrant.Object, job, nil, nil)
 	})
+}
+
+// PatchStatus patches obj's status (a merge patch from base) when changed; an object deleted
+// meanwhile is no error. kind names it in the error.
+func (e *Env) PatchStatus(ctx context.Context, kind string, base, obj client.Object, changed bool) error {
+	if !changed {
+		return nil
+	}
+	if err := e.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("failed to update status of %s %s/%s: %w", kind, obj.GetNamespace(), obj.GetName(), err)
+	}
+	return nil
 }

@@ -176,16 +176,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 
 func (r *Reconciler) writeStatus(ctx context.Context, base, repo *stashv1alpha1.Repository) error {
 	repo.Status.ObservedGeneration = repo.Generation
-	if equality.Semantic.DeepEqual(base.Status, repo.Status) {
-		return nil
-	}
-	if err := r.Status().Patch(ctx, repo, client.MergeFrom(base)); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("failed to update status of Repository %s/%s: %w", repo.Namespace, repo.Name, err)
-	}
-	return nil
+	return r.PatchStatus(ctx, "Repository", base, repo, !equality.Semantic.DeepEqual(base.Status, repo.Status))
 }
 
 func (r *Reconciler) ensureFinalizer(ctx context.Context, repo *stashv1alpha1.Repository) error {

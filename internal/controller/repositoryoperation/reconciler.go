@@ -225,16 +225,7 @@ func (r *Reconciler) fail(op *opsv1alpha1.RepositoryOperation, msg string) {
 
 func (r *Reconciler) writeStatus(ctx context.Context, base, op *opsv1alpha1.RepositoryOperation) error {
 	op.Status.ObservedGeneration = op.Generation
-	if equality.Semantic.DeepEqual(base.Status, op.Status) {
-		return nil
-	}
-	if err := r.Status().Patch(ctx, op, client.MergeFrom(base)); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("failed to update status of RepositoryOperation %s/%s: %w", op.Namespace, op.Name, err)
-	}
-	return nil
+	return r.PatchStatus(ctx, "RepositoryOperation", base, op, !equality.Semantic.DeepEqual(base.Status, op.Status))
 }
 
 func firstNonEmpty(s ...string) string {
