@@ -89,8 +89,8 @@ type Runner[T any, S interface {
 }
 
 // SetupWithManager registers the runner as the kind's reconciler, named name. list is an
-// empty list of the kind; waiting tells a session that waits for its repository, to wake
-// when a Job releases the repository.
+// empty list of the kind: the sessions that wait for a repository are woken from it when a
+// Job releases the repository.
 func (r *Runner[T, S]) SetupWithManager(mgr ctrl.Manager, name string, list client.ObjectList) error {
 	if r.Now == nil {
 		r.Now = time.Now
