@@ -30,8 +30,9 @@ import (
 // operator's settings.
 type Env struct {
 	Client client.Client
-	// APIReader reads around the cache where a stale read would do harm: a configuration
-	// created a moment ago, the skip decision, and confirming that a Job is really gone.
+	// APIReader reads around the cache where a stale read would do harm: confirming that a
+	// Job is really gone, and a kind's own reads (a backup's configuration created a moment
+	// ago, its skip rule).
 	APIReader client.Reader
 	Scheme    *runtime.Scheme
 	Recorder  record.EventRecorder
