@@ -17,8 +17,10 @@ import (
 	"github.com/hoard-operator/hoard/internal/controller/repository"
 	"github.com/hoard-operator/hoard/internal/controller/repositoryoperation"
 	"github.com/hoard-operator/hoard/internal/controller/restoresession"
+	"github.com/hoard-operator/hoard/internal/controller/sessionrun"
 	"github.com/hoard-operator/hoard/internal/controller/snapshot"
 	"github.com/hoard-operator/hoard/internal/dependency"
+	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/metrics"
 	"github.com/hoard-operator/hoard/internal/repoqueue"
 	"github.com/hoard-operator/hoard/internal/session"
@@ -102,39 +104,35 @@ func setupMySQLAddon(mgr ctrl.Manager, opts Options) error {
 	return mysqladdon.SetupWithManager(mgr, mysqladdon.Options{ChartPath: opts.MySQLAddonChart, ReleaseNamespace: ns})
 }
 
+// sessionEnv is what the session reconcilers share; each gets its own event recorder.
+func sessionEnv(mgr ctrl.Manager, opts Options, starter *session.Starter, name string) sessionrun.Env {
+	return sessionrun.Env{
+		Client:         mgr.GetClient(),
+		APIReader:      mgr.GetAPIReader(),
+		Scheme:         mgr.GetScheme(),
+		Recorder:       event.RecorderFor(mgr, name),
+		Starter:        starter,
+		PushgatewayURL: opts.PushgatewayURL,
+		OperatorImage:  opts.OperatorImage,
+		HookTimeout:    opts.HookTimeout,
+		Timeout:        opts.SessionTimeout,
+		PollInterval:   opts.PollInterval,
+	}
+}
+
 func setupBackupSession(mgr ctrl.Manager, opts Options, starter *session.Starter) error {
 	clientset, err := kubernetes.NewForConfig(mgr.GetConfig())
 	if err != nil {
 		return fmt.Errorf("failed to create clientset: %w", err)
 	}
 	r := &backupsession.Reconciler{
-		Client:         mgr.GetClient(),
-		APIReader:      mgr.GetAPIReader(),
-		Scheme:         mgr.GetScheme(),
-		Recorder:       mgr.GetEventRecorderFor("backupsession-controller"),
-		Progress:       session.LogProgressReader{Clientset: clientset},
-		Starter:        starter,
-		PushgatewayURL: opts.PushgatewayURL,
-		OperatorImage:  opts.OperatorImage,
-		HookTimeout:    opts.HookTimeout,
-		Timeout:        opts.SessionTimeout,
-		PollInterval:   opts.PollInterval,
+		Env:      sessionEnv(mgr, opts, starter, "backupsession"),
+		Progress: session.LogProgressReader{Clientset: clientset},
 	}
 	return r.SetupWithManager(mgr)
 }
 
 func setupRestoreSession(mgr ctrl.Manager, opts Options, starter *session.Starter) error {
-	r := &restoresession.Reconciler{
-		Client:         mgr.GetClient(),
-		APIReader:      mgr.GetAPIReader(),
-		Scheme:         mgr.GetScheme(),
-		Recorder:       mgr.GetEventRecorderFor("restoresession-controller"),
-		Starter:        starter,
-		PushgatewayURL: opts.PushgatewayURL,
-		OperatorImage:  opts.OperatorImage,
-		HookTimeout:    opts.HookTimeout,
-		Timeout:        opts.SessionTimeout,
-		PollInterval:   opts.PollInterval,
-	}
+	r := &restoresession.Reconciler{Env: sessionEnv(mgr, opts, starter, "restoresession")}
 	return r.SetupWithManager(mgr)
 }

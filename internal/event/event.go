@@ -27,6 +27,15 @@ func (e Event) Emit(r record.EventRecorder, obj runtime.Object, args ...any) {
 	r.Event(obj, e.Type, e.Reason, fmt.Sprintf(e.Message, args...))
 }
 
+// RecorderFor is the event recorder of the controller named name (as its controller is
+// Named): every Hoard event's source is "hoard-<name>", so `kubectl get events` tells which
+// controller recorded it.
+func RecorderFor(mgr interface {
+	GetEventRecorderFor(name string) record.EventRecorder
+}, name string) record.EventRecorder {
+	return mgr.GetEventRecorderFor("hoard-" + name)
+}
+
 // maxMessage keeps an event's message well within what the API server stores.
 const maxMessage = 1000
 

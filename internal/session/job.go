@@ -219,23 +219,32 @@ func JobFinished(job *batchv1.Job) (finished, complete bool, reason string) {
 // ReadOutcome reads a finished Job's result from its pod's termination messages. A Job that
 // completed without a parseable result is a failure: success needs evidence.
 func ReadOutcome(ctx context.Context, c client.Reader, job *batchv1.Job) (Outcome, error) {
-	finished, complete, jobReason := JobFinished(job)
-	if !finished {
+	if finished, _, _ := JobFinished(job); !finished {
 		return Outcome{}, nil
 	}
-	out := Outcome{Finished: true}
 	pods := &corev1.PodList{}
 	if err := c.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
 		return Outcome{}, fmt.Errorf("failed to list pods of Job %s/%s: %w", job.Namespace, job.Name, err)
 	}
+	return OutcomeOf(job, pods.Items), nil
+}
+
+// OutcomeOf is the outcome of job, given its pods: ReadOutcome's decision, without the API.
+func OutcomeOf(job *batchv1.Job, pods []corev1.Pod) Outcome {
+	finished, complete, jobReason := JobFinished(job)
+	if !finished {
+		return Outcome{}
+	}
+	out := Outcome{Finished: true}
 	var raw []string
 	var pod *corev1.Pod
-	if len(pods.Items) > 0 {
+	if len(pods) > 0 {
 		// The newest pod is the one that ran last (backoffLimit is 0, so there is one).
-		sort.Slice(pods.Items, func(i, j int) bool {
-			return pods.Items[j].CreationTimestamp.Before(&pods.Items[i].CreationTimestamp)
+		pods = append([]corev1.Pod(nil), pods...)
+		sort.Slice(pods, func(i, j int) bool {
+			return pods[j].CreationTimestamp.Before(&pods[i].CreationTimestamp)
 		})
-		pod = &pods.Items[0]
+		pod = &pods[0]
 		out.Result, out.Hooks, raw = podResults(pod)
 	}
 	switch {
@@ -268,7 +277,7 @@ func ReadOutcome(ctx context.Context, c client.Reader, job *batchv1.Job) (Outcom
 	default:
 		out.Succeeded = true
 	}
-	return out, nil
+	return out
 }
 
 // podGone says why a pod was stopped from outside (evicted, preempted, deleted), or "" when

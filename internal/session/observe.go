@@ -77,19 +77,29 @@ func Observe(ctx context.Context, c client.Client, direct client.Reader, s Runni
 	if !job.DeletionTimestamp.IsZero() {
 		return deleted(s.Kind, name), nil
 	}
-	elapsed := s.Now.Sub(s.Session.GetCreationTimestamp().Time)
-	if s.Timeout > 0 && elapsed >= s.Timeout {
+	next, timedOut := NextPoll(s.Session.GetCreationTimestamp().Time, s.Now, s.Timeout, s.Poll)
+	if timedOut {
 		if err := c.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
 			return Observation{}, fmt.Errorf("failed to delete timed-out Job %s/%s: %w", job.Namespace, job.Name, err)
 		}
 		return Observation{StopReason: "TimedOut",
 			StopMessage: fmt.Sprintf("the %s did not finish within %s; Job %s was stopped", s.Kind, s.Timeout, name)}, nil
 	}
-	next := s.Poll
-	if s.Timeout > 0 && s.Timeout-elapsed < next {
-		next = s.Timeout - elapsed
-	}
 	return Observation{Job: job, RequeueAfter: next}, nil
+}
+
+// NextPoll is when to look again at a running session created at created: after poll, or
+// at its deadline if that comes first. timedOut is true once the deadline has passed (a
+// zero timeout has none).
+func NextPoll(created, now time.Time, timeout, poll time.Duration) (next time.Duration, timedOut bool) {
+	elapsed := now.Sub(created)
+	if timeout > 0 && elapsed >= timeout {
+		return 0, true
+	}
+	if timeout > 0 && timeout-elapsed < poll {
+		return timeout - elapsed, false
+	}
+	return poll, false
 }
 
 func deleted(kind resolve.Kind, job string) Observation {

@@ -131,6 +131,26 @@ func step(t *testing.T, format string, args ...any) {
 	t.Logf("==> [%s] %s", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
+// steps runs a long test as named steps (t.Run), so that a failure names its step. A step
+// that stops (t.Fatal) stops the test, as it would without steps; one that only reports
+// (t.Error) lets the next step run. The steps share the test's variables.
+type steps struct{ t *testing.T }
+
+// run runs step name, logged as step logs it.
+func (s steps) run(name string, f func(t *testing.T)) {
+	s.t.Helper()
+	done := false
+	s.t.Run(name, func(t *testing.T) {
+		t.Helper()
+		step(t, "%s", name)
+		f(t)
+		done = true
+	})
+	if !done {
+		s.t.FailNow()
+	}
+}
+
 // show logs the output of a kubectl command the way a user would look at it.
 func show(t *testing.T, args ...string) {
 	t.Helper()

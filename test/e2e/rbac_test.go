@@ -5,11 +5,12 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hoard-operator/hoard/test/internal/golden"
 )
 
 // canICheck is one line of the table: may the operator's ServiceAccount do verb on resource
@@ -123,20 +124,7 @@ func TestOperatorCanI(t *testing.T) {
 	}
 	t.Logf("operator %s:\n%s", user, got)
 
-	golden := filepath.Join(repoRoot, "test", "e2e", "testdata", "can-i.golden")
-	if os.Getenv("HOARD_UPDATE_GOLDEN") == "1" {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (HOARD_UPDATE_GOLDEN=1 writes it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("the operator's rights differ from testdata/can-i.golden; if intended, review and rerun with HOARD_UPDATE_GOLDEN=1.\nwant:\n%s\ngot:\n%s", want, got)
-	}
+	golden.Check(t, filepath.Join(repoRoot, "test", "e2e", "testdata", "can-i.golden"), got, "the operator's rights differ from testdata/can-i.golden", nil)
 }
 
 // operatorUser is the user name of the installed operator's ServiceAccount.

@@ -36,15 +36,10 @@ func startManager(t *testing.T) context.CancelFunc {
 // also returns the manager.
 func startManagerWith(t *testing.T, opts manager.Options) (ctrl.Manager, context.CancelFunc) {
 	t.Helper()
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme.New(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-		// What the shipped manager watches and how it reads Secrets (directly, never cached).
-		Cache:  manager.CacheOptions(opts),
-		Client: manager.ClientOptions(),
-	})
+	o := managerOptions()
+	// What the shipped manager watches and how it reads Secrets (directly, never cached).
+	o.Cache, o.Client = manager.CacheOptions(opts), manager.ClientOptions()
+	mgr, err := ctrl.NewManager(cfg, o)
 	if err != nil {
 		t.Fatalf("create manager: %v", err)
 	}
@@ -54,6 +49,26 @@ func startManagerWith(t *testing.T, opts manager.Options) (ctrl.Manager, context
 	if err := controller.Setup(mgr, opts.Controllers); err != nil {
 		t.Fatalf("set up controllers: %v", err)
 	}
+	return mgr, runManager(t, mgr)
+}
+
+// managerOptions are the options of every manager a test starts: no metrics or probe port,
+// and no controller-name validation, because every test starts its own manager in this one
+// process.
+func managerOptions() ctrl.Options {
+	return ctrl.Options{
+		Scheme:                 scheme.New(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+	}
+}
+
+// runManager starts mgr and stops it when the test ends, or when the returned function is
+// called (e.g. to simulate an operator restart); the test fails if it stops with an error or
+// does not stop within 30s.
+func runManager(t *testing.T, mgr ctrl.Manager) context.CancelFunc {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
@@ -74,7 +89,7 @@ func startManagerWith(t *testing.T, opts manager.Options) (ctrl.Manager, context
 		}
 	}
 	t.Cleanup(stop)
-	return mgr, stop
+	return stop
 }
 
 // pollUntil calls check every 50ms until it returns nil or timeout passes, then fails the

@@ -114,20 +114,7 @@ func startMetricsOperator(t *testing.T, metricsAddr, pushgatewayURL string) {
 	if err != nil {
 		t.Fatalf("create manager: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("manager stopped with error: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("manager did not stop within 30s")
-		}
-	})
+	runManager(t, mgr)
 }
 
 // metricFamilies scrapes a Prometheus text endpoint.

@@ -20,15 +20,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	hoardv1alpha1 "github.com/hoard-operator/hoard/api/hoard/v1alpha1"
 	"github.com/hoard-operator/hoard/internal/controller/mysqladdon"
-	"github.com/hoard-operator/hoard/internal/scheme"
 	"github.com/hoard-operator/hoard/test/envtestutil"
 )
 
@@ -42,28 +38,14 @@ func addonChartDir() string {
 // this test does not depend on (or disturb) the other controllers.
 func startAddonManager(t *testing.T, releaseNamespace string) {
 	t.Helper()
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme.New(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		// Other tests in this process may register a controller of the same name.
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
+	mgr, err := ctrl.NewManager(cfg, managerOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := mysqladdon.SetupWithManager(mgr, mysqladdon.Options{ChartPath: addonChartDir(), ReleaseNamespace: releaseNamespace}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	runManager(t, mgr)
 }
 
 // renderAddon renders the chart the way the reconciler installs it (release name = the

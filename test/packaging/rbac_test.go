@@ -23,6 +23,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/hoard-operator/hoard/test/internal/golden"
 )
 
 func root(t *testing.T) string {
@@ -345,21 +347,7 @@ func TestRBACGrants(t *testing.T) {
 	sameGrants(t, "helm's hoard-hook-exec grants", all["hoard-hook-exec"], hookCfg)
 	sameGrants(t, "the bundle's hoard-hook-exec grants", hookRole(filepath.Join(base, "bundle", "manifests", "hoard-hook-exec_rbac.authorization.k8s.io_v1_clusterrole.yaml")), hookCfg)
 
-	golden := filepath.Join(base, "test", "packaging", "testdata", "rbac.golden")
-	got := r.b.String()
-	if os.Getenv("HOARD_UPDATE_GOLDEN") == "1" {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (HOARD_UPDATE_GOLDEN=1 writes it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("the operator's grants changed; if that is intended, review and run with HOARD_UPDATE_GOLDEN=1:\n%s", lineDiff(string(want), got))
-	}
+	golden.Check(t, filepath.Join(base, "test", "packaging", "testdata", "rbac.golden"), r.b.String(), "the operator's grants changed", lineDiff)
 }
 
 func filter(args []string, prefix string) []string {

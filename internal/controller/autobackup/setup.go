@@ -15,6 +15,7 @@ import (
 	appcatalogv1alpha1 "github.com/hoard-operator/hoard/api/appcatalog/v1alpha1"
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/event"
 )
 
 // SetupWithManager registers the reconciler. It watches AppBindings; a BackupBlueprint change
@@ -22,7 +23,7 @@ import (
 // (spec or deletion, not status) to the annotated AppBindings of its namespace, so that an
 // edited or deleted object is put back and a hand-made one that goes away frees the name.
 func SetupWithManager(mgr ctrl.Manager) error {
-	r := &Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("hoard-autobackup")}
+	r := &Reconciler{Client: mgr.GetClient(), Recorder: event.RecorderFor(mgr, "autobackup")}
 	c := mgr.GetClient()
 	inNamespace := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 		return annotatedBindings(ctx, c, o.GetNamespace(), nil)

@@ -19,6 +19,7 @@ import (
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/dependency"
+	"github.com/hoard-operator/hoard/internal/event"
 )
 
 // SetupWithManager registers the reconciler. Besides its own objects it watches what a
@@ -33,7 +34,7 @@ func SetupWithManager(mgr ctrl.Manager, image string, recheck, readyRecheck time
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
 		Scheme:       mgr.GetScheme(),
-		Recorder:     mgr.GetEventRecorderFor("hoard-backupconfiguration"),
+		Recorder:     event.RecorderFor(mgr, "backupconfiguration"),
 		Image:        image,
 		Recheck:      recheck,
 		ReadyRecheck: readyRecheck,

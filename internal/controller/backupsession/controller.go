@@ -6,66 +6,43 @@ package backupsession
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/controller/sessionrun"
 	"github.com/hoard-operator/hoard/internal/event"
-	"github.com/hoard-operator/hoard/internal/hookjob"
-	"github.com/hoard-operator/hoard/internal/location"
+	"github.com/hoard-operator/hoard/internal/hook"
 	"github.com/hoard-operator/hoard/internal/names"
 	"github.com/hoard-operator/hoard/internal/resolve"
 	"github.com/hoard-operator/hoard/internal/session"
 )
 
-// Reconciler reconciles BackupSessions.
+// Reconciler reconciles BackupSessions: the session runner (package sessionrun) with what a
+// backup adds, its configuration, its skip rule and its status.
 type Reconciler struct {
-	Client client.Client
-	// APIReader reads around the cache where a stale read would do harm: the skip decision,
-	// and confirming that a Job is really gone.
-	APIReader client.Reader
-	Scheme    *runtime.Scheme
-	Recorder  record.EventRecorder
-	Progress  session.ProgressReader
-	// Starter creates the session's Job once its repository is free.
-	Starter *session.Starter
+	sessionrun.Env
+	Progress session.ProgressReader
 
-	PushgatewayURL string
-	// OperatorImage runs the hooks (`hoard run-hook`).
-	OperatorImage string
-	// HookTimeout bounds each hook; zero means hook.DefaultTimeout.
-	HookTimeout time.Duration
-	// Timeout fails sessions still running after this long unless the configuration's
-	// spec.timeOut says otherwise.
-	Timeout time.Duration
-	// PollInterval is how often a running session is looked at for progress and deadline.
-	PollInterval time.Duration
-	// Now is the clock; tests may replace it.
-	Now func() time.Time
+	run *sessionrun.Runner[v1beta1.BackupSession, *v1beta1.BackupSession]
 }
 
 // RBAC, each rule with its reason (the whole table: docs/design/0014-least-privilege.md).
 // Sessions: read through the cache (and listed directly for the skip decision), labelled
 // with their repository while they wait (patch), pruned past backupHistoryLimit (delete).
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=backupsessions,verbs=get;list;watch;delete;patch
-// writeStatus and finish patch the status; nothing updates it whole.
+// The runner and Finish patch the status; nothing updates it whole.
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=backupsessions/status,verbs=patch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=backupconfigurations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories,verbs=get;list;watch
@@ -91,179 +68,134 @@ type Reconciler struct {
 
 // SetupWithManager registers the reconciler.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Now == nil {
-		r.Now = time.Now
-	}
-	if r.PollInterval == 0 {
-		r.PollInterval = 10 * time.Second
-	}
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1beta1.BackupSession{}).
-		Owns(&batchv1.Job{}).
-		// A Job that ends frees its repository for the sessions waiting in line.
-		Watches(&batchv1.Job{}, session.WakeWaiters(mgr.GetClient(), &v1beta1.BackupSessionList{}, func(o client.Object) bool {
-			s, ok := o.(*v1beta1.BackupSession)
-			return ok && (s.Status.Phase == "" || s.Status.Phase == v1beta1.BackupSessionPending)
-		}), builder.WithPredicates(session.RepositoryReleased())).
-		Named("backupsession").
-		// Sessions of different configurations are independent; the skip decision reads
-		// the API directly, so concurrent reconciles cannot both start one configuration.
-		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
-		Complete(r)
+	r.run = &sessionrun.Runner[v1beta1.BackupSession, *v1beta1.BackupSession]{Env: &r.Env, Kind: r}
+	return r.run.SetupWithManager(mgr, "backupsession", &v1beta1.BackupSessionList{})
 }
 
-// Reconcile moves a session one step: Pending → Running (or Skipped/Failed), Running →
-// Succeeded/Failed, and prunes the history once it is finished.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	bs := &v1beta1.BackupSession{}
-	if err := r.Client.Get(ctx, req.NamespacedName, bs); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+// Desc implements sessionrun.Kind.
+func (r *Reconciler) Desc() sessionrun.Desc {
+	return sessionrun.Desc{
+		Job: resolve.KindBackup, Object: "BackupSession", Started: event.BackupSessionStarted, JobCreated: "BackupJobCreated",
+		PreHook: hook.PreBackup, PostHook: hook.PostBackup,
+		PreHookCondition: v1beta1.ConditionGlobalPreBackupHookSucceeded, PostHookCondition: v1beta1.ConditionGlobalPostBackupHookSucceeded,
 	}
-	if !bs.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
-	}
+}
+
+// Stage implements sessionrun.Kind.
+func (r *Reconciler) Stage(bs *v1beta1.BackupSession) sessionrun.Stage {
 	switch bs.Status.Phase {
 	case v1beta1.BackupSessionSucceeded, v1beta1.BackupSessionFailed, v1beta1.BackupSessionSkipped:
-		return ctrl.Result{}, r.pruneHistory(ctx, bs)
+		return sessionrun.Finished
 	case v1beta1.BackupSessionRunning, v1beta1.BackupSessionUnknown:
-		return session.RequeueOnConflict(r.track(ctx, bs))
-	default:
-		return session.RequeueOnConflict(r.start(ctx, bs))
+		return sessionrun.Running
 	}
+	return sessionrun.Waiting
 }
 
-func (r *Reconciler) start(ctx context.Context, bs *v1beta1.BackupSession) (ctrl.Result, error) {
+// Status implements sessionrun.Kind.
+func (r *Reconciler) Status(bs *v1beta1.BackupSession) any { return bs.Status }
+
+// Conditions implements sessionrun.Kind.
+func (r *Reconciler) Conditions(bs *v1beta1.BackupSession) *[]metav1.Condition {
+	return &bs.Status.Conditions
+}
+
+// Done implements sessionrun.Kind: a finished session prunes the configuration's history.
+func (r *Reconciler) Done(ctx context.Context, bs *v1beta1.BackupSession) error {
+	return r.pruneHistory(ctx, bs)
+}
+
+// Plan implements sessionrun.Kind: the BackupConfiguration says what to back up, and a
+// session whose configuration already has one running or ahead of it is skipped.
+func (r *Reconciler) Plan(ctx context.Context, bs *v1beta1.BackupSession) (*sessionrun.Plan, error) {
 	inv := bs.Spec.Invoker
 	if inv.Kind != "BackupConfiguration" {
-		return ctrl.Result{}, r.fail(ctx, bs, "InvokerUnsupported", fmt.Sprintf("invoker kind %q is not supported: use BackupConfiguration", inv.Kind))
+		return nil, sessionrun.Refuse("InvokerUnsupported", fmt.Sprintf("invoker kind %q is not supported: use BackupConfiguration", inv.Kind))
 	}
 	bc := &v1beta1.BackupConfiguration{}
 	// A configuration created a moment ago may not be in the cache yet.
-	if err := r.readers().Get(ctx, client.ObjectKey{Namespace: bs.Namespace, Name: inv.Name}, bc); err != nil {
+	if err := r.Readers().Get(ctx, client.ObjectKey{Namespace: bs.Namespace, Name: inv.Name}, bc); err != nil {
 		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, r.fail(ctx, bs, "InvokerNotFound", fmt.Sprintf("BackupConfiguration %s/%s not found", bs.Namespace, inv.Name))
+			return nil, sessionrun.Refuse("InvokerNotFound", fmt.Sprintf("BackupConfiguration %s/%s not found", bs.Namespace, inv.Name))
 		}
-		return ctrl.Result{}, fmt.Errorf("failed to get BackupConfiguration %s/%s: %w", bs.Namespace, inv.Name, err)
+		return nil, fmt.Errorf("failed to get BackupConfiguration %s/%s: %w", bs.Namespace, inv.Name, err)
 	}
 	if bc.Spec.Driver == v1beta1.VolumeSnapshotter {
-		return ctrl.Result{}, r.fail(ctx, bs, "DriverUnsupported", "driver VolumeSnapshotter is not supported: Hoard backs up with the Restic driver")
+		return nil, sessionrun.Refuse("DriverUnsupported", "driver VolumeSnapshotter is not supported: Hoard backs up with the Restic driver")
 	}
+	// Skip, not queue: a schedule that fires while the configuration's previous backup still
+	// runs (or waits) gets no second one behind it. Restores have no such rule.
 	if other, err := r.runningSibling(ctx, bs); err != nil {
-		return ctrl.Result{}, err
+		return nil, err
 	} else if other != "" {
-		return ctrl.Result{}, r.skip(ctx, bs, fmt.Sprintf("BackupSession %s of BackupConfiguration %s is still running or waiting to run", other, inv.Name))
+		return nil, r.skip(ctx, bs, fmt.Sprintf("BackupSession %s of BackupConfiguration %s is still running or waiting to run", other, inv.Name))
 	}
-	timeout, err := r.timeout(bc)
+	timeout, err := r.SessionTimeout(bc.Spec.TimeOut, "BackupConfiguration "+bc.Name)
 	if err != nil {
-		return ctrl.Result{}, r.fail(ctx, bs, "InvalidTimeOut", err.Error())
+		return nil, sessionrun.Refuse("InvalidTimeOut", err.Error())
 	}
-	left, expired := session.TimeLeft(bs.CreationTimestamp.Time, r.Now(), timeout)
-	if expired {
-		return ctrl.Result{}, r.fail(ctx, bs, "DeadlineExceeded", session.ExpiredMessage("backup", bs.CreationTimestamp.Time, timeout, session.WaitingFor(bs.Status.Conditions)))
-	}
-
 	target := resolve.Target{}
 	if t := bc.Spec.Target; t != nil {
 		target = resolve.Target{Alias: t.Alias, Ref: t.Ref, Paths: t.Paths, VolumeMounts: t.VolumeMounts, Args: t.Args}
 	}
-	g, err := session.Gather(ctx, r.readers(), session.Request{
-		Kind:        resolve.KindBackup,
-		Namespace:   bs.Namespace,
-		SessionName: bs.Name,
-		Invoker:     resolve.Invoker{Kind: inv.Kind, Name: inv.Name},
-		TaskRef:     bc.Spec.Task,
-		Repository:  bc.Spec.Repository,
-		Target:      target,
-	})
-	var ue *session.UserError
-	if errors.As(err, &ue) {
-		// With the checker's condition, as the BackupConfiguration shows it.
-		return ctrl.Result{}, r.failHost(ctx, bs, ue.Reason, ue.Message, nil, ue.AsCondition())
-	} else if err != nil {
-		return ctrl.Result{}, err
-	}
-	in := g.Input
-	loc, err := location.Of(in.Repository.Namespace, &in.Repository.Spec.Backend)
-	if err != nil {
-		return ctrl.Result{}, r.fail(ctx, bs, "InvalidRepository", fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
-	}
-	// Checked before anything is created: the Job would mount the node's filesystem.
-	if err := resolve.CheckLocalBackend(&in.Repository.Spec.Backend); err != nil {
-		return ctrl.Result{}, r.fail(ctx, bs, resolve.ReasonUnsafeBackendVolume, fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
-	}
-	in.RetentionPolicy = bc.Spec.RetentionPolicy
-	in.RuntimeSettings = bc.Spec.RuntimeSettings
-	in.TempDir = bc.Spec.TempDir
-	in.InterimVolume = bc.Spec.InterimVolumeTemplate
-	in.PushgatewayURL = r.PushgatewayURL
-	in.ActiveDeadlineSeconds = session.Seconds(left)
-	in.LocationKey = loc.Key()
-	in.SoleWriter = location.SoleWriter(in.Repository)
-	jobName := resolve.JobName(resolve.KindBackup, bs.Name)
-	if g.Connection != nil {
-		in.TargetSecretName = session.TargetSecretName(jobName)
-	}
-	if g.Storage != nil {
-		in.StorageSecretCopy = session.StorageSecretName(jobName)
-	}
-	job, err := resolve.Build(in)
-	if err != nil {
-		return ctrl.Result{}, r.fail(ctx, bs, "TaskResolutionFailed", err.Error())
-	}
-	var te *hookjob.TargetError
-	if err := r.addPreHook(ctx, bs, bc, job); errors.As(err, &te) {
-		return ctrl.Result{}, r.fail(ctx, bs, "HookFailed", te.Msg)
-	} else if err != nil {
-		return ctrl.Result{}, err
-	}
-	st, err := r.Starter.Start(ctx, session.Launch{Session: bs, Job: job, Connection: g.Connection, Storage: g.Storage, Location: loc})
-	switch {
-	case err != nil:
-		return ctrl.Result{}, err
-	case st.FailReason != "":
-		return ctrl.Result{}, r.fail(ctx, bs, st.FailReason, st.FailMessage)
-	case st.Wait != "":
-		return ctrl.Result{RequeueAfter: session.NextLook(r.PollInterval, left)}, r.wait(ctx, bs, st.Wait)
-	}
+	return &sessionrun.Plan{
+		Timeout: timeout,
+		Request: session.Request{
+			Kind:        resolve.KindBackup,
+			Namespace:   bs.Namespace,
+			SessionName: bs.Name,
+			Invoker:     resolve.Invoker{Kind: inv.Kind, Name: inv.Name},
+			TaskRef:     bc.Spec.Task,
+			Repository:  bc.Spec.Repository,
+			Target:      target,
+		},
+		Configure: func(in *resolve.Input) {
+			in.RetentionPolicy = bc.Spec.RetentionPolicy
+			in.RuntimeSettings = bc.Spec.RuntimeSettings
+			in.TempDir = bc.Spec.TempDir
+			in.InterimVolume = bc.Spec.InterimVolumeTemplate
+		},
+		Hooks: hooks(bs, bc),
+	}, nil
+}
 
-	orig := bs.DeepCopy()
+// hooks are the configuration's hooks, run for the session.
+func hooks(bs *v1beta1.BackupSession, bc *v1beta1.BackupConfiguration) sessionrun.Hooks {
+	h := sessionrun.Hooks{Target: targetRef(bc), Invoker: hook.Ref{Kind: bs.Spec.Invoker.Kind, Name: bs.Spec.Invoker.Name}}
+	if bc.Spec.Hooks != nil {
+		h.Pre, h.Post = bc.Spec.Hooks.PreBackup, bc.Spec.Hooks.PostBackup
+	}
+	return h
+}
+
+// Follow implements sessionrun.Kind: the configuration as it is now.
+func (r *Reconciler) Follow(ctx context.Context, bs *v1beta1.BackupSession) (time.Duration, sessionrun.Hooks) {
+	timeout := r.Timeout
+	bc := &v1beta1.BackupConfiguration{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: bs.Namespace, Name: bs.Spec.Invoker.Name}, bc); err == nil {
+		if t, err := r.SessionTimeout(bc.Spec.TimeOut, "BackupConfiguration "+bc.Name); err == nil {
+			timeout = t
+		}
+	}
+	return timeout, hooks(bs, bc)
+}
+
+// MarkPending implements sessionrun.Kind.
+func (r *Reconciler) MarkPending(bs *v1beta1.BackupSession) {
+	bs.Status.Phase = v1beta1.BackupSessionPending
+}
+
+// MarkRunning implements sessionrun.Kind.
+func (r *Reconciler) MarkRunning(bs *v1beta1.BackupSession, p *sessionrun.Plan) {
 	bs.Status.Phase = v1beta1.BackupSessionRunning
 	bs.Status.Targets = []v1beta1.BackupTargetStatus{{
-		Ref:        target.Ref,
+		Ref:        p.Request.Target.Ref,
 		TotalHosts: ptr.To(int32(1)),
 		Phase:      v1beta1.TargetBackupRunning,
 	}}
 	for _, c := range []string{v1beta1.ConditionRepositoryFound, v1beta1.ConditionBackendSecretFound, v1beta1.ConditionBackupTargetFound} {
 		meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: c, Status: metav1.ConditionTrue, Reason: "Found", Message: "found when the session started"})
 	}
-	session.SetRepositoryAcquired(&bs.Status.Conditions, loc)
-	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: "BackupJobCreated", Status: metav1.ConditionTrue, Reason: "JobCreated", Message: "Job " + job.Name + " created"})
-	if err := r.writeStatus(ctx, orig, bs); err != nil {
-		return ctrl.Result{}, err
-	}
-	event.BackupSessionStarted.Emit(r.Recorder, bs, job.Name)
-	log.FromContext(ctx).Info("backup started", "job", job.Name)
-	return ctrl.Result{RequeueAfter: r.PollInterval}, nil
-}
-
-// wait keeps the session Pending and says what it waits for; the event is recorded when
-// that changes.
-func (r *Reconciler) wait(ctx context.Context, bs *v1beta1.BackupSession, why string) error {
-	orig := bs.DeepCopy()
-	bs.Status.Phase = v1beta1.BackupSessionPending
-	changed := session.SetWaiting(&bs.Status.Conditions, why)
-	if err := r.writeStatus(ctx, orig, bs); err != nil {
-		return err
-	}
-	if changed {
-		event.SessionWaiting.Emit(r.Recorder, bs, why)
-		log.FromContext(ctx).Info("backup waits", "for", why)
-	}
-	return nil
-}
-
-func (r *Reconciler) readers() session.Readers {
-	return session.Readers{Cached: r.Client, Direct: r.APIReader}
 }
 
 // runningSibling returns the name of another session of the same invoker that holds the
@@ -300,55 +232,8 @@ func olderThan(a, b *v1beta1.BackupSession) bool {
 	return a.Name < b.Name
 }
 
-func (r *Reconciler) timeout(bc *v1beta1.BackupConfiguration) (time.Duration, error) {
-	if bc.Spec.TimeOut == "" {
-		return r.Timeout, nil
-	}
-	d, err := time.ParseDuration(bc.Spec.TimeOut)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("spec.timeOut %q of BackupConfiguration %s is not a positive duration such as 2h", bc.Spec.TimeOut, bc.Name)
-	}
-	return d, nil
-}
-
-func (r *Reconciler) track(ctx context.Context, bs *v1beta1.BackupSession) (ctrl.Result, error) {
-	timeout := r.Timeout
-	bc := &v1beta1.BackupConfiguration{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: bs.Namespace, Name: bs.Spec.Invoker.Name}, bc); err == nil {
-		if t, err := r.timeout(bc); err == nil {
-			timeout = t
-		}
-	}
-	if res, done, err := r.followPost(ctx, bs, bc); done || err != nil {
-		return res, err
-	}
-	obs, err := session.Observe(ctx, r.Client, r.APIReader, session.Running{
-		Kind: resolve.KindBackup, Session: bs, Timeout: timeout, Poll: r.PollInterval, Now: r.Now(),
-	})
-	var out session.Outcome
-	switch {
-	case err != nil:
-		return ctrl.Result{}, err
-	case obs.Outcome.Finished:
-		out = obs.Outcome
-	case obs.StopReason != "":
-		out = session.Outcome{Finished: true, StopReason: obs.StopReason, Error: obs.StopMessage}
-	}
-	if out.Finished {
-		// postBackup runs however the backup ended, as its policy says; the session is
-		// recorded once it is done.
-		if started, err := r.startPost(ctx, bs, bc, out); started || err != nil {
-			return ctrl.Result{RequeueAfter: r.PollInterval}, err
-		}
-		return ctrl.Result{}, r.conclude(ctx, bs, out, nil)
-	}
-	if err := r.updateProgress(ctx, bs, obs.Job); err != nil {
-		log.FromContext(ctx).V(1).Info("no progress report", "reason", err.Error())
-	}
-	return ctrl.Result{RequeueAfter: obs.RequeueAfter}, nil
-}
-
-func (r *Reconciler) updateProgress(ctx context.Context, bs *v1beta1.BackupSession, job *batchv1.Job) error {
+// ReportProgress implements sessionrun.Progresser: the running backup's progress line.
+func (r *Reconciler) ReportProgress(ctx context.Context, bs *v1beta1.BackupSession, job *batchv1.Job) error {
 	if r.Progress == nil {
 		return nil
 	}
@@ -373,7 +258,7 @@ func (r *Reconciler) updateProgress(ctx context.Context, bs *v1beta1.BackupSessi
 		return nil
 	}
 	bs.Status.Progress = prog
-	return r.writeStatus(ctx, orig, bs)
+	return r.run.WriteStatus(ctx, orig, bs)
 }
 
 func (r *Reconciler) pruneHistory(ctx context.Context, bs *v1beta1.BackupSession) error {
@@ -417,16 +302,6 @@ func (r *Reconciler) pruneHistory(ctx context.Context, bs *v1beta1.BackupSession
 			return fmt.Errorf("failed to delete old BackupSession %s/%s: %w", s.Namespace, s.Name, err)
 		}
 		log.FromContext(ctx).Info("pruned old BackupSession", "name", s.Name, "limit", limit)
-	}
-	return nil
-}
-
-func (r *Reconciler) writeStatus(ctx context.Context, orig, bs *v1beta1.BackupSession) error {
-	if equality.Semantic.DeepEqual(orig.Status, bs.Status) {
-		return nil
-	}
-	if err := r.Client.Status().Patch(ctx, bs, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("failed to update status of BackupSession %s/%s: %w", bs.Namespace, bs.Name, err)
 	}
 	return nil
 }

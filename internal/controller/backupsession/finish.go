@@ -22,13 +22,9 @@ import (
 	"github.com/hoard-operator/hoard/internal/session"
 )
 
-func (r *Reconciler) duration(bs *v1beta1.BackupSession) string {
-	return result.FormatDuration(r.Now().Sub(bs.CreationTimestamp.Time))
-}
-
-// fail ends a session that could not run or did not succeed; extra are conditions to record
-// with the failure.
-func (r *Reconciler) fail(ctx context.Context, bs *v1beta1.BackupSession, reason, msg string, extra ...metav1.Condition) error {
+// Fail implements sessionrun.Kind: it ends a session that could not run or did not succeed;
+// extra are conditions to record with the failure.
+func (r *Reconciler) Fail(ctx context.Context, bs *v1beta1.BackupSession, reason, msg string, extra ...metav1.Condition) error {
 	return r.failHost(ctx, bs, reason, msg, nil, extra...)
 }
 
@@ -52,7 +48,7 @@ func (r *Reconciler) failHost(ctx context.Context, bs *v1beta1.BackupSession, re
 		}
 	}
 	bs.Status.Phase = v1beta1.BackupSessionFailed
-	bs.Status.SessionDuration = r.duration(bs)
+	bs.Status.SessionDuration = r.Duration(bs)
 	bs.Status.Progress = nil
 	bs.Status.Targets = []v1beta1.BackupTargetStatus{{
 		Ref:        targetRef(bc),
@@ -62,7 +58,7 @@ func (r *Reconciler) failHost(ctx context.Context, bs *v1beta1.BackupSession, re
 	}}
 	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: ConditionSnapshotCreated, Status: metav1.ConditionFalse, Reason: "NoSnapshot", Message: "no snapshot was created"})
 	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: "BackupSucceeded", Status: metav1.ConditionFalse, Reason: reason, Message: msg})
-	if err := r.writeStatus(ctx, orig, bs); err != nil {
+	if err := r.run.WriteStatus(ctx, orig, bs); err != nil {
 		return err
 	}
 	event.BackupSessionFailed.Emit(r.Recorder, bs, msg)
@@ -73,19 +69,19 @@ func (r *Reconciler) failHost(ctx context.Context, bs *v1beta1.BackupSession, re
 func (r *Reconciler) skip(ctx context.Context, bs *v1beta1.BackupSession, msg string) error {
 	orig := bs.DeepCopy()
 	bs.Status.Phase = v1beta1.BackupSessionSkipped
-	bs.Status.SessionDuration = r.duration(bs)
+	bs.Status.SessionDuration = r.Duration(bs)
 	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: "BackupSkipped", Status: metav1.ConditionTrue, Reason: "AnotherSessionRunning", Message: msg})
-	if err := r.writeStatus(ctx, orig, bs); err != nil {
+	if err := r.run.WriteStatus(ctx, orig, bs); err != nil {
 		return err
 	}
 	event.BackupSessionSkipped.Emit(r.Recorder, bs, msg)
 	return r.pruneHistory(ctx, bs)
 }
 
-// finish records a finished Job's outcome. A snapshot the Job created is recorded even when
+// Finish implements sessionrun.Kind: it records a finished Job's outcome. A snapshot the Job created is recorded even when
 // a later step (retention, check, statistics) failed: it exists, it is kept, and the session
 // says so next to what failed. extra are conditions to record with the outcome (the hooks').
-func (r *Reconciler) finish(ctx context.Context, bs *v1beta1.BackupSession, out session.Outcome, extra ...metav1.Condition) error {
+func (r *Reconciler) Finish(ctx context.Context, bs *v1beta1.BackupSession, out session.Outcome, extra ...metav1.Condition) error {
 	res := out.Result
 	if res == nil || (!out.Succeeded && len(res.Snapshots) == 0) {
 		if err := r.failHost(ctx, bs, "BackupFailed", out.Error, res, extra...); err != nil {
@@ -124,7 +120,7 @@ func (r *Reconciler) finish(ctx context.Context, bs *v1beta1.BackupSession, out 
 		succeeded = metav1.Condition{Type: "BackupSucceeded", Status: metav1.ConditionFalse, Reason: "PostBackupActionFailed", Message: out.Error}
 	}
 	bs.Status.Phase = phase
-	bs.Status.SessionDuration = r.duration(bs)
+	bs.Status.SessionDuration = r.Duration(bs)
 	bs.Status.Progress = nil
 	bs.Status.Targets = []v1beta1.BackupTargetStatus{{
 		Ref:               targetRef(bc),
@@ -138,7 +134,7 @@ func (r *Reconciler) finish(ctx context.Context, bs *v1beta1.BackupSession, out 
 	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: ConditionSnapshotCreated, Status: metav1.ConditionTrue, Reason: "SnapshotCreated",
 		Message: fmt.Sprintf("snapshot %s (%s) was created", snapshot, res.Snapshots[0].TotalSize)})
 	meta.SetStatusCondition(&bs.Status.Conditions, succeeded)
-	if err := r.writeStatus(ctx, orig, bs); err != nil {
+	if err := r.run.WriteStatus(ctx, orig, bs); err != nil {
 		return err
 	}
 	if out.Succeeded {

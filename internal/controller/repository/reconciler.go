@@ -24,9 +24,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -35,6 +33,7 @@ import (
 
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/controller/repojob"
 	"github.com/hoard-operator/hoard/internal/dependency"
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/location"
@@ -77,15 +76,9 @@ const (
 
 // Reconciler reconciles one Repository.
 type Reconciler struct {
-	client.Client
-	// APIReader confirms objects around the cache: an existing wipe Job's owner.
-	APIReader client.Reader
-	Scheme    *runtime.Scheme
-	Recorder  record.EventRecorder
-	// Image is the operator image the wipe Job runs `hoard wipe-repository` with.
-	Image string
-	// Queue lets the wipe start only when no other Hoard Job uses the repository.
-	Queue *repoqueue.Queue
+	// Env runs the wipe Job (`hoard wipe-repository`), once no other Hoard Job uses the
+	// repository.
+	repojob.Env
 	// RetryInterval is how often a wipe that waits or was refused is looked at again, on top
 	// of the watches that notice the change at once.
 	RetryInterval time.Duration
@@ -94,15 +87,7 @@ type Reconciler struct {
 // SetupWithManager registers the reconciler; it follows the wipe Jobs it owns, and the
 // Repositories and BackupConfigurations that may hold a refused wipe back.
 func SetupWithManager(mgr ctrl.Manager, image string, queue *repoqueue.Queue) error {
-	r := &Reconciler{
-		Client:        mgr.GetClient(),
-		APIReader:     mgr.GetAPIReader(),
-		Scheme:        mgr.GetScheme(),
-		Recorder:      mgr.GetEventRecorderFor("hoard-repository"),
-		Image:         image,
-		Queue:         queue,
-		RetryInterval: 10 * time.Second,
-	}
+	r := &Reconciler{Env: repojob.NewEnv(mgr, "repository", image, queue), RetryInterval: 10 * time.Second}
 	// An index of the Repositories whose wipe is pending, so that every Repository and
 	// BackupConfiguration event looks them up rather than going through all Repositories.
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &stashv1alpha1.Repository{}, pendingWipeIndex, func(o client.Object) []string {
@@ -191,16 +176,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 
 func (r *Reconciler) writeStatus(ctx context.Context, base, repo *stashv1alpha1.Repository) error {
 	repo.Status.ObservedGeneration = repo.Generation
-	if equality.Semantic.DeepEqual(base.Status, repo.Status) {
-		return nil
-	}
-	if err := r.Status().Patch(ctx, repo, client.MergeFrom(base)); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("failed to update status of Repository %s/%s: %w", repo.Namespace, repo.Name, err)
-	}
-	return nil
+	return r.PatchStatus(ctx, "Repository", base, repo, !equality.Semantic.DeepEqual(base.Status, repo.Status))
 }
 
 func (r *Reconciler) ensureFinalizer(ctx context.Context, repo *stashv1alpha1.Repository) error {
@@ -279,9 +255,7 @@ func (r *Reconciler) startWipe(ctx context.Context, repo *stashv1alpha1.Reposito
 			event.RepositoryWipeRefused)
 		return false, nil
 	}
-	holder, err := r.Queue.Enter(ctx, repoqueue.Entrant{Location: loc, Object: repo, Kind: "Repository", JobName: job.Name, JumpLine: true}, func(ctx context.Context) error {
-		return session.CreateJob(ctx, r.Client, r.APIReader, r.Scheme, repo, job, nil, nil)
-	})
+	holder, err := r.Start(ctx, repoqueue.Entrant{Location: loc, Object: repo, Kind: "Repository", JumpLine: true}, job)
 	var foreign *session.ForeignObjectError
 	switch {
 	case errors.As(err, &foreign):

@@ -17,13 +17,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opsv1alpha1 "github.com/hoard-operator/hoard/api/operations/v1alpha1"
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
+	"github.com/hoard-operator/hoard/internal/controller/repojob"
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/maintenance"
@@ -47,16 +46,9 @@ import (
 
 // Reconciler reconciles one RepositoryOperation.
 type Reconciler struct {
-	client.Client
-	// APIReader confirms objects around the cache: an existing Job's owner.
-	APIReader client.Reader
-	Scheme    *runtime.Scheme
-	Recorder  record.EventRecorder
-	// Image is the operator image the Job runs `hoard repository-operation` with.
-	Image string
-	// Queue lets the Job start only when no other Hoard Job uses the repository and no
-	// session waits ahead of it.
-	Queue *repoqueue.Queue
+	// Env runs the Job (`hoard repository-operation`), once no other Hoard Job uses the
+	// repository and no session waits ahead of it.
+	repojob.Env
 	// RetryInterval is how often a waiting operation looks at the queue again.
 	RetryInterval time.Duration
 	// Now is the clock of the status times.
@@ -65,16 +57,7 @@ type Reconciler struct {
 
 // SetupWithManager registers the reconciler; it follows the Jobs it owns.
 func SetupWithManager(mgr ctrl.Manager, image string, queue *repoqueue.Queue) error {
-	r := &Reconciler{
-		Client:        mgr.GetClient(),
-		APIReader:     mgr.GetAPIReader(),
-		Scheme:        mgr.GetScheme(),
-		Recorder:      mgr.GetEventRecorderFor("hoard-repositoryoperation"),
-		Image:         image,
-		Queue:         queue,
-		RetryInterval: 5 * time.Second,
-		Now:           time.Now,
-	}
+	r := &Reconciler{Env: repojob.NewEnv(mgr, "repositoryoperation", image, queue), RetryInterval: 5 * time.Second, Now: time.Now}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("repositoryoperation").
 		For(&opsv1alpha1.RepositoryOperation{}).
@@ -136,10 +119,7 @@ func (r *Reconciler) start(ctx context.Context, op *opsv1alpha1.RepositoryOperat
 		r.fail(op, fmt.Sprintf("cannot run %s on Repository %s/%s: %v", op.Spec.Operation, repo.Namespace, repo.Name, err))
 		return ctrl.Result{}, nil
 	}
-	holder, err := r.Queue.Enter(ctx, repoqueue.Entrant{Location: loc, Object: op, Kind: "RepositoryOperation", JobName: job.Name},
-		func(ctx context.Context) error {
-			return session.CreateJob(ctx, r.Client, r.APIReader, r.Scheme, op, job, nil, nil)
-		})
+	holder, err := r.Start(ctx, repoqueue.Entrant{Location: loc, Object: op, Kind: "RepositoryOperation"}, job)
 	var foreign *session.ForeignObjectError
 	switch {
 	case errors.As(err, &foreign):
@@ -245,16 +225,7 @@ func (r *Reconciler) fail(op *opsv1alpha1.RepositoryOperation, msg string) {
 
 func (r *Reconciler) writeStatus(ctx context.Context, base, op *opsv1alpha1.RepositoryOperation) error {
 	op.Status.ObservedGeneration = op.Generation
-	if equality.Semantic.DeepEqual(base.Status, op.Status) {
-		return nil
-	}
-	if err := r.Status().Patch(ctx, op, client.MergeFrom(base)); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("failed to update status of RepositoryOperation %s/%s: %w", op.Namespace, op.Name, err)
-	}
-	return nil
+	return r.PatchStatus(ctx, "RepositoryOperation", base, op, !equality.Semantic.DeepEqual(base.Status, op.Status))
 }
 
 func firstNonEmpty(s ...string) string {

@@ -4,55 +4,35 @@ package restoresession
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/controller/sessionrun"
 	"github.com/hoard-operator/hoard/internal/event"
-	"github.com/hoard-operator/hoard/internal/hookjob"
-	"github.com/hoard-operator/hoard/internal/location"
+	"github.com/hoard-operator/hoard/internal/hook"
 	"github.com/hoard-operator/hoard/internal/resolve"
 	"github.com/hoard-operator/hoard/internal/result"
 	"github.com/hoard-operator/hoard/internal/session"
 )
 
-// Reconciler reconciles RestoreSessions.
+// Reconciler reconciles RestoreSessions: the session runner (package sessionrun) with what a
+// restore adds, its settings on the session itself and its status.
 type Reconciler struct {
-	Client    client.Client
-	APIReader client.Reader
-	Scheme    *runtime.Scheme
-	Recorder  record.EventRecorder
-	// Starter creates the session's Job once its repository is free.
-	Starter *session.Starter
+	sessionrun.Env
 
-	PushgatewayURL string
-	// OperatorImage runs the hooks (`hoard run-hook`).
-	OperatorImage string
-	// HookTimeout bounds each hook; zero means hook.DefaultTimeout.
-	HookTimeout  time.Duration
-	Timeout      time.Duration
-	PollInterval time.Duration
-	Now          func() time.Time
+	run *sessionrun.Runner[v1beta1.RestoreSession, *v1beta1.RestoreSession]
 }
 
 // RBAC, each rule with its reason (the whole table: docs/design/0014-least-privilege.md).
 // Sessions are read through the cache and labelled with their repository while they wait.
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=restoresessions,verbs=get;list;watch;patch
-// writeStatus patches the status; nothing updates it whole.
+// The runner and Finish patch the status; nothing updates it whole.
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=restoresessions/status,verbs=patch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=repositories,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stash.appscode.com,resources=tasks;functions,verbs=get;list;watch
@@ -68,45 +48,40 @@ type Reconciler struct {
 
 // SetupWithManager registers the reconciler.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Now == nil {
-		r.Now = time.Now
-	}
-	if r.PollInterval == 0 {
-		r.PollInterval = 10 * time.Second
-	}
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1beta1.RestoreSession{}).
-		Owns(&batchv1.Job{}).
-		// A Job that ends frees its repository for the sessions waiting in line.
-		Watches(&batchv1.Job{}, session.WakeWaiters(mgr.GetClient(), &v1beta1.RestoreSessionList{}, func(o client.Object) bool {
-			s, ok := o.(*v1beta1.RestoreSession)
-			return ok && (s.Status.Phase == "" || s.Status.Phase == v1beta1.RestorePending)
-		}), builder.WithPredicates(session.RepositoryReleased())).
-		Named("restoresession").
-		// Restores are independent of each other; those that share a repository are
-		// serialised by the repository queue, which reads the API directly.
-		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
-		Complete(r)
+	r.run = &sessionrun.Runner[v1beta1.RestoreSession, *v1beta1.RestoreSession]{Env: &r.Env, Kind: r}
+	return r.run.SetupWithManager(mgr, "restoresession", &v1beta1.RestoreSessionList{})
 }
 
-// Reconcile moves a RestoreSession one step: Pending → Running (or Failed), Running → done.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	rs := &v1beta1.RestoreSession{}
-	if err := r.Client.Get(ctx, req.NamespacedName, rs); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !rs.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
-	}
-	switch rs.Status.Phase {
-	case v1beta1.RestoreSucceeded, v1beta1.RestoreFailed:
-		return ctrl.Result{}, nil
-	case v1beta1.RestoreRunning, v1beta1.RestoreUnknown:
-		return session.RequeueOnConflict(r.track(ctx, rs))
-	default:
-		return session.RequeueOnConflict(r.start(ctx, rs))
+// Desc implements sessionrun.Kind.
+func (r *Reconciler) Desc() sessionrun.Desc {
+	return sessionrun.Desc{
+		Job: resolve.KindRestore, Object: "RestoreSession", Started: event.RestoreSessionStarted, JobCreated: v1beta1.ConditionRestoreJobCreated,
+		PreHook: hook.PreRestore, PostHook: hook.PostRestore,
+		PreHookCondition: v1beta1.ConditionGlobalPreRestoreHookSucceeded, PostHookCondition: v1beta1.ConditionGlobalPostRestoreHookSucceeded,
 	}
 }
+
+// Stage implements sessionrun.Kind.
+func (r *Reconciler) Stage(rs *v1beta1.RestoreSession) sessionrun.Stage {
+	switch rs.Status.Phase {
+	case v1beta1.RestoreSucceeded, v1beta1.RestoreFailed:
+		return sessionrun.Finished
+	case v1beta1.RestoreRunning, v1beta1.RestoreUnknown:
+		return sessionrun.Running
+	}
+	return sessionrun.Waiting
+}
+
+// Status implements sessionrun.Kind.
+func (r *Reconciler) Status(rs *v1beta1.RestoreSession) any { return rs.Status }
+
+// Conditions implements sessionrun.Kind.
+func (r *Reconciler) Conditions(rs *v1beta1.RestoreSession) *[]metav1.Condition {
+	return &rs.Status.Conditions
+}
+
+// Done implements sessionrun.Kind: a finished restore needs nothing more.
+func (r *Reconciler) Done(context.Context, *v1beta1.RestoreSession) error { return nil }
 
 func (r *Reconciler) host(rs *v1beta1.RestoreSession) string {
 	if rs.Spec.Target != nil {
@@ -115,28 +90,14 @@ func (r *Reconciler) host(rs *v1beta1.RestoreSession) string {
 	return resolve.DefaultHostname
 }
 
-func (r *Reconciler) timeout(rs *v1beta1.RestoreSession) (time.Duration, error) {
-	if rs.Spec.TimeOut == "" {
-		return r.Timeout, nil
-	}
-	d, err := time.ParseDuration(rs.Spec.TimeOut)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("spec.timeOut %q is not a positive duration such as 2h", rs.Spec.TimeOut)
-	}
-	return d, nil
-}
-
-func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctrl.Result, error) {
+// Plan implements sessionrun.Kind: the session itself says what to restore.
+func (r *Reconciler) Plan(_ context.Context, rs *v1beta1.RestoreSession) (*sessionrun.Plan, error) {
 	if rs.Spec.Driver == v1beta1.VolumeSnapshotter {
-		return ctrl.Result{}, r.fail(ctx, rs, "DriverUnsupported", "driver VolumeSnapshotter is not supported: Hoard restores with the Restic driver")
+		return nil, sessionrun.Refuse("DriverUnsupported", "driver VolumeSnapshotter is not supported: Hoard restores with the Restic driver")
 	}
-	timeout, err := r.timeout(rs)
+	timeout, err := r.SessionTimeout(rs.Spec.TimeOut, "")
 	if err != nil {
-		return ctrl.Result{}, r.fail(ctx, rs, "InvalidTimeOut", err.Error())
-	}
-	left, expired := session.TimeLeft(rs.CreationTimestamp.Time, r.Now(), timeout)
-	if expired {
-		return ctrl.Result{}, r.fail(ctx, rs, "DeadlineExceeded", session.ExpiredMessage("restore", rs.CreationTimestamp.Time, timeout, session.WaitingFor(rs.Status.Conditions)))
+		return nil, sessionrun.Refuse("InvalidTimeOut", err.Error())
 	}
 	target := resolve.Target{}
 	var targetRules []v1beta1.Rule
@@ -144,127 +105,65 @@ func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 		target = resolve.Target{Alias: t.Alias, Ref: t.Ref, VolumeMounts: t.VolumeMounts, Args: t.Args}
 		targetRules = t.Rules
 	}
-	g, err := session.Gather(ctx, session.Readers{Cached: r.Client, Direct: r.APIReader}, session.Request{
-		Kind:        resolve.KindRestore,
-		Namespace:   rs.Namespace,
-		SessionName: rs.Name,
-		Invoker:     resolve.Invoker{Kind: "RestoreSession", Name: rs.Name},
-		TaskRef:     rs.Spec.Task,
-		Repository:  rs.Spec.Repository,
-		Target:      target,
-	})
-	var ue *session.UserError
-	if errors.As(err, &ue) {
-		// With the checker's condition, as a BackupConfiguration would show it.
-		return ctrl.Result{}, r.record(ctx, rs, false, ue.Reason, ue.Message, nil, ue.AsCondition())
-	} else if err != nil {
-		return ctrl.Result{}, err
+	return &sessionrun.Plan{
+		Timeout: timeout,
+		Request: session.Request{
+			Kind:        resolve.KindRestore,
+			Namespace:   rs.Namespace,
+			SessionName: rs.Name,
+			Invoker:     resolve.Invoker{Kind: "RestoreSession", Name: rs.Name},
+			TaskRef:     rs.Spec.Task,
+			Repository:  rs.Spec.Repository,
+			Target:      target,
+		},
+		Configure: func(in *resolve.Input) {
+			in.RestoreRule = resolve.SelectRule(targetRules, rs.Spec.Rules, r.host(rs))
+			in.RuntimeSettings = rs.Spec.RuntimeSettings
+			in.TempDir = rs.Spec.TempDir
+			in.InterimVolume = rs.Spec.InterimVolumeTemplate
+		},
+		Hooks: hooks(rs),
+	}, nil
+}
+
+// hooks are the session's own hooks.
+func hooks(rs *v1beta1.RestoreSession) sessionrun.Hooks {
+	h := sessionrun.Hooks{Invoker: hook.Ref{Kind: "RestoreSession", Name: rs.Name}}
+	if rs.Spec.Target != nil {
+		h.Target = rs.Spec.Target.Ref
 	}
-	in := g.Input
-	loc, err := location.Of(in.Repository.Namespace, &in.Repository.Spec.Backend)
-	if err != nil {
-		return ctrl.Result{}, r.fail(ctx, rs, "InvalidRepository", fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
+	if rs.Spec.Hooks != nil {
+		h.Pre, h.Post = rs.Spec.Hooks.PreRestore, rs.Spec.Hooks.PostRestore
 	}
-	// Checked before anything is created: the Job would mount the node's filesystem.
-	if err := resolve.CheckLocalBackend(&in.Repository.Spec.Backend); err != nil {
-		return ctrl.Result{}, r.fail(ctx, rs, resolve.ReasonUnsafeBackendVolume, fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
-	}
-	in.RestoreRule = resolve.SelectRule(targetRules, rs.Spec.Rules, r.host(rs))
-	in.RuntimeSettings = rs.Spec.RuntimeSettings
-	in.TempDir = rs.Spec.TempDir
-	in.InterimVolume = rs.Spec.InterimVolumeTemplate
-	in.PushgatewayURL = r.PushgatewayURL
-	in.ActiveDeadlineSeconds = session.Seconds(left)
-	in.LocationKey = loc.Key()
-	in.SoleWriter = location.SoleWriter(in.Repository)
-	jobName := resolve.JobName(resolve.KindRestore, rs.Name)
-	if g.Connection != nil {
-		in.TargetSecretName = session.TargetSecretName(jobName)
-	}
-	if g.Storage != nil {
-		in.StorageSecretCopy = session.StorageSecretName(jobName)
-	}
-	job, err := resolve.Build(in)
-	if err != nil {
-		return ctrl.Result{}, r.fail(ctx, rs, "TaskResolutionFailed", err.Error())
-	}
-	var te *hookjob.TargetError
-	if err := r.addPreHook(ctx, rs, job); errors.As(err, &te) {
-		return ctrl.Result{}, r.fail(ctx, rs, "HookFailed", te.Msg)
-	} else if err != nil {
-		return ctrl.Result{}, err
-	}
-	st, err := r.Starter.Start(ctx, session.Launch{Session: rs, Job: job, Connection: g.Connection, Storage: g.Storage, Location: loc})
-	switch {
-	case err != nil:
-		return ctrl.Result{}, err
-	case st.FailReason != "":
-		return ctrl.Result{}, r.fail(ctx, rs, st.FailReason, st.FailMessage)
-	case st.Wait != "":
-		return ctrl.Result{RequeueAfter: session.NextLook(r.PollInterval, left)}, r.wait(ctx, rs, st.Wait)
-	}
-	orig := rs.DeepCopy()
+	return h
+}
+
+// Follow implements sessionrun.Kind. An unreadable spec.timeOut failed the session at its
+// start; one changed since then bounds nothing.
+func (r *Reconciler) Follow(_ context.Context, rs *v1beta1.RestoreSession) (time.Duration, sessionrun.Hooks) {
+	timeout, _ := r.SessionTimeout(rs.Spec.TimeOut, "")
+	return timeout, hooks(rs)
+}
+
+// MarkPending implements sessionrun.Kind.
+func (r *Reconciler) MarkPending(rs *v1beta1.RestoreSession) {
+	rs.Status.Phase = v1beta1.RestorePending
+}
+
+// MarkRunning implements sessionrun.Kind.
+func (r *Reconciler) MarkRunning(rs *v1beta1.RestoreSession, _ *sessionrun.Plan) {
 	rs.Status.Phase = v1beta1.RestoreRunning
 	rs.Status.TotalHosts = ptr.To(int32(1))
 	meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{Type: v1beta1.ConditionRestoreTargetFound, Status: metav1.ConditionTrue, Reason: "TargetFound", Message: "restore target found"})
-	session.SetRepositoryAcquired(&rs.Status.Conditions, loc)
-	meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{Type: v1beta1.ConditionRestoreJobCreated, Status: metav1.ConditionTrue, Reason: "JobCreated", Message: "Job " + job.Name + " created"})
-	if err := r.writeStatus(ctx, orig, rs); err != nil {
-		return ctrl.Result{}, err
-	}
-	event.RestoreSessionStarted.Emit(r.Recorder, rs, job.Name)
-	log.FromContext(ctx).Info("restore started", "job", job.Name)
-	return ctrl.Result{RequeueAfter: r.PollInterval}, nil
 }
 
-// wait keeps the session Pending and says what it waits for; the event is recorded when
-// that changes.
-func (r *Reconciler) wait(ctx context.Context, rs *v1beta1.RestoreSession, why string) error {
-	orig := rs.DeepCopy()
-	rs.Status.Phase = v1beta1.RestorePending
-	changed := session.SetWaiting(&rs.Status.Conditions, why)
-	if err := r.writeStatus(ctx, orig, rs); err != nil {
-		return err
-	}
-	if changed {
-		event.SessionWaiting.Emit(r.Recorder, rs, why)
-		log.FromContext(ctx).Info("restore waits", "for", why)
-	}
-	return nil
-}
-
-func (r *Reconciler) track(ctx context.Context, rs *v1beta1.RestoreSession) (ctrl.Result, error) {
-	timeout, _ := r.timeout(rs)
-	if res, done, err := r.followPost(ctx, rs); done || err != nil {
-		return res, err
-	}
-	obs, err := session.Observe(ctx, r.Client, r.APIReader, session.Running{
-		Kind: resolve.KindRestore, Session: rs, Timeout: timeout, Poll: r.PollInterval, Now: r.Now(),
-	})
-	var out session.Outcome
-	switch {
-	case err != nil:
-		return ctrl.Result{}, err
-	case obs.Outcome.Finished:
-		out = obs.Outcome
-	case obs.StopReason != "":
-		out = session.Outcome{Finished: true, StopReason: obs.StopReason, Error: obs.StopMessage}
-	default:
-		return ctrl.Result{RequeueAfter: obs.RequeueAfter}, nil
-	}
-	// postRestore runs however the restore ended, as its policy says; the session is recorded
-	// once it is done.
-	if started, err := r.startPost(ctx, rs, out); started || err != nil {
-		return ctrl.Result{RequeueAfter: r.PollInterval}, err
-	}
-	return ctrl.Result{}, r.conclude(ctx, rs, out, nil)
-}
-
-func (r *Reconciler) fail(ctx context.Context, rs *v1beta1.RestoreSession, reason, msg string, extra ...metav1.Condition) error {
+// Fail implements sessionrun.Kind.
+func (r *Reconciler) Fail(ctx context.Context, rs *v1beta1.RestoreSession, reason, msg string, extra ...metav1.Condition) error {
 	return r.record(ctx, rs, false, reason, msg, nil, extra...)
 }
 
-func (r *Reconciler) finish(ctx context.Context, rs *v1beta1.RestoreSession, out session.Outcome, extra ...metav1.Condition) error {
+// Finish implements sessionrun.Kind.
+func (r *Reconciler) Finish(ctx context.Context, rs *v1beta1.RestoreSession, out session.Outcome, extra ...metav1.Condition) error {
 	if !out.Succeeded {
 		return r.record(ctx, rs, false, "RestoreFailed", out.Error, out.Result, extra...)
 	}
@@ -275,7 +174,7 @@ func (r *Reconciler) finish(ctx context.Context, rs *v1beta1.RestoreSession, out
 	return r.record(ctx, rs, true, "RestoreSucceeded", msg, out.Result, extra...)
 }
 
-// extra are conditions to record with the outcome.
+// record writes the outcome, ok or not; extra are conditions to record with it.
 func (r *Reconciler) record(ctx context.Context, rs *v1beta1.RestoreSession, ok bool, reason, msg string, res *result.Result, extra ...metav1.Condition) error {
 	orig := rs.DeepCopy()
 	for _, c := range extra {
@@ -298,10 +197,10 @@ func (r *Reconciler) record(ctx context.Context, rs *v1beta1.RestoreSession, ok 
 		host.Error = msg
 	}
 	rs.Status.TotalHosts = ptr.To(int32(1))
-	rs.Status.SessionDuration = result.FormatDuration(r.Now().Sub(rs.CreationTimestamp.Time))
+	rs.Status.SessionDuration = r.Duration(rs)
 	rs.Status.Stats = []v1beta1.HostRestoreStats{host}
 	meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{Type: v1beta1.ConditionRestoreCompleted, Status: status, Reason: reason, Message: msg})
-	if err := r.writeStatus(ctx, orig, rs); err != nil {
+	if err := r.run.WriteStatus(ctx, orig, rs); err != nil {
 		return err
 	}
 	if ok {
@@ -310,15 +209,5 @@ func (r *Reconciler) record(ctx context.Context, rs *v1beta1.RestoreSession, ok 
 		event.RestoreSessionFailed.Emit(r.Recorder, rs, msg)
 	}
 	log.FromContext(ctx).Info("restore finished", "phase", rs.Status.Phase, "message", msg)
-	return nil
-}
-
-func (r *Reconciler) writeStatus(ctx context.Context, orig, rs *v1beta1.RestoreSession) error {
-	if equality.Semantic.DeepEqual(orig.Status, rs.Status) {
-		return nil
-	}
-	if err := r.Client.Status().Patch(ctx, rs, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("failed to update status of RestoreSession %s/%s: %w", rs.Namespace, rs.Name, err)
-	}
 	return nil
 }

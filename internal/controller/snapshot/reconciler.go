@@ -23,8 +23,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -34,6 +32,7 @@ import (
 
 	repov1alpha1 "github.com/hoard-operator/hoard/api/repositories/v1alpha1"
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
+	"github.com/hoard-operator/hoard/internal/controller/repojob"
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/repoqueue"
@@ -64,13 +63,8 @@ const repositoryIndex = "hoard.snapshotRepository"
 
 // Reconciler keeps one Repository's Snapshots in step with restic.
 type Reconciler struct {
-	client.Client
-	APIReader client.Reader
-	Scheme    *runtime.Scheme
-	Recorder  record.EventRecorder
-	// Image runs `hoard snapshots` in the Job.
-	Image string
-	Queue *repoqueue.Queue
+	// Env runs the snapshots Job (`hoard snapshots`).
+	repojob.Env
 	// SyncInterval is how often every Repository's list is synced; zero means only on demand
 	// and when Snapshots are deleted.
 	SyncInterval time.Duration
@@ -80,11 +74,7 @@ type Reconciler struct {
 // SetupWithManager registers the reconciler: Repositories, their Snapshots and the Jobs they
 // own all lead to the Repository.
 func SetupWithManager(mgr ctrl.Manager, image string, queue *repoqueue.Queue, syncInterval time.Duration) error {
-	r := &Reconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorderFor("hoard-snapshot"), Image: image, Queue: queue,
-		SyncInterval: syncInterval, Now: time.Now,
-	}
+	r := &Reconciler{Env: repojob.NewEnv(mgr, "snapshot", image, queue), SyncInterval: syncInterval, Now: time.Now}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &repov1alpha1.Snapshot{}, repositoryIndex, func(o client.Object) []string {
 		if s, ok := o.(*repov1alpha1.Snapshot); ok && s.Status.Repository != "" {
 			return []string{s.Status.Repository}
@@ -210,9 +200,7 @@ func (r *Reconciler) start(ctx context.Context, repo *stashv1alpha1.Repository, 
 	if err != nil {
 		return ctrl.Result{}, r.setForgotten(ctx, forgetting, repov1alpha1.ReasonForgetFailed, "cannot run the forget: "+err.Error())
 	}
-	holder, err := r.Queue.Enter(ctx, repoqueue.Entrant{Location: loc, Object: repo, Kind: "Repository", JobName: job.Name, JumpLine: true}, func(ctx context.Context) error {
-		return session.CreateJob(ctx, r.Client, r.APIReader, r.Scheme, repo, job, nil, nil)
-	})
+	holder, err := r.Start(ctx, repoqueue.Entrant{Location: loc, Object: repo, Kind: "Repository", JumpLine: true}, job)
 	var foreign *session.ForeignObjectError
 	switch {
 	case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):

@@ -8,14 +8,9 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
-	"github.com/hoard-operator/hoard/internal/controller/repository"
-	"github.com/hoard-operator/hoard/internal/location"
-	"github.com/hoard-operator/hoard/internal/podsecurity"
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/controller/repojob"
 )
 
 // AnnotationForget, on a snapshots Job, lists the short ids it was asked to forget, so that a
@@ -44,22 +39,13 @@ type JobSpec struct {
 
 // RenderJob is the Job that forgets and lists a repository's snapshots (`hoard snapshots`);
 // a pure function of the Repository, the operator image and what to do. Like the wipe Job it
-// mounts only the storage Secret of the Repository's namespace and has no API access.
+// mounts only the storage Secret of the Repository's namespace and has no API access. One
+// attempt: the outcome is recorded, and the next sync tries again.
 func RenderJob(repo *stashv1alpha1.Repository, image, locationKey string, spec JobSpec) (*batchv1.Job, error) {
-	b := repo.Spec.Backend
-	if b.StorageSecretName == "" {
+	if repo.Spec.Backend.StorageSecretName == "" {
 		return nil, fmt.Errorf("spec.backend.storageSecretName is empty: reading the snapshots needs the repository password")
 	}
-	if err := resolve.CheckLocalBackend(&b); err != nil {
-		return nil, err
-	}
-	flags, err := repository.BackendFlags(b)
-	if err != nil {
-		return nil, err
-	}
-	if location.SoleWriter(repo) {
-		flags = append(flags, "--sole-writer")
-	}
+	var flags []string
 	if len(spec.Forget) > 0 {
 		flags = append(flags, "--forget="+strings.Join(spec.Forget, ","))
 		if spec.Prune {
@@ -69,57 +55,15 @@ func RenderJob(repo *stashv1alpha1.Repository, image, locationKey string, spec J
 	if len(spec.Known) > 0 {
 		flags = append(flags, "--known="+strings.Join(spec.Known, ","))
 	}
-	labels := map[string]string{
-		"app.kubernetes.io/name":       "hoard",
-		"app.kubernetes.io/component":  "snapshots",
-		"app.kubernetes.io/managed-by": "hoard",
-		location.LabelKey:              locationKey,
-	}
 	var shortForget []string
 	for _, id := range spec.Forget {
 		shortForget = append(shortForget, id[:min(8, len(id))])
 	}
-	volumes := []corev1.Volume{
-		{Name: "secret", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: b.StorageSecretName, DefaultMode: ptr.To[int32](0o400),
-		}}},
-		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-	}
-	mounts := []corev1.VolumeMount{
-		{Name: "secret", MountPath: repository.SecretDir, ReadOnly: true},
-		{Name: "tmp", MountPath: "/tmp"},
-	}
-	if b.Local != nil {
-		volumes = append(volumes, corev1.Volume{Name: "repository", VolumeSource: b.Local.VolumeSource})
-		mounts = append(mounts, corev1.VolumeMount{Name: "repository", MountPath: b.Local.MountPath, SubPath: b.Local.SubPath})
-	}
-	return &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: JobName(repo.Name), Namespace: repo.Namespace, Labels: labels,
-			Annotations: map[string]string{AnnotationForget: strings.Join(shortForget, ",")},
-		},
-		Spec: batchv1.JobSpec{
-			// One attempt: the outcome is recorded, and the next sync tries again.
-			BackoffLimit: ptr.To[int32](0),
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					RestartPolicy:                corev1.RestartPolicyNever,
-					AutomountServiceAccountToken: ptr.To(false),
-					SecurityContext:              podsecurity.Pod(),
-					Volumes:                      volumes,
-					Containers: []corev1.Container{{
-						Name:                     "snapshots",
-						Image:                    image,
-						ImagePullPolicy:          corev1.PullIfNotPresent,
-						Args:                     append([]string{"snapshots"}, flags...),
-						Env:                      []corev1.EnvVar{{Name: "TMPDIR", Value: "/tmp"}},
-						VolumeMounts:             mounts,
-						SecurityContext:          podsecurity.Container(true),
-						TerminationMessagePolicy: corev1.TerminationMessageReadFile,
-					}},
-				},
-			},
-		},
-	}, nil
+	return repojob.Render(repojob.Spec{
+		Repository: repo, Name: JobName(repo.Name), Namespace: repo.Namespace,
+		Component: "snapshots", Container: "snapshots", Image: image, LocationKey: locationKey,
+		Command: []string{"snapshots"}, Flags: flags,
+		Annotations:              map[string]string{AnnotationForget: strings.Join(shortForget, ",")},
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+	})
 }
