@@ -119,7 +119,7 @@ func ContainerName(function string, step int) string {
 
 // Variables returns the placeholder values for one Task step: the step's params, overridden
 // by the user's params, overridden by the operator's implicit variables.
-func Variables(in *Input, backend BackendInfo, step v1beta1.FunctionRef) map[string]string {
+func Variables(in *Input, backend location.BackendInfo, step v1beta1.FunctionRef) map[string]string {
 	v := map[string]string{}
 	for _, p := range step.Params {
 		v[p.Name] = p.Value

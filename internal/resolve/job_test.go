@@ -213,7 +213,7 @@ func TestBuildFailsCleanly(t *testing.T) {
 
 func TestImplicitVariables(t *testing.T) {
 	in := backupInput()
-	b, err := Backend(&in.Repository.Spec.Backend)
+	b, err := location.Backend(&in.Repository.Spec.Backend)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,36 +256,6 @@ func TestImplicitVariables(t *testing.T) {
 	in.UserParams = []v1beta1.Param{{Name: "args", Value: "user"}}
 	if got := Variables(in, b, v1beta1.FunctionRef{Params: []v1beta1.Param{{Name: "args", Value: "step"}}})["args"]; got != "user" {
 		t.Errorf("user params must beat step params: args = %q", got)
-	}
-}
-
-func TestBackendVariables(t *testing.T) {
-	cases := map[string]struct {
-		backend v1alpha1.Backend
-		want    BackendInfo
-	}{
-		"local": {v1alpha1.Backend{Local: &v1alpha1.LocalSpec{MountPath: "/safe/data"}}, BackendInfo{Provider: "local", Bucket: "/safe/data"}},
-		"s3": {v1alpha1.Backend{S3: &v1alpha1.S3Spec{Endpoint: "s3.amazonaws.com", Bucket: "b", Prefix: "/p", Region: "us-east-1"}},
-			BackendInfo{Provider: "s3", Bucket: "b", Prefix: "/p", Endpoint: "s3.amazonaws.com", Region: "us-east-1"}},
-		"azure": {v1alpha1.Backend{Azure: &v1alpha1.AzureSpec{Container: "c", Prefix: "p", MaxConnections: 3}}, BackendInfo{Provider: "azure", Bucket: "c", Prefix: "p", MaxConnections: 3}},
-		"swift": {v1alpha1.Backend{Swift: &v1alpha1.SwiftSpec{Container: "c", Prefix: "p"}}, BackendInfo{Provider: "swift", Bucket: "c", Prefix: "p"}},
-		"b2":    {v1alpha1.Backend{B2: &v1alpha1.B2Spec{Bucket: "b", Prefix: "p", MaxConnections: 2}}, BackendInfo{Provider: "b2", Bucket: "b", Prefix: "p", MaxConnections: 2}},
-		"rest": {v1alpha1.Backend{Rest: &v1alpha1.RestServerSpec{URL: "http://rest.demo.svc:8000/stash/demo"}},
-			BackendInfo{Provider: "rest", Bucket: "rest.demo.svc:8000", Prefix: "/stash/demo", Endpoint: "http://rest.demo.svc:8000/stash/demo"}},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			got, err := Backend(&tc.backend)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.want {
-				t.Errorf("got %+v, want %+v", got, tc.want)
-			}
-		})
-	}
-	if _, err := Backend(&v1alpha1.Backend{}); err == nil {
-		t.Error("a backend without provider must fail")
 	}
 }
 

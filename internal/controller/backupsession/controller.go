@@ -188,8 +188,8 @@ func (r *Reconciler) start(ctx context.Context, bs *v1beta1.BackupSession) (ctrl
 		return ctrl.Result{}, r.fail(ctx, bs, "InvalidRepository", fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
 	}
 	// Checked before anything is created: the Job would mount the node's filesystem.
-	if err := resolve.CheckLocalBackend(&in.Repository.Spec.Backend); err != nil {
-		return ctrl.Result{}, r.fail(ctx, bs, resolve.ReasonUnsafeBackendVolume, fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
+	if err := location.CheckLocalBackend(&in.Repository.Spec.Backend); err != nil {
+		return ctrl.Result{}, r.fail(ctx, bs, location.ReasonUnsafeBackendVolume, fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
 	}
 	in.RetentionPolicy = bc.Spec.RetentionPolicy
 	in.RuntimeSettings = bc.Spec.RuntimeSettings

@@ -15,7 +15,6 @@ import (
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/podsecurity"
-	"github.com/hoard-operator/hoard/internal/resolve"
 )
 
 // SecretDir is where the storage Secret is mounted in the wipe Job, one file per key.
@@ -36,7 +35,7 @@ func WipeJobName(repo string) string {
 // backup Functions used (--provider, --bucket, --endpoint, --region, --path,
 // --max-connections). Only locations, never credentials: those come from the mounted Secret.
 func BackendFlags(b stashv1alpha1.Backend) ([]string, error) {
-	info, err := resolve.Backend(&b)
+	info, err := location.Backend(&b)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +60,7 @@ func RenderWipeJob(repo *stashv1alpha1.Repository, image, locationKey string) (*
 		return nil, fmt.Errorf("spec.backend.storageSecretName is empty: the wipe needs the repository password")
 	}
 	// The wipe Job mounts a local backend's volume like a session's Job does.
-	if err := resolve.CheckLocalBackend(&b); err != nil {
+	if err := location.CheckLocalBackend(&b); err != nil {
 		return nil, err
 	}
 	flags, err := BackendFlags(b)

@@ -16,7 +16,6 @@ import (
 	"github.com/hoard-operator/hoard/internal/controller/repository"
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/podsecurity"
-	"github.com/hoard-operator/hoard/internal/resolve"
 )
 
 // ContainerName is the Job's one container, whose termination message is the outcome.
@@ -44,7 +43,7 @@ func RenderJob(op *opsv1alpha1.RepositoryOperation, repo *stashv1alpha1.Reposito
 	if b.StorageSecretName == "" {
 		return nil, fmt.Errorf("spec.backend.storageSecretName of Repository %s/%s is empty: the operation needs the repository password", repo.Namespace, repo.Name)
 	}
-	if err := resolve.CheckLocalBackend(&b); err != nil {
+	if err := location.CheckLocalBackend(&b); err != nil {
 		return nil, err
 	}
 	flags, err := repository.BackendFlags(b)

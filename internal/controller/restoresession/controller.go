@@ -166,8 +166,8 @@ func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 		return ctrl.Result{}, r.fail(ctx, rs, "InvalidRepository", fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
 	}
 	// Checked before anything is created: the Job would mount the node's filesystem.
-	if err := resolve.CheckLocalBackend(&in.Repository.Spec.Backend); err != nil {
-		return ctrl.Result{}, r.fail(ctx, rs, resolve.ReasonUnsafeBackendVolume, fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
+	if err := location.CheckLocalBackend(&in.Repository.Spec.Backend); err != nil {
+		return ctrl.Result{}, r.fail(ctx, rs, location.ReasonUnsafeBackendVolume, fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
 	}
 	in.RestoreRule = resolve.SelectRule(targetRules, rs.Spec.Rules, r.host(rs))
 	in.RuntimeSettings = rs.Spec.RuntimeSettings

@@ -15,7 +15,6 @@ import (
 	"github.com/hoard-operator/hoard/internal/controller/repository"
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/podsecurity"
-	"github.com/hoard-operator/hoard/internal/resolve"
 )
 
 // AnnotationForget, on a snapshots Job, lists the short ids it was asked to forget, so that a
@@ -50,7 +49,7 @@ func RenderJob(repo *stashv1alpha1.Repository, image, locationKey string, spec J
 	if b.StorageSecretName == "" {
 		return nil, fmt.Errorf("spec.backend.storageSecretName is empty: reading the snapshots needs the repository password")
 	}
-	if err := resolve.CheckLocalBackend(&b); err != nil {
+	if err := location.CheckLocalBackend(&b); err != nil {
 		return nil, err
 	}
 	flags, err := repository.BackendFlags(b)
