@@ -7,6 +7,7 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/location"
+	"github.com/hoard-operator/hoard/internal/names"
 )
 
 // DefaultHostname is the snapshot host of a target without an alias.
@@ -18,11 +19,6 @@ func Hostname(alias string) string {
 		return alias
 	}
 	return DefaultHostname
-}
-
-// PrometheusJobName is the Pushgateway job name upstream Stash used for an invoker.
-func PrometheusJobName(invokerKind, namespace, invokerName string) string {
-	return strings.ToLower(invokerKind) + "-" + namespace + "-" + invokerName
 }
 
 // implicitVariables computes the operator-provided variables of the reference's table.
@@ -46,7 +42,7 @@ func implicitVariables(in *Input, backend location.BackendInfo) map[string]strin
 		"INVOKER_KIND":           in.Invoker.Kind,
 		"INVOKER_NAME":           in.Invoker.Name,
 		"ENABLE_CACHE":           strconv.FormatBool(!in.TempDir.DisableCaching),
-		"PROMETHEUS_JOB_NAME":    PrometheusJobName(in.Invoker.Kind, in.Namespace, in.Invoker.Name),
+		"PROMETHEUS_JOB_NAME":    names.PushgatewayJob(in.Invoker.Kind, in.Namespace, in.Invoker.Name),
 		"REPOSITORY_SOLE_WRITER": strconv.FormatBool(in.SoleWriter),
 	}
 	if len(in.Target.VolumeMounts) > 0 {

@@ -1,11 +1,8 @@
 package repository
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strconv"
-	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -14,6 +11,7 @@ import (
 
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/internal/location"
+	"github.com/hoard-operator/hoard/internal/names"
 	"github.com/hoard-operator/hoard/internal/podsecurity"
 )
 
@@ -23,12 +21,7 @@ const SecretDir = "/etc/repository/secret"
 // WipeJobName is "stash-wipe-<repository>", shortened with a hash suffix to stay a valid
 // label value (the Job controller labels pods with it).
 func WipeJobName(repo string) string {
-	name := "stash-wipe-" + repo
-	if len(name) <= 63 {
-		return name
-	}
-	sum := sha256.Sum256([]byte(repo))
-	return strings.TrimRight(name[:54], "-.") + "-" + hex.EncodeToString(sum[:])[:8]
+	return names.Prefixed("stash-wipe-", repo, names.MaxLabelValue)
 }
 
 // BackendFlags are the `wipe-repository` flags for a backend: the same names the upstream

@@ -1,10 +1,7 @@
 package repositoryoperation
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -15,6 +12,7 @@ import (
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/internal/controller/repository"
 	"github.com/hoard-operator/hoard/internal/location"
+	"github.com/hoard-operator/hoard/internal/names"
 	"github.com/hoard-operator/hoard/internal/podsecurity"
 )
 
@@ -27,12 +25,7 @@ const NewPasswordDir = "/etc/repository/new-password"
 // JobName is "hoard-op-<operation>", shortened with a hash suffix to stay a valid label
 // value (the Job controller labels pods with it).
 func JobName(op string) string {
-	name := "hoard-op-" + op
-	if len(name) <= 63 {
-		return name
-	}
-	sum := sha256.Sum256([]byte(op))
-	return strings.TrimRight(name[:54], "-.") + "-" + hex.EncodeToString(sum[:])[:8]
+	return names.Prefixed("hoard-op-", op, names.MaxLabelValue)
 }
 
 // RenderJob is the Job that runs op on repo's repository (`hoard repository-operation`); a
