@@ -40,7 +40,7 @@ func Name(kind resolve.Kind, session string) string {
 // controls them.
 func EnsureIdentity(ctx context.Context, c client.Client, s *runtime.Scheme, owner client.Object, kind resolve.Kind) (string, error) {
 	name := Name(kind, owner.GetName())
-	lbls := map[string]string{resolve.LabelManagedBy: resolve.ManagedByHoard, resolve.LabelSession: names.LabelValue(owner.GetName())}
+	lbls := map[string]string{names.LabelManagedBy: names.ManagedByHoard, names.LabelSession: names.LabelValue(owner.GetName())}
 	sa := &corev1.ServiceAccount{
 		ObjectMeta:                   metav1.ObjectMeta{Name: name, Namespace: owner.GetNamespace(), Labels: lbls},
 		AutomountServiceAccountToken: ptrFalse(),

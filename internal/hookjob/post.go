@@ -74,8 +74,8 @@ func CreatePostJob(ctx context.Context, c client.Client, s *runtime.Scheme, p Po
 	if err != nil {
 		return err
 	}
-	lbls := map[string]string{resolve.LabelManagedBy: resolve.ManagedByHoard, resolve.LabelComponent: "hook",
-		resolve.LabelSession: names.LabelValue(p.Owner.GetName())}
+	lbls := map[string]string{names.LabelManagedBy: names.ManagedByHoard, names.LabelComponent: "hook",
+		names.LabelSession: names.LabelValue(p.Owner.GetName())}
 	pod := corev1.PodSpec{
 		RestartPolicy:                corev1.RestartPolicyNever,
 		AutomountServiceAccountToken: ptr.To(false),

@@ -15,6 +15,15 @@ const (
 	// MaxObjectName is the longest DNS-subdomain object name.
 	MaxObjectName = 253
 
+	// LabelName, LabelComponent and LabelManagedBy are the recommended labels of the objects
+	// Hoard makes; ManagedByHoard is the value of LabelManagedBy and LabelName.
+	LabelName      = "app.kubernetes.io/name"
+	LabelComponent = "app.kubernetes.io/component"
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	ManagedByHoard = "hoard"
+	// LabelSession, on a session's Job and pod, is the session's name as a label value.
+	LabelSession = "hoard.io/session"
+
 	hashLength         = 10
 	prefixedHashLength = 8
 )
@@ -59,4 +68,10 @@ func PushgatewayJob(invokerKind, namespace, invokerName string) string {
 // theory; callers that must be exact compare the full name from the object's spec as well.
 func LabelValue(name string) string {
 	return Shorten(name, MaxLabelValue)
+}
+
+// Labels are the recommended labels of an object the operator makes for one of its own (a
+// trigger CronJob, a wipe, snapshots or operation Job): name and manager "hoard", and component.
+func Labels(component string) map[string]string {
+	return map[string]string{LabelName: ManagedByHoard, LabelComponent: component, LabelManagedBy: ManagedByHoard}
 }

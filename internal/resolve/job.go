@@ -37,10 +37,6 @@ const (
 	InterimVolumeName = "hoard-interim"
 	InterimMountPath  = "/hoard-interim"
 	InterimDataDir    = InterimMountPath + "/data"
-	LabelManagedBy    = "app.kubernetes.io/managed-by"
-	LabelComponent    = "app.kubernetes.io/component"
-	ManagedByHoard    = "hoard"
-	LabelSession      = "hoard.io/session"
 )
 
 // Target is what the session backs up or restores into.
@@ -194,9 +190,9 @@ func Build(in *Input) (*batchv1.Job, error) {
 	applyPodSettings(&pod, in.RuntimeSettings.Pod)
 
 	labels := map[string]string{
-		LabelManagedBy:           ManagedByHoard,
-		LabelComponent:           string(in.Kind),
-		LabelSession:             names.LabelValue(in.SessionName),
+		names.LabelManagedBy:     names.ManagedByHoard,
+		names.LabelComponent:     string(in.Kind),
+		names.LabelSession:       names.LabelValue(in.SessionName),
 		v1beta1.LabelInvokerType: in.Invoker.Kind,
 		v1beta1.LabelInvokerName: names.LabelValue(in.Invoker.Name),
 	}

@@ -28,13 +28,10 @@ func TriggerName(bcName string) string {
 
 // labels mark every object Hoard creates for a configuration, so users can find them.
 func labels(bc *stashv1beta1.BackupConfiguration) map[string]string {
-	return map[string]string{
-		"app.kubernetes.io/name":       "hoard",
-		"app.kubernetes.io/component":  "backup-trigger",
-		"app.kubernetes.io/managed-by": "hoard",
-		stashv1beta1.LabelInvokerType:  "BackupConfiguration",
-		stashv1beta1.LabelInvokerName:  names.LabelValue(bc.Name),
-	}
+	l := names.Labels("backup-trigger")
+	l[stashv1beta1.LabelInvokerType] = "BackupConfiguration"
+	l[stashv1beta1.LabelInvokerName] = names.LabelValue(bc.Name)
+	return l
 }
 
 // TriggerArgs is the command line the CronJob runs; only names, never credentials.

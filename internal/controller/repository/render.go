@@ -64,12 +64,8 @@ func RenderWipeJob(repo *stashv1alpha1.Repository, image, locationKey string) (*
 	if location.SoleWriter(repo) {
 		flags = append(flags, "--sole-writer")
 	}
-	labels := map[string]string{
-		"app.kubernetes.io/name":       "hoard",
-		"app.kubernetes.io/component":  "wipe-repository",
-		"app.kubernetes.io/managed-by": "hoard",
-		location.LabelKey:              locationKey,
-	}
+	labels := names.Labels("wipe-repository")
+	labels[location.LabelKey] = locationKey
 	volumes := []corev1.Volume{
 		{Name: "secret", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: b.StorageSecretName, DefaultMode: ptr.To[int32](0o400),

@@ -63,12 +63,8 @@ func RenderJob(op *opsv1alpha1.RepositoryOperation, repo *stashv1alpha1.Reposito
 	if location.SoleWriter(repo) {
 		flags = append(flags, "--sole-writer")
 	}
-	labels := map[string]string{
-		"app.kubernetes.io/name":       "hoard",
-		"app.kubernetes.io/component":  "repository-operation",
-		"app.kubernetes.io/managed-by": "hoard",
-		location.LabelKey:              locationKey,
-	}
+	labels := names.Labels("repository-operation")
+	labels[location.LabelKey] = locationKey
 	volumes := []corev1.Volume{
 		{Name: "secret", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: b.StorageSecretName, DefaultMode: ptr.To[int32](0o400),

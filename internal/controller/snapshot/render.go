@@ -62,12 +62,8 @@ func RenderJob(repo *stashv1alpha1.Repository, image, locationKey string, spec J
 	if len(spec.Known) > 0 {
 		flags = append(flags, "--known="+strings.Join(spec.Known, ","))
 	}
-	labels := map[string]string{
-		"app.kubernetes.io/name":       "hoard",
-		"app.kubernetes.io/component":  "snapshots",
-		"app.kubernetes.io/managed-by": "hoard",
-		location.LabelKey:              locationKey,
-	}
+	labels := names.Labels("snapshots")
+	labels[location.LabelKey] = locationKey
 	var shortForget []string
 	for _, id := range spec.Forget {
 		shortForget = append(shortForget, id[:min(8, len(id))])
