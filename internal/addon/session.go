@@ -24,9 +24,6 @@ import (
 // DumpFileName is the file a snapshot holds, as upstream Stash named it.
 const DumpFileName = "dumpfile.sql"
 
-// DefaultHostname is the host of a database target without an alias.
-const DefaultHostname = "host-0"
-
 // Common are the settings backup and restore share.
 type Common struct {
 	// Repository, as the Function's flags give it.
@@ -41,7 +38,7 @@ type Common struct {
 
 	// ScratchDir holds the option file, restic's cache and temporary files.
 	ScratchDir string
-	// Hostname is the snapshot host; DefaultHostname when empty.
+	// Hostname is the snapshot host; result.DefaultHostname when empty.
 	Hostname string
 	// TargetDir holds the database connection files (see mysql.LoadTarget).
 	TargetDir string
@@ -73,7 +70,7 @@ type Common struct {
 
 func (o *Common) hostname() string {
 	if o.Hostname == "" {
-		return DefaultHostname
+		return result.DefaultHostname
 	}
 	return o.Hostname
 }

@@ -18,10 +18,8 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/appbinding"
 	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/result"
 )
-
-// ResticPasswordKey must be in every storage Secret.
-const ResticPasswordKey = "RESTIC_PASSWORD"
 
 // Request is what the referring object says.
 type Request struct {
@@ -203,13 +201,13 @@ func checkStorageSecret(in *Inputs, repoOK bool) metav1.Condition {
 	repo := in.Repository
 	name := repo.Spec.Backend.StorageSecretName
 	if name == "" {
-		return notOK(typ, v1beta1.ReasonSecretNotSpecified, "Repository %s/%s sets no spec.backend.storageSecretName (the Secret with %s)", repo.Namespace, repo.Name, ResticPasswordKey)
+		return notOK(typ, v1beta1.ReasonSecretNotSpecified, "Repository %s/%s sets no spec.backend.storageSecretName (the Secret with %s)", repo.Namespace, repo.Name, result.PasswordKey)
 	}
 	if in.StorageSecret == nil {
 		return notOK(typ, v1beta1.ReasonSecretNotFound, "storage Secret %s/%s of Repository %s not found", repo.Namespace, name, repo.Name)
 	}
-	if _, found := in.StorageSecret[ResticPasswordKey]; !found {
-		return notOK(typ, v1beta1.ReasonSecretKeyMissing, "storage Secret %s/%s of Repository %s has no key %s", repo.Namespace, name, repo.Name, ResticPasswordKey)
+	if _, found := in.StorageSecret[result.PasswordKey]; !found {
+		return notOK(typ, v1beta1.ReasonSecretKeyMissing, "storage Secret %s/%s of Repository %s has no key %s", repo.Namespace, name, repo.Name, result.PasswordKey)
 	}
 	return ok(typ, "storage Secret %s/%s found", repo.Namespace, name)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/result"
 )
 
 // ready is a backup from namespace a into Repository a/repo that passes every check.
@@ -31,7 +32,7 @@ func ready() *Inputs {
 				S3:                &v1alpha1.S3Spec{Endpoint: "minio:9000", Bucket: "b"},
 			}},
 		},
-		StorageSecret: map[string][]byte{ResticPasswordKey: []byte("pw-9f3kq")},
+		StorageSecret: map[string][]byte{result.PasswordKey: []byte("pw-9f3kq")},
 		AppBinding: &appcatalogv1alpha1.AppBinding{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "db"},
 			Spec: appcatalogv1alpha1.AppBindingSpec{

@@ -15,6 +15,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/names"
 	"github.com/hoard-operator/hoard/internal/podsecurity"
+	"github.com/hoard-operator/hoard/internal/result"
 )
 
 // Kind is backup or restore.
@@ -28,12 +29,12 @@ const (
 // Paths and names every Job uses.
 const (
 	TmpVolumeName          = "tmp-dir"
-	TmpMountPath           = "/tmp"
+	TmpMountPath           = result.ScratchDir
 	LocalBackendVolumeName = "stash-local-backend"
 	TargetVolumeName       = "hoard-target"
 	// TargetMountPath holds the resolved connection of an AppBinding target (host, port,
 	// username, password, ca.crt), so that the Job needs no Kubernetes API access.
-	TargetMountPath   = "/etc/hoard/target"
+	TargetMountPath   = result.TargetDir
 	InterimVolumeName = "hoard-interim"
 	InterimMountPath  = "/hoard-interim"
 	InterimDataDir    = InterimMountPath + "/data"

@@ -8,17 +8,15 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/names"
+	"github.com/hoard-operator/hoard/internal/result"
 )
-
-// DefaultHostname is the snapshot host of a target without an alias.
-const DefaultHostname = "host-0"
 
 // Hostname is the snapshot host for a target alias.
 func Hostname(alias string) string {
 	if alias != "" {
 		return alias
 	}
-	return DefaultHostname
+	return result.DefaultHostname
 }
 
 // implicitVariables computes the operator-provided variables of the reference's table.

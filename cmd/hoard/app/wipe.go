@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hoard-operator/hoard/internal/restic"
+	"github.com/hoard-operator/hoard/internal/result"
 	"github.com/hoard-operator/hoard/internal/scrub"
 	"github.com/hoard-operator/hoard/internal/wipe"
 )
@@ -80,8 +81,8 @@ config and keys files.`,
 	f.StringVar(&cfg.Region, "region", "", "s3 region")
 	f.StringVar(&cfg.Prefix, "path", "", "prefix inside the bucket")
 	f.IntVar(&cfg.MaxConnections, "max-connections", 0, "backend connections (0: restic's default)")
-	f.StringVar(&cfg.SecretDir, "secret-dir", "/etc/repository/secret", "directory holding the storage Secret, one file per key")
-	f.StringVar(&scratch, "scratch-dir", "/tmp", "directory for restic's temporary files")
+	f.StringVar(&cfg.SecretDir, "secret-dir", result.SecretDir, "directory holding the storage Secret, one file per key")
+	f.StringVar(&scratch, "scratch-dir", result.ScratchDir, "directory for restic's temporary files")
 	f.DurationVar(&cfg.RetryLock, "retry-lock", 2*time.Minute, "wait this long for another restic process's lock")
 	f.BoolVar(&soleWriter, "sole-writer", false, "no other process uses the repository: do not wait for locks, remove them (restic unlock --remove-all) when one stops the wipe")
 	_ = cmd.MarkFlagRequired("provider")

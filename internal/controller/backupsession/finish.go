@@ -46,7 +46,7 @@ func (r *Reconciler) failHost(ctx context.Context, bs *v1beta1.BackupSession, re
 	}
 	bc := r.config(ctx, bs)
 	if host == "" {
-		host = resolve.DefaultHostname
+		host = result.DefaultHostname
 		if bc.Spec.Target != nil {
 			host = resolve.Hostname(bc.Spec.Target.Alias)
 		}

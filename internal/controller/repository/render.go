@@ -13,10 +13,8 @@ import (
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/names"
 	"github.com/hoard-operator/hoard/internal/podsecurity"
+	"github.com/hoard-operator/hoard/internal/result"
 )
-
-// SecretDir is where the storage Secret is mounted in the wipe Job, one file per key.
-const SecretDir = "/etc/repository/secret"
 
 // WipeJobName is "stash-wipe-<repository>", shortened with a hash suffix to stay a valid
 // label value (the Job controller labels pods with it).
@@ -41,7 +39,7 @@ func BackendFlags(b stashv1alpha1.Backend) ([]string, error) {
 	if info.MaxConnections > 0 {
 		flags = append(flags, "--max-connections="+strconv.FormatInt(info.MaxConnections, 10))
 	}
-	return append(flags, "--secret-dir="+SecretDir), nil
+	return append(flags, "--secret-dir="+result.SecretDir), nil
 }
 
 // RenderWipeJob is the Job that deletes the repository's data; a pure function of the
@@ -73,7 +71,7 @@ func RenderWipeJob(repo *stashv1alpha1.Repository, image, locationKey string) (*
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 	}
 	mounts := []corev1.VolumeMount{
-		{Name: "secret", MountPath: SecretDir, ReadOnly: true},
+		{Name: "secret", MountPath: result.SecretDir, ReadOnly: true},
 		{Name: "tmp", MountPath: "/tmp"},
 	}
 	if b.Local != nil {

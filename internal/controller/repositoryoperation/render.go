@@ -14,6 +14,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/names"
 	"github.com/hoard-operator/hoard/internal/podsecurity"
+	"github.com/hoard-operator/hoard/internal/result"
 )
 
 // ContainerName is the Job's one container, whose termination message is the outcome.
@@ -55,7 +56,7 @@ func RenderJob(op *opsv1alpha1.RepositoryOperation, repo *stashv1alpha1.Reposito
 	}
 	switch op.Spec.Operation {
 	case opsv1alpha1.OperationKeyAdd:
-		flags = append(flags, "--new-password-file="+NewPasswordDir+"/RESTIC_PASSWORD")
+		flags = append(flags, "--new-password-file="+NewPasswordDir+"/"+result.PasswordKey)
 	case opsv1alpha1.OperationKeyRemove:
 		flags = append(flags, "--key-id="+op.Spec.Key.ID)
 	}
@@ -72,7 +73,7 @@ func RenderJob(op *opsv1alpha1.RepositoryOperation, repo *stashv1alpha1.Reposito
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 	}
 	mounts := []corev1.VolumeMount{
-		{Name: "secret", MountPath: repository.SecretDir, ReadOnly: true},
+		{Name: "secret", MountPath: result.SecretDir, ReadOnly: true},
 		{Name: "tmp", MountPath: "/tmp"},
 	}
 	if op.Spec.Operation == opsv1alpha1.OperationKeyAdd {

@@ -112,7 +112,7 @@ func (r *Reconciler) host(rs *v1beta1.RestoreSession) string {
 	if rs.Spec.Target != nil {
 		return resolve.Hostname(rs.Spec.Target.Alias)
 	}
-	return resolve.DefaultHostname
+	return result.DefaultHostname
 }
 
 func (r *Reconciler) timeout(rs *v1beta1.RestoreSession) (time.Duration, error) {

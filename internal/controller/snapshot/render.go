@@ -14,6 +14,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/names"
 	"github.com/hoard-operator/hoard/internal/podsecurity"
+	"github.com/hoard-operator/hoard/internal/result"
 )
 
 // AnnotationForget, on a snapshots Job, lists the short ids it was asked to forget, so that a
@@ -75,7 +76,7 @@ func RenderJob(repo *stashv1alpha1.Repository, image, locationKey string, spec J
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 	}
 	mounts := []corev1.VolumeMount{
-		{Name: "secret", MountPath: repository.SecretDir, ReadOnly: true},
+		{Name: "secret", MountPath: result.SecretDir, ReadOnly: true},
 		{Name: "tmp", MountPath: "/tmp"},
 	}
 	if b.Local != nil {
