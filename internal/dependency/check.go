@@ -17,13 +17,13 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/appbinding"
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/result"
 )
 
 // Request is what the referring object says.
 type Request struct {
-	Kind resolve.Kind
+	Kind jobspec.Kind
 	// Namespace is the referring object's namespace; sessions and their Jobs run there.
 	Namespace     string
 	RepositoryRef v1beta1.RepositoryRef
@@ -213,8 +213,8 @@ func checkStorageSecret(in *Inputs, repoOK bool) metav1.Condition {
 }
 
 // TargetCondition is the condition type of a session kind's target.
-func TargetCondition(k resolve.Kind) string {
-	if k == resolve.KindRestore {
+func TargetCondition(k jobspec.Kind) string {
+	if k == jobspec.KindRestore {
 		return v1beta1.ConditionRestoreTargetFound
 	}
 	return v1beta1.ConditionBackupTargetFound
@@ -294,7 +294,7 @@ func TaskSource(in *Inputs) (task appbinding.TaskRef, from string, err error) {
 		return appbinding.TaskRef{}, "", err
 	}
 	task = backup
-	if in.Kind == resolve.KindRestore {
+	if in.Kind == jobspec.KindRestore {
 		task = restore
 	}
 	return task, "AppBinding " + in.AppBinding.Name, nil

@@ -15,8 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/names"
-	"github.com/hoard-operator/hoard/internal/resolve"
 	"github.com/hoard-operator/hoard/internal/result"
 )
 
@@ -346,7 +346,7 @@ func lastLines(s string, n int) string {
 }
 
 // Labels returns the labels that find a session's objects.
-func Labels(kind resolve.Kind, session string) map[string]string {
+func Labels(kind jobspec.Kind, session string) map[string]string {
 	return map[string]string{names.LabelSession: session, names.LabelComponent: string(kind)}
 }
 

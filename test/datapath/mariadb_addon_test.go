@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/test/tasksfile"
 )
 
@@ -41,10 +41,10 @@ func stashMariaDBBackup(t *testing.T, repo *Repo, m *MariaDB, args string) strin
 }
 
 // shippedFunctionArgs are the args of Function name in tasks/mysql-addon.yaml with its
-// placeholders resolved from vars, as the operator resolves them for a Job (resolve.Substitute).
+// placeholders resolved from vars, as the operator resolves them for a Job (jobspec.Substitute).
 func shippedFunctionArgs(t *testing.T, name string, vars map[string]string) []string {
 	t.Helper()
-	args, err := tasksfile.Args(name, vars, resolve.Substitute)
+	args, err := tasksfile.Args(name, vars, jobspec.Substitute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 // Package tasksfile reads the Tasks and Functions Hoard ships: tasks/mysql-addon.yaml, the
 // addon chart rendered (kept current by make check-tasks). Tests take the Function args the
 // operator renders from here, filled with the operator's own placeholder rule
-// (resolve.Substitute), instead of copies that could drift from the chart.
+// (jobspec.Substitute), instead of copies that could drift from the chart.
 package tasksfile
 
 import (
@@ -56,8 +56,8 @@ func Function(name string) (*v1beta1.Function, error) {
 	return nil, fmt.Errorf("tasks/mysql-addon.yaml has no Function %s", name)
 }
 
-// Substitute is the operator's placeholder rule, resolve.Substitute. It is passed in because
-// resolve's own tests read the Functions here too, and resolve cannot be imported by them.
+// Substitute is the operator's placeholder rule, jobspec.Substitute. It is passed in because
+// jobspec's own tests read the Functions here too, and jobspec cannot be imported by them.
 type Substitute func(s string, vars map[string]string) (out string, missing []string)
 
 // Args are the args of the shipped Function called name, each placeholder filled by subst from

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/test/tasksfile"
 )
 
@@ -19,11 +19,11 @@ const (
 )
 
 // render is the args of the shipped Function fn as the operator renders them: placeholders
-// filled from vars, else their defaults (resolve.Substitute). Each Function arg is one argv
+// filled from vars, else their defaults (jobspec.Substitute). Each Function arg is one argv
 // element, so values with spaces stay in one element.
 func render(t *testing.T, fn string, vars map[string]string) []string {
 	t.Helper()
-	argv, err := tasksfile.Args(fn, vars, resolve.Substitute)
+	argv, err := tasksfile.Args(fn, vars, jobspec.Substitute)
 	if err != nil {
 		t.Fatal(err)
 	}

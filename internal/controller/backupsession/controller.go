@@ -29,9 +29,9 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/hookjob"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/names"
-	"github.com/hoard-operator/hoard/internal/resolve"
 	"github.com/hoard-operator/hoard/internal/session"
 )
 
@@ -162,15 +162,15 @@ func (r *Reconciler) start(ctx context.Context, bs *v1beta1.BackupSession) (ctrl
 		return ctrl.Result{}, r.fail(ctx, bs, "DeadlineExceeded", session.ExpiredMessage("backup", bs.CreationTimestamp.Time, timeout, session.WaitingFor(bs.Status.Conditions)))
 	}
 
-	target := resolve.Target{}
+	target := jobspec.Target{}
 	if t := bc.Spec.Target; t != nil {
-		target = resolve.Target{Alias: t.Alias, Ref: t.Ref, Paths: t.Paths, VolumeMounts: t.VolumeMounts, Args: t.Args}
+		target = jobspec.Target{Alias: t.Alias, Ref: t.Ref, Paths: t.Paths, VolumeMounts: t.VolumeMounts, Args: t.Args}
 	}
 	g, err := session.Gather(ctx, r.readers(), session.Request{
-		Kind:        resolve.KindBackup,
+		Kind:        jobspec.KindBackup,
 		Namespace:   bs.Namespace,
 		SessionName: bs.Name,
-		Invoker:     resolve.Invoker{Kind: inv.Kind, Name: inv.Name},
+		Invoker:     jobspec.Invoker{Kind: inv.Kind, Name: inv.Name},
 		TaskRef:     bc.Spec.Task,
 		Repository:  bc.Spec.Repository,
 		Target:      target,
@@ -199,14 +199,14 @@ func (r *Reconciler) start(ctx context.Context, bs *v1beta1.BackupSession) (ctrl
 	in.ActiveDeadlineSeconds = session.Seconds(left)
 	in.LocationKey = loc.Key()
 	in.SoleWriter = location.SoleWriter(in.Repository)
-	jobName := resolve.JobName(resolve.KindBackup, bs.Name)
+	jobName := jobspec.JobName(jobspec.KindBackup, bs.Name)
 	if g.Connection != nil {
 		in.TargetSecretName = session.TargetSecretName(jobName)
 	}
 	if g.Storage != nil {
 		in.StorageSecretCopy = session.StorageSecretName(jobName)
 	}
-	job, err := resolve.Build(in)
+	job, err := jobspec.Build(in)
 	if err != nil {
 		return ctrl.Result{}, r.fail(ctx, bs, "TaskResolutionFailed", err.Error())
 	}
@@ -323,7 +323,7 @@ func (r *Reconciler) track(ctx context.Context, bs *v1beta1.BackupSession) (ctrl
 		return res, err
 	}
 	obs, err := session.Observe(ctx, r.Client, r.APIReader, session.Running{
-		Kind: resolve.KindBackup, Session: bs, Timeout: timeout, Poll: r.PollInterval, Now: r.Now(),
+		Kind: jobspec.KindBackup, Session: bs, Timeout: timeout, Poll: r.PollInterval, Now: r.Now(),
 	})
 	var out session.Outcome
 	switch {

@@ -17,7 +17,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/hook"
 	"github.com/hoard-operator/hoard/internal/hookjob"
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/result"
 	"github.com/hoard-operator/hoard/internal/session"
 )
@@ -51,7 +51,7 @@ func (r *Reconciler) addPreHook(ctx context.Context, bs *v1beta1.BackupSession, 
 	}
 	identity := ""
 	if hasExec(h) {
-		if identity, err = hookjob.EnsureIdentity(ctx, r.Client, r.Scheme, bs, resolve.KindBackup); err != nil {
+		if identity, err = hookjob.EnsureIdentity(ctx, r.Client, r.Scheme, bs, jobspec.KindBackup); err != nil {
 			return err
 		}
 	}
@@ -71,7 +71,7 @@ func (r *Reconciler) followPost(ctx context.Context, bs *v1beta1.BackupSession, 
 	if bc.Spec.Hooks == nil || bc.Spec.Hooks.PostBackup == nil {
 		return ctrl.Result{}, false, nil
 	}
-	st, err := hookjob.ReadPost(ctx, r.APIReader, bs, resolve.KindBackup, hook.PostBackup)
+	st, err := hookjob.ReadPost(ctx, r.APIReader, bs, jobspec.KindBackup, hook.PostBackup)
 	if err != nil || !st.Exists {
 		return ctrl.Result{}, false, err
 	}
@@ -81,7 +81,7 @@ func (r *Reconciler) followPost(ctx context.Context, bs *v1beta1.BackupSession, 
 	// The hook's output may quote what the target's pod holds: scrubbed with the credentials
 	// of the session's Job (the target's password), which stay until the session is recorded.
 	job := &batchv1.Job{}
-	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: bs.Namespace, Name: resolve.JobName(resolve.KindBackup, bs.Name)}, job); err == nil {
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: bs.Namespace, Name: jobspec.JobName(jobspec.KindBackup, bs.Name)}, job); err == nil {
 		sc, err := session.JobScrubber(ctx, r.APIReader, job)
 		if err != nil {
 			return ctrl.Result{}, true, err
@@ -117,7 +117,7 @@ func (r *Reconciler) startPost(ctx context.Context, bs *v1beta1.BackupSession, b
 	}
 	identity := ""
 	if w.Handler.Exec != nil {
-		if identity, err = hookjob.EnsureIdentity(ctx, r.Client, r.Scheme, bs, resolve.KindBackup); err != nil {
+		if identity, err = hookjob.EnsureIdentity(ctx, r.Client, r.Scheme, bs, jobspec.KindBackup); err != nil {
 			return refuse(err)
 		}
 	}
@@ -126,7 +126,7 @@ func (r *Reconciler) startPost(ctx context.Context, bs *v1beta1.BackupSession, b
 		phase = v1beta1.BackupSessionFailed
 	}
 	err = hookjob.CreatePostJob(ctx, r.Client, r.Scheme, hookjob.Post{
-		Kind: resolve.KindBackup, Owner: bs, Image: r.OperatorImage, Name: hook.PostBackup, Where: w,
+		Kind: jobspec.KindBackup, Owner: bs, Image: r.OperatorImage, Name: hook.PostBackup, Where: w,
 		Summary: r.summary(bs, bc, string(phase), out.Error), Identity: identity, Timeout: r.hookTimeout(), Outcome: out,
 	})
 	if err != nil {
@@ -134,7 +134,7 @@ func (r *Reconciler) startPost(ctx context.Context, bs *v1beta1.BackupSession, b
 	}
 	orig := bs.DeepCopy()
 	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: v1beta1.ConditionGlobalPostBackupHookSucceeded, Status: metav1.ConditionUnknown,
-		Reason: "HookRunning", Message: fmt.Sprintf("the postBackup hook runs in Job %s (the backup %s)", hookjob.Name(resolve.KindBackup, bs.Name), map[bool]string{true: "succeeded", false: "failed"}[out.Succeeded])})
+		Reason: "HookRunning", Message: fmt.Sprintf("the postBackup hook runs in Job %s (the backup %s)", hookjob.Name(jobspec.KindBackup, bs.Name), map[bool]string{true: "succeeded", false: "failed"}[out.Succeeded])})
 	return true, r.writeStatus(ctx, orig, bs)
 }
 
@@ -163,13 +163,13 @@ func (r *Reconciler) conclude(ctx context.Context, bs *v1beta1.BackupSession, ou
 			event.HookFailed.Emit(r.Recorder, bs, msg)
 		}
 	}
-	if err := session.DeleteSessionSecrets(ctx, r.Client, bs, resolve.JobName(resolve.KindBackup, bs.Name)); err != nil {
+	if err := session.DeleteSessionSecrets(ctx, r.Client, bs, jobspec.JobName(jobspec.KindBackup, bs.Name)); err != nil {
 		return err
 	}
 	if !hasExec(r.config(ctx, bs).Spec.Hooks) {
 		return nil
 	}
-	return hookjob.DeleteIdentity(ctx, r.Client, r.APIReader, bs, resolve.KindBackup)
+	return hookjob.DeleteIdentity(ctx, r.Client, r.APIReader, bs, jobspec.KindBackup)
 }
 
 // hookConditions are upstream's conditions of the hooks that ran

@@ -24,8 +24,8 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/hookjob"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/location"
-	"github.com/hoard-operator/hoard/internal/resolve"
 	"github.com/hoard-operator/hoard/internal/result"
 	"github.com/hoard-operator/hoard/internal/session"
 )
@@ -110,7 +110,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 func (r *Reconciler) host(rs *v1beta1.RestoreSession) string {
 	if rs.Spec.Target != nil {
-		return resolve.Hostname(rs.Spec.Target.Alias)
+		return jobspec.Hostname(rs.Spec.Target.Alias)
 	}
 	return result.DefaultHostname
 }
@@ -138,17 +138,17 @@ func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 	if expired {
 		return ctrl.Result{}, r.fail(ctx, rs, "DeadlineExceeded", session.ExpiredMessage("restore", rs.CreationTimestamp.Time, timeout, session.WaitingFor(rs.Status.Conditions)))
 	}
-	target := resolve.Target{}
+	target := jobspec.Target{}
 	var targetRules []v1beta1.Rule
 	if t := rs.Spec.Target; t != nil {
-		target = resolve.Target{Alias: t.Alias, Ref: t.Ref, VolumeMounts: t.VolumeMounts, Args: t.Args}
+		target = jobspec.Target{Alias: t.Alias, Ref: t.Ref, VolumeMounts: t.VolumeMounts, Args: t.Args}
 		targetRules = t.Rules
 	}
 	g, err := session.Gather(ctx, session.Readers{Cached: r.Client, Direct: r.APIReader}, session.Request{
-		Kind:        resolve.KindRestore,
+		Kind:        jobspec.KindRestore,
 		Namespace:   rs.Namespace,
 		SessionName: rs.Name,
-		Invoker:     resolve.Invoker{Kind: "RestoreSession", Name: rs.Name},
+		Invoker:     jobspec.Invoker{Kind: "RestoreSession", Name: rs.Name},
 		TaskRef:     rs.Spec.Task,
 		Repository:  rs.Spec.Repository,
 		Target:      target,
@@ -169,7 +169,7 @@ func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 	if err := location.CheckLocalBackend(&in.Repository.Spec.Backend); err != nil {
 		return ctrl.Result{}, r.fail(ctx, rs, location.ReasonUnsafeBackendVolume, fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
 	}
-	in.RestoreRule = resolve.SelectRule(targetRules, rs.Spec.Rules, r.host(rs))
+	in.RestoreRule = jobspec.SelectRule(targetRules, rs.Spec.Rules, r.host(rs))
 	in.RuntimeSettings = rs.Spec.RuntimeSettings
 	in.TempDir = rs.Spec.TempDir
 	in.InterimVolume = rs.Spec.InterimVolumeTemplate
@@ -177,14 +177,14 @@ func (r *Reconciler) start(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 	in.ActiveDeadlineSeconds = session.Seconds(left)
 	in.LocationKey = loc.Key()
 	in.SoleWriter = location.SoleWriter(in.Repository)
-	jobName := resolve.JobName(resolve.KindRestore, rs.Name)
+	jobName := jobspec.JobName(jobspec.KindRestore, rs.Name)
 	if g.Connection != nil {
 		in.TargetSecretName = session.TargetSecretName(jobName)
 	}
 	if g.Storage != nil {
 		in.StorageSecretCopy = session.StorageSecretName(jobName)
 	}
-	job, err := resolve.Build(in)
+	job, err := jobspec.Build(in)
 	if err != nil {
 		return ctrl.Result{}, r.fail(ctx, rs, "TaskResolutionFailed", err.Error())
 	}
@@ -239,7 +239,7 @@ func (r *Reconciler) track(ctx context.Context, rs *v1beta1.RestoreSession) (ctr
 		return res, err
 	}
 	obs, err := session.Observe(ctx, r.Client, r.APIReader, session.Running{
-		Kind: resolve.KindRestore, Session: rs, Timeout: timeout, Poll: r.PollInterval, Now: r.Now(),
+		Kind: jobspec.KindRestore, Session: rs, Timeout: timeout, Poll: r.PollInterval, Now: r.Now(),
 	})
 	var out session.Outcome
 	switch {

@@ -17,7 +17,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/hook"
 	"github.com/hoard-operator/hoard/internal/hookjob"
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/result"
 	"github.com/hoard-operator/hoard/internal/session"
 )
@@ -58,7 +58,7 @@ func (r *Reconciler) addPreHook(ctx context.Context, rs *v1beta1.RestoreSession,
 	}
 	identity := ""
 	if hasExec(h) {
-		if identity, err = hookjob.EnsureIdentity(ctx, r.Client, r.Scheme, rs, resolve.KindRestore); err != nil {
+		if identity, err = hookjob.EnsureIdentity(ctx, r.Client, r.Scheme, rs, jobspec.KindRestore); err != nil {
 			return err
 		}
 	}
@@ -78,7 +78,7 @@ func (r *Reconciler) followPost(ctx context.Context, rs *v1beta1.RestoreSession)
 	if rs.Spec.Hooks == nil || rs.Spec.Hooks.PostRestore == nil {
 		return ctrl.Result{}, false, nil
 	}
-	st, err := hookjob.ReadPost(ctx, r.APIReader, rs, resolve.KindRestore, hook.PostRestore)
+	st, err := hookjob.ReadPost(ctx, r.APIReader, rs, jobspec.KindRestore, hook.PostRestore)
 	if err != nil || !st.Exists {
 		return ctrl.Result{}, false, err
 	}
@@ -88,7 +88,7 @@ func (r *Reconciler) followPost(ctx context.Context, rs *v1beta1.RestoreSession)
 	// The hook's output may quote what the target's pod holds: scrubbed with the credentials
 	// of the session's Job (the target's password), which stay until the session is recorded.
 	job := &batchv1.Job{}
-	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: rs.Namespace, Name: resolve.JobName(resolve.KindRestore, rs.Name)}, job); err == nil {
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: rs.Namespace, Name: jobspec.JobName(jobspec.KindRestore, rs.Name)}, job); err == nil {
 		sc, err := session.JobScrubber(ctx, r.APIReader, job)
 		if err != nil {
 			return ctrl.Result{}, true, err
@@ -124,7 +124,7 @@ func (r *Reconciler) startPost(ctx context.Context, rs *v1beta1.RestoreSession, 
 	}
 	identity := ""
 	if w.Handler.Exec != nil {
-		if identity, err = hookjob.EnsureIdentity(ctx, r.Client, r.Scheme, rs, resolve.KindRestore); err != nil {
+		if identity, err = hookjob.EnsureIdentity(ctx, r.Client, r.Scheme, rs, jobspec.KindRestore); err != nil {
 			return refuse(err)
 		}
 	}
@@ -133,7 +133,7 @@ func (r *Reconciler) startPost(ctx context.Context, rs *v1beta1.RestoreSession, 
 		phase = v1beta1.RestoreFailed
 	}
 	err = hookjob.CreatePostJob(ctx, r.Client, r.Scheme, hookjob.Post{
-		Kind: resolve.KindRestore, Owner: rs, Image: r.OperatorImage, Name: hook.PostRestore, Where: w,
+		Kind: jobspec.KindRestore, Owner: rs, Image: r.OperatorImage, Name: hook.PostRestore, Where: w,
 		Summary: r.summary(rs, string(phase), out.Error), Identity: identity, Timeout: r.hookTimeout(), Outcome: out,
 	})
 	if err != nil {
@@ -141,7 +141,7 @@ func (r *Reconciler) startPost(ctx context.Context, rs *v1beta1.RestoreSession, 
 	}
 	orig := rs.DeepCopy()
 	meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{Type: v1beta1.ConditionGlobalPostRestoreHookSucceeded, Status: metav1.ConditionUnknown,
-		Reason: "HookRunning", Message: fmt.Sprintf("the postRestore hook runs in Job %s (the restore %s)", hookjob.Name(resolve.KindRestore, rs.Name), map[bool]string{true: "succeeded", false: "failed"}[out.Succeeded])})
+		Reason: "HookRunning", Message: fmt.Sprintf("the postRestore hook runs in Job %s (the restore %s)", hookjob.Name(jobspec.KindRestore, rs.Name), map[bool]string{true: "succeeded", false: "failed"}[out.Succeeded])})
 	return true, r.writeStatus(ctx, orig, rs)
 }
 
@@ -170,13 +170,13 @@ func (r *Reconciler) conclude(ctx context.Context, rs *v1beta1.RestoreSession, o
 			event.HookFailed.Emit(r.Recorder, rs, msg)
 		}
 	}
-	if err := session.DeleteSessionSecrets(ctx, r.Client, rs, resolve.JobName(resolve.KindRestore, rs.Name)); err != nil {
+	if err := session.DeleteSessionSecrets(ctx, r.Client, rs, jobspec.JobName(jobspec.KindRestore, rs.Name)); err != nil {
 		return err
 	}
 	if !hasExec(rs.Spec.Hooks) {
 		return nil
 	}
-	return hookjob.DeleteIdentity(ctx, r.Client, r.APIReader, rs, resolve.KindRestore)
+	return hookjob.DeleteIdentity(ctx, r.Client, r.APIReader, rs, jobspec.KindRestore)
 }
 
 // hookConditions are upstream's conditions of the hooks that ran

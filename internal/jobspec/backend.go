@@ -1,4 +1,4 @@
-package resolve
+package jobspec
 
 import (
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
