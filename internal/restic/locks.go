@@ -99,7 +99,7 @@ func (l Lock) String() string {
 // derivation, and a Job that died leaves one lock.
 const describeLocks = 3
 
-// LockRetry is the stale-lock rule (design records 0002 and 0027): a caller that is the
+// LockRetry is the stale-lock rule (design record 0002): a caller that is the
 // repository's sole writer knows that every lock is a leftover of a Job that ended, so when a
 // lock stops a command it removes every lock and runs the command once more. Any other caller
 // leaves locks alone.
