@@ -2,7 +2,6 @@ package app
 
 import (
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
@@ -32,7 +31,7 @@ config and keys files.`,
 			// Everything this Job prints goes through one scrubber (repositoryFlags.open); a
 			// local wipe runs no restic and prints only names.
 			var sc *scrub.Scrubber
-			var stderr io.Writer = cmd.ErrOrStderr()
+			stderr := cmd.ErrOrStderr()
 			open := func() (*restic.Restic, error) {
 				r, s, w, err := repo.open(cmd.ErrOrStderr())
 				if err != nil {
