@@ -43,12 +43,7 @@ func stashMariaDBBackup(t *testing.T, repo *Repo, m *MariaDB, args string) strin
 // shippedFunctionArgs are the args of Function name in tasks/mysql-addon.yaml with its
 // placeholders resolved from vars, as the operator resolves them for a Job (jobspec.Substitute).
 func shippedFunctionArgs(t *testing.T, name string, vars map[string]string) []string {
-	t.Helper()
-	args, err := tasksfile.Args(name, vars, jobspec.Substitute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return args
+	return tasksfile.MustArgs(t, name, vars, jobspec.Substitute)
 }
 
 // TestStashMariaDBAddonRepository: a repository Stash's MariaDB addon wrote with restic 0.12

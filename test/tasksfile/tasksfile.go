@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"testing"
 
 	"sigs.k8s.io/yaml"
 
@@ -77,4 +78,14 @@ func Args(name string, vars map[string]string, subst Substitute) ([]string, erro
 		args = append(args, s)
 	}
 	return args, nil
+}
+
+// MustArgs is Args for a test: an error fails t.
+func MustArgs(t testing.TB, name string, vars map[string]string, subst Substitute) []string {
+	t.Helper()
+	args, err := Args(name, vars, subst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return args
 }

@@ -22,12 +22,7 @@ const (
 // filled from vars, else their defaults (jobspec.Substitute). Each Function arg is one argv
 // element, so values with spaces stay in one element.
 func render(t *testing.T, fn string, vars map[string]string) []string {
-	t.Helper()
-	argv, err := tasksfile.Args(fn, vars, jobspec.Substitute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return argv
+	return tasksfile.MustArgs(t, fn, vars, jobspec.Substitute)
 }
 
 func parse(t *testing.T, argv []string) *cobra.Command {
