@@ -19,10 +19,17 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC into config/.
 	$(CONTROLLER_GEN) crd:maxDescLen=400 paths=./api/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=hoard-manager-role paths=./internal/... output:rbac:artifacts:config=config/rbac
 
+# Each binary has one rule; other targets depend on it instead of building it again.
 .PHONY: build
-build: plugin ## Build the operator, the MySQL addon and the kubectl plugin into bin/.
+build: operator mysql-addon plugin ## Build the operator, the MySQL addon and the kubectl plugin into bin/.
+
+.PHONY: operator
+operator: ## Build the operator into bin/hoard.
 	CGO_ENABLED=0 go build -trimpath -o bin/hoard ./cmd/hoard
-	@if [ -d cmd/mysql-addon ]; then CGO_ENABLED=0 go build -trimpath -o bin/hoard-mysql-addon ./cmd/mysql-addon; fi
+
+.PHONY: mysql-addon
+mysql-addon: ## Build the MySQL addon into bin/hoard-mysql-addon.
+	CGO_ENABLED=0 go build -trimpath -o bin/hoard-mysql-addon ./cmd/mysql-addon
 
 .PHONY: plugin
 plugin: ## Build the kubectl plugin (kubectl hoard) into bin/kubectl-hoard.

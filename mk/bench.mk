@@ -6,8 +6,7 @@ BENCH_TRIGGER_RATE ?= 20
 BENCH_SHARED ?= 50
 
 .PHONY: bench-controller
-bench-controller: $(ENVTEST_ASSETS) ## Operator on a real API server: N BackupConfigurations, trigger→Job latency, peak RSS, shared-repository hand-off.
-	CGO_ENABLED=0 go build -trimpath -o bin/hoard ./cmd/hoard
+bench-controller: $(ENVTEST_ASSETS) operator ## Operator on a real API server: N BackupConfigurations, trigger→Job latency, peak RSS, shared-repository hand-off.
 	KUBEBUILDER_ASSETS=$(BIN) go run ./test/bench/controller -configs=$(BENCH_CONFIGS) -triggers=$(BENCH_TRIGGERS) -trigger-rate=$(BENCH_TRIGGER_RATE) -shared=$(BENCH_SHARED)
 
 BENCH_SNAPSHOTS ?= 10000

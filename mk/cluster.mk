@@ -20,11 +20,11 @@ cluster-purge: ## Stop the local cluster and delete its state (etcd, images in c
 cluster-smoke: ## Check the running local cluster: MariaDB via Service DNS, PVC, Jobs, logs.
 	test/cluster/smoke.sh
 
-# Static linux/amd64 binaries that the Dockerfiles copy (bin/linux-amd64/...).
+# Static linux/amd64 binaries that the Dockerfiles copy (bin/linux-amd64/...); the addon's
+# has its own rule (build-mysql-addon, mk/addon.mk).
 .PHONY: image-binaries
-image-binaries:
-	@if [ -d cmd/hoard ]; then echo ">> go build ./cmd/hoard"; CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -o bin/linux-amd64/hoard ./cmd/hoard; fi
-	@if [ -d cmd/mysql-addon ]; then echo ">> go build ./cmd/mysql-addon"; CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -o bin/linux-amd64/hoard-mysql-addon ./cmd/mysql-addon; fi
+image-binaries: build-mysql-addon
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -o bin/linux-amd64/hoard ./cmd/hoard
 
 .PHONY: images
 images: image-binaries ## Build the operator, addon, MariaDB and rest-server images (buildah) and load them into the cluster.

@@ -122,15 +122,21 @@ func (s *session) backup(ctx context.Context, o *BackupOptions, res *result.Resu
 		}
 		sum, err = run()
 	}
-	if s.canRemoveLocks(ctx, err) && !dumpStarted(statusFile) {
-		// An exclusive lock stopped the backup before the dump. The unlock probe is the only
-		// other restic process of this Job: wait for it before removing every lock.
-		unlocked()
-		if rerr := s.removeLocks(ctx, "backup"); rerr != nil {
-			err = fmt.Errorf("%w (removing the repository's locks failed too: %w)", err, rerr)
-		} else {
+	if err != nil && !dumpStarted(statusFile) {
+		// A lock may have stopped the backup before the dump. The rule is restic's; the first
+		// run has happened above. The unlock probe is the only other restic process of this
+		// Job: it is waited for before every lock is removed.
+		first := err
+		err = s.restic.RetryLocked(ctx, s.lockRetry("backup", unlocked), func(context.Context) error {
+			if first != nil {
+				e := first
+				first = nil
+				return e
+			}
+			var err error
 			sum, err = run()
-		}
+			return err
+		})
 	}
 	if cause := context.Cause(bctx); err != nil && cause != nil && ctx.Err() == nil {
 		err = cause

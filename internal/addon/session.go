@@ -24,9 +24,6 @@ import (
 // DumpFileName is the file a snapshot holds, as upstream Stash named it.
 const DumpFileName = "dumpfile.sql"
 
-// DefaultHostname is the host of a database target without an alias.
-const DefaultHostname = "host-0"
-
 // Common are the settings backup and restore share.
 type Common struct {
 	// Repository, as the Function's flags give it.
@@ -41,7 +38,7 @@ type Common struct {
 
 	// ScratchDir holds the option file, restic's cache and temporary files.
 	ScratchDir string
-	// Hostname is the snapshot host; DefaultHostname when empty.
+	// Hostname is the snapshot host; result.DefaultHostname when empty.
 	Hostname string
 	// TargetDir holds the database connection files (see mysql.LoadTarget).
 	TargetDir string
@@ -73,7 +70,7 @@ type Common struct {
 
 func (o *Common) hostname() string {
 	if o.Hostname == "" {
-		return DefaultHostname
+		return result.DefaultHostname
 	}
 	return o.Hostname
 }
@@ -225,53 +222,41 @@ func (s *session) withStorageTimeout(ctx context.Context, f func(context.Context
 	return err
 }
 
-// maxLocksDescribed bounds the `restic cat lock` runs before a removal: each costs a key
-// derivation, and a dead Job leaves one lock.
-const maxLocksDescribed = 3
-
-// retryLocked runs f, one restic command. When this Job is the repository's sole writer and f
-// failed because restic could not take its lock, the locks are leftovers of Hoard Jobs that
-// died: they are logged, removed, and f runs once more. The caller must make sure that no
-// other restic process of this Job holds a lock meanwhile.
+// retryLocked runs f, one restic command, under restic's stale-lock rule (restic.LockRetry):
+// when this Job is the repository's sole writer and a lock stopped f, the locks are leftovers
+// of Hoard Jobs that died; they are removed within the storage timeout, logged, and f runs
+// once more. The caller must make sure that no other restic process of this Job holds a lock
+// meanwhile.
 func (s *session) retryLocked(ctx context.Context, command string, f func(context.Context) error) error {
-	err := f(ctx)
-	if !s.canRemoveLocks(ctx, err) {
-		return err
-	}
-	if rerr := s.removeLocks(ctx, command); rerr != nil {
-		return fmt.Errorf("%w (removing the repository's locks failed too: %w)", err, rerr)
-	}
-	return f(ctx)
+	return s.restic.RetryLocked(ctx, s.lockRetry(command, nil), f)
 }
 
-// canRemoveLocks tells whether err is restic stopped by a lock that this Job may remove.
-func (s *session) canRemoveLocks(ctx context.Context, err error) bool {
-	return err != nil && s.o.SoleWriter && ctx.Err() == nil && errors.Is(err, restic.ErrLocked)
-}
-
-// removeLocks removes every lock of the repository and logs who left them.
-func (s *session) removeLocks(ctx context.Context, command string) error {
-	var ids []string
-	var described []restic.Lock
-	err := s.withStorageTimeout(ctx, func(ctx context.Context) error {
-		var err error
-		ids, described, err = s.restic.RemoveAllLocks(ctx, maxLocksDescribed)
-		return err
-	})
-	for _, l := range described {
-		s.log.Warn("removed "+l.String(), "lock", l.ID, "host", l.Hostname, "pid", l.PID, "time", l.Time.UTC().Format(time.RFC3339), "exclusive", l.Exclusive)
+// lockRetry is this Job's stale-lock rule for command; before, when not nil, runs before a
+// removal.
+func (s *session) lockRetry(command string, before func()) restic.LockRetry {
+	return restic.LockRetry{
+		SoleWriter: s.o.SoleWriter,
+		Removing: func(ctx context.Context, remove func(context.Context) error) error {
+			if before != nil {
+				before()
+			}
+			return s.withStorageTimeout(ctx, remove)
+		},
+		Removed: func(ids []string, described []restic.Lock, err error) {
+			for _, l := range described {
+				s.log.Warn("removed "+l.String(), "lock", l.ID, "host", l.Hostname, "pid", l.PID, "time", l.Time.UTC().Format(time.RFC3339), "exclusive", l.Exclusive)
+			}
+			switch {
+			case err != nil:
+			case len(ids) == 0:
+				// Gone in between, e.g. removed as stale by this Job's own unlock.
+				s.log.Info("restic " + command + " was stopped by a lock that is gone now; running it again")
+			default:
+				s.log.Warn("restic "+command+" was stopped by a lock; as the repository's sole writer this Job removed every lock (all left by Jobs that ended) and runs it again",
+					"locks", len(ids), "described", len(described))
+			}
+		},
 	}
-	if err != nil {
-		return err
-	}
-	if len(ids) == 0 {
-		// Gone in between, e.g. removed as stale by this Job's own unlock.
-		s.log.Info("restic " + command + " was stopped by a lock that is gone now; running it again")
-		return nil
-	}
-	s.log.Warn("restic "+command+" was stopped by a lock; as the repository's sole writer this Job removed every lock (all left by Jobs that ended) and runs it again",
-		"locks", len(ids), "described", len(described))
-	return nil
 }
 
 // finish fills in the common result fields.

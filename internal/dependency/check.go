@@ -17,15 +17,13 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/appbinding"
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/jobspec"
+	"github.com/hoard-operator/hoard/internal/result"
 )
-
-// ResticPasswordKey must be in every storage Secret.
-const ResticPasswordKey = "RESTIC_PASSWORD"
 
 // Request is what the referring object says.
 type Request struct {
-	Kind resolve.Kind
+	Kind jobspec.Kind
 	// Namespace is the referring object's namespace; sessions and their Jobs run there.
 	Namespace     string
 	RepositoryRef v1beta1.RepositoryRef
@@ -203,20 +201,20 @@ func checkStorageSecret(in *Inputs, repoOK bool) metav1.Condition {
 	repo := in.Repository
 	name := repo.Spec.Backend.StorageSecretName
 	if name == "" {
-		return notOK(typ, v1beta1.ReasonSecretNotSpecified, "Repository %s/%s sets no spec.backend.storageSecretName (the Secret with %s)", repo.Namespace, repo.Name, ResticPasswordKey)
+		return notOK(typ, v1beta1.ReasonSecretNotSpecified, "Repository %s/%s sets no spec.backend.storageSecretName (the Secret with %s)", repo.Namespace, repo.Name, result.PasswordKey)
 	}
 	if in.StorageSecret == nil {
 		return notOK(typ, v1beta1.ReasonSecretNotFound, "storage Secret %s/%s of Repository %s not found", repo.Namespace, name, repo.Name)
 	}
-	if _, found := in.StorageSecret[ResticPasswordKey]; !found {
-		return notOK(typ, v1beta1.ReasonSecretKeyMissing, "storage Secret %s/%s of Repository %s has no key %s", repo.Namespace, name, repo.Name, ResticPasswordKey)
+	if _, found := in.StorageSecret[result.PasswordKey]; !found {
+		return notOK(typ, v1beta1.ReasonSecretKeyMissing, "storage Secret %s/%s of Repository %s has no key %s", repo.Namespace, name, repo.Name, result.PasswordKey)
 	}
 	return ok(typ, "storage Secret %s/%s found", repo.Namespace, name)
 }
 
 // TargetCondition is the condition type of a session kind's target.
-func TargetCondition(k resolve.Kind) string {
-	if k == resolve.KindRestore {
+func TargetCondition(k jobspec.Kind) string {
+	if k == jobspec.KindRestore {
 		return v1beta1.ConditionRestoreTargetFound
 	}
 	return v1beta1.ConditionBackupTargetFound
@@ -296,7 +294,7 @@ func TaskSource(in *Inputs) (task appbinding.TaskRef, from string, err error) {
 		return appbinding.TaskRef{}, "", err
 	}
 	task = backup
-	if in.Kind == resolve.KindRestore {
+	if in.Kind == jobspec.KindRestore {
 		task = restore
 	}
 	return task, "AppBinding " + in.AppBinding.Name, nil

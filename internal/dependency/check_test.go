@@ -12,14 +12,15 @@ import (
 	appcatalogv1alpha1 "github.com/hoard-operator/hoard/api/appcatalog/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/jobspec"
+	"github.com/hoard-operator/hoard/internal/result"
 )
 
 // ready is a backup from namespace a into Repository a/repo that passes every check.
 func ready() *Inputs {
 	return &Inputs{
 		Request: Request{
-			Kind:          resolve.KindBackup,
+			Kind:          jobspec.KindBackup,
 			Namespace:     "a",
 			RepositoryRef: v1beta1.RepositoryRef{Name: "repo"},
 			TargetRef:     v1beta1.TargetRef{APIVersion: "appcatalog.appscode.com/v1alpha1", Kind: "AppBinding", Name: "db"},
@@ -31,7 +32,7 @@ func ready() *Inputs {
 				S3:                &v1alpha1.S3Spec{Endpoint: "minio:9000", Bucket: "b"},
 			}},
 		},
-		StorageSecret: map[string][]byte{ResticPasswordKey: []byte("pw-9f3kq")},
+		StorageSecret: map[string][]byte{result.PasswordKey: []byte("pw-9f3kq")},
 		AppBinding: &appcatalogv1alpha1.AppBinding{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "db"},
 			Spec: appcatalogv1alpha1.AppBindingSpec{
@@ -109,7 +110,7 @@ func TestCheck(t *testing.T) {
 		{name: "no target", change: func(in *Inputs) { in.TargetRef = v1beta1.TargetRef{}; in.AppBinding = nil },
 			want: metav1.Condition{Type: v1beta1.ConditionBackupTargetFound, Reason: v1beta1.ReasonTargetNotSpecified}},
 		{name: "restore names its own condition", change: func(in *Inputs) {
-			in.Kind = resolve.KindRestore
+			in.Kind = jobspec.KindRestore
 			in.AppBinding = nil
 		}, want: metav1.Condition{Type: v1beta1.ConditionRestoreTargetFound, Reason: v1beta1.ReasonTargetNotFound, Message: "AppBinding a/db not found"}},
 		{name: "target kind", change: func(in *Inputs) { in.TargetRef.Kind = "StatefulSet"; in.TargetRef.APIVersion = "apps/v1" },
@@ -199,7 +200,7 @@ func TestCheckParams(t *testing.T) {
 	if len(out.Params) != 2 || out.Params[0] != want[0] || out.Params[1] != want[1] {
 		t.Errorf("params %v, want %v", out.Params, want)
 	}
-	in.Kind = resolve.KindRestore
+	in.Kind = jobspec.KindRestore
 	in.Task.Name = "mysql-restore"
 	if out := Check(in); out.TaskName != "mysql-restore" || len(out.Params) != 1 {
 		t.Errorf("restore: task %q params %v", out.TaskName, out.Params)

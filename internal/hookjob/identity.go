@@ -12,8 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/names"
-	"github.com/hoard-operator/hoard/internal/resolve"
 )
 
 // ExecClusterRole is the ClusterRole shipped with the install that an exec hook's identity is
@@ -24,7 +24,7 @@ const ExecClusterRole = "hoard-hook-exec"
 // Name is the post-hook Job and the hook identity (ServiceAccount and RoleBinding) of a
 // session. Its prefix differs from every session Job's (stash-backup-, stash-restore-), so no
 // session's objects can take another's name.
-func Name(kind resolve.Kind, session string) string {
+func Name(kind jobspec.Kind, session string) string {
 	return names.LabelValue("stash-hook-" + string(kind) + "-" + session)
 }
 
@@ -38,9 +38,9 @@ func Name(kind resolve.Kind, session string) string {
 // EnsureIdentity creates the session's hook ServiceAccount and its RoleBinding to
 // ExecClusterRole, both controlled by owner. Existing objects are kept only when owner
 // controls them.
-func EnsureIdentity(ctx context.Context, c client.Client, s *runtime.Scheme, owner client.Object, kind resolve.Kind) (string, error) {
+func EnsureIdentity(ctx context.Context, c client.Client, s *runtime.Scheme, owner client.Object, kind jobspec.Kind) (string, error) {
 	name := Name(kind, owner.GetName())
-	lbls := map[string]string{resolve.LabelManagedBy: resolve.ManagedByHoard, resolve.LabelSession: names.LabelValue(owner.GetName())}
+	lbls := map[string]string{names.LabelManagedBy: names.ManagedByHoard, names.LabelSession: names.LabelValue(owner.GetName())}
 	sa := &corev1.ServiceAccount{
 		ObjectMeta:                   metav1.ObjectMeta{Name: name, Namespace: owner.GetNamespace(), Labels: lbls},
 		AutomountServiceAccountToken: ptrFalse(),
@@ -82,7 +82,7 @@ func EnsureIdentity(ctx context.Context, c client.Client, s *runtime.Scheme, own
 // the tokens given to its hook containers. Objects the session does not control are left.
 // They are read with direct, a reader that does not lag behind like the cache: an identity
 // created moments ago must not be missed.
-func DeleteIdentity(ctx context.Context, c client.Client, direct client.Reader, owner client.Object, kind resolve.Kind) error {
+func DeleteIdentity(ctx context.Context, c client.Client, direct client.Reader, owner client.Object, kind jobspec.Kind) error {
 	name := Name(kind, owner.GetName())
 	key := client.ObjectKey{Namespace: owner.GetNamespace(), Name: name}
 	for _, obj := range []client.Object{&rbacv1.RoleBinding{}, &corev1.ServiceAccount{}} {

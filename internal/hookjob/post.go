@@ -16,9 +16,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/hoard-operator/hoard/internal/hook"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/names"
 	"github.com/hoard-operator/hoard/internal/podsecurity"
-	"github.com/hoard-operator/hoard/internal/resolve"
 	"github.com/hoard-operator/hoard/internal/result"
 )
 
@@ -49,7 +49,7 @@ func AddPreHook(job *batchv1.Job, image, name string, w Where, sum hook.Summary,
 
 // Post is a post hook to run.
 type Post struct {
-	Kind    resolve.Kind
+	Kind    jobspec.Kind
 	Owner   client.Object
 	Image   string
 	Name    string
@@ -74,8 +74,8 @@ func CreatePostJob(ctx context.Context, c client.Client, s *runtime.Scheme, p Po
 	if err != nil {
 		return err
 	}
-	lbls := map[string]string{resolve.LabelManagedBy: resolve.ManagedByHoard, resolve.LabelComponent: "hook",
-		resolve.LabelSession: names.LabelValue(p.Owner.GetName())}
+	lbls := map[string]string{names.LabelManagedBy: names.ManagedByHoard, names.LabelComponent: "hook",
+		names.LabelSession: names.LabelValue(p.Owner.GetName())}
 	pod := corev1.PodSpec{
 		RestartPolicy:                corev1.RestartPolicyNever,
 		AutomountServiceAccountToken: ptr.To(false),
@@ -128,7 +128,7 @@ type PostState struct {
 // ReadPost reads the session's post-hook Job: its kept outcome and, once it ended, what the
 // hook reported. A Job that ended without a report, or that was deleted after it had been
 // created, counts as a failed hook.
-func ReadPost(ctx context.Context, c client.Reader, owner client.Object, kind resolve.Kind, name string) (PostState, error) {
+func ReadPost(ctx context.Context, c client.Reader, owner client.Object, kind jobspec.Kind, name string) (PostState, error) {
 	job := &batchv1.Job{}
 	key := client.ObjectKey{Namespace: owner.GetNamespace(), Name: Name(kind, owner.GetName())}
 	if err := c.Get(ctx, key, job); err != nil {

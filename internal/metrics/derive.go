@@ -3,7 +3,6 @@ package metrics
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/location"
 )
 
 // descriptors are the stash_* gauges of the Stash metrics contract. They live in a struct, not
@@ -363,30 +363,14 @@ func (b *builder) restoreSession(rs *v1beta1.RestoreSession) {
 }
 
 // backendLabels returns the backend, bucket and prefix labels of a Repository, with the same
-// meaning as the REPOSITORY_PROVIDER/BUCKET/PREFIX variables a Job receives.
+// meaning as the REPOSITORY_PROVIDER/BUCKET/PREFIX variables a Job receives (one mapping:
+// location.Backend). A REST URL that does not parse still gives its backend.
 func backendLabels(b v1alpha1.Backend) (backend, bucket, prefix string) {
-	switch {
-	case b.Local != nil:
-		return "local", b.Local.MountPath, ""
-	case b.S3 != nil:
-		return "s3", b.S3.Bucket, b.S3.Prefix
-	case b.GCS != nil:
-		return "gcs", b.GCS.Bucket, b.GCS.Prefix
-	case b.Azure != nil:
-		return "azure", b.Azure.Container, b.Azure.Prefix
-	case b.Swift != nil:
-		return "swift", b.Swift.Container, b.Swift.Prefix
-	case b.B2 != nil:
-		return "b2", b.B2.Bucket, b.B2.Prefix
-	case b.Rest != nil:
-		u, err := url.Parse(b.Rest.URL)
-		if err != nil {
-			return "rest", "", ""
-		}
-		// Never the user info: a URL may carry credentials.
-		return "rest", u.Host, u.Path
+	info, err := location.Backend(&b)
+	if err != nil {
+		return info.Provider, "", ""
 	}
-	return "", "", ""
+	return info.Provider, info.Bucket, info.Prefix
 }
 
 // repository derives the metrics of one Repository from its status.

@@ -3,7 +3,6 @@ package metrics
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/names"
 )
 
 const (
@@ -71,11 +71,6 @@ func (p *Pusher) SetupWithManager(mgr ctrl.Manager) error {
 		return fmt.Errorf("failed to set up the RestoreSession metrics pusher: %w", err)
 	}
 	return nil
-}
-
-// JobName is upstream Stash's Pushgateway job: "<lower-case invoker kind>-<namespace>-<name>".
-func JobName(invokerKind, namespace, invokerName string) string {
-	return strings.ToLower(invokerKind) + "-" + namespace + "-" + invokerName
 }
 
 // seen reports whether the session with this key and uid was pushed already.
@@ -155,7 +150,7 @@ func (p *Pusher) reconcileBackup(ctx context.Context, req reconcile.Request) (re
 			b.repository(repo)
 		}
 	}
-	job := JobName(bs.Spec.Invoker.Kind, bs.Namespace, bs.Spec.Invoker.Name)
+	job := names.PushgatewayJob(bs.Spec.Invoker.Kind, bs.Namespace, bs.Spec.Invoker.Name)
 	if err := p.push(ctx, job, b); err != nil {
 		return reconcile.Result{}, fmt.Errorf("failed to push metrics of BackupSession %s: %w", req, err)
 	}
@@ -188,7 +183,7 @@ func (p *Pusher) reconcileRestore(ctx context.Context, req reconcile.Request) (r
 			b.repository(repo)
 		}
 	}
-	job := JobName("RestoreSession", rs.Namespace, rs.Name)
+	job := names.PushgatewayJob("RestoreSession", rs.Namespace, rs.Name)
 	if err := p.push(ctx, job, b); err != nil {
 		return reconcile.Result{}, fmt.Errorf("failed to push metrics of RestoreSession %s: %w", req, err)
 	}

@@ -66,7 +66,7 @@ func (g *fakeGateway) take() []pushed {
 	return out
 }
 
-func names(fams map[string]*dto.MetricFamily) []string {
+func familyNames(fams map[string]*dto.MetricFamily) []string {
 	var out []string
 	for n := range fams {
 		out = append(out, n)
@@ -77,15 +77,6 @@ func names(fams map[string]*dto.MetricFamily) []string {
 
 func request(ns, name string) reconcile.Request {
 	return reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}
-}
-
-func TestJobName(t *testing.T) {
-	if got := JobName("BackupConfiguration", "demo", "mysql-backup"); got != "backupconfiguration-demo-mysql-backup" {
-		t.Errorf("JobName = %q", got)
-	}
-	if got := JobName("RestoreSession", "demo", "restore"); got != "restoresession-demo-restore" {
-		t.Errorf("JobName = %q", got)
-	}
 }
 
 func TestPushBackupSession(t *testing.T) {
@@ -127,7 +118,7 @@ func TestPushBackupSession(t *testing.T) {
 		return n == "stash_backup_schedule_interval_seconds" || n == "stash_backup_session_start_time_seconds"
 	})
 	sort.Strings(want)
-	if g := names(got[0].families); !slices.Equal(g, want) {
+	if g := familyNames(got[0].families); !slices.Equal(g, want) {
 		t.Errorf("pushed metrics %v, want %v", g, want)
 	}
 	m := got[0].families["stash_backup_session_duration_seconds"].GetMetric()[0]
@@ -167,7 +158,7 @@ func TestPushFailedBackupRetries(t *testing.T) {
 	}
 	// A failed session carries only the *_success gauges; the Repository is missing here.
 	want := []string{"stash_backup_host_backup_success", "stash_backup_session_success", "stash_backup_target_success"}
-	if g := names(got[0].families); !slices.Equal(g, want) {
+	if g := familyNames(got[0].families); !slices.Equal(g, want) {
 		t.Errorf("pushed %v, want %v", g, want)
 	}
 }
@@ -191,7 +182,7 @@ func TestPushRestoreSession(t *testing.T) {
 	}
 	want := append([]string{"stash_restore_host_restore_success", "stash_restore_session_success", "stash_restore_target_success"}, repoNames()...)
 	sort.Strings(want)
-	if g := names(got[0].families); !slices.Equal(g, want) {
+	if g := familyNames(got[0].families); !slices.Equal(g, want) {
 		t.Errorf("pushed %v, want %v", g, want)
 	}
 

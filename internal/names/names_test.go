@@ -35,3 +35,32 @@ func TestShorten(t *testing.T) {
 		t.Errorf("Shorten(%d chars, 253) = %d chars, valid: %v", len(name), len(got), validation.IsDNS1123Subdomain(got))
 	}
 }
+
+func TestPushgatewayJob(t *testing.T) {
+	if got := PushgatewayJob("BackupConfiguration", "demo", "mysql-backup"); got != "backupconfiguration-demo-mysql-backup" {
+		t.Errorf("JobName = %q", got)
+	}
+	if got := PushgatewayJob("RestoreSession", "demo", "restore"); got != "restoresession-demo-restore" {
+		t.Errorf("JobName = %q", got)
+	}
+}
+
+// TestPrefixed pins the names of objects that outlive an operator upgrade: a change here would
+// orphan the wipe Jobs and trigger CronJobs of long-named objects.
+func TestPrefixed(t *testing.T) {
+	cases := []struct {
+		prefix, name string
+		max          int
+		want         string
+	}{
+		{"stash-wipe-", "repo", MaxLabelValue, "stash-wipe-repo"},
+		{"stash-wipe-", strings.Repeat("r", 40) + "-----" + strings.Repeat("x", 20), MaxLabelValue,
+			"stash-wipe-rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr-de87f33b"},
+		{"stash-trigger-", strings.Repeat("b", 45), 52, "stash-trigger-bbbbbbbbbbbbbbbbbbbbbbbbbbbbb-47a12102"},
+	}
+	for _, tc := range cases {
+		if got := Prefixed(tc.prefix, tc.name, tc.max); got != tc.want || len(got) > tc.max {
+			t.Errorf("Prefixed(%q, %q, %d) = %q, want %q", tc.prefix, tc.name, tc.max, got, tc.want)
+		}
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hoard-operator/hoard/internal/result"
 )
 
 // Providers of a Stash Repository backend.
@@ -24,7 +26,7 @@ const (
 
 // Keys of the storage Secret, as upstream Stash named them.
 const (
-	KeyResticPassword           = "RESTIC_PASSWORD"
+	KeyResticPassword           = result.PasswordKey
 	KeyCACertData               = "CA_CERT_DATA"
 	KeyAWSAccessKeyID           = "AWS_ACCESS_KEY_ID"
 	KeyAWSSecretAccessKey       = "AWS_SECRET_ACCESS_KEY"
@@ -99,7 +101,7 @@ func NewSetup(cfg Config) (*Setup, error) {
 	}
 	// The password is used byte for byte (no trimming) because restic derives the key from
 	// it: repositories created by upstream Stash used the raw Secret value.
-	s.Env["RESTIC_PASSWORD"] = password
+	s.Env[KeyResticPassword] = password
 	s.addSecret(password)
 
 	optPrefix := ""

@@ -50,15 +50,15 @@ func (r *Restic) KeyRemove(ctx context.Context, id string) error {
 func (r *Restic) WithPassword(password string) *Restic {
 	setup := *r.setup
 	setup.Env = maps.Clone(r.setup.Env)
-	setup.Env["RESTIC_PASSWORD"] = password
+	setup.Env[KeyResticPassword] = password
 	setup.Secrets = append(slices.Clone(r.setup.Secrets), password)
 	env := make([]string, 0, len(r.env))
 	for _, kv := range r.env {
-		if !strings.HasPrefix(kv, "RESTIC_PASSWORD=") {
+		if !strings.HasPrefix(kv, KeyResticPassword+"=") {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, "RESTIC_PASSWORD="+password)
+	env = append(env, KeyResticPassword+"="+password)
 	c := *r
 	c.setup, c.env, c.scrub = &setup, env, r.scrub.With(password)
 	return &c

@@ -95,25 +95,66 @@ func (l Lock) String() string {
 	return fmt.Sprintf("%s %s of PID %d on host %s, %s", kind, id, l.PID, l.Hostname, l.Time.UTC().Format(time.RFC3339))
 }
 
-// RetryAfterRemovingLocks runs f; when a lock stopped it and the caller is the repository's
-// sole writer (design record 0006), it removes every lock (logging each through log, which
-// may be nil) and runs f once more.
-func (r *Restic) RetryAfterRemovingLocks(ctx context.Context, soleWriter bool, log func(format string, args ...any), f func() error) error {
-	err := f()
-	if err == nil || !soleWriter || !errors.Is(err, ErrLocked) || ctx.Err() != nil {
+// describeLocks bounds the `restic cat lock` runs before a removal: each costs a key
+// derivation, and a Job that died leaves one lock.
+const describeLocks = 3
+
+// LockRetry is the stale-lock rule (design record 0002): a caller that is the
+// repository's sole writer knows that every lock is a leftover of a Job that ended, so when a
+// lock stops a command it removes every lock and runs the command once more. Any other caller
+// leaves locks alone.
+type LockRetry struct {
+	// SoleWriter says that no other process uses the repository, this caller's own other
+	// restic commands included.
+	SoleWriter bool
+	// Removing runs the removal, e.g. within the caller's storage timeout; nil runs it as is.
+	Removing func(ctx context.Context, remove func(context.Context) error) error
+	// Removed is told, after the removal, every lock id found, up to three locks described
+	// (who left them), and the removal's error; nil tells nobody.
+	Removed func(ids []string, described []Lock, err error)
+}
+
+// RetryLocked runs f, one restic command, under the stale-lock rule p.
+func (r *Restic) RetryLocked(ctx context.Context, p LockRetry, f func(context.Context) error) error {
+	err := f(ctx)
+	if err == nil || !p.SoleWriter || !errors.Is(err, ErrLocked) || ctx.Err() != nil {
 		return err
 	}
-	ids, described, rerr := r.RemoveAllLocks(ctx, 3)
-	if log != nil {
-		for _, l := range described {
-			log("removed %s", l)
-		}
-		if len(ids) > len(described) {
-			log("removed %d more lock(s)", len(ids)-len(described))
-		}
+	var ids []string
+	var described []Lock
+	remove := func(ctx context.Context) error {
+		var err error
+		ids, described, err = r.RemoveAllLocks(ctx, describeLocks)
+		return err
+	}
+	var rerr error
+	if p.Removing != nil {
+		rerr = p.Removing(ctx, remove)
+	} else {
+		rerr = remove(ctx)
+	}
+	if p.Removed != nil {
+		p.Removed(ids, described, rerr)
 	}
 	if rerr != nil {
 		return fmt.Errorf("%w (removing the repository's locks failed too: %w)", err, rerr)
 	}
-	return f()
+	return f(ctx)
+}
+
+// RetryAfterRemovingLocks is RetryLocked for a caller that logs lines: each removed lock goes
+// to log (which may be nil).
+func (r *Restic) RetryAfterRemovingLocks(ctx context.Context, soleWriter bool, log func(format string, args ...any), f func() error) error {
+	p := LockRetry{SoleWriter: soleWriter}
+	if log != nil {
+		p.Removed = func(ids []string, described []Lock, _ error) {
+			for _, l := range described {
+				log("removed %s", l)
+			}
+			if len(ids) > len(described) {
+				log("removed %d more lock(s)", len(ids)-len(described))
+			}
+		}
+	}
+	return r.RetryLocked(ctx, p, func(context.Context) error { return f() })
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/dependency"
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 )
 
 // UserError is a problem with what the user asked for (a missing object, a refused
@@ -32,20 +32,20 @@ func (e *UserError) AsCondition() metav1.Condition {
 
 // Request is what the invoker says about the session.
 type Request struct {
-	Kind        resolve.Kind
+	Kind        jobspec.Kind
 	Namespace   string
 	SessionName string
-	Invoker     resolve.Invoker
+	Invoker     jobspec.Invoker
 	TaskRef     v1beta1.TaskRef
 	Repository  v1beta1.RepositoryRef
-	Target      resolve.Target
+	Target      jobspec.Target
 }
 
-// Gathered is everything fetched for a session: the resolve.Input (without session settings
+// Gathered is everything fetched for a session: the jobspec.Input (without session settings
 // such as retention), the connection data for the target Secret, and, for a Repository in
 // another namespace, the storage Secret's data for the session's copy of it.
 type Gathered struct {
-	Input      *resolve.Input
+	Input      *jobspec.Input
 	Connection map[string][]byte
 	Storage    *StorageCopy
 }
@@ -71,7 +71,7 @@ func Gather(ctx context.Context, c Readers, req Request) (*Gathered, error) {
 		return nil, &UserError{Condition: f.Type, Reason: f.Reason, Message: f.Message}
 	}
 	g := &Gathered{
-		Input: &resolve.Input{
+		Input: &jobspec.Input{
 			Kind:        req.Kind,
 			Namespace:   req.Namespace,
 			SessionName: req.SessionName,

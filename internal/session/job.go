@@ -15,7 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/jobspec"
+	"github.com/hoard-operator/hoard/internal/names"
 	"github.com/hoard-operator/hoard/internal/result"
 )
 
@@ -354,8 +355,8 @@ func lastLines(s string, n int) string {
 }
 
 // Labels returns the labels that find a session's objects.
-func Labels(kind resolve.Kind, session string) map[string]string {
-	return map[string]string{resolve.LabelSession: session, resolve.LabelComponent: string(kind)}
+func Labels(kind jobspec.Kind, session string) map[string]string {
+	return map[string]string{names.LabelSession: session, names.LabelComponent: string(kind)}
 }
 
 // DescribeSnapshot names a snapshot for users: its id, whose it is and when it was taken.

@@ -10,12 +10,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 )
 
 // Running describes a session whose Job was started.
 type Running struct {
-	Kind    resolve.Kind
+	Kind    jobspec.Kind
 	Session client.Object
 	// Timeout bounds the session from its creation; zero means no bound.
 	Timeout time.Duration
@@ -42,7 +42,7 @@ type Observation struct {
 // running. A Job missing from the cache is confirmed with the API server before the session is
 // failed, since the cache may not have seen a Job created a moment ago.
 func Observe(ctx context.Context, c client.Client, direct client.Reader, s Running) (Observation, error) {
-	name := resolve.JobName(s.Kind, s.Session.GetName())
+	name := jobspec.JobName(s.Kind, s.Session.GetName())
 	key := client.ObjectKey{Namespace: s.Session.GetNamespace(), Name: name}
 	job := &batchv1.Job{}
 	if err := c.Get(ctx, key, job); err != nil {
@@ -102,6 +102,6 @@ func NextPoll(created, now time.Time, timeout, poll time.Duration) (next time.Du
 	return poll, false
 }
 
-func deleted(kind resolve.Kind, job string) Observation {
+func deleted(kind jobspec.Kind, job string) Observation {
 	return Observation{StopReason: "JobDeleted", StopMessage: fmt.Sprintf("%s Job %s was deleted before it finished", kind, job)}
 }

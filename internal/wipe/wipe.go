@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/hoard-operator/hoard/internal/restic"
 )
@@ -146,6 +147,54 @@ func Remote(ctx context.Context, r *restic.Restic, o RemoteOptions) (int, error)
 		}
 	}
 	return len(ids), nil
+}
+
+// Report is what Repository did.
+type Report struct {
+	// Provider is the repository's backend.
+	Provider string
+	// Dir and Local, for a local repository: its directory and what was deleted there.
+	Dir   string
+	Local *LocalReport
+	// Forgotten, for the other backends: how many snapshots were forgotten.
+	Forgotten int
+}
+
+// Done is the one line saying what was deleted. It never names a remote repository's URL,
+// which for rest carries credentials.
+func (r *Report) Done() string {
+	if r.Local != nil {
+		return fmt.Sprintf("deleted restic's entries %s from local repository %s", strings.Join(r.Local.Removed, ", "), r.Dir)
+	}
+	return fmt.Sprintf("forgot %d snapshot(s) and pruned the %s repository; restic keeps its config and keys files", r.Forgotten, r.Provider)
+}
+
+// Kept is the line naming what a local wipe left in place, not being restic's; "" when none.
+func (r *Report) Kept() string {
+	if r.Local == nil || len(r.Local.Left) == 0 {
+		return ""
+	}
+	return "left in place, not restic's: " + strings.Join(r.Local.Left, ", ")
+}
+
+// Repository wipes the repository cfg names, the one decision between the two ways
+// (design record 0005): a local repository is deleted in its directory (LocalRepository,
+// bucket and prefix joined), any other by forgetting every snapshot and pruning (Remote,
+// through the restic that open prepares; open is not called for a local repository).
+func Repository(ctx context.Context, cfg restic.Config, open func() (*restic.Restic, error), o RemoteOptions) (*Report, error) {
+	rep := &Report{Provider: cfg.Provider}
+	if cfg.Provider == restic.ProviderLocal {
+		rep.Dir = filepath.Join(cfg.Bucket, cfg.Prefix)
+		local, err := LocalRepository(rep.Dir)
+		rep.Local = local
+		return rep, err
+	}
+	r, err := open()
+	if err != nil {
+		return rep, err
+	}
+	rep.Forgotten, err = Remote(ctx, r, o)
+	return rep, err
 }
 
 func retryLocked(ctx context.Context, r *restic.Restic, o RemoteOptions, f func() error) error {

@@ -1,11 +1,14 @@
 package wipe
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/hoard-operator/hoard/internal/restic"
 )
 
 const keyFile = `{"created":"2026-01-01T00:00:00Z","username":"u","hostname":"h","kdf":"scrypt","N":32768,"r":8,"p":5,"salt":"c2FsdA==","data":"ZGF0YQ=="}`
@@ -80,5 +83,27 @@ func TestLocalRepositoryRefusesWhatIsNotARepository(t *testing.T) {
 	}
 	if _, err := LocalRepository(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("a missing directory was wiped")
+	}
+}
+
+// TestRepositoryChoosesByProvider: a local repository is wiped in bucket/prefix without
+// restic; any other backend goes through the restic that open prepares.
+func TestRepositoryChoosesByProvider(t *testing.T) {
+	base := t.TempDir()
+	write(t, base, map[string]string{"repo/config": "encrypted", "repo/keys/k1": keyFile, "repo/data/00/abc": "x", "repo/notes.txt": "mine"})
+	opened := false
+	open := func() (*restic.Restic, error) { opened = true; return nil, errors.New("no restic here") }
+	rep, err := Repository(context.Background(), restic.Config{Provider: restic.ProviderLocal, Bucket: base, Prefix: "repo"}, open, RemoteOptions{})
+	if err != nil || opened {
+		t.Fatalf("local wipe: err %v, restic opened %v", err, opened)
+	}
+	if want := "deleted restic's entries data, keys, config from local repository " + filepath.Join(base, "repo"); rep.Done() != want {
+		t.Errorf("Done() = %q, want %q", rep.Done(), want)
+	}
+	if want := "left in place, not restic's: notes.txt"; rep.Kept() != want {
+		t.Errorf("Kept() = %q, want %q", rep.Kept(), want)
+	}
+	if _, err := Repository(context.Background(), restic.Config{Provider: restic.ProviderS3, Bucket: "b"}, open, RemoteOptions{}); err == nil || !opened {
+		t.Fatalf("s3 wipe: err %v, restic opened %v; want open called and its error", err, opened)
 	}
 }

@@ -7,14 +7,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/yaml"
-
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/jobspec"
+	"github.com/hoard-operator/hoard/test/tasksfile"
 )
 
 // stashMariaDBBackup writes a snapshot the way Stash's MariaDB addon (backup-mariadb) did, as
@@ -43,42 +41,9 @@ func stashMariaDBBackup(t *testing.T, repo *Repo, m *MariaDB, args string) strin
 }
 
 // shippedFunctionArgs are the args of Function name in tasks/mysql-addon.yaml with its
-// placeholders resolved from vars, as the operator resolves them for a Job (resolve.Substitute).
+// placeholders resolved from vars, as the operator resolves them for a Job (jobspec.Substitute).
 func shippedFunctionArgs(t *testing.T, name string, vars map[string]string) []string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	raw, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "tasks", "mysql-addon.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, doc := range strings.Split(string(raw), "\n---\n") {
-		var fn struct {
-			Kind     string `json:"kind"`
-			Metadata struct {
-				Name string `json:"name"`
-			} `json:"metadata"`
-			Spec struct {
-				Args []string `json:"args"`
-			} `json:"spec"`
-		}
-		if err := yaml.Unmarshal([]byte(doc), &fn); err != nil {
-			t.Fatalf("tasks/mysql-addon.yaml: %v", err)
-		}
-		if fn.Kind != "Function" || fn.Metadata.Name != name {
-			continue
-		}
-		var args []string
-		for _, a := range fn.Spec.Args {
-			s, missing := resolve.Substitute(a, vars)
-			if len(missing) > 0 {
-				t.Fatalf("Function %s: arg %q has no value for %v", name, a, missing)
-			}
-			args = append(args, s)
-		}
-		return args
-	}
-	t.Fatalf("tasks/mysql-addon.yaml has no Function %s", name)
-	return nil
+	return tasksfile.MustArgs(t, name, vars, jobspec.Substitute)
 }
 
 // TestStashMariaDBAddonRepository: a repository Stash's MariaDB addon wrote with restic 0.12

@@ -28,7 +28,7 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/controller/repository"
 	"github.com/hoard-operator/hoard/internal/guard"
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/scheme"
 	"github.com/hoard-operator/hoard/test/envtestutil"
 )
@@ -572,7 +572,7 @@ func TestOperatorRefusesUnsafeBackends(t *testing.T) {
 	t.Run("backup", func(t *testing.T) {
 		f.backupConfiguration(t, "to-node-disk", func(bc *v1beta1.BackupConfiguration) { bc.Spec.Repository.Name = "node-disk" })
 		bs := waitPhase(t, f.backupSession(t, "to-node-disk", "1"), bsPhase, "Failed")
-		if !hasCondition(bs.Status.Conditions, resolve.ReasonUnsafeBackendVolume, "spec.backend.local.hostPath") {
+		if !hasCondition(bs.Status.Conditions, location.ReasonUnsafeBackendVolume, "spec.backend.local.hostPath") {
 			t.Errorf("conditions %+v do not name spec.backend.local.hostPath", bs.Status.Conditions)
 		}
 		assertNoJob(t, f.ns, "stash-backup-to-node-disk-1")
@@ -581,7 +581,7 @@ func TestOperatorRefusesUnsafeBackends(t *testing.T) {
 	t.Run("restore", func(t *testing.T) {
 		rs := f.restoreSession(t, "from-node-disk", func(rs *v1beta1.RestoreSession) { rs.Spec.Repository.Name = "node-disk" })
 		rs = waitPhase(t, rs, rsPhase, "Failed")
-		if !hasCondition(rs.Status.Conditions, resolve.ReasonUnsafeBackendVolume, "spec.backend.local.hostPath") {
+		if !hasCondition(rs.Status.Conditions, location.ReasonUnsafeBackendVolume, "spec.backend.local.hostPath") {
 			t.Errorf("conditions %+v do not name spec.backend.local.hostPath", rs.Status.Conditions)
 		}
 		assertNoJob(t, f.ns, "stash-restore-from-node-disk")

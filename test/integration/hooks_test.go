@@ -22,7 +22,7 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/hook"
 	"github.com/hoard-operator/hoard/internal/hookjob"
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/result"
 )
 
@@ -123,7 +123,7 @@ func TestBackupHooks(t *testing.T) {
 		})
 		bs := waitPhase(t, f.backupSession(t, "locked", "1"), bsPhase, "Running")
 		job := waitJob(t, f.ns, "stash-backup-"+bs.Name)
-		identity := hookjob.Name(resolve.KindBackup, bs.Name)
+		identity := hookjob.Name(jobspec.KindBackup, bs.Name)
 		spec := job.Spec.Template.Spec
 		pre := spec.InitContainers[0]
 		if pre.Name != "pre-backup-hook" || arg(pre, "pod") != "hook-db-0" || arg(pre, "name") != hook.PreBackup ||
@@ -201,11 +201,11 @@ func TestBackupHooks(t *testing.T) {
 		if c := meta.FindStatusCondition(bs.Status.Conditions, v1beta1.ConditionGlobalPostBackupHookSucceeded); c != nil {
 			t.Errorf("OnSuccess postBackup ran after a failure: %+v", c)
 		}
-		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: hookjob.Name(resolve.KindBackup, bs.Name)}, &batchv1.Job{})
+		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: hookjob.Name(jobspec.KindBackup, bs.Name)}, &batchv1.Job{})
 		if !apierrors.IsNotFound(err) {
 			t.Errorf("post hook Job: %v", err)
 		}
-		identityGone(t, f.ns, hookjob.Name(resolve.KindBackup, bs.Name))
+		identityGone(t, f.ns, hookjob.Name(jobspec.KindBackup, bs.Name))
 	})
 
 	t.Run("OnFailure after success, failed postBackup keeps the snapshot", func(t *testing.T) {
@@ -235,7 +235,7 @@ func TestBackupHooks(t *testing.T) {
 		job = waitJob(t, f.ns, "stash-backup-"+bs.Name)
 		finishJob(t, job, true, stepStatus{0, resultMessage(t, &result.Result{Kind: result.KindBackup, Phase: result.PhaseSucceeded, Hostname: "host-0",
 			Snapshots: []result.Snapshot{{Name: "def456", Path: "dumpfile.sql", TotalSize: "1 KiB"}}})}, stepStatus{0, ""})
-		post := waitJob(t, f.ns, hookjob.Name(resolve.KindBackup, bs.Name))
+		post := waitJob(t, f.ns, hookjob.Name(jobspec.KindBackup, bs.Name))
 		c := post.Spec.Template.Spec.Containers[0]
 		if h := arg(c, "handler"); !strings.Contains(h, `"host":"hook-db.`+f.ns+`.svc"`) {
 			t.Errorf("httpGet without a host does not go to the target's Service: %s", h)
@@ -300,13 +300,13 @@ func TestRestoreHooks(t *testing.T) {
 		t.Errorf("the restore Job runs no exec hook but got the hook identity")
 	}
 	finishJob(t, job, true, stepStatus{0, resultMessage(t, &result.Result{Kind: result.KindRestore, Phase: result.PhaseSucceeded, Hostname: "host-0"})}, stepStatus{0, ""})
-	post := waitJob(t, f.ns, hookjob.Name(resolve.KindRestore, "migrate"))
+	post := waitJob(t, f.ns, hookjob.Name(jobspec.KindRestore, "migrate"))
 	c := post.Spec.Template.Spec.Containers[0]
-	if c.Name != "post-restore-hook" || !strings.Contains(arg(c, "summary"), `"phase":"Succeeded"`) || post.Spec.Template.Spec.ServiceAccountName != hookjob.Name(resolve.KindRestore, "migrate") {
+	if c.Name != "post-restore-hook" || !strings.Contains(arg(c, "summary"), `"phase":"Succeeded"`) || post.Spec.Template.Spec.ServiceAccountName != hookjob.Name(jobspec.KindRestore, "migrate") {
 		t.Fatalf("post restore hook %v (service account %q)", c.Args, post.Spec.Template.Spec.ServiceAccountName)
 	}
 	finishJob(t, post, true, hookStatus(t, result.Hook{Name: hook.PostRestore, Action: hook.ActionExec, Phase: result.PhaseSucceeded, Output: "COUNT(*)\n4"}))
 	rs = waitPhase(t, rs, rsPhase, "Succeeded")
 	condition(t, rs.Status.Conditions, v1beta1.ConditionGlobalPostRestoreHookSucceeded, metav1.ConditionTrue, "COUNT(*)")
-	identityGone(t, f.ns, hookjob.Name(resolve.KindRestore, "migrate"))
+	identityGone(t, f.ns, hookjob.Name(jobspec.KindRestore, "migrate"))
 }

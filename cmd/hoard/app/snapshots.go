@@ -3,15 +3,11 @@ package app
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/hoard-operator/hoard/internal/restic"
 	"github.com/hoard-operator/hoard/internal/result"
-	"github.com/hoard-operator/hoard/internal/scrub"
 	"github.com/hoard-operator/hoard/internal/snapshotjob"
 )
 
@@ -20,27 +16,21 @@ import (
 // result goes to the termination message (the Job has no API access); credentials come only
 // from the Secret mounted at --secret-dir.
 func newSnapshotsCommand() *cobra.Command {
-	var cfg restic.Config
-	var scratch, forget, known, terminationLog string
-	var soleWriter, prune bool
+	var repo repositoryFlags
+	var forget, known, terminationLog string
+	var prune bool
 	cmd := &cobra.Command{
 		Use:   "snapshots",
 		Short: "Forget the given snapshots, then report the repository's snapshots the operator does not know and the known ones that are gone",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if soleWriter {
-				cfg.RetryLock = 0
-			}
-			setup, err := restic.NewSetup(cfg)
+			r, sc, stderr, err := repo.open(cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			sc := scrub.New(setup.Secrets...)
-			stderr := sc.Writer(cmd.ErrOrStderr())
 			defer stderr.Flush()
-			r := restic.New(setup, restic.Options{BaseEnv: os.Environ(), TempDir: scratch, Stderr: stderr, Scrubber: sc})
 			res := snapshotjob.Run(cmd.Context(), r, snapshotjob.Options{
-				Known: splitIDs(known), Forget: splitIDs(forget), Prune: prune, SoleWriter: soleWriter,
+				Known: splitIDs(known), Forget: splitIDs(forget), Prune: prune, SoleWriter: repo.soleWriter,
 				Log: func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) },
 			})
 			res.Scrub(sc)
@@ -61,16 +51,7 @@ func newSnapshotsCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Provider, "provider", "", "backend: local, s3, gcs, azure, swift, b2 or rest")
-	f.StringVar(&cfg.Bucket, "bucket", "", "bucket or container; for local, the repository's mount path")
-	f.StringVar(&cfg.Endpoint, "endpoint", "", "s3 endpoint or REST server URL")
-	f.StringVar(&cfg.Region, "region", "", "s3 region")
-	f.StringVar(&cfg.Prefix, "path", "", "prefix inside the bucket")
-	f.IntVar(&cfg.MaxConnections, "max-connections", 0, "backend connections (0: restic's default)")
-	f.StringVar(&cfg.SecretDir, "secret-dir", "/etc/repository/secret", "directory holding the storage Secret, one file per key")
-	f.StringVar(&scratch, "scratch-dir", "/tmp", "directory for restic's temporary files")
-	f.DurationVar(&cfg.RetryLock, "retry-lock", 2*time.Minute, "wait this long for another restic process's lock")
-	f.BoolVar(&soleWriter, "sole-writer", false, "no other process uses the repository: do not wait for locks, remove them when one stops a command")
+	repo.add(f, "no other process uses the repository: do not wait for locks, remove them when one stops a command")
 	f.StringVar(&forget, "forget", "", "comma-separated ids of the snapshots to forget")
 	f.BoolVar(&prune, "prune", false, "prune after forgetting")
 	f.StringVar(&known, "known", "", "comma-separated short ids of the snapshots the operator keeps objects for")

@@ -15,6 +15,7 @@ import (
 
 	opsv1alpha1 "github.com/hoard-operator/hoard/api/operations/v1alpha1"
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
+	"github.com/hoard-operator/hoard/internal/result"
 )
 
 // AnnotationKeyID, on a storage Secret, is the restic key its password opens, written by
@@ -217,7 +218,7 @@ func (e *env) rotate(ctx context.Context, repoName string, w waitFlags) error {
 			Labels: map[string]string{"app.kubernetes.io/managed-by": "kubectl-hoard", "hoard.io/repository": repoName},
 		},
 		Type: corev1.SecretTypeOpaque,
-		Data: map[string][]byte{"RESTIC_PASSWORD": []byte(pw)},
+		Data: map[string][]byte{result.PasswordKey: []byte(pw)},
 	}
 	if err := c.Create(ctx, holder); err != nil {
 		return explain(err, "Secret", "secrets", namespace, holder.GenerateName+"…", "create")
@@ -244,7 +245,7 @@ func (e *env) rotate(ctx context.Context, repoName string, w waitFlags) error {
 
 	patch, err := json.Marshal(map[string]any{
 		"metadata": map[string]any{"annotations": map[string]string{AnnotationKeyID: newKey}},
-		"data":     map[string]string{"RESTIC_PASSWORD": base64.StdEncoding.EncodeToString([]byte(pw))},
+		"data":     map[string]string{result.PasswordKey: base64.StdEncoding.EncodeToString([]byte(pw))},
 	})
 	if err != nil {
 		return fmt.Errorf("failed to encode the Secret patch: %w", err)

@@ -2,38 +2,27 @@ package app
 
 import (
 	"io"
-	"os"
 	"reflect"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hoard-operator/hoard/internal/jobspec"
+	"github.com/hoard-operator/hoard/test/tasksfile"
 )
 
-// The Function args the operator renders (the contract with the chart), placeholders filled.
+// The Functions whose args the tests parse: the chart's, as tasks/ ships them.
 const (
-	backupFunctionArgs  = `backup-mysql --provider=${REPOSITORY_PROVIDER:=} --bucket=${REPOSITORY_BUCKET:=} --endpoint=${REPOSITORY_ENDPOINT:=} --region=${REPOSITORY_REGION:=} --path=${REPOSITORY_PREFIX:=} --secret-dir=/etc/repository/secret --scratch-dir=/tmp --enable-cache=${ENABLE_CACHE:=true} --max-connections=${MAX_CONNECTIONS:=0} --hostname=${HOSTNAME:=} --mysql-args=${args:=--all-databases} --wait-timeout=${waitTimeout:=300} --namespace=${NAMESPACE:=default} --appbinding=${TARGET_NAME:=} --backupsession=${BACKUP_SESSION:=} --invoker-kind=${INVOKER_KIND:=} --invoker-name=${INVOKER_NAME:=} --target-kind=${TARGET_KIND:=} --target-name=${TARGET_NAME:=} --retention-keep-last=${RETENTION_KEEP_LAST:=0} --retention-keep-hourly=${RETENTION_KEEP_HOURLY:=0} --retention-keep-daily=${RETENTION_KEEP_DAILY:=0} --retention-keep-weekly=${RETENTION_KEEP_WEEKLY:=0} --retention-keep-monthly=${RETENTION_KEEP_MONTHLY:=0} --retention-keep-yearly=${RETENTION_KEEP_YEARLY:=0} --retention-keep-tags=${RETENTION_KEEP_TAGS:=} --retention-prune=${RETENTION_PRUNE:=false} --retention-dry-run=${RETENTION_DRY_RUN:=false} --sole-writer=${REPOSITORY_SOLE_WRITER:=false} --output-dir=${outputDir:=}`
-	restoreFunctionArgs = `restore-mysql --provider=${REPOSITORY_PROVIDER:=} --bucket=${REPOSITORY_BUCKET:=} --endpoint=${REPOSITORY_ENDPOINT:=} --region=${REPOSITORY_REGION:=} --path=${REPOSITORY_PREFIX:=} --secret-dir=/etc/repository/secret --scratch-dir=/tmp --enable-cache=${ENABLE_CACHE:=true} --max-connections=${MAX_CONNECTIONS:=0} --hostname=${HOSTNAME:=} --source-hostname=${SOURCE_HOSTNAME:=} --mysql-args=${args:=} --wait-timeout=${waitTimeout:=300} --namespace=${NAMESPACE:=default} --appbinding=${TARGET_NAME:=} --restoresession=${RESTORE_SESSION:=} --snapshot=${RESTORE_SNAPSHOTS:=latest} --target-kind=${TARGET_KIND:=} --target-name=${TARGET_NAME:=} --source-target=${sourceTarget:=} --restore-mode=${restoreMode:=engine} --connections=${restoreConnections:=0} --skip-binlog=${skipBinlog:=false} --sole-writer=${REPOSITORY_SOLE_WRITER:=false} --mysql-args=${args:=} --output-dir=${outputDir:=}`
+	backupFunction  = "mysql-backup-8.0.21"
+	restoreFunction = "mysql-restore-8.0.21"
 )
 
-var placeholder = regexp.MustCompile(`\$\{([A-Za-z_]+)(?::=([^}]*))?\}`)
-
-// render fills placeholders from vars, else their defaults, as the operator does. Each
-// Function arg is one argv element, so values with spaces stay in one element.
-func render(args string, vars map[string]string) []string {
-	var out []string
-	for _, a := range strings.Fields(args) {
-		out = append(out, placeholder.ReplaceAllStringFunc(a, func(m string) string {
-			g := placeholder.FindStringSubmatch(m)
-			if v, ok := vars[g[1]]; ok {
-				return v
-			}
-			return g[2]
-		}))
-	}
-	return out
+// render is the args of the shipped Function fn as the operator renders them: placeholders
+// filled from vars, else their defaults (jobspec.Substitute). Each Function arg is one argv
+// element, so values with spaces stay in one element.
+func render(t *testing.T, fn string, vars map[string]string) []string {
+	return tasksfile.MustArgs(t, fn, vars, jobspec.Substitute)
 }
 
 func parse(t *testing.T, argv []string) *cobra.Command {
@@ -53,7 +42,7 @@ func parse(t *testing.T, argv []string) *cobra.Command {
 }
 
 func TestBackupFunctionArgsWithDefaults(t *testing.T) {
-	cmd := parse(t, render(backupFunctionArgs, nil))
+	cmd := parse(t, render(t, backupFunction, nil))
 	f := cmd.Flags()
 	for name, want := range map[string]string{
 		"mysql-args": "--all-databases", "namespace": "default", "enable-cache": "true", "max-connections": "0",
@@ -70,7 +59,7 @@ func TestBackupFunctionArgsWithDefaults(t *testing.T) {
 }
 
 func TestBackupFunctionArgsWithValues(t *testing.T) {
-	argv := render(backupFunctionArgs, map[string]string{
+	argv := render(t, backupFunction, map[string]string{
 		"REPOSITORY_PROVIDER": "s3", "REPOSITORY_BUCKET": "b", "REPOSITORY_ENDPOINT": "https://minio:9000", "REPOSITORY_PREFIX": "/demo",
 		"ENABLE_CACHE": "false", "MAX_CONNECTIONS": "4", "args": "--databases shop crm", "waitTimeout": "30",
 		"RETENTION_KEEP_LAST": "5", "RETENTION_KEEP_TAGS": "a,b", "RETENTION_PRUNE": "true", "outputDir": "/tmp/output",
@@ -95,14 +84,14 @@ func TestBackupFunctionArgsWithValues(t *testing.T) {
 }
 
 func TestRestoreFunctionArgs(t *testing.T) {
-	f := parse(t, render(restoreFunctionArgs, nil)).Flags()
+	f := parse(t, render(t, restoreFunction, nil)).Flags()
 	for name, want := range map[string]string{"snapshot": "latest", "mysql-args": "", "source-hostname": "", "target-kind": "", "source-target": "", "sole-writer": "false",
 		"restore-mode": "engine", "connections": "0", "skip-binlog": "false"} {
 		if got := f.Lookup(name).Value.String(); got != want {
 			t.Errorf("--%s = %q, want %q", name, got, want)
 		}
 	}
-	f = parse(t, render(restoreFunctionArgs, map[string]string{"RESTORE_SNAPSHOTS": "repo-4bc21d6f", "SOURCE_HOSTNAME": "host-1",
+	f = parse(t, render(t, restoreFunction, map[string]string{"RESTORE_SNAPSHOTS": "repo-4bc21d6f", "SOURCE_HOSTNAME": "host-1",
 		"TARGET_KIND": "AppBinding", "TARGET_NAME": "db-c", "sourceTarget": "AppBinding/db-a", "REPOSITORY_SOLE_WRITER": "true",
 		"restoreMode": "pipe", "restoreConnections": "3", "skipBinlog": "true"})).Flags()
 	for name, want := range map[string]string{"snapshot": "repo-4bc21d6f", "target-kind": "AppBinding", "target-name": "db-c", "source-target": "AppBinding/db-a", "sole-writer": "true",
@@ -113,22 +102,22 @@ func TestRestoreFunctionArgs(t *testing.T) {
 	}
 }
 
-// TestFunctionArgsMatchTheChart: the args above are those of the chart's Functions (tasks/ is
-// the chart rendered, kept current by make check-tasks), so the tests parse what the operator
-// renders.
-func TestFunctionArgsMatchTheChart(t *testing.T) {
-	b, err := os.ReadFile("../../../tasks/mysql-addon.yaml")
+// TestEveryShippedFunctionParses: every backup and restore Function of the chart (each
+// database version, mysql-* and mariadb-* names) passes only flags the addon knows.
+func TestEveryShippedFunctionParses(t *testing.T) {
+	fns, err := tasksfile.Functions()
 	if err != nil {
 		t.Fatal(err)
 	}
-	chart := string(b)
-	for _, args := range []string{backupFunctionArgs, restoreFunctionArgs} {
-		for _, a := range strings.Fields(args) {
-			if strings.HasPrefix(a, "--") && !strings.Contains(a, "${args:=") && !strings.Contains(a, "${waitTimeout:=") &&
-				!strings.Contains(chart, `"`+a+`"`) {
-				t.Errorf("the chart's Functions do not pass %s", a)
-			}
+	n := 0
+	for _, fn := range fns {
+		if len(fn.Spec.Args) > 0 && (fn.Spec.Args[0] == "backup-mysql" || fn.Spec.Args[0] == "restore-mysql") {
+			parse(t, render(t, fn.Name, nil))
+			n++
 		}
+	}
+	if n < 2 {
+		t.Fatalf("%d backup and restore Functions in %s, want both", n, tasksfile.Path())
 	}
 }
 

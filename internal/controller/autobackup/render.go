@@ -11,8 +11,8 @@ import (
 	appcatalogv1alpha1 "github.com/hoard-operator/hoard/api/appcatalog/v1alpha1"
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	stashv1beta1 "github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/names"
-	"github.com/hoard-operator/hoard/internal/resolve"
 )
 
 // The annotations a user puts on an AppBinding (Stash's names).
@@ -74,7 +74,7 @@ func MadeFor(obj metav1.Object, appBinding string) bool {
 // live in the AppBinding's namespace, whatever the blueprint says.
 func Render(ab *appcatalogv1alpha1.AppBinding, bp *stashv1beta1.BackupBlueprint, w Wanted) (*stashv1alpha1.Repository, *stashv1beta1.BackupConfiguration, error) {
 	spec := bp.Spec.DeepCopy()
-	if err := resolve.ExpandBlueprint(spec, resolve.BlueprintVariables(ab)); err != nil {
+	if err := jobspec.ExpandBlueprint(spec, jobspec.BlueprintVariables(ab)); err != nil {
 		return nil, nil, fmt.Errorf("BackupBlueprint %s: %w", bp.Name, err)
 	}
 	meta := func() metav1.ObjectMeta {

@@ -29,7 +29,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/dependency"
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/hook"
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 )
 
 // RBAC, each rule with its reason (the whole table: docs/design/0014-least-privilege.md).
@@ -231,7 +231,7 @@ func (r *Reconciler) checkSchedule(_ context.Context, st *reconcileState) error 
 func (r *Reconciler) checkDependencies(ctx context.Context, st *reconcileState) error {
 	bc := st.bc
 	req := dependency.Request{
-		Kind:          resolve.KindBackup,
+		Kind:          jobspec.KindBackup,
 		Namespace:     bc.Namespace,
 		RepositoryRef: bc.Spec.Repository,
 		TaskRef:       bc.Spec.Task,

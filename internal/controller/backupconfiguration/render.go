@@ -1,10 +1,6 @@
 package backupconfiguration
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"strings"
-
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -27,26 +23,15 @@ const containerName = "trigger"
 // TriggerName is the name shared by the CronJob, ServiceAccount, Role and RoleBinding of a
 // BackupConfiguration: "stash-trigger-<name>", shortened with a hash suffix when too long.
 func TriggerName(bcName string) string {
-	name := "stash-trigger-" + bcName
-	if len(name) <= maxTriggerNameLen {
-		return name
-	}
-	sum := sha256.Sum256([]byte(bcName))
-	suffix := hex.EncodeToString(sum[:])[:8]
-	// Trim separators so the shortened prefix still ends in an alphanumeric character.
-	prefix := strings.TrimRight(name[:maxTriggerNameLen-len(suffix)-1], "-.")
-	return prefix + "-" + suffix
+	return names.Prefixed("stash-trigger-", bcName, maxTriggerNameLen)
 }
 
 // labels mark every object Hoard creates for a configuration, so users can find them.
 func labels(bc *stashv1beta1.BackupConfiguration) map[string]string {
-	return map[string]string{
-		"app.kubernetes.io/name":       "hoard",
-		"app.kubernetes.io/component":  "backup-trigger",
-		"app.kubernetes.io/managed-by": "hoard",
-		stashv1beta1.LabelInvokerType:  "BackupConfiguration",
-		stashv1beta1.LabelInvokerName:  names.LabelValue(bc.Name),
-	}
+	l := names.Labels("backup-trigger")
+	l[stashv1beta1.LabelInvokerType] = "BackupConfiguration"
+	l[stashv1beta1.LabelInvokerName] = names.LabelValue(bc.Name)
+	return l
 }
 
 // TriggerArgs is the command line the CronJob runs; only names, never credentials.

@@ -24,8 +24,8 @@ import (
 	"github.com/hoard-operator/hoard/internal/controller/sessionrun"
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/hook"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/names"
-	"github.com/hoard-operator/hoard/internal/resolve"
 	"github.com/hoard-operator/hoard/internal/session"
 )
 
@@ -75,7 +75,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // Desc implements sessionrun.Kind.
 func (r *Reconciler) Desc() sessionrun.Desc {
 	return sessionrun.Desc{
-		Job: resolve.KindBackup, Object: "BackupSession", Started: event.BackupSessionStarted, JobCreated: "BackupJobCreated",
+		Job: jobspec.KindBackup, Object: "BackupSession", Started: event.BackupSessionStarted, JobCreated: "BackupJobCreated",
 		PreHook: hook.PreBackup, PostHook: hook.PostBackup,
 		PreHookCondition: v1beta1.ConditionGlobalPreBackupHookSucceeded, PostHookCondition: v1beta1.ConditionGlobalPostBackupHookSucceeded,
 	}
@@ -134,22 +134,22 @@ func (r *Reconciler) Plan(ctx context.Context, bs *v1beta1.BackupSession) (*sess
 	if err != nil {
 		return nil, sessionrun.Refuse("InvalidTimeOut", err.Error())
 	}
-	target := resolve.Target{}
+	target := jobspec.Target{}
 	if t := bc.Spec.Target; t != nil {
-		target = resolve.Target{Alias: t.Alias, Ref: t.Ref, Paths: t.Paths, VolumeMounts: t.VolumeMounts, Args: t.Args}
+		target = jobspec.Target{Alias: t.Alias, Ref: t.Ref, Paths: t.Paths, VolumeMounts: t.VolumeMounts, Args: t.Args}
 	}
 	return &sessionrun.Plan{
 		Timeout: timeout,
 		Request: session.Request{
-			Kind:        resolve.KindBackup,
+			Kind:        jobspec.KindBackup,
 			Namespace:   bs.Namespace,
 			SessionName: bs.Name,
-			Invoker:     resolve.Invoker{Kind: inv.Kind, Name: inv.Name},
+			Invoker:     jobspec.Invoker{Kind: inv.Kind, Name: inv.Name},
 			TaskRef:     bc.Spec.Task,
 			Repository:  bc.Spec.Repository,
 			Target:      target,
 		},
-		Configure: func(in *resolve.Input) {
+		Configure: func(in *jobspec.Input) {
 			in.RetentionPolicy = bc.Spec.RetentionPolicy
 			in.RuntimeSettings = bc.Spec.RuntimeSettings
 			in.TempDir = bc.Spec.TempDir

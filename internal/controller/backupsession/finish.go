@@ -17,7 +17,7 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/dependency"
 	"github.com/hoard-operator/hoard/internal/event"
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/result"
 	"github.com/hoard-operator/hoard/internal/session"
 )
@@ -42,9 +42,9 @@ func (r *Reconciler) failHost(ctx context.Context, bs *v1beta1.BackupSession, re
 	}
 	bc := r.config(ctx, bs)
 	if host == "" {
-		host = resolve.DefaultHostname
+		host = result.DefaultHostname
 		if bc.Spec.Target != nil {
-			host = resolve.Hostname(bc.Spec.Target.Alias)
+			host = jobspec.Hostname(bc.Spec.Target.Alias)
 		}
 	}
 	bs.Status.Phase = v1beta1.BackupSessionFailed

@@ -24,20 +24,18 @@ import (
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/location"
+	"github.com/hoard-operator/hoard/internal/names"
 	"github.com/hoard-operator/hoard/internal/podsecurity"
 	"github.com/hoard-operator/hoard/internal/repoqueue"
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/result"
 	"github.com/hoard-operator/hoard/internal/session"
 )
-
-// SecretDir is where the storage Secret is mounted in the Job, one file per key.
-const SecretDir = "/etc/repository/secret"
 
 // BackendFlags are the flags of a `hoard` repository command for a backend: the same names
 // the upstream backup Functions used (--provider, --bucket, --endpoint, --region, --path,
 // --max-connections). Only locations, never credentials: those come from the mounted Secret.
 func BackendFlags(b stashv1alpha1.Backend) ([]string, error) {
-	info, err := resolve.Backend(&b)
+	info, err := location.Backend(&b)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +48,7 @@ func BackendFlags(b stashv1alpha1.Backend) ([]string, error) {
 	if info.MaxConnections > 0 {
 		flags = append(flags, "--max-connections="+strconv.FormatInt(info.MaxConnections, 10))
 	}
-	return append(flags, "--secret-dir="+SecretDir), nil
+	return append(flags, "--secret-dir="+result.SecretDir), nil
 }
 
 // Spec is one such Job.
@@ -83,7 +81,7 @@ type Spec struct {
 func Render(s Spec) (*batchv1.Job, error) {
 	b := s.Repository.Spec.Backend
 	// The Job mounts a local backend's volume like a session's Job does.
-	if err := resolve.CheckLocalBackend(&b); err != nil {
+	if err := location.CheckLocalBackend(&b); err != nil {
 		return nil, err
 	}
 	backend, err := BackendFlags(b)
@@ -94,12 +92,8 @@ func Render(s Spec) (*batchv1.Job, error) {
 	if location.SoleWriter(s.Repository) {
 		args = append(args, "--sole-writer")
 	}
-	labels := map[string]string{
-		"app.kubernetes.io/name":       "hoard",
-		"app.kubernetes.io/component":  s.Component,
-		"app.kubernetes.io/managed-by": "hoard",
-		location.LabelKey:              s.LocationKey,
-	}
+	labels := names.Labels(s.Component)
+	labels[location.LabelKey] = s.LocationKey
 	volumes := append([]corev1.Volume{
 		{Name: "secret", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: b.StorageSecretName, DefaultMode: ptr.To[int32](0o400),
@@ -107,7 +101,7 @@ func Render(s Spec) (*batchv1.Job, error) {
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 	}, s.Volumes...)
 	mounts := append([]corev1.VolumeMount{
-		{Name: "secret", MountPath: SecretDir, ReadOnly: true},
+		{Name: "secret", MountPath: result.SecretDir, ReadOnly: true},
 		{Name: "tmp", MountPath: "/tmp"},
 	}, s.Mounts...)
 	if b.Local != nil {

@@ -10,6 +10,7 @@ import (
 
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/internal/location"
+	"github.com/hoard-operator/hoard/internal/result"
 )
 
 func TestRender(t *testing.T) {
@@ -28,13 +29,13 @@ func TestRender(t *testing.T) {
 		err     string
 	}{
 		{name: "s3, command, flags and sole writer in order", spec: Spec{Repository: repo(s3, nil), Command: []string{"cmd", "--op=x"}, Flags: []string{"--after"}},
-			args:    []string{"cmd", "--op=x", "--provider=s3", "--bucket=b", "--endpoint=https://s3.example", "--region=eu", "--path=p", "--secret-dir=" + SecretDir, "--after", "--sole-writer"},
+			args:    []string{"cmd", "--op=x", "--provider=s3", "--bucket=b", "--endpoint=https://s3.example", "--region=eu", "--path=p", "--secret-dir=" + result.SecretDir, "--after", "--sole-writer"},
 			volumes: []string{"secret", "tmp"}},
 		{name: "a volume, and the command's own", spec: Spec{Repository: repo(pvc, nil), Command: []string{"cmd"}, Volumes: []corev1.Volume{extra}, Mounts: []corev1.VolumeMount{{Name: "extra", MountPath: "/x"}}},
-			args:    []string{"cmd", "--provider=local", "--bucket=/repo", "--secret-dir=" + SecretDir, "--sole-writer"},
+			args:    []string{"cmd", "--provider=local", "--bucket=/repo", "--secret-dir=" + result.SecretDir, "--sole-writer"},
 			volumes: []string{"secret", "tmp", "extra", "repository"}},
 		{name: "shared with other tools: no --sole-writer", spec: Spec{Repository: repo(s3, map[string]string{location.AnnotationSharedWithOtherTools: "true"}), Command: []string{"cmd"}},
-			args:    []string{"cmd", "--provider=s3", "--bucket=b", "--endpoint=https://s3.example", "--region=eu", "--path=p", "--secret-dir=" + SecretDir},
+			args:    []string{"cmd", "--provider=s3", "--bucket=b", "--endpoint=https://s3.example", "--region=eu", "--path=p", "--secret-dir=" + result.SecretDir},
 			volumes: []string{"secret", "tmp"}},
 		{name: "a hostPath backend is refused", spec: Spec{Repository: repo(stashv1alpha1.Backend{StorageSecretName: "s", Local: &stashv1alpha1.LocalSpec{MountPath: "/repo",
 			VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/etc"}}}}, nil)}, err: "hostPath"},

@@ -1,26 +1,19 @@
 package repository
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
 
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/internal/controller/repojob"
+	"github.com/hoard-operator/hoard/internal/names"
 )
 
 // WipeJobName is "stash-wipe-<repository>", shortened with a hash suffix to stay a valid
 // label value (the Job controller labels pods with it).
 func WipeJobName(repo string) string {
-	name := "stash-wipe-" + repo
-	if len(name) <= 63 {
-		return name
-	}
-	sum := sha256.Sum256([]byte(repo))
-	return strings.TrimRight(name[:54], "-.") + "-" + hex.EncodeToString(sum[:])[:8]
+	return names.Prefixed("stash-wipe-", repo, names.MaxLabelValue)
 }
 
 // RenderWipeJob is the Job that deletes the repository's data; a pure function of the

@@ -1,10 +1,7 @@
 package repositoryoperation
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +10,8 @@ import (
 	opsv1alpha1 "github.com/hoard-operator/hoard/api/operations/v1alpha1"
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/internal/controller/repojob"
+	"github.com/hoard-operator/hoard/internal/names"
+	"github.com/hoard-operator/hoard/internal/result"
 )
 
 // ContainerName is the Job's one container, whose termination message is the outcome.
@@ -24,12 +23,7 @@ const NewPasswordDir = "/etc/repository/new-password"
 // JobName is "hoard-op-<operation>", shortened with a hash suffix to stay a valid label
 // value (the Job controller labels pods with it).
 func JobName(op string) string {
-	name := "hoard-op-" + op
-	if len(name) <= 63 {
-		return name
-	}
-	sum := sha256.Sum256([]byte(op))
-	return strings.TrimRight(name[:54], "-.") + "-" + hex.EncodeToString(sum[:])[:8]
+	return names.Prefixed("hoard-op-", op, names.MaxLabelValue)
 }
 
 // RenderJob is the Job that runs op on repo's repository (`hoard repository-operation`); a
@@ -54,7 +48,7 @@ func RenderJob(op *opsv1alpha1.RepositoryOperation, repo *stashv1alpha1.Reposito
 	var mounts []corev1.VolumeMount
 	switch op.Spec.Operation {
 	case opsv1alpha1.OperationKeyAdd:
-		flags = append(flags, "--new-password-file="+NewPasswordDir+"/RESTIC_PASSWORD")
+		flags = append(flags, "--new-password-file="+NewPasswordDir+"/"+result.PasswordKey)
 		volumes = append(volumes, corev1.Volume{Name: "new-password", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: op.Spec.Key.NewPasswordSecret, DefaultMode: ptr.To[int32](0o400),
 		}}})

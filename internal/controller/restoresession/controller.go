@@ -16,7 +16,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/controller/sessionrun"
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/hook"
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/result"
 	"github.com/hoard-operator/hoard/internal/session"
 )
@@ -55,7 +55,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // Desc implements sessionrun.Kind.
 func (r *Reconciler) Desc() sessionrun.Desc {
 	return sessionrun.Desc{
-		Job: resolve.KindRestore, Object: "RestoreSession", Started: event.RestoreSessionStarted, JobCreated: v1beta1.ConditionRestoreJobCreated,
+		Job: jobspec.KindRestore, Object: "RestoreSession", Started: event.RestoreSessionStarted, JobCreated: v1beta1.ConditionRestoreJobCreated,
 		PreHook: hook.PreRestore, PostHook: hook.PostRestore,
 		PreHookCondition: v1beta1.ConditionGlobalPreRestoreHookSucceeded, PostHookCondition: v1beta1.ConditionGlobalPostRestoreHookSucceeded,
 	}
@@ -85,9 +85,9 @@ func (r *Reconciler) Done(context.Context, *v1beta1.RestoreSession) error { retu
 
 func (r *Reconciler) host(rs *v1beta1.RestoreSession) string {
 	if rs.Spec.Target != nil {
-		return resolve.Hostname(rs.Spec.Target.Alias)
+		return jobspec.Hostname(rs.Spec.Target.Alias)
 	}
-	return resolve.DefaultHostname
+	return result.DefaultHostname
 }
 
 // Plan implements sessionrun.Kind: the session itself says what to restore.
@@ -99,25 +99,25 @@ func (r *Reconciler) Plan(_ context.Context, rs *v1beta1.RestoreSession) (*sessi
 	if err != nil {
 		return nil, sessionrun.Refuse("InvalidTimeOut", err.Error())
 	}
-	target := resolve.Target{}
+	target := jobspec.Target{}
 	var targetRules []v1beta1.Rule
 	if t := rs.Spec.Target; t != nil {
-		target = resolve.Target{Alias: t.Alias, Ref: t.Ref, VolumeMounts: t.VolumeMounts, Args: t.Args}
+		target = jobspec.Target{Alias: t.Alias, Ref: t.Ref, VolumeMounts: t.VolumeMounts, Args: t.Args}
 		targetRules = t.Rules
 	}
 	return &sessionrun.Plan{
 		Timeout: timeout,
 		Request: session.Request{
-			Kind:        resolve.KindRestore,
+			Kind:        jobspec.KindRestore,
 			Namespace:   rs.Namespace,
 			SessionName: rs.Name,
-			Invoker:     resolve.Invoker{Kind: "RestoreSession", Name: rs.Name},
+			Invoker:     jobspec.Invoker{Kind: "RestoreSession", Name: rs.Name},
 			TaskRef:     rs.Spec.Task,
 			Repository:  rs.Spec.Repository,
 			Target:      target,
 		},
-		Configure: func(in *resolve.Input) {
-			in.RestoreRule = resolve.SelectRule(targetRules, rs.Spec.Rules, r.host(rs))
+		Configure: func(in *jobspec.Input) {
+			in.RestoreRule = jobspec.SelectRule(targetRules, rs.Spec.Rules, r.host(rs))
 			in.RuntimeSettings = rs.Spec.RuntimeSettings
 			in.TempDir = rs.Spec.TempDir
 			in.InterimVolume = rs.Spec.InterimVolumeTemplate

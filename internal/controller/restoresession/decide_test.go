@@ -9,7 +9,8 @@ import (
 
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/controller/sessionrun"
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/jobspec"
+	"github.com/hoard-operator/hoard/internal/result"
 )
 
 func TestStage(t *testing.T) {
@@ -41,8 +42,8 @@ func TestPlan(t *testing.T) {
 		timeout time.Duration
 		host    string
 	}{
-		{name: "defaults", rs: rs(v1beta1.RestoreSessionSpec{}), timeout: time.Hour, host: resolve.DefaultHostname},
-		{name: "own timeout and alias", rs: rs(v1beta1.RestoreSessionSpec{TimeOut: "5m", Target: &v1beta1.RestoreTarget{Alias: "db"}}), timeout: 5 * time.Minute, host: resolve.Hostname("db")},
+		{name: "defaults", rs: rs(v1beta1.RestoreSessionSpec{}), timeout: time.Hour, host: result.DefaultHostname},
+		{name: "own timeout and alias", rs: rs(v1beta1.RestoreSessionSpec{TimeOut: "5m", Target: &v1beta1.RestoreTarget{Alias: "db"}}), timeout: 5 * time.Minute, host: jobspec.Hostname("db")},
 		{name: "volume snapshots", rs: rs(v1beta1.RestoreSessionSpec{Driver: v1beta1.VolumeSnapshotter}), reason: "DriverUnsupported"},
 		{name: "unreadable timeout", rs: rs(v1beta1.RestoreSessionSpec{TimeOut: "soon"}), reason: "InvalidTimeOut"},
 	} {
@@ -58,9 +59,9 @@ func TestPlan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			in := &resolve.Input{}
+			in := &jobspec.Input{}
 			p.Configure(in)
-			if p.Timeout != tc.timeout || r.host(tc.rs) != tc.host || p.Request.Kind != resolve.KindRestore || p.Request.Invoker.Name != "restore-1" {
+			if p.Timeout != tc.timeout || r.host(tc.rs) != tc.host || p.Request.Kind != jobspec.KindRestore || p.Request.Invoker.Name != "restore-1" {
 				t.Errorf("plan %+v, host %s", p, r.host(tc.rs))
 			}
 		})

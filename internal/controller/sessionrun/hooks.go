@@ -16,7 +16,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/hook"
 	"github.com/hoard-operator/hoard/internal/hookjob"
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/result"
 	"github.com/hoard-operator/hoard/internal/session"
 )
@@ -83,7 +83,7 @@ func (r *Runner[T, S]) followPost(ctx context.Context, s S, h Hooks) (ctrl.Resul
 	// The hook's output may quote what the target's pod holds: scrubbed with the credentials
 	// of the session's Job (the target's password), which stay until the session is recorded.
 	job := &batchv1.Job{}
-	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: s.GetNamespace(), Name: resolve.JobName(d.Job, s.GetName())}, job); err == nil {
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: s.GetNamespace(), Name: jobspec.JobName(d.Job, s.GetName())}, job); err == nil {
 		sc, err := session.JobScrubber(ctx, r.APIReader, job)
 		if err != nil {
 			return ctrl.Result{}, true, err
@@ -166,7 +166,7 @@ func (r *Runner[T, S]) conclude(ctx context.Context, s S, h Hooks, out session.O
 			event.HookFailed.Emit(r.Recorder, s, msg)
 		}
 	}
-	if err := session.DeleteSessionSecrets(ctx, r.Client, s, resolve.JobName(d.Job, s.GetName())); err != nil {
+	if err := session.DeleteSessionSecrets(ctx, r.Client, s, jobspec.JobName(d.Job, s.GetName())); err != nil {
 		return err
 	}
 	if !h.hasExec() {

@@ -17,7 +17,7 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/hook"
-	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/session"
 )
 
@@ -35,8 +35,8 @@ const (
 
 // Desc is what the runner says about a kind: names, events and condition types.
 type Desc struct {
-	// Job names the session's Jobs (resolve.JobName) and the kind in messages and logs.
-	Job resolve.Kind
+	// Job names the session's Jobs (jobspec.JobName) and the kind in messages and logs.
+	Job jobspec.Kind
 	// Object is the kind's name, as in error messages ("BackupSession").
 	Object string
 	// Started is the event of a started Job, with the Job's name.
@@ -72,7 +72,7 @@ type Plan struct {
 	// Request is what to gather for the Job (session.Gather).
 	Request session.Request
 	// Configure sets the kind's own settings on the Job's input (retention, restore rule...).
-	Configure func(in *resolve.Input)
+	Configure func(in *jobspec.Input)
 	Hooks     Hooks
 }
 

@@ -20,8 +20,8 @@ import (
 
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/hookjob"
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/location"
-	"github.com/hoard-operator/hoard/internal/resolve"
 	"github.com/hoard-operator/hoard/internal/result"
 	"github.com/hoard-operator/hoard/internal/session"
 )
@@ -188,8 +188,8 @@ func (r *Runner[T, S]) start(ctx context.Context, s S) (ctrl.Result, error) {
 		return ctrl.Result{}, r.fail(ctx, s, "InvalidRepository", fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
 	}
 	// Checked before anything is created: the Job would mount the node's filesystem.
-	if err := resolve.CheckLocalBackend(&in.Repository.Spec.Backend); err != nil {
-		return ctrl.Result{}, r.fail(ctx, s, resolve.ReasonUnsafeBackendVolume, fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
+	if err := location.CheckLocalBackend(&in.Repository.Spec.Backend); err != nil {
+		return ctrl.Result{}, r.fail(ctx, s, location.ReasonUnsafeBackendVolume, fmt.Sprintf("Repository %s: %v", in.Repository.Name, err))
 	}
 	if p.Configure != nil {
 		p.Configure(in)
@@ -198,14 +198,14 @@ func (r *Runner[T, S]) start(ctx context.Context, s S) (ctrl.Result, error) {
 	in.ActiveDeadlineSeconds = session.Seconds(left)
 	in.LocationKey = loc.Key()
 	in.SoleWriter = location.SoleWriter(in.Repository)
-	jobName := resolve.JobName(d.Job, s.GetName())
+	jobName := jobspec.JobName(d.Job, s.GetName())
 	if g.Connection != nil {
 		in.TargetSecretName = session.TargetSecretName(jobName)
 	}
 	if g.Storage != nil {
 		in.StorageSecretCopy = session.StorageSecretName(jobName)
 	}
-	job, err := resolve.Build(in)
+	job, err := jobspec.Build(in)
 	if err != nil {
 		return ctrl.Result{}, r.fail(ctx, s, "TaskResolutionFailed", err.Error())
 	}

@@ -1,8 +1,6 @@
 package snapshot
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -11,6 +9,7 @@ import (
 
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/internal/controller/repojob"
+	"github.com/hoard-operator/hoard/internal/names"
 )
 
 // AnnotationForget, on a snapshots Job, lists the short ids it was asked to forget, so that a
@@ -20,12 +19,7 @@ const AnnotationForget = "hoard.io/forget"
 // JobName is "hoard-snapshots-<repository>", shortened with a hash suffix to stay a valid
 // label value.
 func JobName(repo string) string {
-	name := "hoard-snapshots-" + repo
-	if len(name) <= 63 {
-		return name
-	}
-	sum := sha256.Sum256([]byte(repo))
-	return strings.TrimRight(name[:54], "-.") + "-" + hex.EncodeToString(sum[:])[:8]
+	return names.Prefixed("hoard-snapshots-", repo, names.MaxLabelValue)
 }
 
 // JobSpec is what one snapshots Job does.

@@ -1,70 +1,26 @@
-package resolve
+package jobspec
 
 import (
-	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
-	"github.com/hoard-operator/hoard/internal/restic"
+	"github.com/hoard-operator/hoard/internal/location"
+	"github.com/hoard-operator/hoard/internal/names"
+	"github.com/hoard-operator/hoard/internal/result"
 )
-
-// DefaultHostname is the snapshot host of a target without an alias.
-const DefaultHostname = "host-0"
-
-// BackendInfo is what the implicit REPOSITORY_* variables say about a backend.
-type BackendInfo struct {
-	Provider       string
-	Bucket         string
-	Prefix         string
-	Endpoint       string
-	Region         string
-	MaxConnections int64
-}
-
-// Backend describes the Repository's one provider. It fails when no provider is set, which
-// the CRD already forbids; the check guards objects written before validation existed.
-func Backend(b *v1alpha1.Backend) (BackendInfo, error) {
-	switch {
-	case b.Local != nil:
-		return BackendInfo{Provider: restic.ProviderLocal, Bucket: b.Local.MountPath}, nil
-	case b.S3 != nil:
-		return BackendInfo{Provider: restic.ProviderS3, Bucket: b.S3.Bucket, Prefix: b.S3.Prefix, Endpoint: b.S3.Endpoint, Region: b.S3.Region}, nil
-	case b.GCS != nil:
-		return BackendInfo{Provider: restic.ProviderGCS, Bucket: b.GCS.Bucket, Prefix: b.GCS.Prefix, MaxConnections: b.GCS.MaxConnections}, nil
-	case b.Azure != nil:
-		return BackendInfo{Provider: restic.ProviderAzure, Bucket: b.Azure.Container, Prefix: b.Azure.Prefix, MaxConnections: b.Azure.MaxConnections}, nil
-	case b.Swift != nil:
-		return BackendInfo{Provider: restic.ProviderSwift, Bucket: b.Swift.Container, Prefix: b.Swift.Prefix}, nil
-	case b.B2 != nil:
-		return BackendInfo{Provider: restic.ProviderB2, Bucket: b.B2.Bucket, Prefix: b.B2.Prefix, MaxConnections: b.B2.MaxConnections}, nil
-	case b.Rest != nil:
-		u, err := url.Parse(b.Rest.URL)
-		if err != nil {
-			return BackendInfo{}, fmt.Errorf("spec.backend.rest.url %q is not a URL: %w", b.Rest.URL, err)
-		}
-		return BackendInfo{Provider: restic.ProviderRest, Bucket: u.Host, Prefix: u.Path, Endpoint: b.Rest.URL}, nil
-	}
-	return BackendInfo{}, fmt.Errorf("spec.backend sets no provider (local, s3, gcs, azure, swift, b2 or rest)")
-}
 
 // Hostname is the snapshot host for a target alias.
 func Hostname(alias string) string {
 	if alias != "" {
 		return alias
 	}
-	return DefaultHostname
-}
-
-// PrometheusJobName is the Pushgateway job name upstream Stash used for an invoker.
-func PrometheusJobName(invokerKind, namespace, invokerName string) string {
-	return strings.ToLower(invokerKind) + "-" + namespace + "-" + invokerName
+	return result.DefaultHostname
 }
 
 // implicitVariables computes the operator-provided variables of the reference's table.
-func implicitVariables(in *Input, backend BackendInfo) map[string]string {
+func implicitVariables(in *Input, backend location.BackendInfo) map[string]string {
 	v := map[string]string{
 		"NAMESPACE":              in.Namespace,
 		"REPOSITORY_NAME":        in.Repository.Name,
@@ -84,7 +40,7 @@ func implicitVariables(in *Input, backend BackendInfo) map[string]string {
 		"INVOKER_KIND":           in.Invoker.Kind,
 		"INVOKER_NAME":           in.Invoker.Name,
 		"ENABLE_CACHE":           strconv.FormatBool(!in.TempDir.DisableCaching),
-		"PROMETHEUS_JOB_NAME":    PrometheusJobName(in.Invoker.Kind, in.Namespace, in.Invoker.Name),
+		"PROMETHEUS_JOB_NAME":    names.PushgatewayJob(in.Invoker.Kind, in.Namespace, in.Invoker.Name),
 		"REPOSITORY_SOLE_WRITER": strconv.FormatBool(in.SoleWriter),
 	}
 	if len(in.Target.VolumeMounts) > 0 {

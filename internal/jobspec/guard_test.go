@@ -1,7 +1,6 @@
-package resolve
+package jobspec
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -10,39 +9,6 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 )
-
-func TestCheckLocalBackend(t *testing.T) {
-	local := func(v corev1.VolumeSource) *v1alpha1.Backend {
-		return &v1alpha1.Backend{StorageSecretName: "s", Local: &v1alpha1.LocalSpec{VolumeSource: v, MountPath: "/repo"}}
-	}
-	cases := map[string]struct {
-		backend *v1alpha1.Backend
-		field   string // "" when allowed
-	}{
-		"pvc":        {local(corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "c"}}), ""},
-		"nfs":        {local(corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "nfs", Path: "/x"}}), ""},
-		"emptyDir":   {local(corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}), ""},
-		"gcs":        {gcsRepository().Spec.Backend.DeepCopy(), ""},
-		"nil":        {nil, ""},
-		"hostPath":   {local(corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}), "spec.backend.local.hostPath"},
-		"gitRepo":    {local(corev1.VolumeSource{GitRepo: &corev1.GitRepoVolumeSource{Repository: "https://example.com/x.git"}}), "spec.backend.local.gitRepo"},
-		"flexVolume": {local(corev1.VolumeSource{FlexVolume: &corev1.FlexVolumeSource{Driver: "example.com/x"}}), "spec.backend.local.flexVolume"},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			err := CheckLocalBackend(tc.backend)
-			var ue *UnsafeBackendError
-			switch {
-			case tc.field == "" && err != nil:
-				t.Errorf("refused: %v", err)
-			case tc.field != "" && !errors.As(err, &ue):
-				t.Errorf("accepted, want %s refused", tc.field)
-			case tc.field != "" && (ue.Field != tc.field || !strings.HasPrefix(err.Error(), tc.field+" is not allowed")):
-				t.Errorf("error %q names %q, want %q", err, ue.Field, tc.field)
-			}
-		})
-	}
-}
 
 func TestBuildRefusesHostPathBackend(t *testing.T) {
 	in := backupInput()

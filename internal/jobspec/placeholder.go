@@ -1,8 +1,8 @@
-// Package resolve turns a Stash Task, its Functions and the session that runs them into a
+// Package jobspec turns a Stash Task, its Functions and the session that runs them into a
 // Kubernetes Job: it computes the implicit variables, substitutes `${VAR}` and
 // `${VAR:=default}` placeholders, and assembles containers, volumes and security settings.
 // It is pure: it reads no cluster state, so golden-file tests pin its output.
-package resolve
+package jobspec
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package resolve
+package jobspec
 
 import (
 	"flag"
@@ -17,45 +17,31 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/location"
+	"github.com/hoard-operator/hoard/test/tasksfile"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// upstreamFunctions are the MySQL Functions as the addon chart ships them, upstream-shaped.
+// upstreamFunctions are the MySQL Functions as the addon chart ships them (tasks/), plus
+// upstream Stash's update-status step, which upstream-shaped Tasks name and Hoard drops.
 func upstreamFunctions() map[string]*v1beta1.Function {
-	common := []string{
-		"--provider=${REPOSITORY_PROVIDER:=}", "--bucket=${REPOSITORY_BUCKET:=}", "--endpoint=${REPOSITORY_ENDPOINT:=}",
-		"--region=${REPOSITORY_REGION:=}", "--path=${REPOSITORY_PREFIX:=}", "--secret-dir=/etc/repository/secret",
-		"--scratch-dir=/tmp", "--enable-cache=${ENABLE_CACHE:=true}", "--max-connections=${MAX_CONNECTIONS:=0}",
-		"--hostname=${HOSTNAME:=}", "--wait-timeout=${waitTimeout:=300}", "--namespace=${NAMESPACE:=default}",
-		"--appbinding=${TARGET_NAME:=}",
+	out := map[string]*v1beta1.Function{}
+	for _, name := range []string{"mysql-backup-8.0.21", "mysql-restore-8.0.21"} {
+		fn, err := tasksfile.Function(name)
+		if err != nil {
+			panic(err)
+		}
+		out[name] = fn
 	}
 	mount := []corev1.VolumeMount{{Name: "${secretVolume}", MountPath: "/etc/repository/secret"}}
-	backupArgs := append(append([]string{"backup-mysql"}, common...),
-		"--mysql-args=${args:=--all-databases}", "--backupsession=${BACKUP_SESSION:=}",
-		"--invoker-kind=${INVOKER_KIND:=}", "--invoker-name=${INVOKER_NAME:=}",
-		"--target-kind=${TARGET_KIND:=}", "--target-name=${TARGET_NAME:=}",
-		"--retention-keep-last=${RETENTION_KEEP_LAST:=0}", "--retention-keep-hourly=${RETENTION_KEEP_HOURLY:=0}",
-		"--retention-keep-daily=${RETENTION_KEEP_DAILY:=0}", "--retention-keep-weekly=${RETENTION_KEEP_WEEKLY:=0}",
-		"--retention-keep-monthly=${RETENTION_KEEP_MONTHLY:=0}", "--retention-keep-yearly=${RETENTION_KEEP_YEARLY:=0}",
-		"--retention-keep-tags=${RETENTION_KEEP_TAGS:=}", "--retention-prune=${RETENTION_PRUNE:=false}",
-		"--retention-dry-run=${RETENTION_DRY_RUN:=false}", "--output-dir=${outputDir:=}")
-	restoreArgs := append(append([]string{"restore-mysql"}, common...),
-		"--restoresession=${RESTORE_SESSION:=}", "--source-hostname=${SOURCE_HOSTNAME:=}",
-		"--snapshot=${RESTORE_SNAPSHOTS:=latest}", "--mysql-args=${args:=}", "--output-dir=${outputDir:=}")
-	fn := func(name, image string, args []string) *v1beta1.Function {
-		return &v1beta1.Function{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1beta1.FunctionSpec{Image: image, Args: args, VolumeMounts: mount}}
-	}
-	return map[string]*v1beta1.Function{
-		"mysql-backup-8.0.21":  fn("mysql-backup-8.0.21", "ghcr.io/hoard-operator/mysql-addon:dev", backupArgs),
-		"mysql-restore-8.0.21": fn("mysql-restore-8.0.21", "ghcr.io/hoard-operator/mysql-addon:dev", restoreArgs),
-		"update-status": fn("update-status", "ghcr.io/hoard-operator/hoard:dev", []string{
+	out["update-status"] = &v1beta1.Function{ObjectMeta: metav1.ObjectMeta{Name: "update-status"}, Spec: v1beta1.FunctionSpec{
+		Image: "ghcr.io/hoard-operator/hoard:dev", VolumeMounts: mount, Args: []string{
 			"update-status", "--namespace=${NAMESPACE:=default}", "--backupsession=${BACKUP_SESSION:=}",
 			"--restoresession=${RESTORE_SESSION:=}", "--repository=${REPOSITORY_NAME:=}",
 			"--invoker-kind=${INVOKER_KIND:=}", "--invoker-name=${INVOKER_NAME:=}",
 			"--target-kind=${TARGET_KIND:=}", "--target-name=${TARGET_NAME:=}", "--output-dir=${outputDir:=}",
-		}),
-	}
+		}}}
+	return out
 }
 
 func upstreamTask(name, step string) *v1beta1.Task {
@@ -213,7 +199,7 @@ func TestBuildFailsCleanly(t *testing.T) {
 
 func TestImplicitVariables(t *testing.T) {
 	in := backupInput()
-	b, err := Backend(&in.Repository.Spec.Backend)
+	b, err := location.Backend(&in.Repository.Spec.Backend)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,36 +242,6 @@ func TestImplicitVariables(t *testing.T) {
 	in.UserParams = []v1beta1.Param{{Name: "args", Value: "user"}}
 	if got := Variables(in, b, v1beta1.FunctionRef{Params: []v1beta1.Param{{Name: "args", Value: "step"}}})["args"]; got != "user" {
 		t.Errorf("user params must beat step params: args = %q", got)
-	}
-}
-
-func TestBackendVariables(t *testing.T) {
-	cases := map[string]struct {
-		backend v1alpha1.Backend
-		want    BackendInfo
-	}{
-		"local": {v1alpha1.Backend{Local: &v1alpha1.LocalSpec{MountPath: "/safe/data"}}, BackendInfo{Provider: "local", Bucket: "/safe/data"}},
-		"s3": {v1alpha1.Backend{S3: &v1alpha1.S3Spec{Endpoint: "s3.amazonaws.com", Bucket: "b", Prefix: "/p", Region: "us-east-1"}},
-			BackendInfo{Provider: "s3", Bucket: "b", Prefix: "/p", Endpoint: "s3.amazonaws.com", Region: "us-east-1"}},
-		"azure": {v1alpha1.Backend{Azure: &v1alpha1.AzureSpec{Container: "c", Prefix: "p", MaxConnections: 3}}, BackendInfo{Provider: "azure", Bucket: "c", Prefix: "p", MaxConnections: 3}},
-		"swift": {v1alpha1.Backend{Swift: &v1alpha1.SwiftSpec{Container: "c", Prefix: "p"}}, BackendInfo{Provider: "swift", Bucket: "c", Prefix: "p"}},
-		"b2":    {v1alpha1.Backend{B2: &v1alpha1.B2Spec{Bucket: "b", Prefix: "p", MaxConnections: 2}}, BackendInfo{Provider: "b2", Bucket: "b", Prefix: "p", MaxConnections: 2}},
-		"rest": {v1alpha1.Backend{Rest: &v1alpha1.RestServerSpec{URL: "http://rest.demo.svc:8000/stash/demo"}},
-			BackendInfo{Provider: "rest", Bucket: "rest.demo.svc:8000", Prefix: "/stash/demo", Endpoint: "http://rest.demo.svc:8000/stash/demo"}},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			got, err := Backend(&tc.backend)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.want {
-				t.Errorf("got %+v, want %+v", got, tc.want)
-			}
-		})
-	}
-	if _, err := Backend(&v1alpha1.Backend{}); err == nil {
-		t.Error("a backend without provider must fail")
 	}
 }
 

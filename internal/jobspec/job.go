@@ -1,4 +1,4 @@
-package resolve
+package jobspec
 
 import (
 	"fmt"
@@ -15,6 +15,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/names"
 	"github.com/hoard-operator/hoard/internal/podsecurity"
+	"github.com/hoard-operator/hoard/internal/result"
 )
 
 // Kind is backup or restore.
@@ -28,19 +29,15 @@ const (
 // Paths and names every Job uses.
 const (
 	TmpVolumeName          = "tmp-dir"
-	TmpMountPath           = "/tmp"
+	TmpMountPath           = result.ScratchDir
 	LocalBackendVolumeName = "stash-local-backend"
 	TargetVolumeName       = "hoard-target"
 	// TargetMountPath holds the resolved connection of an AppBinding target (host, port,
 	// username, password, ca.crt), so that the Job needs no Kubernetes API access.
-	TargetMountPath   = "/etc/hoard/target"
+	TargetMountPath   = result.TargetDir
 	InterimVolumeName = "hoard-interim"
 	InterimMountPath  = "/hoard-interim"
 	InterimDataDir    = InterimMountPath + "/data"
-	LabelManagedBy    = "app.kubernetes.io/managed-by"
-	LabelComponent    = "app.kubernetes.io/component"
-	ManagedByHoard    = "hoard"
-	LabelSession      = "hoard.io/session"
 )
 
 // Target is what the session backs up or restores into.
@@ -119,7 +116,7 @@ func ContainerName(function string, step int) string {
 
 // Variables returns the placeholder values for one Task step: the step's params, overridden
 // by the user's params, overridden by the operator's implicit variables.
-func Variables(in *Input, backend BackendInfo, step v1beta1.FunctionRef) map[string]string {
+func Variables(in *Input, backend location.BackendInfo, step v1beta1.FunctionRef) map[string]string {
 	v := map[string]string{}
 	for _, p := range step.Params {
 		v[p.Name] = p.Value
@@ -194,9 +191,9 @@ func Build(in *Input) (*batchv1.Job, error) {
 	applyPodSettings(&pod, in.RuntimeSettings.Pod)
 
 	labels := map[string]string{
-		LabelManagedBy:           ManagedByHoard,
-		LabelComponent:           string(in.Kind),
-		LabelSession:             names.LabelValue(in.SessionName),
+		names.LabelManagedBy:     names.ManagedByHoard,
+		names.LabelComponent:     string(in.Kind),
+		names.LabelSession:       names.LabelValue(in.SessionName),
 		v1beta1.LabelInvokerType: in.Invoker.Kind,
 		v1beta1.LabelInvokerName: names.LabelValue(in.Invoker.Name),
 	}
