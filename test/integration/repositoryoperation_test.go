@@ -228,3 +228,47 @@ func TestRepositoryOperationKeyAdd(t *testing.T) {
 		t.Errorf("status %+v", st)
 	}
 }
+
+// An operation's Job is deleted a day after it finished (ttlSecondsAfterFinished). A finished
+// operation whose Job is gone stays as it was and is never run again; a running one whose
+// Job is deleted before its outcome was recorded fails, without a new Job.
+func TestRepositoryOperationJobTTL(t *testing.T) {
+	f := newSessionFixture(t)
+	startManager(t)
+	ctx := context.Background()
+
+	op := repositoryOperation(t, f.ns, "check-ttl", f.repository, opsv1alpha1.OperationCheck, nil)
+	job := waitJob(t, f.ns, repositoryoperation.JobName(op.Name))
+	if ttl := job.Spec.TTLSecondsAfterFinished; ttl == nil || *ttl != 86400 {
+		t.Errorf("ttlSecondsAfterFinished %v, want 86400", ttl)
+	}
+	finishJob(t, job, true, stepStatus{0, "restic check of the structure found no errors"})
+	op = waitPhase(t, op, opPhase, string(opsv1alpha1.OperationSucceeded))
+	// What the TTL controller does a day later.
+	if err := k8sClient.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+		t.Fatal(err)
+	}
+
+	running := repositoryOperation(t, f.ns, "unlock-ttl", f.repository, opsv1alpha1.OperationUnlock, nil)
+	runningJob := waitJob(t, f.ns, repositoryoperation.JobName(running.Name))
+	waitPhase(t, running, opPhase, string(opsv1alpha1.OperationRunning))
+	if err := k8sClient.Delete(ctx, runningJob, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+		t.Fatal(err)
+	}
+	running = waitPhase(t, running, opPhase, string(opsv1alpha1.OperationFailed))
+	if want := "Unlock: Job " + runningJob.Name + " was deleted before its outcome was recorded"; !strings.HasPrefix(running.Status.Message, want) {
+		t.Errorf("message %q, want it to start with %q", running.Status.Message, want)
+	}
+
+	// Neither runs again: no new Job, the finished status stays.
+	time.Sleep(2 * time.Second)
+	for _, name := range []string{job.Name, runningJob.Name} {
+		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: name}, &batchv1.Job{}); err == nil {
+			t.Errorf("Job %s was created again", name)
+		}
+	}
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(op), op); err != nil || op.Status.Phase != opsv1alpha1.OperationSucceeded ||
+		op.Status.Message != "restic check of the structure found no errors" {
+		t.Errorf("the finished operation changed after its Job went: %+v, %v", op.Status, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +22,12 @@ import (
 
 // ContainerName is the Job's one container, whose termination message is the outcome.
 const ContainerName = "operation"
+
+// JobTTL is how long a finished operation's Job and pod stay (ttlSecondsAfterFinished): long
+// enough for `kubectl hoard debug` to show the log of an operation that failed overnight. The
+// outcome stays in the RepositoryOperation's status; a session's Job goes with its session
+// (backupHistoryLimit), and an operation has no history limit, so its Job needs a TTL.
+const JobTTL = 24 * time.Hour
 
 // NewPasswordDir is where KeyAdd's Job mounts the Secret with the new password.
 const NewPasswordDir = "/etc/repository/new-password"
@@ -101,7 +108,8 @@ func RenderJob(op *opsv1alpha1.RepositoryOperation, repo *stashv1alpha1.Reposito
 		ObjectMeta: metav1.ObjectMeta{Name: JobName(op.Name), Namespace: op.Namespace, Labels: labels},
 		Spec: batchv1.JobSpec{
 			// One attempt: the outcome is the operation's; the user creates another to retry.
-			BackoffLimit: ptr.To[int32](0),
+			BackoffLimit:            ptr.To[int32](0),
+			TTLSecondsAfterFinished: ptr.To(int32(JobTTL / time.Second)),
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
