@@ -16,6 +16,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/podsecurity"
 	"github.com/hoard-operator/hoard/internal/resolve"
+	"github.com/hoard-operator/hoard/internal/snapshotjob"
 )
 
 // AnnotationForget, on a snapshots Job, lists the short ids it was asked to forget, so that a
@@ -31,6 +32,29 @@ func JobName(repo string) string {
 	}
 	sum := sha256.Sum256([]byte(repo))
 	return strings.TrimRight(name[:54], "-.") + "-" + hex.EncodeToString(sum[:])[:8]
+}
+
+// KnownDir is where the snapshots Job mounts the Secret KnownSecretName, which holds the
+// short ids the operator keeps objects for (snapshotjob.EncodeKnown).
+const KnownDir = "/etc/hoard/known"
+
+// KnownSecretName is the Secret of the known ids of a Repository's snapshots Job, in the
+// Repository's namespace.
+func KnownSecretName(repo string) string { return JobName(repo) + "-known" }
+
+// RenderKnownSecret is the Secret the snapshots Job reads the known ids from. The ids do not
+// fit a command line once a repository has about 14,000 snapshots; a Secret, which the
+// operator may create already, holds about 200,000. Its labels are the Job's.
+func RenderKnownSecret(job *batchv1.Job, repo string, known []string) (*corev1.Secret, error) {
+	data, err := snapshotjob.EncodeKnown(known)
+	if err != nil {
+		return nil, err
+	}
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: KnownSecretName(repo), Namespace: job.Namespace, Labels: job.Labels},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{snapshotjob.KnownKey: data},
+	}, nil
 }
 
 // JobSpec is what one snapshots Job does.
@@ -67,7 +91,7 @@ func RenderJob(repo *stashv1alpha1.Repository, image, locationKey string, spec J
 		}
 	}
 	if len(spec.Known) > 0 {
-		flags = append(flags, "--known="+strings.Join(spec.Known, ","))
+		flags = append(flags, "--known-file="+KnownDir+"/"+snapshotjob.KnownKey)
 	}
 	labels := map[string]string{
 		"app.kubernetes.io/name":       "hoard",
@@ -88,6 +112,12 @@ func RenderJob(repo *stashv1alpha1.Repository, image, locationKey string, spec J
 	mounts := []corev1.VolumeMount{
 		{Name: "secret", MountPath: repository.SecretDir, ReadOnly: true},
 		{Name: "tmp", MountPath: "/tmp"},
+	}
+	if len(spec.Known) > 0 {
+		volumes = append(volumes, corev1.Volume{Name: "known", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: KnownSecretName(repo.Name), DefaultMode: ptr.To[int32](0o400),
+		}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "known", MountPath: KnownDir, ReadOnly: true})
 	}
 	if b.Local != nil {
 		volumes = append(volumes, corev1.Volume{Name: "repository", VolumeSource: b.Local.VolumeSource})
