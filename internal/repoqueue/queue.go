@@ -1,5 +1,5 @@
 // Package repoqueue lets one Hoard Job at a time use a restic repository, in the order the
-// sessions asked for it.
+// sessions and RepositoryOperations asked for it.
 //
 // restic's own locks cannot do this job: concurrent first backups race `restic init`, an
 // exclusive command (prune, check) waits or fails on any other lock, and a lock left by a
@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	opsv1alpha1 "github.com/hoard-operator/hoard/api/operations/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/location"
@@ -198,7 +199,8 @@ func jobHolder(j *batchv1.Job) *Holder {
 	return &Holder{Kind: "Job", Namespace: j.Namespace, Name: j.Name, Running: true}
 }
 
-// ahead returns the oldest session that waits for the location and came before e. A session
+// ahead returns the oldest session or RepositoryOperation that waits for the location and
+// came before e. A session
 // counts from its creation, even before its first reconcile has put the location's label on
 // it: its repository is then looked up, so that sessions created together start in order.
 func (q *Queue) ahead(ctx context.Context, e Entrant) (*Holder, error) {
@@ -231,6 +233,16 @@ func (q *Queue) ahead(ctx context.Context, e Entrant) (*Holder, error) {
 			consider("RestoreSession", s)
 		}
 	}
+	// A RepositoryOperation that waits holds its place in line like a session.
+	ops := &opsv1alpha1.RepositoryOperationList{}
+	if err := q.Cached.List(ctx, ops, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("failed to list the RepositoryOperations waiting for repository %s: %w", e.Location, err)
+	}
+	for i := range ops.Items {
+		if o := &ops.Items[i]; o.Status.Phase == "" || o.Status.Phase == opsv1alpha1.OperationPending {
+			consider("RepositoryOperation", o)
+		}
+	}
 	if first == nil {
 		return nil, nil
 	}
@@ -253,6 +265,9 @@ func (q *Queue) keyOf(ctx context.Context, s client.Object) string {
 		ref = bc.Spec.Repository
 	case *v1beta1.RestoreSession:
 		ref = s.Spec.Repository
+	case *opsv1alpha1.RepositoryOperation:
+		// Always a Repository of the operation's own namespace.
+		ref = v1beta1.RepositoryRef{Name: s.Spec.Repository}
 	}
 	repo := &v1alpha1.Repository{}
 	// The Repository may be in another namespace; its location is what places the session

@@ -97,3 +97,10 @@ func (r *Restic) CatConfig(ctx context.Context) (*RepoConfig, error) {
 func (r *Restic) MigrateUpgradeRepoV2(ctx context.Context) error {
 	return r.run(ctx, call{command: "migrate", args: []string{"upgrade_repo_v2"}})
 }
+
+// PruneRepackUncompressed prunes the repository and rewrites every uncompressed blob
+// compressed (format 2 only). Like any prune it writes the new packs and index before it
+// deletes what they replace, so an interruption leaves every snapshot readable.
+func (r *Restic) PruneRepackUncompressed(ctx context.Context) error {
+	return r.run(ctx, call{command: "prune", flags: []string{"--repack-uncompressed"}})
+}

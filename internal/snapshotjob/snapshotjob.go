@@ -7,9 +7,12 @@
 package snapshotjob
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -110,10 +113,19 @@ func run(ctx context.Context, r *restic.Restic, o Options, res *result.Result) e
 		}
 	}
 	sort.Strings(res.Gone)
+	if len(res.Gone) > maxGone {
+		// The rest are reported by the next page, once the operator no longer knows these.
+		o.log("%d known snapshot(s) are gone: this page reports %d", len(res.Gone), maxGone)
+		res.Gone, res.More = res.Gone[:maxGone], true
+	}
 	sort.SliceStable(unknown, func(i, j int) bool { return unknown[i].Time.Before(unknown[j].Time) })
 	o.log("restic has %d snapshot(s): %d unknown to the operator, %d known ones are gone", len(have), len(unknown), len(res.Gone))
 	return fill(res, unknown, o.Limit)
 }
+
+// maxGone is the most gone ids one result reports (11 bytes each in JSON): with 250, a page
+// keeps about a quarter of a termination message for the rest.
+const maxGone = 250
 
 // margin leaves room in a termination message for what Run adds after fill (duration) and
 // for an error.
@@ -156,7 +168,7 @@ func fill(res *result.Result, unknown []restic.Snapshot, limit int) error {
 		return fmt.Errorf("snapshot %s does not fit a termination message (%d tags)", restic.ShortID(unknown[0].ID), len(unknown[0].Tags))
 	}
 	res.Packed, _ = fits(lo)
-	res.More = lo < len(all)
+	res.More = res.More || lo < len(all)
 	return nil
 }
 
@@ -188,4 +200,46 @@ func shortIDs(ids []string) string {
 		out[i] = restic.ShortID(id)
 	}
 	return strings.Join(out, ", ")
+}
+
+// KnownKey is the key, in the Secret the operator writes for a snapshots Job, of the short ids
+// it keeps objects for (EncodeKnown). A Secret, not the command line: one argument may hold
+// 128 KiB, about 14,000 ids, while a Secret holds 1 MiB of these, about 200,000.
+const KnownKey = "known.gz"
+
+// EncodeKnown packs short ids compactly: sorted, one a line, gzip. Random 8-hex ids take
+// about 4.6 bytes each (hex is 4 bits a character).
+func EncodeKnown(ids []string) ([]byte, error) {
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range slices.Compact(sorted) {
+		if strings.ContainsAny(id, "\n,") || id == "" {
+			return nil, fmt.Errorf("invalid snapshot id %q", id)
+		}
+		if _, err := io.WriteString(zw, id+"\n"); err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// DecodeKnown reads what EncodeKnown wrote.
+func DecodeKnown(r io.Reader) ([]string, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("the known snapshot ids are not gzip: %w", err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the known snapshot ids: %w", err)
+	}
+	return strings.Fields(string(b)), nil
 }

@@ -1,10 +1,19 @@
 package datapath
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -124,10 +133,11 @@ func TestMaintenanceUnlockAndCheck(t *testing.T) {
 	}
 }
 
-// A repository made by restic 0.12 (Stash's, format 1) is checked and upgraded to format 2;
-// its snapshot still reads back byte for byte, and a second Migrate leaves it alone.
-func TestMaintenanceMigrateStashEra(t *testing.T) {
-	repo, dir := localRepo(t)
+// stashEraRepo fills repo, empty, the way Stash did: restic 0.12 (format 1, no compression)
+// writes n snapshots of distinct, compressible SQL dumps of about 3 MiB each. It returns each
+// snapshot's content by id; the dumps are all at path.
+func stashEraRepo(t *testing.T, repo *Repo, n int) (path string, contents map[string]string) {
+	t.Helper()
 	ctx := ctxT(t)
 	old := func(args ...string) string {
 		cmd := exec.CommandContext(ctx, tools.Restic012, append(args, "--no-cache")...)
@@ -139,12 +149,69 @@ func TestMaintenanceMigrateStashEra(t *testing.T) {
 		return string(out)
 	}
 	old("init")
-	data := filepath.Join(t.TempDir(), "dumpfile.sql")
-	content := strings.Repeat("INSERT INTO t VALUES ('stash era');\n", 5000)
-	if err := os.WriteFile(data, []byte(content), 0o600); err != nil {
+	path = filepath.Join(t.TempDir(), "dumpfile.sql")
+	contents = map[string]string{}
+	for s := 0; s < n; s++ {
+		var b strings.Builder
+		for i := 0; b.Len() < 3<<20; i++ {
+			fmt.Fprintf(&b, "INSERT INTO t VALUES (%d, %d, 'row %d of the stash era');\n", s, i, i)
+		}
+		if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		old("backup", path, "--host", "host-0")
+		snaps := snapshots(t, repo)
+		contents[snaps[len(snaps)-1].ID] = b.String()
+	}
+	return path, contents
+}
+
+// assertSnapshotsRead: the repository has exactly the snapshots of contents, restic check
+// reads all of its data without an error, and each snapshot dumps back byte for byte.
+func assertSnapshotsRead(t *testing.T, repo *Repo, path string, contents map[string]string) {
+	t.Helper()
+	ctx := ctxT(t)
+	var want []string
+	for id := range contents {
+		want = append(want, id)
+	}
+	slices.Sort(want)
+	got := snapshotIDs(snapshots(t, repo))
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("snapshots %v, want %v", got, want)
+	}
+	assertHealthy(t, repo, "--read-data")
+	for id, content := range contents {
+		if got, err := repo.Restic(ctx, tools, "dump", id, path); err != nil || got != content {
+			t.Errorf("snapshot %s reads back %d bytes (%v), want %d", id[:8], len(got), err, len(content))
+		}
+	}
+}
+
+// dirSize is the bytes of the files under dir.
+func dirSize(t *testing.T, dir string) int64 {
+	t.Helper()
+	var n int64
+	err := filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	old("backup", data, "--host", "host-0")
+	return n
+}
+
+// A repository made by restic 0.12 (Stash's, format 1) is checked, upgraded to format 2 and
+// repacked compressed: its data takes less than half the room, and its snapshots still read
+// back byte for byte. A second Migrate only repacks (nothing is left to repack).
+func TestMaintenanceMigrateStashEra(t *testing.T) {
+	repo, dir := localRepo(t)
+	ctx := ctxT(t)
+	path, contents := stashEraRepo(t, repo, 2)
 	setup, err := restic.NewSetup(restic.Config{Provider: "local", Bucket: dir, SecretDir: repo.SecretDir})
 	if err != nil {
 		t.Fatal(err)
@@ -153,18 +220,117 @@ func TestMaintenanceMigrateStashEra(t *testing.T) {
 	if cfg, err := r.CatConfig(ctx); err != nil || cfg.Version != 1 {
 		t.Fatalf("config before: %+v, %v", cfg, err)
 	}
-	msg, err := maintenance.Migrate(ctx, r)
-	if err != nil || !strings.HasPrefix(msg, "checked, then upgraded the repository from format 1 to 2") {
+	before := dirSize(t, filepath.Join(dir, "data"))
+	msg, err := maintenance.Migrate(ctx, r, true, t.Logf)
+	if err != nil || !strings.HasPrefix(msg, "checked, then upgraded the repository from format 1 to 2 and repacked its data compressed: ") {
 		t.Fatalf("Migrate: %q, %v", msg, err)
+	}
+	after := dirSize(t, filepath.Join(dir, "data"))
+	t.Logf("data of the Stash-era repository: %d bytes before the migration, %d after (%.1f%%); %s", before, after, 100*float64(after)/float64(before), msg)
+	if after*2 > before {
+		t.Errorf("the repository's data went from %d to %d bytes: want less than half", before, after)
 	}
 	if cfg, err := r.CatConfig(ctx); err != nil || cfg.Version != 2 {
 		t.Errorf("config after: %+v, %v", cfg, err)
 	}
-	got, err := repo.Restic(ctx, tools, "dump", "latest", data)
-	if err != nil || got != content {
-		t.Errorf("the Stash-era snapshot reads back %d bytes (%v), want %d", len(got), err, len(content))
-	}
-	if msg, err := maintenance.Migrate(ctx, r); err != nil || !strings.Contains(msg, "at format 2 already") {
+	assertSnapshotsRead(t, repo, path, contents)
+	if msg, err := maintenance.Migrate(ctx, r, true, t.Logf); err != nil || !strings.HasPrefix(msg, "the repository is at format 2 already and repacked") {
 		t.Errorf("second Migrate: %q, %v", msg, err)
+	}
+}
+
+// killingProxy forwards restic's requests to a rest-server. Once armed, it kills restic
+// (SIGKILL, the pid its wrapper wrote to pidFile) at the first request of method for a file
+// under dir, instead of forwarding it: a crash at exactly that step.
+type killingProxy struct {
+	next         http.Handler
+	method, dir  string
+	pidFile      string
+	armed, fired atomic.Bool
+}
+
+func (p *killingProxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if p.armed.Load() && req.Method == p.method && strings.Contains(req.URL.Path, "/"+p.dir+"/") && !p.fired.Swap(true) {
+		b, err := os.ReadFile(p.pidFile)
+		pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err == nil && perr == nil {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		http.Error(w, "killed", http.StatusInternalServerError)
+		return
+	}
+	p.next.ServeHTTP(w, req)
+}
+
+// An interrupted repack loses nothing: restic is killed while the migration's prune writes
+// the repacked data, writes the new index, deletes the old index and deletes the old data.
+// Each time every snapshot still reads back byte for byte and restic check reads all data
+// without an error; Migrate run again (it removes the killed restic's lock, as the sole
+// writer) finishes the repack and the repository shrinks.
+func TestMaintenanceMigrateRepackInterrupted(t *testing.T) {
+	for _, step := range []struct{ method, dir string }{
+		{http.MethodPost, "data"}, {http.MethodPost, "index"}, {http.MethodDelete, "index"}, {http.MethodDelete, "data"},
+	} {
+		t.Run(step.method+" "+step.dir, func(t *testing.T) {
+			ctx := ctxT(t)
+			port, err := FreePort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := filepath.Join(t.TempDir(), "rest-data")
+			rest, err := tools.StartRestServer(data, port, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(rest.Kill)
+			target, err := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy := &killingProxy{next: httputil.NewSingleHostReverseProxy(target), method: step.method, dir: step.dir,
+				pidFile: filepath.Join(t.TempDir(), "restic.pid")}
+			srv := httptest.NewServer(proxy)
+			t.Cleanup(srv.Close)
+			repo, err := NewRepo(filepath.Join(t.TempDir(), "secret"), nil, map[string]string{"RESTIC_PASSWORD": resticPassword},
+				"RESTIC_REPOSITORY=rest:"+srv.URL+"/repo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			path, contents := stashEraRepo(t, repo, 2)
+			setup, err := restic.NewSetup(restic.Config{Provider: "rest", Endpoint: srv.URL + "/repo", Bucket: "127.0.0.1", SecretDir: repo.SecretDir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The wrapper records each restic's pid and execs it, so the kill hits restic itself.
+			r := restic.New(setup, restic.Options{Binary: tools.Restic, BaseEnv: os.Environ(), TempDir: t.TempDir(), GracePeriod: 10 * time.Second,
+				Wrapper: []string{"sh", "-c", `echo $$ > "$0"; exec "$@"`, proxy.pidFile}})
+			before := dirSize(t, filepath.Join(data, "repo", "data"))
+
+			proxy.armed.Store(true)
+			_, err = maintenance.Migrate(ctx, r, true, t.Logf)
+			proxy.armed.Store(false)
+			if !proxy.fired.Load() {
+				t.Fatalf("the migration never sent %s %s: %v", step.method, step.dir, err)
+			}
+			if err == nil || !strings.Contains(err.Error(), "but repacking its data compressed failed") || !strings.Contains(err.Error(), "run Migrate again") {
+				t.Fatalf("Migrate killed at %s %s: %v", step.method, step.dir, err)
+			}
+			t.Logf("killed at %s %s: %v", step.method, step.dir, err)
+			if _, err := repo.Restic(ctx, tools, "unlock", "--remove-all"); err != nil {
+				t.Fatal(err)
+			}
+			assertSnapshotsRead(t, repo, path, contents)
+
+			msg, err := maintenance.Migrate(ctx, r, true, t.Logf)
+			if err != nil || !strings.HasPrefix(msg, "the repository is at format 2 already and repacked its data compressed") {
+				t.Fatalf("Migrate again: %q, %v", msg, err)
+			}
+			after := dirSize(t, filepath.Join(data, "repo", "data"))
+			t.Logf("data: %d bytes before, %d after the finished repack; %s", before, after, msg)
+			if after*2 > before {
+				t.Errorf("the repository's data went from %d to %d bytes: want less than half", before, after)
+			}
+			assertSnapshotsRead(t, repo, path, contents)
+		})
 	}
 }

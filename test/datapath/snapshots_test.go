@@ -1,7 +1,9 @@
 package datapath
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,6 +123,29 @@ func TestSnapshotObjectsFromRestic(t *testing.T) {
 	}
 	if strings.Contains(res.Error, resticPassword) {
 		t.Error("the password reached the result")
+	}
+
+	// 20,000 known snapshots, as the Job reads them from the operator's Secret, of which
+	// restic has two: the gone ids come a page at a time, each within a termination message.
+	known := []string{snap.Name, restic.ShortID(listed[0].ID), restic.ShortID(listed[1].ID)}
+	for i := 0; len(known) < 20_000; i++ {
+		known = append(known, fmt.Sprintf("f%07x", i))
+	}
+	packed, err := snapshotjob.EncodeKnown(known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := snapshotjob.DecodeKnown(bytes.NewReader(packed))
+	if err != nil || len(decoded) != len(slices.Compact(slices.Sorted(slices.Values(known)))) {
+		t.Fatalf("%d known ids decode to %d (%v)", len(known), len(decoded), err)
+	}
+	res = viaTerminationMessage(t, snapshotjob.Run(context.Background(), r, snapshotjob.Options{Known: decoded}))
+	if res.Phase != result.PhaseSucceeded || len(res.Gone) != 250 || !res.More || len(res.Snapshots) != 0 || slices.Contains(res.Gone, snap.Name) {
+		t.Fatalf("first page of 20,000 known: phase %s (%s), %d gone, more %v, %d unknown", res.Phase, res.Error, len(res.Gone), res.More, len(res.Snapshots))
+	}
+	next := viaTerminationMessage(t, snapshotjob.Run(context.Background(), r, snapshotjob.Options{Known: slices.DeleteFunc(decoded, func(id string) bool { return slices.Contains(res.Gone, id) })}))
+	if next.Phase != result.PhaseSucceeded || len(next.Gone) != 250 || !next.More || next.Gone[0] <= res.Gone[249] {
+		t.Errorf("second page: phase %s, %d gone from %v, more %v", next.Phase, len(next.Gone), next.Gone[:min(1, len(next.Gone))], next.More)
 	}
 }
 

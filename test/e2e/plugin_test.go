@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hoard-operator/hoard/internal/metrics"
 )
 
 // The kubectl plugin (cmd/kubectl-hoard) run as a user runs it: the binary `make plugin`
@@ -275,8 +277,20 @@ restic key list --no-lock 2>/dev/null | grep -c '^[ *]' | sed 's/^/@@KEYS /'
 	k.refused("Migrate refused: BackupSession "+k.ns+"/"+m[1], "migrate", "stash-era")
 	k.mustSucceed(k.waitSession(m[1], 4*time.Minute))
 	out = k.mustHoard("migrate", "stash-era", "--timeout=5m")
-	if !strings.Contains(out, "succeeded: checked, then upgraded the repository from format 1 to 2") {
-		t.Errorf("migrate output lacks the upgrade:\n%s", out)
+	if !strings.Contains(out, "succeeded: checked, then upgraded the repository from format 1 to 2 and repacked its data compressed") {
+		t.Errorf("migrate output lacks the upgrade and the repack:\n%s", out)
+	}
+	// The data Stash's restic wrote uncompressed is repacked compressed: the repository is
+	// smaller now, not only after old snapshots expire.
+	if m := regexp.MustCompile(`repacked its data compressed: (.+) before, (.+) after`).FindStringSubmatch(out); m == nil {
+		t.Errorf("migrate output lacks the sizes:\n%s", out)
+	} else {
+		before, berr := metrics.ParseBytes(m[1])
+		after, aerr := metrics.ParseBytes(m[2])
+		k.logf("migrate: the repository's data was %s before the repack, %s after", m[1], m[2])
+		if berr != nil || aerr != nil || after >= before {
+			t.Errorf("the repository did not shrink: %s before, %s after (%v, %v)", m[1], m[2], berr, aerr)
+		}
 	}
 	if cfg := k.resticPodSecret(k.restURL("stash-era"), "rest-secret", `RESTIC_PASSWORD="$(cat /secret/RESTIC_PASSWORD)" restic cat config --no-lock`); !strings.Contains(cfg, `"version": 2`) {
 		t.Errorf("config after migrate:\n%s", cfg)

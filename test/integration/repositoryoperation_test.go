@@ -9,6 +9,7 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -227,4 +228,117 @@ func TestRepositoryOperationKeyAdd(t *testing.T) {
 		!strings.HasPrefix(st.Message, "added key 22222222") {
 		t.Errorf("status %+v", st)
 	}
+}
+
+// An operation's Job is deleted a day after it finished (ttlSecondsAfterFinished). A finished
+// operation whose Job is gone stays as it was and is never run again; a running one whose
+// Job is deleted before its outcome was recorded fails, without a new Job.
+func TestRepositoryOperationJobTTL(t *testing.T) {
+	f := newSessionFixture(t)
+	startManager(t)
+	ctx := context.Background()
+
+	op := repositoryOperation(t, f.ns, "check-ttl", f.repository, opsv1alpha1.OperationCheck, nil)
+	job := waitJob(t, f.ns, repositoryoperation.JobName(op.Name))
+	if ttl := job.Spec.TTLSecondsAfterFinished; ttl == nil || *ttl != 86400 {
+		t.Errorf("ttlSecondsAfterFinished %v, want 86400", ttl)
+	}
+	finishJob(t, job, true, stepStatus{0, "restic check of the structure found no errors"})
+	op = waitPhase(t, op, opPhase, string(opsv1alpha1.OperationSucceeded))
+	// What the TTL controller does a day later.
+	if err := k8sClient.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+		t.Fatal(err)
+	}
+
+	running := repositoryOperation(t, f.ns, "unlock-ttl", f.repository, opsv1alpha1.OperationUnlock, nil)
+	runningJob := waitJob(t, f.ns, repositoryoperation.JobName(running.Name))
+	waitPhase(t, running, opPhase, string(opsv1alpha1.OperationRunning))
+	if err := k8sClient.Delete(ctx, runningJob, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+		t.Fatal(err)
+	}
+	running = waitPhase(t, running, opPhase, string(opsv1alpha1.OperationFailed))
+	if want := "Unlock: Job " + runningJob.Name + " was deleted before its outcome was recorded"; !strings.HasPrefix(running.Status.Message, want) {
+		t.Errorf("message %q, want it to start with %q", running.Status.Message, want)
+	}
+
+	// Neither runs again: no new Job, the finished status stays.
+	time.Sleep(2 * time.Second)
+	for _, name := range []string{job.Name, runningJob.Name} {
+		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: name}, &batchv1.Job{}); err == nil {
+			t.Errorf("Job %s was created again", name)
+		}
+	}
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(op), op); err != nil || op.Status.Phase != opsv1alpha1.OperationSucceeded ||
+		op.Status.Message != "restic check of the structure found no errors" {
+		t.Errorf("the finished operation changed after its Job went: %+v, %v", op.Status, err)
+	}
+}
+
+// A waiting operation holds its place in line: a backup created after it waits for it even
+// when no Job uses the repository, and starts only after the operation's Job. (The
+// operation waits here for a Job of its Job's name that it does not own, which keeps it
+// Pending without making the repository busy.)
+func TestRepositoryOperationHoldsItsPlaceInLine(t *testing.T) {
+	f := newSessionFixture(t)
+	startManager(t)
+	ctx := context.Background()
+
+	foreign := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: repositoryoperation.JobName("check-1"), Namespace: f.ns},
+		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "c", Image: "busybox"}},
+		}}},
+	}
+	if err := k8sClient.Create(ctx, foreign); err != nil {
+		t.Fatal(err)
+	}
+	op := repositoryOperation(t, f.ns, "check-1", f.repository, opsv1alpha1.OperationCheck, nil)
+	op = waitPhase(t, op, opPhase, string(opsv1alpha1.OperationPending))
+	if !strings.Contains(op.Status.Message, "already exists") {
+		t.Fatalf("message %q, want the foreign Job", op.Status.Message)
+	}
+
+	// Creation times have whole seconds: the backup is created in a later one.
+	f.backupConfiguration(t, "weekly", nil)
+	time.Sleep(1100 * time.Millisecond)
+	f.backupSession(t, "weekly", "2")
+	want := "waiting for RepositoryOperation " + f.ns + "/check-1, which is ahead in line"
+	pollUntil(t, 10*time.Second, "BackupSession weekly-2 waiting behind the operation", func() error {
+		bs := &v1beta1.BackupSession{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: "weekly-2"}, bs); err != nil {
+			return err
+		}
+		for _, c := range bs.Status.Conditions {
+			if strings.Contains(c.Message, want) {
+				return nil
+			}
+		}
+		return fmt.Errorf("phase %q, conditions %+v, want a message naming %q", bs.Status.Phase, bs.Status.Conditions, want)
+	})
+	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: "stash-backup-weekly-2"}, &batchv1.Job{}); err == nil {
+		t.Fatal("the backup created after the waiting operation started before it")
+	}
+
+	if err := k8sClient.Delete(ctx, foreign, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+		t.Fatal(err)
+	}
+	var job *batchv1.Job
+	pollUntil(t, 30*time.Second, "the operation's own Job", func() error {
+		j := &batchv1.Job{}
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(foreign), j); err != nil {
+			return err
+		}
+		if !metav1.IsControlledBy(j, op) {
+			return fmt.Errorf("Job %s is not the operation's yet", j.Name)
+		}
+		job = j
+		return nil
+	})
+	waitPhase(t, op, opPhase, string(opsv1alpha1.OperationRunning))
+	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: "stash-backup-weekly-2"}, &batchv1.Job{}); err == nil {
+		t.Fatal("the backup created after the operation started while the operation runs")
+	}
+	finishJob(t, job, true, stepStatus{0, "restic check of the structure found no errors"})
+	waitPhase(t, op, opPhase, string(opsv1alpha1.OperationSucceeded))
+	waitJob(t, f.ns, "stash-backup-weekly-2")
 }

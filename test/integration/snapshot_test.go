@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/location"
 	"github.com/hoard-operator/hoard/internal/result"
 	snapshotobj "github.com/hoard-operator/hoard/internal/snapshot"
+	"github.com/hoard-operator/hoard/internal/snapshotjob"
 )
 
 // resticSnapshot is a snapshot as a Job reports it; id is 64 hex digits made from seed.
@@ -27,6 +29,24 @@ func resticSnapshot(seed, host string, tags ...string) result.Snapshot {
 	id := strings.Repeat(seed, 64/len(seed))
 	return result.Snapshot{Name: id[:8], ID: id, Tree: strings.Repeat("f", 64), Paths: []string{"/dumpfile.sql"}, Hostname: host,
 		Username: "hoard", UID: 65532, GID: 65532, Tags: tags, Time: "2026-11-30T10:00:00Z", TotalBytes: 7146291}
+}
+
+// knownIDs reads the short ids the operator wrote for the Repository's snapshots Job, from
+// the Secret the Job mounts; the Secret is controlled by the Repository.
+func knownIDs(t *testing.T, ns, repo string) []string {
+	t.Helper()
+	s := &corev1.Secret{}
+	if err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: snapshot.KnownSecretName(repo)}, s); err != nil {
+		t.Fatalf("the known ids' Secret: %v", err)
+	}
+	if ref := metav1.GetControllerOf(s); ref == nil || ref.Kind != "Repository" || ref.Name != repo {
+		t.Errorf("Secret %s is controlled by %+v, want Repository %s", s.Name, ref, repo)
+	}
+	ids, err := snapshotjob.DecodeKnown(bytes.NewReader(s.Data[snapshotjob.KnownKey]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }
 
 func getSnapshot(ctx context.Context, ns, name string) (*repov1alpha1.Snapshot, error) {
@@ -177,16 +197,8 @@ func TestSnapshotDeleteForgets(t *testing.T) {
 		!slices.Contains(c.Args, "--path=/demo/mysql/"+f.ns) {
 		t.Errorf("Job args %v", c.Args)
 	}
-	known := ""
-	for _, a := range c.Args {
-		if strings.HasPrefix(a, "--known=") {
-			known = a
-		}
-	}
-	for _, id := range []string{keep.Name, del.Name} {
-		if !strings.Contains(known, id) {
-			t.Errorf("--known lacks %s: %v", id, c.Args)
-		}
+	if known := knownIDs(t, f.ns, f.repository); !slices.Equal(known, []string{keep.Name, del.Name}) {
+		t.Errorf("known ids %v, want %s and %s", known, keep.Name, del.Name)
 	}
 	if job.Labels[location.LabelKey] == "" || *job.Spec.Template.Spec.AutomountServiceAccountToken || strings.Contains(strings.Join(c.Args, " "), "restic-secret-pw") {
 		t.Errorf("Job labels %v, automount %v", job.Labels, *job.Spec.Template.Spec.AutomountServiceAccountToken)
@@ -282,8 +294,11 @@ func TestSnapshotSync(t *testing.T) {
 	jobName := snapshot.JobName(f.repository)
 	job := waitJob(t, f.ns, jobName)
 	args := job.Spec.Template.Spec.Containers[0].Args
-	if !slices.Contains(args, "--known="+a.Name+","+b.Name) || slices.ContainsFunc(args, func(s string) bool { return strings.HasPrefix(s, "--forget") }) {
+	if !slices.Contains(args, "--known-file=/etc/hoard/known/known.gz") || slices.ContainsFunc(args, func(s string) bool { return strings.HasPrefix(s, "--forget") }) {
 		t.Errorf("sync Job args %v", args)
+	}
+	if known := knownIDs(t, f.ns, f.repository); !slices.Equal(known, []string{a.Name, b.Name}) {
+		t.Errorf("known ids %v, want %s and %s", known, a.Name, b.Name)
 	}
 	// A Stash snapshot (no tags, restic 0.12's user) is new; b was forgotten outside Hoard.
 	stash := resticSnapshot("6a", "host-0")
@@ -318,8 +333,8 @@ func TestSnapshotSync(t *testing.T) {
 		job = j
 		return nil
 	})
-	if args := job.Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, "--known="+a.Name+","+stash.Name) {
-		t.Errorf("second page's args %v", args)
+	if known := knownIDs(t, f.ns, f.repository); !slices.Equal(known, []string{a.Name, stash.Name}) {
+		t.Errorf("second page's known ids %v, want %s and %s", known, a.Name, stash.Name)
 	}
 	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: f.repository}, repo); err != nil {
 		t.Fatal(err)
@@ -328,6 +343,16 @@ func TestSnapshotSync(t *testing.T) {
 		t.Errorf("the sync request was cleared before the last page: %v", repo.Annotations)
 	}
 	finishJob(t, job, true, stepStatus{0, resultMessage(t, &result.Result{Kind: result.KindSnapshots, Phase: result.PhaseSucceeded})})
+	pollUntil(t, bcTimeout, "the known ids' Secret deleted with the Job", func() error {
+		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: snapshot.KnownSecretName(f.repository)}, &corev1.Secret{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("Secret %s: %w", snapshot.KnownSecretName(f.repository), err)
+		}
+		return fmt.Errorf("Secret %s is still there", snapshot.KnownSecretName(f.repository))
+	})
 	pollUntil(t, bcTimeout, "sync done", func() error {
 		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: f.repository}, repo); err != nil {
 			return err

@@ -48,7 +48,7 @@ func newRepositoryOperationCommand() *cobra.Command {
 			case "KeyRemove":
 				out, err = maintenance.KeyRemove(ctx, r, keyID)
 			case "Migrate":
-				out.Message, err = maintenance.Migrate(ctx, r)
+				out.Message, err = maintenance.Migrate(ctx, r, repo.soleWriter, func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) })
 			default:
 				err = fmt.Errorf("unknown operation %q: Unlock, Check, KeyList, KeyAdd, KeyRemove or Migrate", operation)
 			}

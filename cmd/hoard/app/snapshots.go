@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -17,7 +18,7 @@ import (
 // from the Secret mounted at --secret-dir.
 func newSnapshotsCommand() *cobra.Command {
 	var repo repositoryFlags
-	var forget, known, terminationLog string
+	var forget, known, knownFile, terminationLog string
 	var prune bool
 	cmd := &cobra.Command{
 		Use:   "snapshots",
@@ -29,10 +30,15 @@ func newSnapshotsCommand() *cobra.Command {
 				return err
 			}
 			defer stderr.Flush()
-			res := snapshotjob.Run(cmd.Context(), r, snapshotjob.Options{
-				Known: splitIDs(known), Forget: splitIDs(forget), Prune: prune, SoleWriter: repo.soleWriter,
-				Log: func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) },
-			})
+			var res *result.Result
+			if knownIDs, err := readKnown(known, knownFile); err != nil {
+				res = &result.Result{Kind: result.KindSnapshots, Phase: result.PhaseFailed, Error: err.Error()}
+			} else {
+				res = snapshotjob.Run(cmd.Context(), r, snapshotjob.Options{
+					Known: knownIDs, Forget: splitIDs(forget), Prune: prune, SoleWriter: repo.soleWriter,
+					Log: func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) },
+				})
+			}
 			res.Scrub(sc)
 			if err := result.WriteTerminationMessage(terminationLog, res); err != nil {
 				return err
@@ -55,9 +61,28 @@ func newSnapshotsCommand() *cobra.Command {
 	f.StringVar(&forget, "forget", "", "comma-separated ids of the snapshots to forget")
 	f.BoolVar(&prune, "prune", false, "prune after forgetting")
 	f.StringVar(&known, "known", "", "comma-separated short ids of the snapshots the operator keeps objects for")
+	f.StringVar(&knownFile, "known-file", "", "file with more such ids, as the operator writes them (gzip, one a line)")
 	f.StringVar(&terminationLog, "termination-log", result.TerminationMessagePath, "where to write the result for the operator")
 	_ = cmd.MarkFlagRequired("provider")
 	return cmd
+}
+
+// readKnown is the short ids of --known and of --known-file.
+func readKnown(known, file string) ([]string, error) {
+	ids := splitIDs(known)
+	if file == "" {
+		return ids, nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the known snapshot ids: %w", err)
+	}
+	defer f.Close()
+	more, err := snapshotjob.DecodeKnown(f)
+	if err != nil {
+		return nil, err
+	}
+	return append(ids, more...), nil
 }
 
 func splitIDs(s string) []string {

@@ -149,9 +149,11 @@ func newMigrateCommand(e *env) *cobra.Command {
 	var w waitFlags
 	cmd := &cobra.Command{
 		Use:   "migrate <repository>",
-		Short: "Upgrade a Stash-era repository (format 1) to format 2 with compression, after a check",
-		Long: "migrate runs restic check and then restic migrate upgrade_repo_v2 in an operator Job. It is refused\n" +
-			"while a session uses or waits for the repository: pause the BackupConfigurations that use it first.",
+		Short: "Upgrade a Stash-era repository (format 1) to format 2 with compression, after a check, and repack its data compressed",
+		Long: "migrate runs restic check, restic migrate upgrade_repo_v2 and restic prune --repack-uncompressed in an\n" +
+			"operator Job, and prints the repository's size before and after the repack. It is refused while a\n" +
+			"session uses or waits for the repository: pause the BackupConfigurations that use it first. An\n" +
+			"interrupted repack loses no snapshot; migrate again finishes it.",
 		Example:           "  kubectl hoard pause nightly -n demo && kubectl hoard migrate gcs-repo -n demo && kubectl hoard resume nightly -n demo",
 		Args:              exactlyOne("repository"),
 		ValidArgsFunction: e.completeNames(&stashv1alpha1.RepositoryList{}),

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -70,6 +71,9 @@ type Spec struct {
 	Mounts  []corev1.VolumeMount
 	// Annotations are the Job's.
 	Annotations map[string]string
+	// TTL, when set, removes the finished Job (ttlSecondsAfterFinished): for Jobs that
+	// nothing else cleans up.
+	TTL time.Duration
 	// TerminationMessagePolicy is the container's, where the command's outcome goes.
 	TerminationMessagePolicy corev1.TerminationMessagePolicy
 }
@@ -108,12 +112,17 @@ func Render(s Spec) (*batchv1.Job, error) {
 		volumes = append(volumes, corev1.Volume{Name: "repository", VolumeSource: b.Local.VolumeSource})
 		mounts = append(mounts, corev1.VolumeMount{Name: "repository", MountPath: b.Local.MountPath, SubPath: b.Local.SubPath})
 	}
+	var ttl *int32
+	if s.TTL > 0 {
+		ttl = ptr.To(int32(s.TTL / time.Second))
+	}
 	return &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace, Labels: labels, Annotations: s.Annotations},
 		Spec: batchv1.JobSpec{
 			// One attempt: the outcome is reported, and a second blind attempt would usually
 			// fail the same way. Each kind says how to retry.
-			BackoffLimit: ptr.To[int32](0),
+			BackoffLimit:            ptr.To[int32](0),
+			TTLSecondsAfterFinished: ttl,
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
@@ -166,8 +175,19 @@ func NewEnv(mgr ctrl.Manager, name, image string, queue *repoqueue.Queue) Env {
 // entrant's object, when the repository is free; holder says who uses it otherwise. A Job of
 // that name the object does not control is a *session.ForeignObjectError.
 func (e *Env) Start(ctx context.Context, entrant repoqueue.Entrant, job *batchv1.Job) (*repoqueue.Holder, error) {
+	return e.StartAfter(ctx, entrant, job, nil)
+}
+
+// StartAfter is Start with before, when set, run once the repository is free and before the
+// Job is created (the snapshots Job's known-ids Secret, which the Job mounts).
+func (e *Env) StartAfter(ctx context.Context, entrant repoqueue.Entrant, job *batchv1.Job, before func(context.Context) error) (*repoqueue.Holder, error) {
 	entrant.JobName = job.Name
 	return e.Queue.Enter(ctx, entrant, func(ctx context.Context) error {
+		if before != nil {
+			if err := before(ctx); err != nil {
+				return err
+			}
+		}
 		return session.CreateJob(ctx, e.Client, e.APIReader, e.Scheme, entrant.Object, job, nil, nil)
 	})
 }

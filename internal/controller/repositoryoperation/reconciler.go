@@ -96,6 +96,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, r.observe(ctx, op, job)
 	case err != nil && !apierrors.IsNotFound(err):
 		return ctrl.Result{}, fmt.Errorf("failed to get Job %s/%s: %w", op.Namespace, name, err)
+	case err != nil && op.Status.Phase == opsv1alpha1.OperationRunning:
+		return ctrl.Result{}, r.jobGone(ctx, op, name)
 	}
 	return r.start(ctx, op)
 }
@@ -142,6 +144,20 @@ func (r *Reconciler) start(ctx context.Context, op *opsv1alpha1.RepositoryOperat
 	op.Status.Message = fmt.Sprintf("%s of Repository %s runs in Job %s", op.Spec.Operation, repo.Name, job.Name)
 	event.OperationStarted.Emit(r.Recorder, op, op.Spec.Operation, job.Name)
 	return ctrl.Result{}, nil
+}
+
+// jobGone fails a running operation whose Job is gone before its outcome was recorded
+// (deleted by hand, or by its TTL while the operator was down): running it again could repeat
+// what it did, so the user decides. The cache may just not show a Job created a moment ago;
+// the API server says whether it exists.
+func (r *Reconciler) jobGone(ctx context.Context, op *opsv1alpha1.RepositoryOperation, name string) error {
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: op.Namespace, Name: name}, &batchv1.Job{})
+	if !apierrors.IsNotFound(err) {
+		return err // nil: the cache will show it
+	}
+	r.fail(op, fmt.Sprintf("%s: Job %s was deleted before its outcome was recorded, so whether it ran is unknown; create another RepositoryOperation to run it again",
+		op.Spec.Operation, name))
+	return nil
 }
 
 // observe records a finished Job's outcome.

@@ -2,6 +2,7 @@ package repositoryoperation
 
 import (
 	"fmt"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -16,6 +17,12 @@ import (
 
 // ContainerName is the Job's one container, whose termination message is the outcome.
 const ContainerName = "operation"
+
+// JobTTL is how long a finished operation's Job and pod stay (ttlSecondsAfterFinished): long
+// enough for `kubectl hoard debug` to show the log of an operation that failed overnight. The
+// outcome stays in the RepositoryOperation's status; a session's Job goes with its session
+// (backupHistoryLimit), and an operation has no history limit, so its Job needs a TTL.
+const JobTTL = 24 * time.Hour
 
 // NewPasswordDir is where KeyAdd's Job mounts the Secret with the new password.
 const NewPasswordDir = "/etc/repository/new-password"
@@ -61,6 +68,7 @@ func RenderJob(op *opsv1alpha1.RepositoryOperation, repo *stashv1alpha1.Reposito
 		Component: "repository-operation", Container: ContainerName, Image: image, LocationKey: locationKey,
 		Command: []string{"repository-operation", "--operation=" + string(op.Spec.Operation)}, Flags: flags,
 		Volumes: volumes, Mounts: mounts,
+		TTL: JobTTL,
 		// The command writes its outcome line; a crash before that leaves the (scrubbed)
 		// log's end instead.
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,

@@ -47,6 +47,9 @@ import (
 // +kubebuilder:rbac:groups=repositories.stash.appscode.com,resources=snapshots,verbs=get;list;watch;create;patch;delete
 // The snapshots Job is deleted once its result is recorded, so that the next one can start.
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
+// The Job reads the known snapshot ids from a Secret the operator writes before it and
+// deletes after it (get: its owner, metadata only).
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;delete
 
 // Annotations on a Repository. AnnotationSync asks for a sync now (any value; the operator
 // removes it when the sync is done). AnnotationSyncedAt records the end of the last sync, from
@@ -57,6 +60,10 @@ const (
 	AnnotationSyncedAt = "hoard.io/snapshots-synced-at"
 	AnnotationPrune    = "hoard.io/prune-on-forget"
 )
+
+// maxForget is the most snapshots one Job forgets: their whole ids stay within the 128 KiB
+// one argument may hold, and a bigger deletion takes several Jobs, one after another.
+const maxForget = 1000
 
 // repositoryIndex finds a Repository's Snapshots.
 const repositoryIndex = "hoard.snapshotRepository"
@@ -180,8 +187,11 @@ func (r *Reconciler) start(ctx context.Context, repo *stashv1alpha1.Repository, 
 		if id == "" {
 			id = s.Status.ID
 		}
-		spec.Forget = append(spec.Forget, id)
-		forgetting = append(forgetting, s)
+		// The ids go on the Job's command line, 65 bytes each: the rest wait for the next Job.
+		if len(spec.Forget) < maxForget {
+			spec.Forget = append(spec.Forget, id)
+			forgetting = append(forgetting, s)
+		}
 	}
 	if len(spec.Forget) == 0 && !due {
 		if wait > 0 {
@@ -194,13 +204,21 @@ func (r *Reconciler) start(ctx context.Context, repo *stashv1alpha1.Repository, 
 
 	loc, err := location.Of(repo.Namespace, &repo.Spec.Backend)
 	var job *batchv1.Job
+	var known *corev1.Secret
 	if err == nil {
 		job, err = RenderJob(repo, r.Image, loc.Key(), spec)
+	}
+	if err == nil && len(spec.Known) > 0 {
+		known, err = RenderKnownSecret(job, repo.Name, spec.Known)
 	}
 	if err != nil {
 		return ctrl.Result{}, r.setForgotten(ctx, forgetting, repov1alpha1.ReasonForgetFailed, "cannot run the forget: "+err.Error())
 	}
-	holder, err := r.Start(ctx, repoqueue.Entrant{Location: loc, Object: repo, Kind: "Repository", JumpLine: true}, job)
+	var before func(context.Context) error
+	if known != nil {
+		before = func(ctx context.Context) error { return r.createKnown(ctx, repo, known) }
+	}
+	holder, err := r.StartAfter(ctx, repoqueue.Entrant{Location: loc, Object: repo, Kind: "Repository", JumpLine: true}, job, before)
 	var foreign *session.ForeignObjectError
 	switch {
 	case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
@@ -260,7 +278,48 @@ func (r *Reconciler) finish(ctx context.Context, repo *stashv1alpha1.Repository,
 	if err := r.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &job.UID}); client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, fmt.Errorf("failed to delete Job %s/%s: %w", job.Namespace, job.Name, err)
 	}
-	return ctrl.Result{}, nil
+	_, err = r.deleteKnown(ctx, repo)
+	return ctrl.Result{}, err
+}
+
+// createKnown creates the Secret of the known ids, controlled by the Repository. One the
+// Repository controls already is from a Job that ended (or was never created) before the
+// operator could delete it: it is replaced. Any other is a *session.ForeignObjectError.
+func (r *Reconciler) createKnown(ctx context.Context, repo *stashv1alpha1.Repository, secret *corev1.Secret) error {
+	if err := controllerutil.SetControllerReference(repo, secret, r.Scheme); err != nil {
+		return err
+	}
+	err := r.Create(ctx, secret.DeepCopy())
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	owned, err := r.deleteKnown(ctx, repo)
+	if err != nil {
+		return err
+	}
+	if !owned {
+		return &session.ForeignObjectError{Kind: "Secret", Namespace: secret.Namespace, Name: secret.Name}
+	}
+	return r.Create(ctx, secret)
+}
+
+// deleteKnown deletes the Secret of the known ids when the Repository controls it, and says
+// whether it did (or there was none).
+func (r *Reconciler) deleteKnown(ctx context.Context, repo *stashv1alpha1.Repository) (bool, error) {
+	// Metadata only, and from the API server: Secrets are not cached, and their data is not read.
+	s := &metav1.PartialObjectMetadata{}
+	s.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	key := client.ObjectKey{Namespace: repo.Namespace, Name: KnownSecretName(repo.Name)}
+	if err := r.APIReader.Get(ctx, key, s); err != nil {
+		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+	}
+	if !metav1.IsControlledBy(s, repo) {
+		return false, nil
+	}
+	if err := r.Delete(ctx, s, client.Preconditions{UID: &s.UID}); client.IgnoreNotFound(err) != nil {
+		return false, fmt.Errorf("failed to delete Secret %s/%s: %w", key.Namespace, key.Name, err)
+	}
+	return true, nil
 }
 
 // markSynced records the sync's end and clears a request for one.

@@ -1,6 +1,9 @@
 package snapshot
 
 import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +13,7 @@ import (
 
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/internal/location"
+	"github.com/hoard-operator/hoard/internal/snapshotjob"
 )
 
 func restRepo(name string) *stashv1alpha1.Repository {
@@ -28,7 +32,7 @@ func TestRenderJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := job.Spec.Template.Spec.Containers[0]
-	for _, want := range []string{"snapshots", "--provider=rest", "--forget=" + strings.Repeat("c", 64), "--prune", "--known=aaaaaaaa,bbbbbbbb", "--sole-writer"} {
+	for _, want := range []string{"snapshots", "--provider=rest", "--forget=" + strings.Repeat("c", 64), "--prune", "--known-file=/etc/hoard/known/known.gz", "--sole-writer"} {
 		if !slices.Contains(c.Args, want) {
 			t.Errorf("args %v lack %q", c.Args, want)
 		}
@@ -43,7 +47,7 @@ func TestRenderJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if args := strings.Join(job.Spec.Template.Spec.Containers[0].Args, " "); strings.Contains(args, "--forget") || strings.Contains(args, "--prune") {
+	if args := strings.Join(job.Spec.Template.Spec.Containers[0].Args, " "); strings.Contains(args, "--forget") || strings.Contains(args, "--prune") || strings.Contains(args, "--known") {
 		t.Errorf("sync-only args %s", args)
 	}
 
@@ -82,5 +86,61 @@ func TestSyncDue(t *testing.T) {
 				t.Errorf("due %v after %s, want %v after %s", due, wait, tc.due, tc.wait)
 			}
 		})
+	}
+}
+
+// TestKnownBeyondTheCommandLine: the known ids of 20,000 and of 200,000 snapshots reach the
+// Job through its Secret, not its command line (one argument holds 128 KiB, about 14,000
+// ids), and read back as the same set; 200,000 fit the Secret's 1 MiB.
+func TestKnownBeyondTheCommandLine(t *testing.T) {
+	repo := restRepo("repo")
+	for _, n := range []int{20_000, 200_000} {
+		known := make([]string, n)
+		seen := map[string]bool{}
+		for i := range known {
+			for {
+				b := make([]byte, 4)
+				if _, err := rand.Read(b); err != nil {
+					t.Fatal(err)
+				}
+				if id := hex.EncodeToString(b); !seen[id] {
+					seen[id], known[i] = true, id
+					break
+				}
+			}
+		}
+		job, err := RenderJob(repo, "hoard:test", "loc", JobSpec{Known: known})
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := strings.Join(job.Spec.Template.Spec.Containers[0].Args, " ")
+		if len(args) > 1024 || strings.Contains(args, known[0]) {
+			t.Errorf("%d known: the command line has %d bytes: %s", n, len(args), args[:min(len(args), 200)])
+		}
+		mounted := false
+		for _, v := range job.Spec.Template.Spec.Volumes {
+			mounted = mounted || (v.Secret != nil && v.Secret.SecretName == KnownSecretName(repo.Name))
+		}
+		if !mounted {
+			t.Errorf("the Job does not mount Secret %s: %+v", KnownSecretName(repo.Name), job.Spec.Template.Spec.Volumes)
+		}
+		secret, err := RenderKnownSecret(job, repo.Name, known)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := secret.Data[snapshotjob.KnownKey]
+		t.Logf("%d known ids: %d bytes in the Secret (%.2f a snapshot); %d bytes of arguments", n, len(data), float64(len(data))/float64(n), len(args))
+		if len(data) > 1<<20-64<<10 {
+			t.Errorf("%d known ids take %d bytes: more than a Secret holds", n, len(data))
+		}
+		got, err := snapshotjob.DecodeKnown(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := slices.Clone(known)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%d known ids read back as %d others", n, len(got))
+		}
 	}
 }
