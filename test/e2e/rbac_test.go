@@ -58,6 +58,15 @@ func TestOperatorCanI(t *testing.T) {
 		{verb: "bind", group: "rbac.authorization.k8s.io", resource: "clusterroles"},
 		{verb: "bind", group: "rbac.authorization.k8s.io", resource: "clusterroles", name: "hoard-hook-exec"},
 		{verb: "bind", group: "rbac.authorization.k8s.io", resource: "clusterroles", name: "cluster-admin"},
+		// Under OLM the operator makes hoard-hook-exec a dependent of its CSV's ClusterRoles,
+		// which it finds by label (design record 0023): it lists ClusterRoles and patches that
+		// one's ownerReferences (delete: OwnerReferencesPermissionEnforcement), nothing more.
+		{verb: "list", group: "rbac.authorization.k8s.io", resource: "clusterroles"},
+		{verb: "create", group: "rbac.authorization.k8s.io", resource: "clusterroles"},
+		{verb: "escalate", group: "rbac.authorization.k8s.io", resource: "clusterroles"},
+		{verb: "patch", group: "rbac.authorization.k8s.io", resource: "clusterroles", name: "hoard-hook-exec"},
+		{verb: "patch", group: "rbac.authorization.k8s.io", resource: "clusterroles", name: "cluster-admin"},
+		{verb: "delete", group: "rbac.authorization.k8s.io", resource: "clusterroles", name: "hoard-hook-exec"},
 		{verb: "delete", group: "rbac.authorization.k8s.io", resource: "rolebindings"},
 		{verb: "create", resource: "serviceaccounts"},
 		{verb: "delete", resource: "serviceaccounts"},

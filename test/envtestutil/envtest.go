@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -34,9 +35,19 @@ func (e *Env) Stop() error {
 	return err
 }
 
+// Option changes how Start starts the API server.
+type Option func(*envtest.Environment)
+
+// WithAdmissionPlugins turns on these admission plugins besides the API server's defaults.
+func WithAdmissionPlugins(names ...string) Option {
+	return func(env *envtest.Environment) {
+		env.ControlPlane.GetAPIServer().Configure().Append("enable-admission-plugins", strings.Join(names, ","))
+	}
+}
+
 // Start starts an API server with every CRD under config/crd/bases. The binaries come from
 // KUBEBUILDER_ASSETS, or bin/ when unset (`make tools` puts them there).
-func Start() (*Env, *rest.Config, error) {
+func Start(opts ...Option) (*Env, *rest.Config, error) {
 	root := RepoRoot()
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
@@ -54,6 +65,9 @@ func Start() (*Env, *rest.Config, error) {
 	}
 	// etcd's fsyncs on this VM's disk dominate every write; on tmpfs the tests and benchmarks
 	// measure the API server and the operator instead of the disk.
+	for _, o := range opts {
+		o(env)
+	}
 	e := &Env{env: env}
 	if dir, err := os.MkdirTemp("/dev/shm", "hoard-etcd-"); err == nil {
 		e.etcdDir = dir

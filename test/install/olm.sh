@@ -114,8 +114,9 @@ olm_install() {
 
 # olm_subscribe: the README's OLM install: a CatalogSource on the catalog image, an
 # OperatorGroup for every namespace, a Subscription to the channel with manual approval; the
-# InstallPlan it makes is approved and the CSV must reach Succeeded. startingCSV: the channel
-# also holds the next version, which olm_upgrade installs later.
+# InstallPlan it makes is approved and the CSV must reach Succeeded, with the admission guard
+# and the hook ClusterRole made its dependents. startingCSV: the channel also holds the next
+# version, which olm_upgrade installs later.
 olm_subscribe() {
   say "OLM: CatalogSource, OperatorGroup (AllNamespaces), Subscription (manual approval) in $OLM_HOARD_NS"
   kubectl apply -f - >&2 <<EOF
@@ -162,6 +163,36 @@ EOF
   kubectl -n "$OLM_HOARD_NS" wait installplan "$ip" --for=jsonpath='{.status.phase}'=Complete --timeout=300s >&2
   kubectl -n "$OLM_HOARD_NS" wait "csv/hoard.v$VERSION" --for=jsonpath='{.status.phase}'=Succeeded --timeout=300s >&2
   kubectl -n "$OLM_HOARD_NS" rollout status deploy/hoard-controller-manager --timeout=180s >&2
+  olm_dependents_owned "hoard.v$VERSION"
+}
+
+# OLM_DEPENDENTS: the cluster-scoped objects OLM does not delete with the CSV, which the operator
+# makes dependents of the CSV's ClusterRoles (internal/olm, design record 0023).
+OLM_DEPENDENTS="validatingadmissionpolicy/hoard-admission-guard validatingadmissionpolicybinding/hoard-admission-guard clusterrole/hoard-hook-exec"
+
+# olm_dependents_owned CSV: each of OLM_DEPENDENTS exists and is owned by ClusterRoles that OLM
+# made for CSV (labelled olm.owner=CSV) and by nothing else, within a minute: after an upgrade
+# the garbage collector first drops the references to the replaced CSV's ClusterRoles, which
+# shows that it looked at the objects and kept them.
+olm_dependents_owned() {
+  local csv=$1 roles obj owners u i stray
+  roles=" $(kubectl get clusterroles -l "olm.owner=$csv,olm.owner.kind=ClusterServiceVersion,olm.owner.namespace=$OLM_HOARD_NS" \
+    -o jsonpath='{.items[*].metadata.uid}') "
+  [ -n "${roles// /}" ] || { say "FAIL: OLM made no ClusterRole for CSV $csv"; return 1; }
+  for obj in $OLM_DEPENDENTS; do
+    for ((i = 0; ; i++)); do
+      owners=$(kubectl get "$obj" -o jsonpath='{.metadata.ownerReferences[*].uid}') || { say "FAIL: $obj is gone"; return 1; }
+      stray=
+      for u in $owners; do [[ "$roles" == *" $u "* ]] || stray+=" $u"; done
+      [ -n "$owners" ] && [ -z "$stray" ] && break
+      if [ "$i" -ge 30 ]; then
+        say "FAIL: $obj's owners are [$owners], want only CSV $csv's ClusterRoles [$roles]"
+        return 1
+      fi
+      sleep 2
+    done
+  done
+  say "  the admission guard and ClusterRole hoard-hook-exec are dependents of CSV $csv's ClusterRoles only"
 }
 
 # path_olm: OLM, the install from the catalog, the backup and restore, and the uninstall.
@@ -229,8 +260,9 @@ wait_backup_after() {
 
 # olm_upgrade: the Subscription's next InstallPlan (hoard.v$UPGRADE_VERSION, which replaces
 # hoard.v$VERSION) is approved while upgrade_setup's BackupConfiguration runs; the old CSV must
-# go and the new one succeed, the BackupConfiguration's CronJob stay the same object with the
-# same schedule, and the next scheduled backup after the upgrade succeed.
+# go and the new one succeed, the admission guard and the hook ClusterRole stay (now dependents
+# of the new CSV's ClusterRoles only), the BackupConfiguration's CronJob stay the same object
+# with the same schedule, and the next scheduled backup after the upgrade succeed.
 olm_upgrade() {
   local cj=stash-trigger-sample-mysql-backup before after ip since
   say "upgrade: a backup on schedule before it"
@@ -247,6 +279,9 @@ olm_upgrade() {
   kubectl -n "$OLM_HOARD_NS" wait "csv/hoard.v$UPGRADE_VERSION" --for=jsonpath='{.status.phase}'=Succeeded --timeout=300s >&2
   kubectl -n "$OLM_HOARD_NS" wait "csv/hoard.v$VERSION" --for=delete --timeout=180s >&2
   kubectl -n "$OLM_HOARD_NS" rollout status deploy/hoard-controller-manager --timeout=180s >&2
+  # The replaced CSV's ClusterRoles are gone; the guard and the hook role must not have gone
+  # with them.
+  olm_dependents_owned "hoard.v$UPGRADE_VERSION"
   since=$(date +%s)
   after=$(kubectl -n "$UPGRADE_NS" get cronjob "$cj" -o jsonpath='{.metadata.uid} {.spec.schedule} {.spec.suspend}')
   say "upgrade: CronJob $cj before: $before; after: $after"
@@ -305,10 +340,12 @@ EOF
   kubectl delete namespace "$a" "$b" --wait=true --timeout=120s >&2
 }
 
-# olm_uninstall_hoard [check]: the uninstall through OLM: the MySQLAddon (while the operator
-# runs to remove its Tasks and finalizer), the Subscription and the installed CSV; with
-# "check", nothing of Hoard but its CRDs may then be left (the namespace is the user's). Then
-# the OperatorGroup, the CatalogSource and the namespace go.
+# olm_uninstall_hoard [check]: the uninstall through OLM, exactly the README's: the MySQLAddon
+# (while the operator runs to remove its Tasks and finalizer), the Subscription and the
+# installed CSV; with "check", nothing of Hoard but its CRDs may then be left (the namespace is
+# the user's): OLM deletes the CSV's ClusterRoles, and the garbage collector the admission guard
+# and ClusterRole hoard-hook-exec, their dependents (olm_dependents_owned). Then the
+# OperatorGroup, the CatalogSource and the namespace go.
 olm_uninstall_hoard() {
   kubectl get crd subscriptions.operators.coreos.com >/dev/null 2>&1 || return 0
   say "uninstall through OLM: MySQLAddon, Subscription, CSV"
@@ -317,11 +354,6 @@ olm_uninstall_hoard() {
   csv=$(kubectl -n "$OLM_HOARD_NS" get subscription hoard -o jsonpath='{.status.installedCSV}' 2>/dev/null || true)
   kubectl -n "$OLM_HOARD_NS" delete subscription hoard --ignore-not-found --wait=true --timeout=60s >&2
   [ -z "$csv" ] || kubectl -n "$OLM_HOARD_NS" delete csv "$csv" --ignore-not-found --wait=true --timeout=120s >&2
-  # OLM v0.28 garbage-collects neither what the operator applied itself (the admission guard)
-  # nor the bundle's extra ClusterRole (hoard-hook-exec): the README's uninstall deletes them,
-  # and so does this, before the check that nothing else is left.
-  kubectl delete validatingadmissionpolicybinding/hoard-admission-guard validatingadmissionpolicy/hoard-admission-guard \
-    clusterrole/hoard-hook-exec --ignore-not-found >&2
   [ "${1:-}" != check ] || assert_nothing_left "uninstall through OLM (Subscription, CSV $csv)" "" namespace-kept
   kubectl -n "$OLM_HOARD_NS" delete operatorgroup hoard --ignore-not-found --wait=true --timeout=60s >&2
   kubectl -n "$OLM_NS" delete catalogsource hoard-catalog --ignore-not-found --wait=true --timeout=60s >&2 || true

@@ -32,7 +32,9 @@ func run(m *testing.M) int {
 		logOut = os.Stderr
 	}
 	ctrl.SetLogger(zap.New(zap.WriteTo(logOut), zap.UseDevMode(true)))
-	env, c, err := envtestutil.Start()
+	// OwnerReferencesPermissionEnforcement, as OpenShift runs it: changing an object's
+	// ownerReferences needs delete on it (TestOLMOwnership).
+	env, c, err := envtestutil.Start(envtestutil.WithAdmissionPlugins("OwnerReferencesPermissionEnforcement"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -16,6 +16,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/guard"
 	"github.com/hoard-operator/hoard/internal/hook"
 	"github.com/hoard-operator/hoard/internal/manager"
+	"github.com/hoard-operator/hoard/internal/olm"
 	"github.com/hoard-operator/hoard/internal/scheme"
 	"github.com/hoard-operator/hoard/internal/version"
 )
@@ -26,6 +27,7 @@ func newRunCommand() *cobra.Command {
 	var qps float32
 	var burst int
 	var applyGuard bool
+	var olmCSV string
 	zapOpts := zap.Options{}
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -55,6 +57,13 @@ func newRunCommand() *cobra.Command {
 				}
 				log.Info("admission guard applied", "policy", "hoard-admission-guard")
 			}
+			if olmCSV != "" {
+				owners, err := adoptIntoCSV(cmd.Context(), cfg, olmCSV, os.Getenv("POD_NAMESPACE"), applyGuard)
+				if err != nil {
+					return err
+				}
+				log.Info("cluster-scoped objects made dependents of the CSV's ClusterRoles, which OLM deletes with it", "csv", olmCSV, "owners", owners)
+			}
 			if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 				return fmt.Errorf("manager stopped: %w", err)
 			}
@@ -78,6 +87,7 @@ func newRunCommand() *cobra.Command {
 	f.StringVar(&opts.Controllers.AddonReleaseNamespace, "addon-release-namespace", envOr("POD_NAMESPACE", "hoard-system"), "namespace that keeps the Helm release records of MySQLAddon resources (default: $POD_NAMESPACE, else hoard-system)")
 	f.StringVar(&watchNamespaces, "watch-namespaces", os.Getenv("WATCH_NAMESPACE"), "comma-separated namespaces whose objects the operator watches and acts on; empty watches every namespace (default: $WATCH_NAMESPACE, which OLM sets from olm.targetNamespaces)")
 	f.BoolVar(&applyGuard, "apply-admission-guard", false, "create or update the admission guard (ValidatingAdmissionPolicy hoard-admission-guard and its binding) at start; for installs that cannot ship it, such as OLM")
+	f.StringVar(&olmCSV, "olm-csv", os.Getenv("OPERATOR_CONDITION_NAME"), "the OLM ClusterServiceVersion that installed the operator, in $POD_NAMESPACE (default: $OPERATOR_CONDITION_NAME, which OLM sets to it); when set, the admission guard the operator applies and ClusterRole hoard-hook-exec are made dependents of the ClusterRoles OLM made for that CSV, so that deleting the CSV deletes them too; empty: nothing of the kind (Helm, kubectl)")
 	f.Float32Var(&qps, "kube-api-qps", 100, "queries per second to the Kubernetes API server")
 	f.IntVar(&burst, "kube-api-burst", 200, "burst of queries to the Kubernetes API server")
 	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
@@ -102,6 +112,34 @@ func applyAdmissionGuard(ctx context.Context, cfg *rest.Config) error {
 		return fmt.Errorf("--apply-admission-guard: %w (the guard needs Kubernetes 1.30 or later)", err)
 	}
 	return nil
+}
+
+// adoptIntoCSV makes the objects an uninstall through OLM would otherwise leave (ClusterRole
+// hoard-hook-exec from the bundle and, when the operator applied it, the admission guard)
+// dependents of the ClusterRoles OLM made for CSV csv of namespace ns, and returns those
+// ClusterRoles' names. Like the guard, it runs before the controllers start, and the operator
+// does not start without it: after an upgrade the replaced CSV's ClusterRoles go, and with them
+// whatever only they own.
+func adoptIntoCSV(ctx context.Context, cfg *rest.Config, csv, ns string, guardApplied bool) ([]string, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	ctx = ctrl.LoggerInto(ctx, ctrl.Log.WithName("setup"))
+	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		return nil, fmt.Errorf("failed to create a client for --olm-csv: %w", err)
+	}
+	objs, err := olm.Dependents(guardApplied)
+	if err != nil {
+		return nil, err
+	}
+	owners, err := olm.Own(ctx, c, csv, ns, objs)
+	if err != nil {
+		return nil, fmt.Errorf("--olm-csv %s: %w", csv, err)
+	}
+	return owners, nil
 }
 
 // envOr returns the environment variable name, or def when it is unset or empty.
