@@ -326,19 +326,25 @@ cluster_images() {
 # etcd_minor BIN: the major.minor of an etcd binary ("3.6").
 etcd_minor() { "$1" --version | awk '/^etcd Version:/ {split($3, v, "."); print v[1] "." v[2]}'; }
 
-start_etcd() {
-  # An etcd data directory opens only with the minor that wrote it or the next one: 3.6 panics
-  # on 3.4's ("removed all voters"). This is a test cluster whose contents each run installs
-  # again, so when the minor changes (Debian's 3.4 before docs/design/0034) it starts from an
-  # empty etcd, and the control plane that cached the old one restarts with it.
-  local want
+# etcd_data: an etcd data directory opens only with the minor that wrote it or the next one:
+# 3.6 panics on 3.4's ("removed all voters"). This is a test cluster whose contents each run
+# installs again, so when the minor changes (Debian's 3.4 before docs/design/0034) the whole
+# cluster stops (down.sh: a kubelet registered in the old etcd would never register again)
+# and starts from an empty etcd.
+etcd_data() {
+  local want have
   want=$(etcd_minor "$BIN/etcd")
-  if [ -d "$STATE/etcd/member" ] && [ "$(cat "$STATE/etcd.minor" 2>/dev/null)" != "$want" ]; then
-    log "the etcd data was written by etcd $(cat "$STATE/etcd.minor" 2>/dev/null || echo 3.4), which etcd $want cannot open: starting from an empty etcd"
-    local c
-    for c in kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$c"; done
+  have=$(cat "$STATE/etcd.minor" 2>/dev/null || echo 3.4)
+  if [ -d "$STATE/etcd/member" ] && [ "$have" != "$want" ]; then
+    log "the etcd data was written by etcd $have, which etcd $want cannot open: the cluster starts again from an empty etcd"
+    "$ROOT/test/cluster/down.sh"
     rm -rf "$STATE/etcd"
   fi
+}
+
+start_etcd() {
+  local want
+  want=$(etcd_minor "$BIN/etcd")
   mkdir -p "$STATE/etcd"
   chmod 0700 "$STATE/etcd"
   local c=http://127.0.0.1:$ETCD_CLIENT_PORT p=http://127.0.0.1:$ETCD_PEER_PORT
@@ -527,6 +533,7 @@ main() {
   cluster_lock
   recover
   install_prereqs
+  etcd_data
   node_network
   pki
   start_containerd
