@@ -330,12 +330,14 @@ etcd_minor() { "$1" --version | awk '/^etcd Version:/ {split($3, v, "."); print 
 # 3.6 panics on 3.4's ("removed all voters"). This is a test cluster whose contents each run
 # installs again, so when the minor changes (Debian's 3.4 before docs/design/0034) the whole
 # cluster stops (down.sh: a kubelet registered in the old etcd would never register again)
-# and starts from an empty etcd.
+# and starts from an empty etcd. Before anything starts, like recover.
 etcd_data() {
+  [ -d "$STATE/etcd/member" ] || return 0
+  [ -x "$BIN/etcd" ] || "$ROOT/hack/tools.sh" etcd
   local want have
   want=$(etcd_minor "$BIN/etcd")
   have=$(cat "$STATE/etcd.minor" 2>/dev/null || echo 3.4)
-  if [ -d "$STATE/etcd/member" ] && [ "$have" != "$want" ]; then
+  if [ "$have" != "$want" ]; then
     log "the etcd data was written by etcd $have, which etcd $want cannot open: the cluster starts again from an empty etcd"
     "$ROOT/test/cluster/down.sh"
     rm -rf "$STATE/etcd"
@@ -532,8 +534,8 @@ main() {
   need_root
   cluster_lock
   recover
-  install_prereqs
   etcd_data
+  install_prereqs
   node_network
   pki
   start_containerd
