@@ -88,6 +88,42 @@ runtimeSettings:
 	return guarded, relaxed
 }
 
+// removeGuardAfter deletes the operator's guard (policy and binding) when t ends, and waits
+// until it no longer refuses: later tests create objects it refuses. It returns the namespace
+// it probes in. That namespace exists before the guard is applied, and awaitGuard(t, ns, true)
+// should see the guard refuse there first: a namespace the API server's admission informers
+// have not seen yet can let the probe through while the guard still refuses elsewhere.
+func removeGuardAfter(t *testing.T, policy, binding client.Object) string {
+	t.Helper()
+	plain := newNamespace(t)
+	t.Cleanup(func() {
+		_ = k8sClient.Delete(context.Background(), binding)
+		_ = k8sClient.Delete(context.Background(), policy)
+		awaitGuard(t, plain, false)
+	})
+	return plain
+}
+
+// awaitGuard waits up to 30s until the guard refuses (on) or accepts (!on) an object it
+// refuses whenever it runs, in namespace ns.
+func awaitGuard(t *testing.T, ns string, on bool) {
+	t.Helper()
+	probe := guardObject(t, "BackupConfiguration", "runtimeSettings: {pod: {nodeName: probe}}")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := createIn(ns, probe)
+		refused := apierrors.IsInvalid(err) || apierrors.IsForbidden(err)
+		if refused == on && (on || err == nil) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the guard in namespace %s: want refusing=%v after 30s, last answer: %v", ns, on, err)
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func labelledNamespace(t *testing.T, labels map[string]string) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "guard-", Labels: labels}}
@@ -499,23 +535,14 @@ func TestAdmissionGuardAppliedByOperator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = k8sClient.Delete(context.Background(), binding)
-		_ = k8sClient.Delete(context.Background(), policy)
-		// Later tests create objects the guard refuses: wait until it is gone.
-		plain := newNamespace(t)
-		probe := guardObject(t, "BackupConfiguration", "runtimeSettings: {pod: {nodeName: probe}}")
-		deadline := time.Now().Add(30 * time.Second)
-		for createIn(plain, probe) != nil && time.Now().Before(deadline) {
-			time.Sleep(200 * time.Millisecond)
-		}
-	})
+	plain := removeGuardAfter(t, policy, binding)
 	// The first start creates, a restart updates.
 	for i := 0; i < 2; i++ {
 		if err := guard.Apply(ctx, op); err != nil {
 			t.Fatalf("apply %d with the operator's rights: %v", i+1, err)
 		}
 	}
+	awaitGuard(t, plain, true)
 	got := &admissionv1.ValidatingAdmissionPolicy{}
 	if err := k8sClient.Get(ctx, client.ObjectKey{Name: "hoard-admission-guard"}, got); err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -116,22 +115,13 @@ func TestOLMOwnership(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = k8sClient.Delete(context.Background(), binding)
-		_ = k8sClient.Delete(context.Background(), policy)
-		// Later tests create objects the guard refuses: wait until it is gone.
-		plain := newNamespace(t)
-		probe := guardObject(t, "BackupConfiguration", "runtimeSettings: {pod: {nodeName: probe}}")
-		deadline := time.Now().Add(30 * time.Second)
-		for createIn(plain, probe) != nil && time.Now().Before(deadline) {
-			time.Sleep(200 * time.Millisecond)
-		}
-	})
+	plain := removeGuardAfter(t, policy, binding)
 	start := func(csv string) []string {
 		t.Helper()
 		if err := guard.Apply(ctx, op); err != nil {
 			t.Fatalf("apply the guard: %v", err)
 		}
+		awaitGuard(t, plain, true)
 		objs, err := olm.Dependents(true)
 		if err != nil {
 			t.Fatal(err)
