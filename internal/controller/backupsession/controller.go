@@ -225,6 +225,31 @@ func (r *Reconciler) runningSibling(ctx context.Context, bs *v1beta1.BackupSessi
 	return "", nil
 }
 
+// newerRecord orders finished sessions for the history, newest first: the one that finished
+// last (a backup that ran while a later session was skipped keeps its record), then by
+// creation time (times have whole seconds), then by name.
+func newerRecord(a, b *v1beta1.BackupSession) bool {
+	if fa, fb := finishedAt(a), finishedAt(b); !fa.Equal(fb) {
+		return fb.Before(fa)
+	}
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return b.CreationTimestamp.Before(&a.CreationTimestamp)
+	}
+	return a.Name > b.Name
+}
+
+// finishedAt is the latest transition among a session's conditions: when it finished, for a
+// finished one.
+func finishedAt(s *v1beta1.BackupSession) time.Time {
+	var t time.Time
+	for _, c := range s.Status.Conditions {
+		if c.LastTransitionTime.After(t) {
+			t = c.LastTransitionTime.Time
+		}
+	}
+	return t
+}
+
 func olderThan(a, b *v1beta1.BackupSession) bool {
 	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 		return a.CreationTimestamp.Before(&b.CreationTimestamp)
@@ -288,15 +313,10 @@ func (r *Reconciler) pruneHistory(ctx context.Context, bs *v1beta1.BackupSession
 	if len(finished) <= limit {
 		return nil
 	}
-	// Newest first; the session that just finished counts as the newest, as it is: creation
-	// times have whole seconds, and two sessions made in one second would otherwise be ordered
-	// by name, which could prune the result the user is waiting for.
-	sort.Slice(finished, func(i, j int) bool {
-		if finished[i].UID == bs.UID || finished[j].UID == bs.UID {
-			return finished[i].UID == bs.UID
-		}
-		return olderThan(finished[j], finished[i])
-	})
+	// Newest first, in one order whichever session is being reconciled: a finished session
+	// reconciled again (any event on it) once counted itself the newest, and two such
+	// reconciles at once pruned each other's session, the result the user waits for included.
+	sort.Slice(finished, func(i, j int) bool { return newerRecord(finished[i], finished[j]) })
 	for _, s := range finished[limit:] {
 		if err := r.Client.Delete(ctx, s, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("failed to delete old BackupSession %s/%s: %w", s.Namespace, s.Name, err)

@@ -53,6 +53,42 @@ func TestOlderThan(t *testing.T) {
 	}
 }
 
+// TestNewerRecord: the history's order is the same whichever session is reconciled, so that
+// two reconciles at once keep the same sessions (CI once saw each of two finished sessions
+// prune the other, leaving no record of the failure the test waited for).
+func TestNewerRecord(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	s := func(name string, at, done time.Time) *v1beta1.BackupSession {
+		return &v1beta1.BackupSession{
+			ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(at)},
+			Status: v1beta1.BackupSessionStatus{Conditions: []metav1.Condition{
+				{Type: "BackupJobCreated", LastTransitionTime: metav1.NewTime(at)},
+				{Type: "BackupCompleted", LastTransitionTime: metav1.NewTime(done)},
+			}},
+		}
+	}
+	seed := s("shop-1796210724", t0, t0.Add(19*time.Second))
+	failed := s("shop-1796210750", t0.Add(26*time.Second), t0.Add(50*time.Second))
+	for _, tc := range []struct {
+		name string
+		a, b *v1beta1.BackupSession
+		want bool
+	}{
+		{"created later", failed, seed, true},
+		{"created earlier", seed, failed, false},
+		{"same second: finished later", s("db-1", t0, t0.Add(9*time.Second)), s("db-2", t0, t0.Add(5*time.Second)), true},
+		{"same second: finished earlier", s("db-2", t0, t0.Add(5*time.Second)), s("db-1", t0, t0.Add(9*time.Second)), false},
+		{"ran while a later one was skipped", s("db-1", t0, t0.Add(60*time.Second)), s("db-2", t0.Add(10*time.Second), t0.Add(10*time.Second)), true},
+		{"same finish: created later", s("db-1", t0.Add(time.Second), t0.Add(9*time.Second)), s("db-2", t0, t0.Add(9*time.Second)), true},
+		{"same second, same finish: by name", s("db-2", t0, t0), s("db-1", t0, t0), true},
+		{"itself", seed, seed, false},
+	} {
+		if got := newerRecord(tc.a, tc.b); got != tc.want {
+			t.Errorf("%s: newerRecord = %t, want %t", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestSetActionConditions(t *testing.T) {
 	ok, bad := true, false
 	for _, tc := range []struct {
