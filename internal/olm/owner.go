@@ -70,8 +70,8 @@ func Dependents(withGuard bool) ([]client.Object, error) {
 
 // Own makes each of objs a dependent of every ClusterRole OLM made for the CSV csv of
 // namespace ns (Owners, Adopt) and returns those ClusterRoles' names. A missing
-// hoard-hook-exec is logged and skipped: there is nothing to leave behind, and exec hooks fail
-// saying that it is missing.
+// hoard-hook-exec is skipped: OLM may create it after the operator starts, and HookRoleKeeper
+// adopts it when it comes.
 func Own(ctx context.Context, c client.Client, csv, ns string, objs []client.Object) ([]string, error) {
 	refs, err := Owners(ctx, c, csv, ns, hookjob.ExecClusterRole)
 	if err != nil {
@@ -80,7 +80,7 @@ func Own(ctx context.Context, c client.Client, csv, ns string, objs []client.Obj
 	for _, obj := range objs {
 		err := Adopt(ctx, c, obj, refs)
 		if _, role := obj.(*rbacv1.ClusterRole); role && obj.GetName() == hookjob.ExecClusterRole && apierrors.IsNotFound(err) {
-			log.FromContext(ctx).Error(err, "ClusterRole "+hookjob.ExecClusterRole+" is missing: exec hooks fail until the bundle's is back")
+			log.FromContext(ctx).Info("ClusterRole " + hookjob.ExecClusterRole + " is not there yet: adopted when it comes")
 			continue
 		}
 		if err != nil {

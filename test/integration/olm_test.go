@@ -2,10 +2,12 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -200,4 +202,33 @@ func TestOLMOwnership(t *testing.T) {
 			t.Errorf("%T %s: without delete: %v, want refused by OwnerReferencesPermissionEnforcement", d, d.GetName(), err)
 		}
 	}
+
+	// OLM may create the hook role after the operator has started (CI saw it: the role stayed
+	// without owners, and an uninstall left it), and an upgrade rewrites it. The keeper, with
+	// the operator's rights, adopts it when it comes and again after a rewrite drops the
+	// references.
+	if err := k8sClient.Delete(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: hookjob.ExecClusterRole}}); err != nil {
+		t.Fatal(err)
+	}
+	kctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	keeper := &olm.HookRoleKeeper{Reader: op, Writer: op, CSV: "hoard.v0.1.1", Namespace: ns, Interval: 200 * time.Millisecond}
+	go func() { done <- keeper.Start(kctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	time.Sleep(time.Second) // the keeper finds no role for a few rounds
+	late := hookRole.DeepCopy()
+	late.ResourceVersion, late.UID, late.OwnerReferences = "", "", nil
+	mustCreate(t, late)
+	ownedByV2 := func() error {
+		if got := ownerNames(t, late); !slices.Equal(got, []string{v2.Name}) {
+			return fmt.Errorf("owned by %v, want [%s]", got, v2.Name)
+		}
+		return nil
+	}
+	pollUntil(t, 10*time.Second, "the keeper to adopt hoard-hook-exec created after it started", ownedByV2)
+	late.OwnerReferences = nil
+	if err := k8sClient.Update(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, 10*time.Second, "the keeper to adopt hoard-hook-exec again after a rewrite", ownedByV2)
 }

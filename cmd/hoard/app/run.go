@@ -63,6 +63,10 @@ func newRunCommand() *cobra.Command {
 					return err
 				}
 				log.Info("cluster-scoped objects made dependents of the CSV's ClusterRoles, which OLM deletes with it", "csv", olmCSV, "owners", owners)
+				keeper := &olm.HookRoleKeeper{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(), CSV: olmCSV, Namespace: os.Getenv("POD_NAMESPACE"), Interval: 20 * time.Second}
+				if err := mgr.Add(keeper); err != nil {
+					return fmt.Errorf("failed to add the keeper of ClusterRole hoard-hook-exec: %w", err)
+				}
 			}
 			if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 				return fmt.Errorf("manager stopped: %w", err)
