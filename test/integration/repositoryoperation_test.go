@@ -57,9 +57,7 @@ func TestRepositoryOperationQueuesBehindSession(t *testing.T) {
 		}
 		return nil
 	})
-	if err := findEvent(ctx, f.ns, op.Name, "WaitingForRepository"); err != nil {
-		t.Error(err)
-	}
+	pollUntil(t, 10*time.Second, "event WaitingForRepository", func() error { return findEvent(ctx, f.ns, op.Name, "WaitingForRepository") })
 	// Still waiting a moment later: no Job behind a running session.
 	time.Sleep(time.Second)
 	jobName := repositoryoperation.JobName(op.Name)
@@ -122,9 +120,7 @@ func TestRepositoryOperationQueuesBehindSession(t *testing.T) {
 	if op.Status.Message != "restic check of the structure and data subset 5% found no errors" || op.Status.CompletionTime == nil {
 		t.Errorf("status %+v", op.Status)
 	}
-	if err := findEvent(ctx, f.ns, op.Name, "OperationSucceeded"); err != nil {
-		t.Error(err)
-	}
+	pollUntil(t, 10*time.Second, "event OperationSucceeded", func() error { return findEvent(ctx, f.ns, op.Name, "OperationSucceeded") })
 	// The backup that waited starts now.
 	waitJob(t, f.ns, "stash-backup-nightly-2")
 }
@@ -146,9 +142,7 @@ func TestRepositoryOperationFailuresAndValidation(t *testing.T) {
 	if want := "Unlock failed: failed to list the locks: restic list locks: Fatal: wrong password or no key found; `kubectl hoard debug repositoryoperation/unlock-1` shows the Job's log"; op.Status.Message != want {
 		t.Errorf("message %q, want %q", op.Status.Message, want)
 	}
-	if err := findEvent(ctx, f.ns, op.Name, "OperationFailed"); err != nil {
-		t.Error(err)
-	}
+	pollUntil(t, 10*time.Second, "event OperationFailed", func() error { return findEvent(ctx, f.ns, op.Name, "OperationFailed") })
 
 	missing := repositoryOperation(t, f.ns, "check-missing", "no-such-repo", opsv1alpha1.OperationCheck, nil)
 	missing = waitPhase(t, missing, opPhase, string(opsv1alpha1.OperationFailed))
