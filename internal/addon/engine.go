@@ -133,9 +133,9 @@ func (s *session) loadWithEngine(ctx context.Context, o *RestoreOptions, snap *r
 	if conns <= 0 {
 		conns = loader.DefaultConnections()
 	}
-	s.log.Info("loading with the restore engine", "connections", conns, "deferIndexes", !o.NoDeferIndexes, "skipBinlog", o.SkipBinlog)
+	s.log.Info("loading with the restore engine", "connections", conns, "deferIndexes", !o.NoDeferIndexes, "skipBinlog", o.SkipBinlog, "keepAccounts", o.KeepAccounts)
 	stats, loadErr := loader.Load(ctx, db, &dumpReader{r: r, progress: progress, result: result}, loader.Options{
-		Connections: conns, DeferIndexes: !o.NoDeferIndexes, SkipBinlog: o.SkipBinlog, Log: s.log,
+		Connections: conns, DeferIndexes: !o.NoDeferIndexes, SkipBinlog: o.SkipBinlog, KeepAccounts: o.KeepAccounts, Log: s.log,
 		Progress: func(done int, loading []string) {
 			l := strings.Join(loading, ",")
 			progress.tablesDone.Store(int64(done))
@@ -169,5 +169,11 @@ func (s *session) loadWithEngine(ctx context.Context, o *RestoreOptions, snap *r
 		return fmt.Errorf("restore failed after %s of the dump: %w", done2, derr)
 	}
 	s.log.Info("restore engine done", "statements", stats.Statements, "tables", stats.Tables, "deferredIndexTables", stats.DeferredTables)
+	switch {
+	case o.KeepAccounts && stats.AccountStatements > 0:
+		s.log.Info("the accounts were kept: statements of the mysql schema and on accounts were skipped", "skipped", stats.AccountStatements)
+	case len(stats.SystemTables) > 0:
+		s.log.Info("the dump's mysql schema was loaded: its accounts replace the server's (param keepAccounts=true keeps them)", "tables", strings.Join(stats.SystemTables, ","))
+	}
 	return nil
 }

@@ -36,6 +36,9 @@ type RestoreOptions struct {
 	SkipBinlog bool
 	// NoDeferIndexes: the engine creates secondary indexes with their tables.
 	NoDeferIndexes bool
+	// KeepAccounts: the engine leaves the target's mysql schema, and so its accounts, as they
+	// are (loader.Options.KeepAccounts). It needs the engine.
+	KeepAccounts bool
 }
 
 // Restore streams a snapshot's dump into mysql. It always returns a Result.
@@ -48,6 +51,9 @@ func Restore(ctx context.Context, o *RestoreOptions) *result.Result {
 	_, err := UserArgs(o.MySQLArgs)
 	if err == nil && o.Mode != "" && o.Mode != ModeEngine && o.Mode != ModePipe {
 		err = fmt.Errorf("unknown restore mode %q: %s or %s", o.Mode, ModeEngine, ModePipe)
+	}
+	if err == nil && o.KeepAccounts && (o.Mode == ModePipe || strings.TrimSpace(o.MySQLArgs) != "") {
+		err = fmt.Errorf("keepAccounts needs the restore engine, which skips the dump's accounts; restoreMode %s and the mysql arguments (args) load everything the dump holds", ModePipe)
 	}
 	if err == nil {
 		err = s.open()
@@ -79,6 +85,7 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 	if err := s.waitDB(ctx); err != nil {
 		return err
 	}
+	accounts := s.watchAccount(ctx)
 
 	// The snapshot is resolved to an id first, so that what is reported is what was loaded.
 	snap, err := s.findSnapshot(ctx, id, req)
@@ -106,6 +113,9 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 		err = s.loadWithEngine(ctx, o, snap, file, progress)
 	}
 	if err != nil {
+		return err
+	}
+	if err := accounts.check(ctx); err != nil {
 		return err
 	}
 	// restic wrote the whole file and mysql executed all of it.

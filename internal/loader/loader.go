@@ -46,6 +46,10 @@ type Options struct {
 	DeferIndexes bool
 	// SkipBinlog sets sql_log_bin=0 on every connection: replicas do not get the data.
 	SkipBinlog bool
+	// KeepAccounts leaves the server's accounts as they are: the statements on the tables of
+	// the mysql schema, on the schema itself, and those that create, change or remove
+	// accounts and privileges are skipped (see keepsAccounts).
+	KeepAccounts bool
 	// Log gets one line per table loaded; nil for none.
 	Log *slog.Logger
 	// Progress is called when a table starts or ends loading, with the number of tables
@@ -65,6 +69,10 @@ type Stats struct {
 	DeferredTables int
 	Deferred       map[string][]string
 	Connections    int
+	// AccountStatements are the statements skipped to keep the accounts (KeepAccounts), and
+	// SystemTables the tables of the mysql schema the dump loaded, by name (without it).
+	AccountStatements int
+	SystemTables      []string
 }
 
 // Error is a failed load: where it stopped and what was done.
@@ -275,6 +283,10 @@ func (e *engine) handle(st sqldump.Statement) error {
 	}
 	text := string(st.Text)
 	c := sqldump.Classify(st.Text)
+	if e.o.KeepAccounts && e.keepsAccounts(st.Text, c) {
+		e.stats.AccountStatements++
+		return nil
+	}
 	if c.Serial {
 		e.serial = true
 	}
@@ -318,6 +330,9 @@ func (e *engine) handle(st sqldump.Statement) error {
 	u := e.cur
 	switch c.Role {
 	case sqldump.CreateTable:
+		if db == sqldump.SystemSchema {
+			e.stats.SystemTables = append(e.stats.SystemTables, c.Table)
+		}
 		if ct, err := sqldump.ParseCreateTable(st.Text); err == nil {
 			u.innodb = ct.InnoDB
 			if e.o.DeferIndexes && db != "" {
@@ -356,6 +371,28 @@ func (e *engine) handle(st sqldump.Statement) error {
 		e.sync(u, text, st.Line)
 	}
 	return nil
+}
+
+// keepsAccounts tells whether KeepAccounts skips a statement: any statement of the mysql
+// schema (its tables, its views, the schema's own CREATE or DROP DATABASE) but a USE or a
+// session setting, and any statement on accounts or privileges wherever it is. The whole
+// schema, not only its grant tables: what else it holds (time zones, plugins, servers) is the
+// target server's own as much as its accounts are.
+func (e *engine) keepsAccounts(text []byte, c sqldump.Class) bool {
+	if c.Role == sqldump.Session {
+		return false
+	}
+	if sqldump.IsAccountStatement(text) {
+		return true
+	}
+	if db, ok := sqldump.DatabaseStatement(text); ok {
+		return db == sqldump.SystemSchema
+	}
+	db := c.DB
+	if db == "" {
+		db = e.db
+	}
+	return db == sqldump.SystemSchema
 }
 
 func (e *engine) newTask(text string, line int, u *unit, deps ...*task) *task {

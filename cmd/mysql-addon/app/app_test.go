@@ -86,16 +86,16 @@ func TestBackupFunctionArgsWithValues(t *testing.T) {
 func TestRestoreFunctionArgs(t *testing.T) {
 	f := parse(t, render(t, restoreFunction, nil)).Flags()
 	for name, want := range map[string]string{"snapshot": "latest", "mysql-args": "", "source-hostname": "", "target-kind": "", "source-target": "", "sole-writer": "false",
-		"restore-mode": "engine", "connections": "0", "skip-binlog": "false"} {
+		"restore-mode": "engine", "connections": "0", "skip-binlog": "false", "keep-accounts": "false"} {
 		if got := f.Lookup(name).Value.String(); got != want {
 			t.Errorf("--%s = %q, want %q", name, got, want)
 		}
 	}
 	f = parse(t, render(t, restoreFunction, map[string]string{"RESTORE_SNAPSHOTS": "repo-4bc21d6f", "SOURCE_HOSTNAME": "host-1",
 		"TARGET_KIND": "AppBinding", "TARGET_NAME": "db-c", "sourceTarget": "AppBinding/db-a", "REPOSITORY_SOLE_WRITER": "true",
-		"restoreMode": "pipe", "restoreConnections": "3", "skipBinlog": "true"})).Flags()
+		"restoreMode": "pipe", "restoreConnections": "3", "skipBinlog": "true", "keepAccounts": "true"})).Flags()
 	for name, want := range map[string]string{"snapshot": "repo-4bc21d6f", "target-kind": "AppBinding", "target-name": "db-c", "source-target": "AppBinding/db-a", "sole-writer": "true",
-		"restore-mode": "pipe", "connections": "3", "skip-binlog": "true"} {
+		"restore-mode": "pipe", "connections": "3", "skip-binlog": "true", "keep-accounts": "true"} {
 		if got := f.Lookup(name).Value.String(); got != want {
 			t.Errorf("--%s = %q, want %q", name, got, want)
 		}
