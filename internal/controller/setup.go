@@ -54,6 +54,9 @@ type Options struct {
 	// AddonReleaseNamespace holds the Helm release records of the (cluster-scoped) addon
 	// resources; empty means hoard-system.
 	AddonReleaseNamespace string
+	// Progress reads running sessions' progress lines; nil reads them from the pods' logs
+	// (session.LogProgressReader). A test API server has no kubelet to serve logs.
+	Progress session.ProgressReader
 }
 
 // Setup registers every reconciler with mgr.
@@ -105,7 +108,16 @@ func setupMySQLAddon(mgr ctrl.Manager, opts Options) error {
 }
 
 // sessionEnv is what the session reconcilers share; each gets its own event recorder.
-func sessionEnv(mgr ctrl.Manager, opts Options, starter *session.Starter, name string) sessionrun.Env {
+func sessionEnv(mgr ctrl.Manager, opts Options, starter *session.Starter, name string) (sessionrun.Env, error) {
+	progress := opts.Progress
+	if progress == nil {
+		// Pod logs are not served by controller-runtime's client: a clientset reads them.
+		clientset, err := kubernetes.NewForConfig(mgr.GetConfig())
+		if err != nil {
+			return sessionrun.Env{}, fmt.Errorf("failed to create clientset: %w", err)
+		}
+		progress = session.LogProgressReader{Clientset: clientset}
+	}
 	return sessionrun.Env{
 		Client:         mgr.GetClient(),
 		APIReader:      mgr.GetAPIReader(),
@@ -117,22 +129,24 @@ func sessionEnv(mgr ctrl.Manager, opts Options, starter *session.Starter, name s
 		HookTimeout:    opts.HookTimeout,
 		Timeout:        opts.SessionTimeout,
 		PollInterval:   opts.PollInterval,
-	}
+		Progress:       progress,
+	}, nil
 }
 
 func setupBackupSession(mgr ctrl.Manager, opts Options, starter *session.Starter) error {
-	clientset, err := kubernetes.NewForConfig(mgr.GetConfig())
+	env, err := sessionEnv(mgr, opts, starter, "backupsession")
 	if err != nil {
-		return fmt.Errorf("failed to create clientset: %w", err)
+		return err
 	}
-	r := &backupsession.Reconciler{
-		Env:      sessionEnv(mgr, opts, starter, "backupsession"),
-		Progress: session.LogProgressReader{Clientset: clientset},
-	}
+	r := &backupsession.Reconciler{Env: env}
 	return r.SetupWithManager(mgr)
 }
 
 func setupRestoreSession(mgr ctrl.Manager, opts Options, starter *session.Starter) error {
-	r := &restoresession.Reconciler{Env: sessionEnv(mgr, opts, starter, "restoresession")}
+	env, err := sessionEnv(mgr, opts, starter, "restoresession")
+	if err != nil {
+		return err
+	}
+	r := &restoresession.Reconciler{Env: env}
 	return r.SetupWithManager(mgr)
 }

@@ -2,15 +2,22 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/controller"
+	"github.com/hoard-operator/hoard/internal/manager"
 	"github.com/hoard-operator/hoard/internal/result"
 )
 
@@ -33,6 +40,48 @@ func (f *sessionFixture) restoreSession(t *testing.T, name string, mutate func(*
 		t.Fatalf("create RestoreSession: %v", err)
 	}
 	return rs
+}
+
+// fixedProgress is the progress line every running Job prints (envtest runs no pods, and has
+// no kubelet to serve their logs).
+type fixedProgress struct{ p result.Progress }
+
+func (f fixedProgress) Latest(context.Context, *corev1.Pod) (*result.Progress, error) {
+	p := f.p
+	return &p, nil
+}
+
+// TestRestoreSessionProgress: a running restore shows the engine's progress on its status
+// (and so in kubectl get's Progress, Tables and Loading columns); success clears it.
+func TestRestoreSessionProgress(t *testing.T) {
+	report := result.Progress{BytesDone: 300, TotalBytes: 1200, PercentDone: 0.25, TablesDone: 7, Loading: "`shop`.`orders`,`shop`.`items`"}
+	startManagerWith(t, manager.Options{Controllers: controller.Options{Progress: fixedProgress{report}, PollInterval: 200 * time.Millisecond}})
+	ctx := context.Background()
+	f := newSessionFixture(t)
+	rs := waitPhase(t, f.restoreSession(t, "restore-progress", nil), rsPhase, "Running")
+	job := waitJob(t, f.ns, "stash-restore-restore-progress")
+	running := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-running", Namespace: f.ns, Labels: map[string]string{batchv1.JobNameLabel: job.Name}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "x", Image: "x"}}}}
+	mustCreate(t, running)
+	pollUntil(t, 20*time.Second, "the restore's progress on its status", func() error {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(rs), rs); err != nil {
+			return err
+		}
+		p := rs.Status.Progress
+		if p == nil || p.Percent == nil || *p.Percent != 25 || p.BytesDone != 300 || p.TotalBytes != 1200 || p.TablesDone != 7 || p.Loading != report.Loading || p.LastUpdateTime == nil {
+			return fmt.Errorf("progress %+v", p)
+		}
+		return nil
+	})
+	if err := k8sClient.Delete(ctx, running); err != nil {
+		t.Fatal(err)
+	}
+	msg := resultMessage(t, &result.Result{Kind: result.KindRestore, Phase: result.PhaseSucceeded, Hostname: "host-0", Duration: "4s"})
+	finishJob(t, job, true, stepStatus{0, msg}, stepStatus{0, msg})
+	rs = waitPhase(t, rs, rsPhase, "Succeeded")
+	if rs.Status.Progress != nil {
+		t.Errorf("a succeeded restore keeps its progress %+v", rs.Status.Progress)
+	}
 }
 
 func TestRestoreSession(t *testing.T) {

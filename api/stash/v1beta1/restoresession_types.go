@@ -12,6 +12,9 @@ import (
 // +kubebuilder:resource:path=restoresessions,singular=restoresession,shortName=restore,categories=stash
 // +kubebuilder:printcolumn:name="Repository",type=string,JSONPath=`.spec.repository.name`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Progress",type=integer,JSONPath=`.status.progress.percent`
+// +kubebuilder:printcolumn:name="Tables",type=integer,JSONPath=`.status.progress.tablesDone`
+// +kubebuilder:printcolumn:name="Loading",type=string,JSONPath=`.status.progress.loading`
 // +kubebuilder:printcolumn:name="Duration",type=string,JSONPath=`.status.sessionDuration`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type RestoreSession struct {
@@ -123,10 +126,35 @@ type RestoreSessionStatus struct {
 	SessionDuration string `json:"sessionDuration,omitempty"`
 	// +optional
 	Stats []HostRestoreStats `json:"stats,omitempty"`
+	// Progress is live while the session runs (Hoard's, not Stash's): how far the load has
+	// come. A failed restore keeps its last report; a successful one clears it.
+	// +optional
+	Progress *RestoreProgress `json:"progress,omitempty"`
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// RestoreProgress is the latest progress report of a running restore.
+type RestoreProgress struct {
+	// Percent is 0–100 of the dump read, when the snapshot recorded its size.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Percent *int32 `json:"percent,omitempty"`
+	// +optional
+	BytesDone int64 `json:"bytesDone,omitempty"`
+	// +optional
+	TotalBytes int64 `json:"totalBytes,omitempty"`
+	// TablesDone is the number of tables the restore engine has loaded completely.
+	// +optional
+	TablesDone int64 `json:"tablesDone,omitempty"`
+	// Loading names the tables the restore engine is loading (`db`.`table`, comma-separated).
+	// +optional
+	Loading string `json:"loading,omitempty"`
+	// +optional
+	LastUpdateTime *metav1.Time `json:"lastUpdateTime,omitempty"`
 }
 
 // HostRestoreStats is the outcome of restoring one host.

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,7 +32,6 @@ import (
 // backup adds, its configuration, its skip rule and its status.
 type Reconciler struct {
 	sessionrun.Env
-	Progress session.ProgressReader
 
 	run *sessionrun.Runner[v1beta1.BackupSession, *v1beta1.BackupSession]
 }
@@ -259,26 +257,12 @@ func olderThan(a, b *v1beta1.BackupSession) bool {
 
 // ReportProgress implements sessionrun.Progresser: the running backup's progress line.
 func (r *Reconciler) ReportProgress(ctx context.Context, bs *v1beta1.BackupSession, job *batchv1.Job) error {
-	if r.Progress == nil {
-		return nil
-	}
-	pods := &corev1.PodList{}
-	if err := r.Client.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
-		return err
-	}
-	// backoffLimit is 0: the Job has at most one pod.
-	if len(pods.Items) == 0 {
-		return nil
-	}
-	p, err := r.Progress.Latest(ctx, &pods.Items[0])
+	p, err := r.LatestProgress(ctx, job)
 	if err != nil || p == nil {
 		return err
 	}
 	orig := bs.DeepCopy()
-	prog := &v1beta1.BackupProgress{BytesDone: p.BytesDone, TotalBytes: p.TotalBytes, LastUpdateTime: ptr.To(metav1.NewTime(r.Now()))}
-	if p.PercentDone > 0 {
-		prog.Percent = ptr.To(int32(p.PercentDone * 100))
-	}
+	prog := &v1beta1.BackupProgress{BytesDone: p.BytesDone, TotalBytes: p.TotalBytes, Percent: sessionrun.Percent(p), LastUpdateTime: ptr.To(metav1.NewTime(r.Now()))}
 	if old := bs.Status.Progress; old != nil && old.BytesDone == prog.BytesDone && old.TotalBytes == prog.TotalBytes {
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -43,6 +44,8 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=services;namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
+// The progress line of a running restore (session.LogProgressReader): tables loaded and loading.
+// +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 
@@ -157,6 +160,24 @@ func (r *Reconciler) MarkRunning(rs *v1beta1.RestoreSession, _ *sessionrun.Plan)
 	meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{Type: v1beta1.ConditionRestoreTargetFound, Status: metav1.ConditionTrue, Reason: "TargetFound", Message: "restore target found"})
 }
 
+// ReportProgress implements sessionrun.Progresser: the running restore's progress line, with
+// the restore engine's tables.
+func (r *Reconciler) ReportProgress(ctx context.Context, rs *v1beta1.RestoreSession, job *batchv1.Job) error {
+	p, err := r.LatestProgress(ctx, job)
+	if err != nil || p == nil {
+		return err
+	}
+	orig := rs.DeepCopy()
+	prog := &v1beta1.RestoreProgress{BytesDone: p.BytesDone, TotalBytes: p.TotalBytes, Percent: sessionrun.Percent(p),
+		TablesDone: p.TablesDone, Loading: p.Loading, LastUpdateTime: ptr.To(metav1.NewTime(r.Now()))}
+	if old := rs.Status.Progress; old != nil && old.BytesDone == prog.BytesDone && old.TotalBytes == prog.TotalBytes &&
+		old.TablesDone == prog.TablesDone && old.Loading == prog.Loading {
+		return nil
+	}
+	rs.Status.Progress = prog
+	return r.run.WriteStatus(ctx, orig, rs)
+}
+
 // Fail implements sessionrun.Kind.
 func (r *Reconciler) Fail(ctx context.Context, rs *v1beta1.RestoreSession, reason, msg string, extra ...metav1.Condition) error {
 	return r.record(ctx, rs, false, reason, msg, nil, extra...)
@@ -193,6 +214,7 @@ func (r *Reconciler) record(ctx context.Context, rs *v1beta1.RestoreSession, ok 
 		host.Phase = v1beta1.HostSucceeded
 		status = metav1.ConditionTrue
 		rs.Status.Phase = v1beta1.RestoreSucceeded
+		rs.Status.Progress = nil
 	} else {
 		host.Error = msg
 	}

@@ -50,6 +50,8 @@ type Env struct {
 	// PollInterval is how often a running session is looked at for progress and deadline;
 	// zero means 10s.
 	PollInterval time.Duration
+	// Progress reads a running Job's progress line (session.LogProgressReader); nil for none.
+	Progress session.ProgressReader
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
