@@ -23,6 +23,7 @@ package loader
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -103,7 +104,11 @@ func (e *Error) Error() string {
 		if e.Table != "" {
 			fmt.Fprintf(&b, " (table %s)", e.Table)
 		}
-		fmt.Fprintf(&b, " failed: %v", e.Err)
+		if errors.Is(e.Err, gomysql.ErrInvalidConn) || errors.Is(e.Err, driver.ErrBadConn) {
+			fmt.Fprintf(&b, " failed: the connection to the server was lost (%v): was the server stopped or restarted?", e.Err)
+		} else {
+			fmt.Fprintf(&b, " failed: %v", e.Err)
+		}
 	default:
 		b.WriteString(e.Err.Error())
 	}

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hoard-operator/hoard/internal/loader"
 	"github.com/hoard-operator/hoard/internal/mysql"
@@ -162,6 +164,44 @@ func (c *cutReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// pausingReader serves data up to at, then blocks until resume is closed (paused is closed
+// when it blocks), then serves the rest.
+type pausingReader struct {
+	data           []byte
+	pos, at        int
+	paused, resume chan struct{}
+}
+
+func (r *pausingReader) Read(p []byte) (int, error) {
+	if r.pos == r.at {
+		close(r.paused)
+		<-r.resume
+	}
+	if r.pos >= len(r.data) {
+		return 0, io.EOF
+	}
+	end := len(r.data)
+	if r.pos < r.at {
+		end = r.at
+	}
+	n := copy(p, r.data[r.pos:end])
+	r.pos += n
+	return n, nil
+}
+
+// nthIndex is the index of the nth (1-based) occurrence of sep in b, or -1.
+func nthIndex(b, sep []byte, n int) int {
+	idx := -1
+	for i := 0; i < n; i++ {
+		j := bytes.Index(b[idx+1:], sep)
+		if j < 0 {
+			return -1
+		}
+		idx += j + 1
+	}
+	return idx
+}
+
 // TestEngineFaults: a stream cut just after a complete row of a multi-row INSERT applies no
 // part of that statement and names the table; a duplicate key into a non-empty target
 // stops the load with the server's message, the statement's line and the table.
@@ -207,6 +247,45 @@ func TestEngineFaults(t *testing.T) {
 		}
 		if got := mustExec(t, dst, "SELECT COUNT(*) FROM f.b"); got == "0\n" {
 			t.Errorf("none of the 9 complete statements of b was applied")
+		}
+	})
+
+	t.Run("server killed mid-load", func(t *testing.T) {
+		dst := newServer(t)
+		at := nthIndex(dump, []byte("INSERT INTO `b` VALUES"), 10)
+		if at < 0 {
+			t.Fatal("not enough INSERTs of b in the dump")
+		}
+		r := &pausingReader{data: dump, at: at, paused: make(chan struct{}), resume: make(chan struct{})}
+		db := openDB(t, dst, "")
+		done := make(chan error, 1)
+		go func() {
+			_, err := loader.Load(context.Background(), db, r, loader.Options{Connections: 2, DeferIndexes: true})
+			done <- err
+		}()
+		select {
+		case <-r.paused:
+		case err := <-done:
+			t.Fatalf("the load ended before the stream paused: %v", err)
+		case <-time.After(time.Minute):
+			t.Fatal("the stream did not reach the 10th INSERT of b within a minute")
+		}
+		dst.Kill()
+		close(r.resume)
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(time.Minute):
+			t.Fatal("the load hangs a minute after the server was killed")
+		}
+		var le *loader.Error
+		if !errors.As(err, &le) {
+			t.Fatalf("load into a killed server: %v, want a loader.Error", err)
+		}
+		t.Logf("failed as expected: %v", err)
+		if !slices.Contains(le.Completed, "`f`.`a`") || le.Table != "`f`.`b`" && !slices.Contains(le.Loading, "`f`.`b`") || le.Line == 0 ||
+			!strings.Contains(err.Error(), "the connection to the server was lost") {
+			t.Errorf("error %q (%+v): want a loaded, b failed or loading, and the dump line", err, le)
 		}
 	})
 
