@@ -21,7 +21,7 @@ func corpus() []shape {
 		wideVals = append(wideVals, fmt.Sprintf("%d", i*7))
 	}
 	var many strings.Builder
-	for i := 0; i < 200; i++ {
+	for i := 0; i < 1000; i++ {
 		fmt.Fprintf(&many, "CREATE TABLE t%03d (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t%03d VALUES (1, 'row-%d'), (2, NULL);\n", i, i, i)
 	}
 	return []shape{

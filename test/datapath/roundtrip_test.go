@@ -124,6 +124,13 @@ func TestRoundTripCorpus(t *testing.T) {
 
 	compareServers(t, src, dst, dbs, true)
 
+	// Stash's way gives the same server.
+	t.Run("pipe", func(t *testing.T) {
+		pdst := newServer(t)
+		mustSucceed(t, restore(t, repo, targetDir(t, pdst, DBPassword), "--restore-mode=pipe"))
+		compareServers(t, src, pdst, dbs, true)
+	})
+
 	t.Run("sequence state", func(t *testing.T) {
 		q := "SELECT next_not_cached_value, increment FROM c_sequence.s"
 		if a, b := mustQuery(t, src, q), mustQuery(t, dst, q); !reflect.DeepEqual(a, b) {
