@@ -9,7 +9,7 @@ $(BIN)/etcd: hack/tools/etcd/go.mod hack/tools/etcd/go.sum
 
 .PHONY: test-unit
 test-unit: ## Unit tests (no external processes).
-	go test -count=1 $$(go list ./... | grep -v '^github.com/hoard-operator/hoard/test/')
+	go test -count=1 $$(go list ./... | grep -v '^github.com/hoard-operator/hoard/test/') ./test/internal/...
 
 .PHONY: test-integration
 test-integration: $(ENVTEST_ASSETS) ## Controller and API tests on a real kube-apiserver + etcd.
