@@ -67,8 +67,8 @@ func TestFormatBytes(t *testing.T) {
 		5 << 30: "5.000 GiB", 3 << 40: "3.000 TiB",
 	}
 	for in, want := range tests {
-		if got := FormatBytes(in); got != want {
-			t.Errorf("FormatBytes(%d) = %q, want %q", in, got, want)
+		if got := result.FormatBytes(in); got != want {
+			t.Errorf("result.FormatBytes(%d) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hoard-operator/hoard/internal/restic"
 	"github.com/hoard-operator/hoard/internal/result"
+	"github.com/hoard-operator/hoard/internal/snaptag"
 )
 
 // Retention is the BackupConfiguration's retention policy.
@@ -39,14 +40,14 @@ type BackupOptions struct {
 }
 
 // Target is the identity of the backup's target (see Identity).
-func (o *BackupOptions) Target() Identity {
-	return Identity{Namespace: o.Namespace, Kind: o.TargetKind, Name: o.TargetName}
+func (o *BackupOptions) Target() snaptag.Identity {
+	return snaptag.Identity{Namespace: o.Namespace, Kind: o.TargetKind, Name: o.TargetName}
 }
 
 // Tags are the snapshot's tags: they let retention and restores select this target's
 // snapshots.
 func (o *BackupOptions) Tags() []string {
-	return SnapshotTags(o.Target(), o.InvokerKind, o.InvokerName)
+	return snaptag.Tags(o.Target(), o.InvokerKind, o.InvokerName)
 }
 
 // retentionFilter selects the snapshots this configuration's retention policy applies to: its
@@ -333,7 +334,7 @@ func (s *session) maintain(ctx context.Context, o *BackupOptions, res *result.Re
 		fail(result.ActionSendMetrics, statsErr)
 	} else {
 		repo.SizeBytes = int64(stats.TotalSize)
-		repo.TotalSize = FormatBytes(repo.SizeBytes)
+		repo.TotalSize = result.FormatBytes(repo.SizeBytes)
 		repo.SnapshotCount = int64(stats.SnapshotsCount)
 		res.PostActions = append(res.PostActions, result.ActionSendMetrics)
 	}
@@ -427,8 +428,8 @@ func snapshotResult(sum *restic.BackupSummary, o *BackupOptions) result.Snapshot
 		Target:         o.Target().String(),
 		Time:           formatTime(sum.BackupStart),
 		Path:           DumpFileName,
-		TotalSize:      FormatBytes(int64(sum.TotalBytesProcessed)),
-		Uploaded:       FormatBytes(int64(sum.DataAdded)),
+		TotalSize:      result.FormatBytes(int64(sum.TotalBytesProcessed)),
+		Uploaded:       result.FormatBytes(int64(sum.DataAdded)),
 		TotalBytes:     int64(sum.TotalBytesProcessed),
 		UploadedBytes:  int64(sum.DataAdded),
 		ProcessingTime: formatSeconds(sum.TotalDuration),

@@ -22,6 +22,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/mysql"
 	"github.com/hoard-operator/hoard/internal/pipe"
 	"github.com/hoard-operator/hoard/internal/restic"
+	"github.com/hoard-operator/hoard/internal/result"
 )
 
 // Restore modes (the Task param restoreMode).
@@ -125,7 +126,7 @@ func (s *session) loadWithEngine(ctx context.Context, o *RestoreOptions, snap *r
 	}()
 	var once sync.Once
 	var dumpErr error
-	result := func() error {
+	dumpResult := func() error {
 		once.Do(func() { dumpErr = <-done })
 		return dumpErr
 	}
@@ -134,7 +135,7 @@ func (s *session) loadWithEngine(ctx context.Context, o *RestoreOptions, snap *r
 		conns = loader.DefaultConnections()
 	}
 	s.log.Info("loading with the restore engine", "connections", conns, "deferIndexes", !o.NoDeferIndexes, "skipBinlog", o.SkipBinlog, "keepAccounts", o.KeepAccounts)
-	stats, loadErr := loader.Load(ctx, db, &dumpReader{r: r, progress: progress, result: result}, loader.Options{
+	stats, loadErr := loader.Load(ctx, db, &dumpReader{r: r, progress: progress, result: dumpResult}, loader.Options{
 		Connections: conns, DeferIndexes: !o.NoDeferIndexes, SkipBinlog: o.SkipBinlog, KeepAccounts: o.KeepAccounts, Log: s.log,
 		Progress: func(done int, loading []string) {
 			l := strings.Join(loading, ",")
@@ -148,14 +149,14 @@ func (s *session) loadWithEngine(ctx context.Context, o *RestoreOptions, snap *r
 		// and leave the lock. What it still writes is read and dropped meanwhile.
 		go func() { _, _ = io.Copy(io.Discard, r) }()
 		select {
-		case <-waitResult(result):
+		case <-waitResult(dumpResult):
 		case <-time.After(mysql.WriterGrace):
 		}
 	}
 	// Whatever restic still writes goes nowhere: it stops on a broken pipe.
 	r.Close()
-	derr := result()
-	done2 := FormatBytes(progress.done.Load())
+	derr := dumpResult()
+	done2 := result.FormatBytes(progress.done.Load())
 	switch {
 	case loadErr != nil && ctx.Err() != nil:
 		err := loadErr

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hoard-operator/hoard/internal/restic"
+	"github.com/hoard-operator/hoard/internal/snaptag"
 )
 
 // latestFilter selects the snapshots "latest" is chosen from: the source host's dumps.
@@ -19,9 +20,9 @@ type LatestRequest struct {
 	// Host is the source host the candidates were listed for (for messages).
 	Host string
 	// Own is the restore's own target; zero when the restore did not name one.
-	Own Identity
+	Own snaptag.Identity
 	// Source, when set (the sourceTarget param), is the only target to consider.
-	Source Identity
+	Source snaptag.Identity
 }
 
 // SelectLatest picks the snapshot a restore of "latest" loads among candidates, the source
@@ -39,10 +40,10 @@ func SelectLatest(cands []restic.Snapshot, req LatestRequest) (*restic.Snapshot,
 	if len(cands) == 0 {
 		return nil, fmt.Errorf("the repository has no snapshot of %s from host %q", DumpFileName, req.Host)
 	}
-	groups := map[Identity][]restic.Snapshot{}
+	groups := map[snaptag.Identity][]restic.Snapshot{}
 	var untagged []restic.Snapshot
 	for _, s := range cands {
-		if id, ok := IdentityOf(s.Tags); ok {
+		if id, ok := snaptag.Of(s.Tags); ok {
 			groups[id] = append(groups[id], s)
 		} else {
 			untagged = append(untagged, s)
@@ -88,8 +89,8 @@ func newest(snaps []restic.Snapshot) *restic.Snapshot {
 	return best
 }
 
-func sortedIdentities(groups map[Identity][]restic.Snapshot) []Identity {
-	ids := make([]Identity, 0, len(groups))
+func sortedIdentities(groups map[snaptag.Identity][]restic.Snapshot) []snaptag.Identity {
+	ids := make([]snaptag.Identity, 0, len(groups))
 	for id := range groups {
 		ids = append(ids, id)
 	}
@@ -99,7 +100,7 @@ func sortedIdentities(groups map[Identity][]restic.Snapshot) []Identity {
 
 // describeGroups lists each target with its snapshot count and newest time, then the
 // snapshots without a target.
-func describeGroups(groups map[Identity][]restic.Snapshot, untagged []restic.Snapshot) string {
+func describeGroups(groups map[snaptag.Identity][]restic.Snapshot, untagged []restic.Snapshot) string {
 	var parts []string
 	for _, id := range sortedIdentities(groups) {
 		g := groups[id]

@@ -10,6 +10,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/mysql"
 	"github.com/hoard-operator/hoard/internal/restic"
 	"github.com/hoard-operator/hoard/internal/result"
+	"github.com/hoard-operator/hoard/internal/snaptag"
 )
 
 // RestoreOptions configure one restore.
@@ -73,12 +74,12 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 	if err != nil {
 		return err
 	}
-	req := LatestRequest{Host: o.SourceHostname, Own: Identity{Namespace: o.Namespace, Kind: o.TargetKind, Name: o.TargetName}}
+	req := LatestRequest{Host: o.SourceHostname, Own: snaptag.Identity{Namespace: o.Namespace, Kind: o.TargetKind, Name: o.TargetName}}
 	if req.Host == "" {
 		req.Host = o.hostname()
 	}
 	if strings.TrimSpace(o.SourceTarget) != "" {
-		if req.Source, err = ParseIdentity(o.SourceTarget, o.Namespace); err != nil {
+		if req.Source, err = snaptag.Parse(o.SourceTarget, o.Namespace); err != nil {
 			return err
 		}
 	}
@@ -96,13 +97,13 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 	if len(snap.Paths) == 1 {
 		file = snap.Paths[0]
 	}
-	target, _ := IdentityOf(snap.Tags)
+	target, _ := snaptag.Of(snap.Tags)
 	progress := &streamProgress{pp: newProgressPrinter(s.o.Stdout, time.Second)}
 	if snap.Summary != nil {
 		progress.total.Store(int64(snap.Summary.TotalBytesProcessed))
 	}
 	s.log.Info("restoring", "snapshot", snap.ShortID, "host", snap.Hostname, "target", target.String(),
-		"time", snap.Time.UTC().Format(time.RFC3339), "file", file, "size", FormatBytes(progress.total.Load()))
+		"time", snap.Time.UTC().Format(time.RFC3339), "file", file, "size", result.FormatBytes(progress.total.Load()))
 
 	if o.Mode == ModePipe || len(userArgs) > 0 {
 		if len(userArgs) > 0 && o.Mode != ModePipe {
@@ -131,9 +132,9 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 	n := progress.done.Load()
 	res.Snapshots = []result.Snapshot{{
 		Name: name, Hostname: snap.Hostname, Target: target.String(), Time: formatTime(snap.Time),
-		Path: path.Base(file), TotalSize: FormatBytes(n), TotalBytes: n,
+		Path: path.Base(file), TotalSize: result.FormatBytes(n), TotalBytes: n,
 	}}
-	s.log.Info("restored", "snapshot", name, "host", snap.Hostname, "target", target.String(), "size", FormatBytes(n))
+	s.log.Info("restored", "snapshot", name, "host", snap.Hostname, "target", target.String(), "size", result.FormatBytes(n))
 	return nil
 }
 
@@ -156,10 +157,10 @@ func (s *session) loadWithPipe(ctx context.Context, userArgs []string, snap *res
 		// interrupted first and removed its lock; mysql must not run a truncated statement.
 		load.Abort()
 		return fmt.Errorf("the restore was stopped by a termination signal (pod deleted or deadline passed) after %s of the dump, the database may be partly restored: %w",
-			FormatBytes(progress.done.Load()), dumpErr)
+			result.FormatBytes(progress.done.Load()), dumpErr)
 	case dumpErr == nil:
 		if err := load.Finish(); err != nil {
-			return fmt.Errorf("restore failed after %s of the dump: %w", FormatBytes(progress.done.Load()), err)
+			return fmt.Errorf("restore failed after %s of the dump: %w", result.FormatBytes(progress.done.Load()), err)
 		}
 	case restic.ReaderGone(dumpErr):
 		// mysql stopped reading: its own exit status says why.
@@ -167,11 +168,11 @@ func (s *session) loadWithPipe(ctx context.Context, userArgs []string, snap *res
 		if err == nil {
 			err = dumpErr
 		}
-		return fmt.Errorf("restore failed after %s of the dump: %w", FormatBytes(progress.done.Load()), err)
+		return fmt.Errorf("restore failed after %s of the dump: %w", result.FormatBytes(progress.done.Load()), err)
 	default:
 		// Kill mysql rather than let it execute a truncated last statement.
 		load.Abort()
-		return fmt.Errorf("restore failed after %s of the dump, the database may be partly restored: %w", FormatBytes(progress.done.Load()), dumpErr)
+		return fmt.Errorf("restore failed after %s of the dump, the database may be partly restored: %w", result.FormatBytes(progress.done.Load()), dumpErr)
 	}
 	return nil
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/hoard-operator/hoard/internal/addon"
 	"github.com/hoard-operator/hoard/internal/restic"
+	"github.com/hoard-operator/hoard/internal/result"
 )
 
 // Migrate upgrades a Stash-era repository (format 1, no compression) to format 2 and
@@ -50,5 +50,5 @@ func Migrate(ctx context.Context, r *restic.Restic, soleWriter bool, log func(fo
 	if err != nil {
 		return "", fmt.Errorf("%s and repacked its data compressed, but its size cannot be read back: %w", did, err)
 	}
-	return fmt.Sprintf("%s and repacked its data compressed: %s before, %s after; new backups are compressed", did, addon.FormatBytes(int64(before.TotalSize)), addon.FormatBytes(int64(after.TotalSize))), nil
+	return fmt.Sprintf("%s and repacked its data compressed: %s before, %s after; new backups are compressed", did, result.FormatBytes(int64(before.TotalSize)), result.FormatBytes(int64(after.TotalSize))), nil
 }

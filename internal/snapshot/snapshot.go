@@ -19,9 +19,9 @@ import (
 
 	repov1alpha1 "github.com/hoard-operator/hoard/api/repositories/v1alpha1"
 	stashv1alpha1 "github.com/hoard-operator/hoard/api/stash/v1alpha1"
-	"github.com/hoard-operator/hoard/internal/addon"
 	"github.com/hoard-operator/hoard/internal/restic"
 	"github.com/hoard-operator/hoard/internal/result"
+	"github.com/hoard-operator/hoard/internal/snaptag"
 )
 
 // Finalizer holds a deleted Snapshot until restic has forgotten the snapshot.
@@ -85,10 +85,10 @@ func Object(repo *stashv1alpha1.Repository, s *result.Snapshot, session string) 
 		},
 	}
 	if obj.Status.TotalBytes > 0 {
-		obj.Status.TotalSize = addon.FormatBytes(obj.Status.TotalBytes)
+		obj.Status.TotalSize = result.FormatBytes(obj.Status.TotalBytes)
 	}
 	if obj.Status.Target == "" {
-		if id, ok := addon.IdentityOf(s.Tags); ok {
+		if id, ok := snaptag.Of(s.Tags); ok {
 			obj.Status.Target = id.String()
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hoard-operator/hoard/internal/addon"
 	"github.com/hoard-operator/hoard/internal/restic"
 	"github.com/hoard-operator/hoard/internal/result"
 )
@@ -54,11 +53,11 @@ func TestBackends(t *testing.T) {
 				t.Fatalf("result = %+v", r)
 			}
 			s := r.Snapshots[0]
-			if len(s.Name) != 8 || s.Path != "dumpfile.sql" || s.TotalBytes < 100<<10 || s.TotalSize != addon.FormatBytes(s.TotalBytes) ||
+			if len(s.Name) != 8 || s.Path != "dumpfile.sql" || s.TotalBytes < 100<<10 || s.TotalSize != result.FormatBytes(s.TotalBytes) ||
 				s.ProcessingTime == "" || s.FileStats == nil || *s.FileStats.TotalFiles != 1 || *s.FileStats.NewFiles != 1 {
 				t.Errorf("snapshot = %+v", s)
 			}
-			if rep := r.Repository; rep == nil || rep.Integrity == nil || !*rep.Integrity || rep.SnapshotCount != 1 || rep.SizeBytes <= 0 || rep.TotalSize != addon.FormatBytes(rep.SizeBytes) {
+			if rep := r.Repository; rep == nil || rep.Integrity == nil || !*rep.Integrity || rep.SnapshotCount != 1 || rep.SizeBytes <= 0 || rep.TotalSize != result.FormatBytes(rep.SizeBytes) {
 				t.Errorf("repository = %+v", r.Repository)
 			}
 			progress := progressLines(t, first.Stdout)

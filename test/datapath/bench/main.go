@@ -19,8 +19,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hoard-operator/hoard/internal/addon"
 	"github.com/hoard-operator/hoard/internal/mysql"
+	"github.com/hoard-operator/hoard/internal/result"
 	"github.com/hoard-operator/hoard/test/datapath"
 )
 
@@ -101,7 +101,7 @@ func run(sizeArg string, runs int, restoreOnly bool) error {
 		return err
 	}
 	dataBytes := b.queryInt("SELECT SUM(DATA_LENGTH + INDEX_LENGTH) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'bench'")
-	fmt.Printf("generated database bench: %d rows in %s, InnoDB size %s\n", rows, time.Since(start).Round(time.Second), addon.FormatBytes(dataBytes))
+	fmt.Printf("generated database bench: %d rows in %s, InnoDB size %s\n", rows, time.Since(start).Round(time.Second), result.FormatBytes(dataBytes))
 
 	srcClient := &mysql.Client{MySQL: t.MySQL, MySQLDump: t.MySQLDump, OptionFile: b.srcOpt}
 	dump := strings.Join(quoteAll(srcClient.DumpCommand([]string{"--databases", "bench"})), " ")
@@ -222,7 +222,7 @@ func run(sizeArg string, runs int, restoreOnly bool) error {
 	}
 
 	med := func(n string) float64 { return median(res[n]).Seconds() }
-	fmt.Printf("\nresults: SIZE=%s, dump %s, median of %d runs\n", sizeArg, addon.FormatBytes(dumpBytes), runs)
+	fmt.Printf("\nresults: SIZE=%s, dump %s, median of %d runs\n", sizeArg, result.FormatBytes(dumpBytes), runs)
 	for _, n := range []string{"bare mysqldump > /dev/null", "bare mysqldump | restic backup --stdin", "addon backup-mysql (whole run)",
 		"addon backup-mysql (dump+upload step)", "bare restic dump | mysql", "addon restore-mysql (whole run)", "addon restore-mysql (dump+load step)", bareFromAddonRepo} {
 		fmt.Printf("  %-44s %8.2fs\n", n, med(n))
@@ -231,8 +231,8 @@ func run(sizeArg string, runs int, restoreOnly bool) error {
 	fmt.Printf("  ratio addon/bare backup  (dump+upload)     %8.3f\n", med("addon backup-mysql (dump+upload step)")/med("bare mysqldump | restic backup --stdin"))
 	fmt.Printf("  ratio addon/bare restore (whole run)       %8.3f\n", med("addon restore-mysql (whole run)")/med("bare restic dump | mysql"))
 	fmt.Printf("  ratio addon/bare restore (dump+load)       %8.3f\n", med("addon restore-mysql (dump+load step)")/med("bare restic dump | mysql"))
-	fmt.Printf("  repository after one backup                %s (%d bytes)\n", addon.FormatBytes(first), first)
-	fmt.Printf("  repository after a second, unchanged one   %s (%d bytes, +%d)\n", addon.FormatBytes(second), second, second-first)
+	fmt.Printf("  repository after one backup                %s (%d bytes)\n", result.FormatBytes(first), first)
+	fmt.Printf("  repository after a second, unchanged one   %s (%d bytes, +%d)\n", result.FormatBytes(second), second, second-first)
 	return nil
 }
 

@@ -7,43 +7,8 @@ import (
 	"time"
 
 	"github.com/hoard-operator/hoard/internal/restic"
+	"github.com/hoard-operator/hoard/internal/snaptag"
 )
-
-func TestSnapshotTagsRoundTrip(t *testing.T) {
-	target := Identity{Namespace: "demo", Kind: "AppBinding", Name: "shop-db"}
-	tags := SnapshotTags(target, "BackupConfiguration", "nightly")
-	// The format of every snapshot Hoard has written so far.
-	if want := []string{"namespace=demo", "invoker=BackupConfiguration/nightly", "target=AppBinding/shop-db"}; !reflect.DeepEqual(tags, want) {
-		t.Errorf("tags %q, want %q", tags, want)
-	}
-	if id, ok := IdentityOf(append([]string{"monthly"}, tags...)); !ok || id != target || id.String() != "demo/AppBinding/shop-db" {
-		t.Errorf("IdentityOf = %+v, %v", id, ok)
-	}
-	for _, tags := range [][]string{nil, {"monthly"}, {"namespace=demo"}, {"target=AppBinding/x"}, {"namespace=demo", "target=AppBinding"}} {
-		if id, ok := IdentityOf(tags); ok {
-			t.Errorf("IdentityOf(%q) = %+v, want none", tags, id)
-		}
-	}
-	if got := SnapshotTags(Identity{Namespace: "demo"}, "", ""); !reflect.DeepEqual(got, []string{"namespace=demo"}) {
-		t.Errorf("tags without invoker/target = %q", got)
-	}
-}
-
-func TestParseIdentity(t *testing.T) {
-	for in, want := range map[string]Identity{
-		"AppBinding/db-a":       {Namespace: "demo", Kind: "AppBinding", Name: "db-a"},
-		" other/AppBinding/db ": {Namespace: "other", Kind: "AppBinding", Name: "db"},
-	} {
-		if got, err := ParseIdentity(in, "demo"); err != nil || got != want {
-			t.Errorf("ParseIdentity(%q) = %+v, %v", in, got, err)
-		}
-	}
-	for _, bad := range []string{"", "db-a", "a/b/c/d", "/db", "AppBinding/"} {
-		if _, err := ParseIdentity(bad, "demo"); err == nil {
-			t.Errorf("ParseIdentity(%q) succeeded", bad)
-		}
-	}
-}
 
 func snap(id string, minute int, tags ...string) restic.Snapshot {
 	return restic.Snapshot{ID: id, ShortID: id, Hostname: "host-0", Paths: []string{"/dumpfile.sql"}, Tags: tags,
@@ -52,12 +17,14 @@ func snap(id string, minute int, tags ...string) restic.Snapshot {
 
 func TestSelectLatest(t *testing.T) {
 	tags := func(name string) []string {
-		return SnapshotTags(Identity{Namespace: "demo", Kind: "AppBinding", Name: name}, "BackupConfiguration", name)
+		return snaptag.Tags(snaptag.Identity{Namespace: "demo", Kind: "AppBinding", Name: name}, "BackupConfiguration", name)
 	}
 	a1, a2 := snap("a1", 1, tags("db-a")...), snap("a2", 3, tags("db-a")...)
 	b1, b2 := snap("b1", 4, tags("db-b")...), snap("b2", 5, tags("db-b")...)
 	u1, u2 := snap("u1", 0), snap("u2", 9)
-	own := func(name string) Identity { return Identity{Namespace: "demo", Kind: "AppBinding", Name: name} }
+	own := func(name string) snaptag.Identity {
+		return snaptag.Identity{Namespace: "demo", Kind: "AppBinding", Name: name}
+	}
 	both := []restic.Snapshot{a1, b2, a2, b1, u1}
 
 	tests := []struct {

@@ -1,4 +1,7 @@
-package addon
+// Package snaptag is the part of the Job↔operator contract written into restic itself: the tags
+// that name the target a snapshot belongs to. The addon writes and selects by them; the operator
+// reads them into Snapshot objects without importing the addon.
+package snaptag
 
 import (
 	"fmt"
@@ -37,9 +40,9 @@ func (i Identity) String() string {
 	return i.Namespace + "/" + i.Kind + "/" + i.Name
 }
 
-// SnapshotTags are the tags of a snapshot of target written by the invoker (e.g.
+// Tags are the tags of a snapshot of target written by the invoker (e.g.
 // BackupConfiguration/nightly). An unknown invoker or target leaves its tag out.
-func SnapshotTags(target Identity, invokerKind, invokerName string) []string {
+func Tags(target Identity, invokerKind, invokerName string) []string {
 	tags := []string{tagNamespace + target.Namespace}
 	if invokerKind != "" && invokerName != "" {
 		tags = append(tags, tagInvoker+invokerKind+"/"+invokerName)
@@ -50,9 +53,9 @@ func SnapshotTags(target Identity, invokerKind, invokerName string) []string {
 	return tags
 }
 
-// IdentityOf reads the identity from a snapshot's tags; ok is false when the snapshot lacks
+// Of reads the identity from a snapshot's tags; ok is false when the snapshot lacks
 // the namespace= or target= tag.
-func IdentityOf(tags []string) (id Identity, ok bool) {
+func Of(tags []string) (id Identity, ok bool) {
 	var hasNS bool
 	for _, t := range tags {
 		switch {
@@ -68,9 +71,9 @@ func IdentityOf(tags []string) (id Identity, ok bool) {
 	return id, true
 }
 
-// ParseIdentity reads "<Kind>/<name>" or "<namespace>/<Kind>/<name>", as the sourceTarget
+// Parse reads "<Kind>/<name>" or "<namespace>/<Kind>/<name>", as the sourceTarget
 // param gives it; the namespace defaults to namespace.
-func ParseIdentity(s, namespace string) (Identity, error) {
+func Parse(s, namespace string) (Identity, error) {
 	parts := strings.Split(strings.TrimSpace(s), "/")
 	for _, p := range parts {
 		if p == "" {
