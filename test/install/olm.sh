@@ -176,17 +176,21 @@ OLM_DEPENDENTS="validatingadmissionpolicy/hoard-admission-guard validatingadmiss
 # shows that it looked at the objects and kept them.
 olm_dependents_owned() {
   local csv=$1 roles obj owners u i stray
-  roles=" $(kubectl get clusterroles -l "olm.owner=$csv,olm.owner.kind=ClusterServiceVersion,olm.owner.namespace=$OLM_HOARD_NS" \
-    -o jsonpath='{.items[*].metadata.uid}') "
-  [ -n "${roles// /}" ] || { say "FAIL: OLM made no ClusterRole for CSV $csv"; return 1; }
   for obj in $OLM_DEPENDENTS; do
     for ((i = 0; ; i++)); do
+      # Read each time: OLM makes the CSV's second ClusterRole (its permissions, in
+      # AllNamespaces mode) after the first, and the operator adopts into it when it comes.
+      roles=" $(kubectl get clusterroles -l "olm.owner=$csv,olm.owner.kind=ClusterServiceVersion,olm.owner.namespace=$OLM_HOARD_NS" \
+        -o jsonpath='{.items[*].metadata.uid}') "
+      [ -n "${roles// /}" ] || { say "FAIL: OLM made no ClusterRole for CSV $csv"; return 1; }
       owners=$(kubectl get "$obj" -o jsonpath='{.metadata.ownerReferences[*].uid}') || { say "FAIL: $obj is gone"; return 1; }
       stray=
       for u in $owners; do [[ "$roles" == *" $u "* ]] || stray+=" $u"; done
       [ -n "$owners" ] && [ -z "$stray" ] && break
       if [ "$i" -ge 30 ]; then
         say "FAIL: $obj's owners are [$owners], want only CSV $csv's ClusterRoles [$roles]"
+        kubectl get clusterroles -l olm.owner.namespace="$OLM_HOARD_NS" \
+          -o custom-columns='NAME:.metadata.name,UID:.metadata.uid,OWNER:.metadata.labels.olm\.owner,DELETING:.metadata.deletionTimestamp' >&2 || true
         return 1
       fi
       sleep 2
