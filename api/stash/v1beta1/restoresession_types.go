@@ -12,9 +12,9 @@ import (
 // +kubebuilder:resource:path=restoresessions,singular=restoresession,shortName=restore,categories=stash
 // +kubebuilder:printcolumn:name="Repository",type=string,JSONPath=`.spec.repository.name`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
-// +kubebuilder:printcolumn:name="Progress",type=integer,JSONPath=`.status.progress.percent`
-// +kubebuilder:printcolumn:name="Tables",type=integer,JSONPath=`.status.progress.tablesDone`
-// +kubebuilder:printcolumn:name="Loading",type=string,JSONPath=`.status.progress.loading`
+// +kubebuilder:printcolumn:name="Progress",type=integer,JSONPath=`.status.progress.percent`,priority=1
+// +kubebuilder:printcolumn:name="Tables",type=integer,JSONPath=`.status.progress.tablesDone`,priority=1
+// +kubebuilder:printcolumn:name="Loading",type=string,JSONPath=`.status.progress.loading`,priority=1
 // +kubebuilder:printcolumn:name="Duration",type=string,JSONPath=`.status.sessionDuration`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type RestoreSession struct {
