@@ -11,6 +11,7 @@ import (
 	"log"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,6 +103,34 @@ func waitResult(result func() error) <-chan struct{} {
 	return c
 }
 
+// loadFailure is where the engine stopped, for the result.
+func loadFailure(e *loader.Error) *result.LoadFailure {
+	partly := slices.Sorted(slices.Values(e.Loading))
+	return &result.LoadFailure{Line: e.Line, Table: e.Table, TablesCompleted: len(e.Completed),
+		Completed:    e.Completed[max(0, len(e.Completed)-result.MaxLoadTables):],
+		PartlyLoaded: partly[:min(len(partly), result.MaxLoadTables)]}
+}
+
+// tablesProgress is the engine's part of a progress report.
+func tablesProgress(p loader.Progress) *result.Progress {
+	r := &result.Progress{TablesDone: int64(p.TablesDone), RowsDone: p.Rows, Tables: make([]result.TableProgress, len(p.Loading))}
+	names := make([]string, len(p.Loading))
+	for i, t := range p.Loading {
+		names[i] = t.Table
+		r.Tables[i] = result.TableProgress{Table: t.Table, Rows: t.Rows, Bytes: t.Bytes}
+	}
+	r.Loading = strings.Join(names, ",")
+	return r
+}
+
+// connectionsArg is the restoreConnections param for the log: 0 lets the engine choose.
+func connectionsArg(n int) string {
+	if n <= 0 {
+		return "auto"
+	}
+	return strconv.Itoa(n)
+}
+
 // loadWithEngine streams the snapshot's file into the restore engine.
 func (s *session) loadWithEngine(ctx context.Context, o *RestoreOptions, snap *restic.Snapshot, file string, progress *streamProgress) error {
 	db, err := engineDB(s.target, s.stderr)
@@ -130,18 +159,10 @@ func (s *session) loadWithEngine(ctx context.Context, o *RestoreOptions, snap *r
 		once.Do(func() { dumpErr = <-done })
 		return dumpErr
 	}
-	conns := o.Connections
-	if conns <= 0 {
-		conns = loader.DefaultConnections()
-	}
-	s.log.Info("loading with the restore engine", "connections", conns, "deferIndexes", !o.NoDeferIndexes, "skipBinlog", o.SkipBinlog, "keepAccounts", o.KeepAccounts)
+	s.log.Info("loading with the restore engine", "connections", connectionsArg(o.Connections), "deferIndexes", !o.NoDeferIndexes, "skipBinlog", o.SkipBinlog, "keepAccounts", o.KeepAccounts)
 	stats, loadErr := loader.Load(ctx, db, &dumpReader{r: r, progress: progress, result: dumpResult}, loader.Options{
-		Connections: conns, DeferIndexes: !o.NoDeferIndexes, SkipBinlog: o.SkipBinlog, KeepAccounts: o.KeepAccounts, Log: s.log,
-		Progress: func(done int, loading []string) {
-			l := strings.Join(loading, ",")
-			progress.tablesDone.Store(int64(done))
-			progress.loading.Store(&l)
-		},
+		Connections: o.Connections, DeferIndexes: !o.NoDeferIndexes, SkipBinlog: o.SkipBinlog, KeepAccounts: o.KeepAccounts, Log: s.log,
+		Progress: func(p loader.Progress) { progress.tables.Store(tablesProgress(p)) },
 	})
 	if ctx.Err() != nil {
 		// The Job is being stopped: restic was interrupted by the same signal and must
@@ -169,7 +190,7 @@ func (s *session) loadWithEngine(ctx context.Context, o *RestoreOptions, snap *r
 	case derr != nil && !restic.ReaderGone(derr):
 		return fmt.Errorf("restore failed after %s of the dump: %w", done2, derr)
 	}
-	s.log.Info("restore engine done", "statements", stats.Statements, "tables", stats.Tables, "deferredIndexTables", stats.DeferredTables)
+	s.log.Info("restore engine done", "statements", stats.Statements, "tables", stats.Tables, "deferredIndexTables", stats.DeferredTables, "connections", stats.Connections)
 	switch {
 	case o.KeepAccounts && stats.AccountStatements > 0:
 		s.log.Info("the accounts were kept: statements of the mysql schema and on accounts were skipped", "skipped", stats.AccountStatements)

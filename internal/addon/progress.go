@@ -50,9 +50,8 @@ type streamProgress struct {
 	done  atomic.Int64
 	total atomic.Int64
 	pp    *progressPrinter
-	// tablesDone and loading: the restore engine's tables.
-	tablesDone atomic.Int64
-	loading    atomic.Pointer[string]
+	// tables is the restore engine's part: tables done and loading, rows.
+	tables atomic.Pointer[result.Progress]
 }
 
 // update records that n bytes went through and reports it (at most once per interval).
@@ -63,9 +62,9 @@ func (p *streamProgress) update(n int64) {
 
 func (p *streamProgress) progress() result.Progress {
 	done, total := p.done.Load(), p.total.Load()
-	r := result.Progress{BytesDone: done, TotalBytes: total, TablesDone: p.tablesDone.Load()}
-	if l := p.loading.Load(); l != nil {
-		r.Loading = *l
+	r := result.Progress{BytesDone: done, TotalBytes: total}
+	if t := p.tables.Load(); t != nil {
+		r.TablesDone, r.Loading, r.RowsDone, r.Tables = t.TablesDone, t.Loading, t.RowsDone, t.Tables
 	}
 	if total > 0 {
 		r.PercentDone = min(100, float64(done)*100/float64(total))

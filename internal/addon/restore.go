@@ -2,11 +2,13 @@ package addon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
 	"time"
 
+	"github.com/hoard-operator/hoard/internal/loader"
 	"github.com/hoard-operator/hoard/internal/mysql"
 	"github.com/hoard-operator/hoard/internal/restic"
 	"github.com/hoard-operator/hoard/internal/result"
@@ -114,6 +116,10 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 		err = s.loadWithEngine(ctx, o, snap, file, progress)
 	}
 	if err != nil {
+		var le *loader.Error
+		if errors.As(err, &le) {
+			res.Load = loadFailure(le)
+		}
 		return err
 	}
 	if err := accounts.check(ctx); err != nil {

@@ -81,6 +81,9 @@ type Result struct {
 	// reports the snapshot in Snapshots and the failures here, so neither hides the other.
 	FailedActions []ActionFailure `json:"failedActions,omitempty"`
 
+	// Load says where a restore engine's failed load stopped.
+	Load *LoadFailure `json:"load,omitempty"`
+
 	// Repository is the state of the restic repository after the backup, when it could be read.
 	Repository *Repository `json:"repository,omitempty"`
 
@@ -100,6 +103,22 @@ type Result struct {
 	// snapshots, about three times as many as plain JSON fits. Parse moves them into Snapshots.
 	Packed string `json:"packed,omitempty"`
 }
+
+// LoadFailure is where a restore engine's load stopped: what the database holds.
+type LoadFailure struct {
+	// Line is the line of the dump the failed statement starts on; Table its table.
+	Line  int    `json:"line,omitempty"`
+	Table string `json:"table,omitempty"`
+	// TablesCompleted counts the tables loaded completely; Completed names the last of
+	// them, oldest first (MaxLoadTables at most), PartlyLoaded those being loaded.
+	TablesCompleted int      `json:"tablesCompleted"`
+	Completed       []string `json:"completed,omitempty"`
+	PartlyLoaded    []string `json:"partlyLoaded,omitempty"`
+}
+
+// MaxLoadTables bounds the table names of a LoadFailure list: table names are long, and a
+// termination message is short.
+const MaxLoadTables = 10
 
 // Pack encodes snapshots for Result.Packed: their JSON, gzip-compressed (ids and trees are
 // hex, and tags, paths and hosts repeat), in base64.
@@ -208,6 +227,17 @@ type Progress struct {
 	// loading ("db.table", comma-separated).
 	TablesDone int64  `json:"tablesDone,omitempty"`
 	Loading    string `json:"loading,omitempty"`
+	// RowsDone are the rows the restore engine has loaded, Tables the tables it is loading
+	// with the rows and dump bytes of each so far.
+	RowsDone int64           `json:"rowsDone,omitempty"`
+	Tables   []TableProgress `json:"tables,omitempty"`
+}
+
+// TableProgress is one table the restore engine is loading.
+type TableProgress struct {
+	Table string `json:"table"`
+	Rows  int64  `json:"rows"`
+	Bytes int64  `json:"bytes"`
 }
 
 // ProgressType is the value of Progress.Type.
@@ -240,6 +270,15 @@ func Marshal(r *Result) ([]byte, error) {
 		over := (len(b) - MaxTerminationMessageBytes) / 11 // an 8-hex id with quotes and comma
 		c.Forgotten = c.Forgotten[:max(0, len(c.Forgotten)-max(1, over))]
 		c.ForgottenIncomplete = true
+		if b, err = json.Marshal(&c); err != nil {
+			return nil, fmt.Errorf("failed to encode result: %w", err)
+		}
+	}
+	if c.Load != nil && len(b) > MaxTerminationMessageBytes {
+		// The error names the tables too; the lists go before it is cut.
+		l := *c.Load
+		l.Completed, l.PartlyLoaded = nil, nil
+		c.Load = &l
 		if b, err = json.Marshal(&c); err != nil {
 			return nil, fmt.Errorf("failed to encode result: %w", err)
 		}

@@ -68,3 +68,40 @@ func TestMarshalForgottenOverflow(t *testing.T) {
 		t.Errorf("Marshal changed its argument: %d ids", len(r.Forgotten))
 	}
 }
+
+// TestMarshalLoadFailure: a restore engine's failure keeps its line, table and counts; the
+// table lists go before the error is cut, as the error names the tables too.
+func TestMarshalLoadFailure(t *testing.T) {
+	name := func(i int) string { return fmt.Sprintf("`%s`.`t%d`", strings.Repeat("d", 64), i) }
+	l := &LoadFailure{Line: 2574, Table: name(0), TablesCompleted: 999}
+	for i := range MaxLoadTables {
+		l.Completed = append(l.Completed, name(i+1))
+		l.PartlyLoaded = append(l.PartlyLoaded, name(i+20))
+	}
+	r := &Result{Kind: KindRestore, Phase: PhaseFailed, Error: "ERROR 1062 (23000) at line 2574: Duplicate entry " + strings.Repeat("x", 2900), Load: l}
+	b, err := Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Error != r.Error || got.Load == nil || got.Load.Line != 2574 || got.Load.Table != l.Table || got.Load.TablesCompleted != 999 {
+		t.Fatalf("result %+v, load %+v", got, got.Load)
+	}
+	if len(b) > MaxTerminationMessageBytes {
+		t.Fatalf("%d bytes", len(b))
+	}
+	if got.Load.Completed != nil || got.Load.PartlyLoaded != nil {
+		t.Errorf("the lists were kept and the error cut: %+v", got.Load)
+	}
+	small := &Result{Kind: KindRestore, Phase: PhaseFailed, Error: "x", Load: &LoadFailure{Line: 3, TablesCompleted: 1, Completed: []string{"`a`.`b`"}, PartlyLoaded: []string{"`a`.`c`"}}}
+	b, err = Marshal(small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Parse(b); err != nil || len(got.Load.Completed) != 1 || len(got.Load.PartlyLoaded) != 1 {
+		t.Errorf("small load failure: %s, %v", b, err)
+	}
+}

@@ -41,6 +41,8 @@ type Class struct {
 	// CREATE/DROP TEMPORARY TABLE (its table lives in one session), or a SET computed by a
 	// function or subquery, which must run once but may set what later statements use.
 	Serial bool
+	// Rows is the number of rows of an Insert.
+	Rows int64
 }
 
 // Classify tells what a statement (as the client sends it) does.
@@ -195,6 +197,7 @@ func classifyInsert(text []byte) Class {
 	}
 	// The rows: literals only.
 	prevIntroducer := false
+	depth, rows := 0, int64(0)
 	for {
 		t, ok := l.next()
 		if !ok {
@@ -209,6 +212,15 @@ func classifyInsert(text []byte) Class {
 			case '(', ')', ',', '-', '+', '.':
 				if prevIntroducer {
 					return Class{}
+				}
+				switch text[t.start] {
+				case '(':
+					if depth == 0 {
+						rows++
+					}
+					depth++
+				case ')':
+					depth--
 				}
 				continue
 			}
@@ -236,5 +248,5 @@ func classifyInsert(text []byte) Class {
 		}
 		return Class{}
 	}
-	return Class{Role: Insert, DB: db, Table: table}
+	return Class{Role: Insert, DB: db, Table: table, Rows: rows}
 }

@@ -32,8 +32,23 @@ type lexer struct {
 	sawComment bool
 }
 
-func isWordByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '$' || c >= 0x80
+// wordBytes are the bytes of a word or a number: a table, as the rows of a dump are mostly
+// words and numbers (hex literals of binary columns) and this is the engine's hottest loop.
+var wordBytes = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '$' || c >= 0x80
+	}
+	return t
+}()
+
+func isWordByte(c byte) bool { return wordBytes[c] }
+
+// skipWord is the end of the run of word bytes of t that starts at p.
+func skipWord(t []byte, p int) int {
+	for p < len(t) && wordBytes[t[p]] {
+		p++
+	}
+	return p
 }
 
 // next returns the next token; ok is false at the end.
@@ -117,16 +132,19 @@ func (l *lexer) token() token {
 		l.pos = p
 		return token{kind: tString, start: start, end: p}
 	case c >= '0' && c <= '9':
-		for p < len(t) && (isWordByte(t[p]) || t[p] == '.' ||
-			(t[p] == '+' || t[p] == '-') && (t[p-1] == 'e' || t[p-1] == 'E') && !bytes.HasPrefix(t[start:], []byte("0x"))) {
-			p++
+		hex := c == '0' && p < len(t) && t[p] == 'x'
+		for {
+			p = skipWord(t, p)
+			if p < len(t) && (t[p] == '.' || (t[p] == '+' || t[p] == '-') && (t[p-1] == 'e' || t[p-1] == 'E') && !hex) {
+				p++
+				continue
+			}
+			break
 		}
 		l.pos = p
 		return token{kind: tNumber, start: start, end: p}
 	case isWordByte(c):
-		for p < len(t) && isWordByte(t[p]) {
-			p++
-		}
+		p = skipWord(t, p)
 		l.pos = p
 		return token{kind: tWord, start: start, end: p}
 	}

@@ -108,11 +108,33 @@ func TestEngineDefersKeys(t *testing.T) {
 	src, dst := newServer(t), newServer(t)
 	mustExec(t, src, "CREATE DATABASE k; USE k;\n"+keyShapes)
 	dump := dumpDB(t, src, "--databases", "k")
-	stats, err := loadEngine(t, dst, bytes.NewReader(dump), loader.Options{Connections: 3, DeferIndexes: true})
+	// The rows each table had when its last report named it loading.
+	reported := map[string]int64{}
+	var last loader.Progress
+	stats, err := loadEngine(t, dst, bytes.NewReader(dump), loader.Options{Connections: 3, DeferIndexes: true, Progress: func(p loader.Progress) {
+		for _, tp := range p.Loading {
+			reported[tp.Table] = max(reported[tp.Table], tp.Rows)
+		}
+		last = p
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d statements, %d tables, %d with deferred indexes", stats.Statements, stats.Tables, stats.DeferredTables)
+	t.Logf("%d statements, %d tables, %d with deferred indexes, %d rows", stats.Statements, stats.Tables, stats.DeferredTables, stats.Rows)
+	var total int64
+	for _, r := range mustQuery(t, src, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'k'") {
+		n, err := strconv.ParseInt(strings.TrimSpace(mustExec(t, src, "SELECT COUNT(*) FROM k."+Ident(r[0]))), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+		if got := reported["`k`."+Ident(r[0])]; got != n {
+			t.Errorf("progress reported %d rows of %s, it has %d", got, r[0], n)
+		}
+	}
+	if stats.Rows != total || last.Rows != total || last.TablesDone != len(wantDeferred) || len(last.Loading) != 0 {
+		t.Errorf("rows loaded %d, last progress %+v; the source has %d rows in %d tables", stats.Rows, last, total, len(wantDeferred))
+	}
 	for table, want := range wantDeferred {
 		var names []string
 		for _, k := range stats.Deferred["`k`."+Ident(table)] {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -54,6 +55,11 @@ func TestRowDataNotInMessages(t *testing.T) {
 			id := stdinSnapshot(t, repo, schema+c.sql+"\n")
 			run := restore(t, repo, target, "--snapshot="+id)
 			mustFail(t, run, c.want...)
+			// Where the load stopped, as fields of the result (the RestoreSession's status.failure).
+			if l := run.Result.Load; l == nil || l.Line != strings.Count(schema+c.sql, "\n")+1 || l.Table != "`d`.`t`" ||
+				l.TablesCompleted != 0 || !slices.Equal(l.PartlyLoaded, []string{"`d`.`t`"}) {
+				t.Errorf("load failure %+v, want line %d of table `d`.`t`, partly loaded", l, strings.Count(schema+c.sql, "\n")+1)
+			}
 			for what, text := range map[string]string{"stdout": run.Stdout, "stderr": run.Stderr, "output.json": string(run.Output)} {
 				if strings.Contains(text, rowMark) {
 					t.Errorf("%s quotes row data:\n%s", what, text)

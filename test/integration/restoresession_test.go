@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -54,7 +55,8 @@ func (f fixedProgress) Latest(context.Context, *corev1.Pod) (*result.Progress, e
 // TestRestoreSessionProgress: a running restore shows the engine's progress on its status
 // (and so in kubectl get's Progress, Tables and Loading columns); success clears it.
 func TestRestoreSessionProgress(t *testing.T) {
-	report := result.Progress{BytesDone: 300, TotalBytes: 1200, PercentDone: 0.25, TablesDone: 7, Loading: "`shop`.`orders`,`shop`.`items`"}
+	report := result.Progress{BytesDone: 300, TotalBytes: 1200, PercentDone: 0.25, TablesDone: 7, Loading: "`shop`.`items`,`shop`.`orders`",
+		RowsDone: 5000, Tables: []result.TableProgress{{Table: "`shop`.`items`", Rows: 10, Bytes: 900}, {Table: "`shop`.`orders`", Rows: 20, Bytes: 1800}}}
 	startManagerWith(t, manager.Options{Controllers: controller.Options{Progress: fixedProgress{report}, PollInterval: 200 * time.Millisecond}})
 	ctx := context.Background()
 	f := newSessionFixture(t)
@@ -68,7 +70,8 @@ func TestRestoreSessionProgress(t *testing.T) {
 			return err
 		}
 		p := rs.Status.Progress
-		if p == nil || p.Percent == nil || *p.Percent != 25 || p.BytesDone != 300 || p.TotalBytes != 1200 || p.TablesDone != 7 || p.Loading != report.Loading || p.LastUpdateTime == nil {
+		if p == nil || p.Percent == nil || *p.Percent != 25 || p.BytesDone != 300 || p.TotalBytes != 1200 || p.TablesDone != 7 || p.Loading != report.Loading || p.LastUpdateTime == nil ||
+			p.RowsDone != 5000 || !reflect.DeepEqual(p.Tables, []v1beta1.TableProgress{{Table: "`shop`.`items`", Rows: 10, Bytes: 900}, {Table: "`shop`.`orders`", Rows: 20, Bytes: 1800}}) {
 			return fmt.Errorf("progress %+v", p)
 		}
 		return nil
@@ -79,8 +82,35 @@ func TestRestoreSessionProgress(t *testing.T) {
 	msg := resultMessage(t, &result.Result{Kind: result.KindRestore, Phase: result.PhaseSucceeded, Hostname: "host-0", Duration: "4s"})
 	finishJob(t, job, true, stepStatus{0, msg}, stepStatus{0, msg})
 	rs = waitPhase(t, rs, rsPhase, "Succeeded")
-	if rs.Status.Progress != nil {
-		t.Errorf("a succeeded restore keeps its progress %+v", rs.Status.Progress)
+	if rs.Status.Progress != nil || rs.Status.Failure != nil {
+		t.Errorf("a succeeded restore keeps its progress %+v or has a failure %+v", rs.Status.Progress, rs.Status.Failure)
+	}
+
+	// A failed load keeps its last progress and says where it stopped.
+	rs = waitPhase(t, f.restoreSession(t, "restore-progress-failed", nil), rsPhase, "Running")
+	job = waitJob(t, f.ns, "stash-restore-restore-progress-failed")
+	running.Name, running.ResourceVersion, running.Labels[batchv1.JobNameLabel] = job.Name+"-running", "", job.Name
+	mustCreate(t, running)
+	pollUntil(t, 20*time.Second, "the failing restore's progress", func() error {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(rs), rs); err != nil {
+			return err
+		}
+		if rs.Status.Progress == nil || rs.Status.Progress.RowsDone != 5000 {
+			return fmt.Errorf("progress %+v", rs.Status.Progress)
+		}
+		return nil
+	})
+	if err := k8sClient.Delete(ctx, running); err != nil {
+		t.Fatal(err)
+	}
+	load := &result.LoadFailure{Line: 2574, Table: "`shop`.`orders`", TablesCompleted: 7, Completed: []string{"`shop`.`a`", "`shop`.`b`"}, PartlyLoaded: []string{"`shop`.`items`", "`shop`.`orders`"}}
+	msg = resultMessage(t, &result.Result{Kind: result.KindRestore, Phase: result.PhaseFailed, Hostname: "host-0",
+		Error: "ERROR 1062 (23000) at line 2574: Duplicate entry", Load: load})
+	finishJob(t, job, false, stepStatus{1, msg})
+	rs = waitPhase(t, rs, rsPhase, "Failed")
+	want := &v1beta1.RestoreFailure{StatementLine: 2574, Table: "`shop`.`orders`", TablesCompleted: 7, LastCompleted: load.Completed, PartlyLoaded: load.PartlyLoaded}
+	if !reflect.DeepEqual(rs.Status.Failure, want) || rs.Status.Progress == nil || rs.Status.Progress.RowsDone != 5000 {
+		t.Errorf("failure %+v, progress %+v; want failure %+v and the last progress", rs.Status.Failure, rs.Status.Progress, want)
 	}
 }
 

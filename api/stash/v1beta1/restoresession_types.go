@@ -14,6 +14,7 @@ import (
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Progress",type=integer,JSONPath=`.status.progress.percent`,priority=1
 // +kubebuilder:printcolumn:name="Tables",type=integer,JSONPath=`.status.progress.tablesDone`,priority=1
+// +kubebuilder:printcolumn:name="Rows",type=integer,JSONPath=`.status.progress.rowsDone`,priority=1
 // +kubebuilder:printcolumn:name="Loading",type=string,JSONPath=`.status.progress.loading`,priority=1
 // +kubebuilder:printcolumn:name="Duration",type=string,JSONPath=`.status.sessionDuration`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
@@ -130,6 +131,11 @@ type RestoreSessionStatus struct {
 	// come. A failed restore keeps its last report; a successful one clears it.
 	// +optional
 	Progress *RestoreProgress `json:"progress,omitempty"`
+	// Failure says where a failed load of the restore engine stopped (Hoard's, not
+	// Stash's): what the database holds now. The error itself is in stats and the
+	// RestoreCompleted condition.
+	// +optional
+	Failure *RestoreFailure `json:"failure,omitempty"`
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -153,8 +159,49 @@ type RestoreProgress struct {
 	// Loading names the tables the restore engine is loading (`db`.`table`, comma-separated).
 	// +optional
 	Loading string `json:"loading,omitempty"`
+	// RowsDone is the number of rows the restore engine has loaded, of all tables.
+	// +optional
+	RowsDone int64 `json:"rowsDone,omitempty"`
+	// Tables are the tables the restore engine is loading, with what each has loaded so far.
+	// +optional
+	// +listType=atomic
+	Tables []TableProgress `json:"tables,omitempty"`
 	// +optional
 	LastUpdateTime *metav1.Time `json:"lastUpdateTime,omitempty"`
+}
+
+// TableProgress is a table being loaded.
+type TableProgress struct {
+	// Table is `db`.`table`.
+	Table string `json:"table"`
+	// Rows loaded so far.
+	// +optional
+	Rows int64 `json:"rows,omitempty"`
+	// Bytes of the table's statements in the dump executed so far.
+	// +optional
+	Bytes int64 `json:"bytes,omitempty"`
+}
+
+// RestoreFailure is where a load of the restore engine stopped.
+type RestoreFailure struct {
+	// StatementLine is the line of the dump the failed statement starts on.
+	// +optional
+	StatementLine int64 `json:"statementLine,omitempty"`
+	// Table is the table of the failed statement (`db`.`table`), empty when the statement
+	// was not a table's (a view, a routine, a grant).
+	// +optional
+	Table string `json:"table,omitempty"`
+	// TablesCompleted is the number of tables loaded completely; LastCompleted names the
+	// last of them to finish (at most 10), oldest first.
+	// +optional
+	TablesCompleted int64 `json:"tablesCompleted,omitempty"`
+	// +optional
+	// +listType=atomic
+	LastCompleted []string `json:"lastCompleted,omitempty"`
+	// PartlyLoaded are the tables that were being loaded: they hold part of their rows.
+	// +optional
+	// +listType=atomic
+	PartlyLoaded []string `json:"partlyLoaded,omitempty"`
 }
 
 // HostRestoreStats is the outcome of restoring one host.

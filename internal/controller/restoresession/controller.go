@@ -7,6 +7,7 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -169,11 +170,18 @@ func (r *Reconciler) ReportProgress(ctx context.Context, rs *v1beta1.RestoreSess
 	}
 	orig := rs.DeepCopy()
 	prog := &v1beta1.RestoreProgress{BytesDone: p.BytesDone, TotalBytes: p.TotalBytes, Percent: sessionrun.Percent(p),
-		TablesDone: p.TablesDone, Loading: p.Loading, LastUpdateTime: ptr.To(metav1.NewTime(r.Now()))}
-	if old := rs.Status.Progress; old != nil && old.BytesDone == prog.BytesDone && old.TotalBytes == prog.TotalBytes &&
-		old.TablesDone == prog.TablesDone && old.Loading == prog.Loading {
-		return nil
+		TablesDone: p.TablesDone, Loading: p.Loading, RowsDone: p.RowsDone}
+	for _, t := range p.Tables {
+		prog.Tables = append(prog.Tables, v1beta1.TableProgress{Table: t.Table, Rows: t.Rows, Bytes: t.Bytes})
 	}
+	if old := rs.Status.Progress; old != nil {
+		same := *old
+		same.LastUpdateTime = nil
+		if equality.Semantic.DeepEqual(&same, prog) {
+			return nil
+		}
+	}
+	prog.LastUpdateTime = ptr.To(metav1.NewTime(r.Now()))
 	rs.Status.Progress = prog
 	return r.run.WriteStatus(ctx, orig, rs)
 }
@@ -217,6 +225,9 @@ func (r *Reconciler) record(ctx context.Context, rs *v1beta1.RestoreSession, ok 
 		rs.Status.Progress = nil
 	} else {
 		host.Error = msg
+		if res != nil && res.Load != nil {
+			rs.Status.Failure = restoreFailure(res.Load)
+		}
 	}
 	rs.Status.TotalHosts = ptr.To(int32(1))
 	rs.Status.SessionDuration = r.Duration(rs)
@@ -232,4 +243,10 @@ func (r *Reconciler) record(ctx context.Context, rs *v1beta1.RestoreSession, ok 
 	}
 	log.FromContext(ctx).Info("restore finished", "phase", rs.Status.Phase, "message", msg)
 	return nil
+}
+
+// restoreFailure is the status form of where the restore engine stopped.
+func restoreFailure(l *result.LoadFailure) *v1beta1.RestoreFailure {
+	return &v1beta1.RestoreFailure{StatementLine: int64(l.Line), Table: l.Table, TablesCompleted: int64(l.TablesCompleted),
+		LastCompleted: l.Completed, PartlyLoaded: l.PartlyLoaded}
 }
