@@ -26,5 +26,5 @@ RESTORE_SIZE ?= 1GiB
 RESTORE_RUNS ?= 3
 
 .PHONY: bench-restore
-bench-restore: datapath-tools ## Restore of one snapshot: Stash's restic dump | mysql vs. the restore engine at 1, 2, N connections, binlog off and on (RESTORE_SIZE=1GiB RESTORE_RUNS=3).
+bench-restore: datapath-tools ## Restore of one snapshot: Stash's restic dump | mysql vs. the restore engine at 1, 2, N connections, binlog off and on, and at fewer cores (taskset) (RESTORE_SIZE=1GiB RESTORE_RUNS=3).
 	go run ./test/datapath/bench -restore -size $(RESTORE_SIZE) -runs $(RESTORE_RUNS)

@@ -110,8 +110,20 @@ func (l *lexer) token() token {
 	switch {
 	case c == '\'' || c == '"' || c == '`':
 		for p < len(t) {
+			if c == '`' || l.noBackslash {
+				n := bytes.IndexByte(t[p:], c)
+				if n < 0 {
+					p = len(t)
+					break
+				}
+				p += n
+			} else {
+				p += stringRun(t[p:], c)
+			}
 			switch {
-			case t[p] == '\\' && c != '`' && !l.noBackslash:
+			case p >= len(t):
+				continue
+			case t[p] == '\\':
 				p += 2
 				continue
 			case t[p] == c:

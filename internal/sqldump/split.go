@@ -29,7 +29,9 @@ const (
 type Statement struct {
 	Kind Kind
 	// Text is the statement without its delimiter and without the comments the client
-	// strips (version comments /*! ... */ stay). For Use it is the raw command.
+	// strips (version comments /*! ... */ stay). For Use it is the raw command. It is valid
+	// until the next call to Next: the splitter reuses its buffer, as a dump's statements
+	// are a megabyte each and are read once.
 	Text []byte
 	// DB is the database of a Use.
 	DB string
@@ -63,8 +65,10 @@ type Splitter struct {
 	inString  byte
 	mlComment bool
 
-	// line is the current input line without its '\n', pos the next byte to scan.
+	// line is the current input line without its '\n', pos the next byte to scan;
+	// lineBuf holds a line longer than the reader's buffer.
 	line      []byte
+	lineBuf   []byte
 	pos       int
 	needSpace bool
 	// ssComment: inside a version comment on this line, whose end is not a comment's end.
@@ -157,10 +161,17 @@ func (s *Splitter) finish() (Statement, error) {
 
 func (s *Splitter) readLine() error {
 	s.lineOffset = s.nextOffset
-	var line []byte
-	for {
+	// A line that fits the reader's buffer is scanned in place (it is read before the next
+	// read); a longer one is gathered in lineBuf, reused from line to line.
+	line := s.lineBuf[:0]
+	for first := true; ; first = false {
 		chunk, err := s.r.ReadSlice('\n')
+		if first && err == nil {
+			line = chunk
+			break
+		}
 		line = append(line, chunk...)
+		s.lineBuf = line
 		if err == nil {
 			break
 		}
@@ -210,6 +221,20 @@ var special = func() (t [256]bool) {
 	return t
 }()
 
+// stringRun is the length of the run of b that holds neither quote nor a backslash: string
+// bytes that can neither end the string nor escape. IndexByte, not a loop over the bytes, as
+// string values are much of a dump.
+func stringRun(b []byte, quote byte) int {
+	n := bytes.IndexByte(b, quote)
+	if n < 0 {
+		n = len(b)
+	}
+	if e := bytes.IndexByte(b[:n], '\\'); e >= 0 {
+		n = e
+	}
+	return n
+}
+
 // isSpace is my_isspace for the client's single-byte character set.
 func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
@@ -240,13 +265,9 @@ func (s *Splitter) scan() (Statement, bool, error) {
 		c := line[s.pos]
 		if s.inString != 0 && !s.mlComment {
 			// Fast path: copy a run of string bytes that cannot end the string.
-			j := s.pos
-			for j < len(line) && line[j] != s.inString && line[j] != '\\' {
-				j++
-			}
-			if j > s.pos {
-				s.out = append(s.out, line[s.pos:j]...)
-				s.pos = j
+			if n := stringRun(line[s.pos:], s.inString); n > 0 {
+				s.out = append(s.out, line[s.pos:s.pos+n]...)
+				s.pos += n
 				continue
 			}
 		}
@@ -381,7 +402,7 @@ func (s *Splitter) take() (Statement, bool) {
 }
 
 func (s *Splitter) statement(text []byte) Statement {
-	return Statement{Kind: Query, Text: append([]byte(nil), text...), Line: s.stmtLine, Offset: s.stmtOffset}
+	return Statement{Kind: Query, Text: text, Line: s.stmtLine, Offset: s.stmtOffset}
 }
 
 // trimRight removes trailing spaces and control characters (the client's remove_cntrl).
