@@ -197,6 +197,16 @@ func Load(ctx context.Context, db *sql.DB, r io.Reader, o Options) (*Stats, erro
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		c, err := e.open(db)
+		if err != nil && o.Connections <= 0 && i > 0 && tooManyConnections(err) {
+			// The server or the account allows fewer connections than the engine chose:
+			// it loads with those it has rather than fail a restore for want of speed.
+			if o.Log != nil {
+				o.Log.Info("the server refused more connections: loading with fewer", "connections", i, "error", err)
+			}
+			n = i
+			e.stats.Connections = n
+			break
+		}
 		if err != nil {
 			close(e.queue)
 			wg.Wait()
@@ -220,6 +230,14 @@ func Load(ctx context.Context, db *sql.DB, r io.Reader, o Options) (*Stats, erro
 		return &e.stats, runErr
 	}
 	return &e.stats, nil
+}
+
+// tooManyConnections tells whether the server refused a connection for its number:
+// max_connections (ER_CON_COUNT_ERROR), or the account's limits (ER_TOO_MANY_USER_CONNECTIONS,
+// and ER_USER_LIMIT_REACHED, which MariaDB returns for max_user_connections).
+func tooManyConnections(err error) bool {
+	var me *gomysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1040 || me.Number == 1203 || me.Number == 1226)
 }
 
 // open opens a connection with the session settings of a bulk load.

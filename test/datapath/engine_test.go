@@ -173,6 +173,38 @@ func TestEngineDefersKeys(t *testing.T) {
 	}
 }
 
+// TestEngineConnectionLimit: an account allowed fewer connections than the engine would
+// choose loads with those it gets, and the data are whole; a number of connections asked for
+// explicitly that the account cannot have fails, with the server's reason.
+func TestEngineConnectionLimit(t *testing.T) {
+	src, dst := newServer(t), newServer(t)
+	mustExec(t, src, "CREATE DATABASE k; USE k;\n"+keyShapes)
+	dump := dumpDB(t, src, "--databases", "k")
+	// The control connection and one loader; the engine would choose at least 2 loaders.
+	mustExec(t, dst, "ALTER USER '"+DBUser+"'@'%' WITH MAX_USER_CONNECTIONS 2")
+	load := func(o loader.Options) (*loader.Stats, error) {
+		db := openDB(t, dst, "")
+		defer db.Close() // its idle connections count against the limit
+		return loader.Load(context.Background(), db, bytes.NewReader(dump), o)
+	}
+	stats, err := load(loader.Options{DeferIndexes: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Connections != 1 || stats.Tables != len(wantDeferred) {
+		t.Errorf("loaded %d tables over %d connections, want %d over 1", stats.Tables, stats.Connections, len(wantDeferred))
+	}
+	sa, sb := tableChecksums(t, src, "k"), tableChecksums(t, dst, "k")
+	for k, v := range sa {
+		if sb[k] != v && k != "k.virt" {
+			t.Errorf("%s: source %s, restored %s", k, v, sb[k])
+		}
+	}
+	if _, err := load(loader.Options{Connections: 3}); err == nil || !strings.Contains(err.Error(), "max_user_connections") {
+		t.Errorf("3 connections under a limit of 2: %v, want the server's refusal", err)
+	}
+}
+
 // cutReader returns the first n bytes of b, then an error: a dump stream that broke.
 type cutReader struct {
 	r *bytes.Reader
