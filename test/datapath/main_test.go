@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -99,6 +100,19 @@ func localRepo(t *testing.T) (*Repo, string) {
 	r, err := NewRepo(filepath.Join(base, "secret"), []string{"--provider=local", "--bucket=" + dir}, map[string]string{"RESTIC_PASSWORD": resticPassword}, "RESTIC_REPOSITORY="+dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return r, dir
+}
+
+// restic012Repo is a repository in a local directory created by restic 0.12 (a version 1
+// repository, as Stash wrote them).
+func restic012Repo(t *testing.T) (*Repo, string) {
+	t.Helper()
+	r, dir := localRepo(t)
+	init := exec.Command(tools.Restic012, "init", "--no-cache")
+	init.Env = append(os.Environ(), r.Env...)
+	if out, err := init.CombinedOutput(); err != nil {
+		t.Fatalf("restic 0.12 init: %v\n%s", err, out)
 	}
 	return r, dir
 }

@@ -56,17 +56,7 @@ func TestStashMariaDBAddonRepository(t *testing.T) {
 	mustExec(t, src, counterSQL("otherdb"))
 	want := tableChecksums(t, src, "testdb")
 
-	base := t.TempDir()
-	dir := filepath.Join(base, "repo")
-	repo, err := NewRepo(filepath.Join(base, "secret"), []string{"--provider=local", "--bucket=" + dir}, map[string]string{"RESTIC_PASSWORD": resticPassword}, "RESTIC_REPOSITORY="+dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	init := exec.Command(tools.Restic012, "init", "--no-cache")
-	init.Env = append(os.Environ(), repo.Env...)
-	if out, err := init.CombinedOutput(); err != nil {
-		t.Fatalf("restic 0.12 init: %v\n%s", err, out)
-	}
+	repo, dir := restic012Repo(t)
 	snap := stashMariaDBBackup(t, repo, src, "--databases testdb")
 	bump(t, src, "testdb", 1) // the source moves on after the backup
 

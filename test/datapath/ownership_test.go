@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -221,17 +220,7 @@ func TestStashEraRepository(t *testing.T) {
 	src, dst := newServer(t), newServer(t)
 	mustExec(t, src, counterSQL("legacy"))
 	dstTarget := targetDir(t, dst, DBPassword)
-	base := t.TempDir()
-	dir := filepath.Join(base, "repo")
-	repo, err := NewRepo(filepath.Join(base, "secret"), []string{"--provider=local", "--bucket=" + dir}, map[string]string{"RESTIC_PASSWORD": resticPassword}, "RESTIC_REPOSITORY="+dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	init := exec.Command(tools.Restic012, "init", "--no-cache")
-	init.Env = append(os.Environ(), repo.Env...)
-	if out, err := init.CombinedOutput(); err != nil {
-		t.Fatalf("restic 0.12 init: %v\n%s", err, out)
-	}
+	repo, _ := restic012Repo(t)
 	first := stashBackup(t, repo, src)
 	wantFirst := tableChecksums(t, src, "legacy")
 	bump(t, src, "legacy", 1)

@@ -3,9 +3,6 @@ package datapath
 import (
 	"fmt"
 	"hash/crc32"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -143,17 +140,7 @@ func TestRoundTripCorpus(t *testing.T) {
 	// Stash's own pipe cannot: the client stops at the LOCK TABLES of the table whose default
 	// is NEXTVAL of a sequence, which the engine does not take for an InnoDB table.
 	t.Run("restic 0.12 repository", func(t *testing.T) {
-		base := t.TempDir()
-		dir := filepath.Join(base, "repo")
-		old, err := NewRepo(filepath.Join(base, "secret"), []string{"--provider=local", "--bucket=" + dir}, map[string]string{"RESTIC_PASSWORD": resticPassword}, "RESTIC_REPOSITORY="+dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		init := exec.Command(tools.Restic012, "init", "--no-cache")
-		init.Env = append(os.Environ(), old.Env...)
-		if out, err := init.CombinedOutput(); err != nil {
-			t.Fatalf("restic 0.12 init: %v\n%s", err, out)
-		}
+		old, _ := restic012Repo(t)
 		stashMariaDBBackup(t, old, src, "--all-databases --routines --events")
 		edst, pdst := newServer(t), newServer(t)
 		mustSucceed(t, restore(t, old, targetDir(t, edst, DBPassword)))
