@@ -148,6 +148,14 @@ func (s *session) backup(ctx context.Context, o *BackupOptions, res *result.Resu
 	pp.report(result.Progress{PercentDone: 100, BytesDone: int64(sum.TotalBytesProcessed), TotalBytes: int64(sum.TotalBytesProcessed)}, true)
 	res.Snapshots = []result.Snapshot{snapshotResult(sum, o)}
 	s.log.Info("snapshot created", "snapshot", res.Snapshots[0].Name, "size", res.Snapshots[0].TotalSize, "uploaded", res.Snapshots[0].Uploaded)
+	switch st, err := ReadDumpStatus(statusFile); {
+	case err != nil:
+		s.log.Info("the dump's status cannot be read", "error", err)
+	case st != nil && st.NotCounted != "":
+		s.log.Info("the dump holds no record of its rows, a verification can only check that it restores", "reason", st.NotCounted)
+	case st != nil:
+		s.log.Info("the dump's rows were counted and recorded at its end", "tables", st.Tables, "rows", st.Rows)
+	}
 	unlocked()
 
 	// The snapshot exists now; what follows maintains the repository. A failure there fails

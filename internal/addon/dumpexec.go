@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
 
+	"github.com/hoard-operator/hoard/internal/dumpfacts"
 	"github.com/hoard-operator/hoard/internal/mysql"
 	"github.com/hoard-operator/hoard/internal/pipe"
 )
@@ -31,6 +33,25 @@ type DumpStatus struct {
 	Stderr   []string `json:"stderr,omitempty"`
 	// StartError is set when mysqldump could not be started at all.
 	StartError string `json:"startError,omitempty"`
+	// Tables and Rows are what the dump's record holds (package dumpfacts), when it has one;
+	// NotCounted says why it has none.
+	Tables     int    `json:"tables,omitempty"`
+	Rows       int64  `json:"rows,omitempty"`
+	NotCounted string `json:"notCounted,omitempty"`
+}
+
+// countFacts notes the dump's record in the status.
+func (s *DumpStatus) countFacts(f *dumpfacts.Facts, reason error) {
+	if f == nil {
+		if reason != nil {
+			s.NotCounted = reason.Error()
+		}
+		return
+	}
+	s.Tables = len(f.Tables)
+	for _, t := range f.Tables {
+		s.Rows += t.Rows
+	}
 }
 
 // Failed reports whether mysqldump ended without completing the dump.
@@ -75,8 +96,9 @@ func DumpExecCommand(self, statusFile string, dump []string) []string {
 	return append([]string{self, "dump-exec", "--status-file", statusFile, "--"}, dump...)
 }
 
-// RunDumpExec runs argv with this process's stdout handed over as is (no copy), keeps the tail
-// of its stderr (also passed to stderr), writes the status file and returns the exit code to
+// RunDumpExec runs argv, copies its stdout to this process's stdout while counting the rows
+// of each table, ends a complete dump with that record (package dumpfacts), keeps the tail of
+// its stderr (also passed to stderr), writes the status file and returns the exit code to
 // exit with. The child gets a clean environment: restic's, which holds the repository
 // password, is not passed on.
 func RunDumpExec(statusFile string, argv []string, stderr io.Writer) int {
@@ -90,22 +112,57 @@ func RunDumpExec(statusFile string, argv []string, stderr io.Writer) int {
 	// restic reads our stdout: enlarge that pipe before mysqldump inherits it. Best effort, as
 	// a small pipe is only slower (and stdout is not a pipe when run by hand).
 	_ = pipe.Grow(os.Stdout)
+	// A reader gone away is an error to report (EPIPE), not a signal that kills this process
+	// before it writes the status file. Notify, unlike Ignore, is not inherited by mysqldump.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	if err := writeJSONFile(statusFile, &DumpStatus{Running: true}); err != nil {
 		fmt.Fprintf(stderr, "dump-exec: %v\n", err)
 		return 1
 	}
 	tail := mysql.NewTail(4096)
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdout = os.Stdout
 	cmd.Stderr = io.MultiWriter(tail, stderr)
 	cmd.Env = mysql.CleanEnv(os.Environ())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	err := cmd.Run()
+	r, w, err := pipe.New()
+	if err != nil {
+		fmt.Fprintf(stderr, "dump-exec: %v\n", err)
+		return 1
+	}
+	cmd.Stdout = w
+	err = cmd.Start()
+	w.Close()
+	var facts *dumpfacts.Facts
+	var countErr, copyErr error
+	if err == nil {
+		// The dump passes through this process, which counts each table's rows on the way
+		// (design 0035); a reader that went away stops mysqldump with a broken pipe.
+		facts, countErr, copyErr = dumpfacts.Copy(os.Stdout, r)
+		r.Close()
+		err = cmd.Wait()
+	} else {
+		r.Close()
+	}
 	st := &DumpStatus{Stderr: tail.Lines()}
 	code := 0
 	var ee *exec.ExitError
 	switch {
+	case err == nil && copyErr != nil:
+		// mysqldump ended well, but restic did not read all of it.
+		st.ExitCode, code = 1, 1
+		st.Stderr = append(st.Stderr, copyErr.Error())
 	case err == nil:
+		st.countFacts(facts, countErr)
+		if facts != nil {
+			line, lerr := facts.Line()
+			if lerr == nil {
+				_, lerr = os.Stdout.Write(line)
+			}
+			if lerr != nil {
+				st.ExitCode, code = 1, 1
+				st.Stderr = append(st.Stderr, "failed to write the dump's facts: "+lerr.Error())
+			}
+		}
 	case errors.As(err, &ee):
 		code = ee.ExitCode()
 		st.ExitCode = code

@@ -19,6 +19,7 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 
+	"github.com/hoard-operator/hoard/internal/dumpfacts"
 	"github.com/hoard-operator/hoard/internal/loader"
 	"github.com/hoard-operator/hoard/internal/mysql"
 	"github.com/hoard-operator/hoard/internal/pipe"
@@ -75,11 +76,16 @@ type dumpReader struct {
 	progress *streamProgress
 	n        int64
 	result   func() error
+	// facts, when verifying, looks for the dump's record of its rows.
+	facts *dumpfacts.Finder
 }
 
 func (d *dumpReader) Read(p []byte) (int, error) {
 	n, err := d.r.Read(p)
 	d.n += int64(n)
+	if d.facts != nil {
+		_, _ = d.facts.Write(p[:n])
+	}
 	done := d.n
 	if total := d.progress.total.Load(); total > 0 {
 		done = min(done, total)
@@ -132,7 +138,7 @@ func connectionsArg(n int) string {
 }
 
 // loadWithEngine streams the snapshot's file into the restore engine.
-func (s *session) loadWithEngine(ctx context.Context, o *RestoreOptions, snap *restic.Snapshot, file string, progress *streamProgress) error {
+func (s *session) loadWithEngine(ctx context.Context, o *RestoreOptions, snap *restic.Snapshot, file string, progress *streamProgress, facts *dumpfacts.Finder) error {
 	db, err := engineDB(s.target, s.stderr)
 	if err != nil {
 		return err
@@ -160,7 +166,7 @@ func (s *session) loadWithEngine(ctx context.Context, o *RestoreOptions, snap *r
 		return dumpErr
 	}
 	s.log.Info("loading with the restore engine", "connections", connectionsArg(o.Connections), "deferIndexes", !o.NoDeferIndexes, "skipBinlog", o.SkipBinlog, "keepAccounts", o.KeepAccounts)
-	stats, loadErr := loader.Load(ctx, db, &dumpReader{r: r, progress: progress, result: dumpResult}, loader.Options{
+	stats, loadErr := loader.Load(ctx, db, &dumpReader{r: r, progress: progress, result: dumpResult, facts: facts}, loader.Options{
 		Connections: o.Connections, DeferIndexes: !o.NoDeferIndexes, SkipBinlog: o.SkipBinlog, KeepAccounts: o.KeepAccounts, Log: s.log,
 		Progress: func(p loader.Progress) { progress.tables.Store(tablesProgress(p)) },
 	})

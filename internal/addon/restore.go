@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hoard-operator/hoard/internal/dumpfacts"
 	"github.com/hoard-operator/hoard/internal/loader"
 	"github.com/hoard-operator/hoard/internal/mysql"
 	"github.com/hoard-operator/hoard/internal/restic"
@@ -42,6 +43,9 @@ type RestoreOptions struct {
 	// KeepAccounts: the engine leaves the target's mysql schema, and so its accounts, as they
 	// are (loader.Options.KeepAccounts). It needs the engine.
 	KeepAccounts bool
+	// Verify compares the restored tables with the record the dump carries of its rows
+	// (package dumpfacts), for a restore into an empty scratch server. It needs the engine.
+	Verify bool
 }
 
 // Restore streams a snapshot's dump into mysql. It always returns a Result.
@@ -57,6 +61,9 @@ func Restore(ctx context.Context, o *RestoreOptions) *result.Result {
 	}
 	if err == nil && o.KeepAccounts && (o.Mode == ModePipe || strings.TrimSpace(o.MySQLArgs) != "") {
 		err = fmt.Errorf("keepAccounts needs the restore engine, which skips the dump's accounts; restoreMode %s and the mysql arguments (args) load everything the dump holds", ModePipe)
+	}
+	if err == nil && o.Verify && (o.Mode == ModePipe || strings.TrimSpace(o.MySQLArgs) != "") {
+		err = fmt.Errorf("verify needs the restore engine; restoreMode %s and the mysql arguments (args) load through the mysql client", ModePipe)
 	}
 	if err == nil {
 		err = s.open()
@@ -100,6 +107,10 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 		file = snap.Paths[0]
 	}
 	target, _ := snaptag.Of(snap.Tags)
+	var facts *dumpfacts.Finder
+	if o.Verify {
+		facts = dumpfacts.NewFinder()
+	}
 	progress := &streamProgress{pp: newProgressPrinter(s.o.Stdout, time.Second)}
 	if snap.Summary != nil {
 		progress.total.Store(int64(snap.Summary.TotalBytesProcessed))
@@ -113,17 +124,27 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 		}
 		err = s.loadWithPipe(ctx, userArgs, snap, file, progress)
 	} else {
-		err = s.loadWithEngine(ctx, o, snap, file, progress)
+		err = s.loadWithEngine(ctx, o, snap, file, progress, facts)
 	}
 	if err != nil {
 		var le *loader.Error
 		if errors.As(err, &le) {
 			res.Load = loadFailure(le)
+			if o.Verify {
+				// A statement of the dump failed: the snapshot does not restore. (A
+				// server or storage gone away says nothing of the snapshot.)
+				res.Verification = &result.Verification{Snapshot: restic.ShortID(snap.ID)}
+			}
 		}
 		return err
 	}
 	if err := accounts.check(ctx); err != nil {
 		return err
+	}
+	if o.Verify {
+		if res.Verification, err = s.verify(ctx, restic.ShortID(snap.ID), facts); err != nil {
+			return err
+		}
 	}
 	// restic wrote the whole file and mysql executed all of it.
 	if total := progress.total.Load(); total > 0 {

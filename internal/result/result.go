@@ -83,6 +83,8 @@ type Result struct {
 
 	// Load says where a restore engine's failed load stopped.
 	Load *LoadFailure `json:"load,omitempty"`
+	// Verification is what a verifying restore compared with the backup's record.
+	Verification *Verification `json:"verification,omitempty"`
 
 	// Repository is the state of the restic repository after the backup, when it could be read.
 	Repository *Repository `json:"repository,omitempty"`
@@ -114,6 +116,25 @@ type LoadFailure struct {
 	TablesCompleted int      `json:"tablesCompleted"`
 	Completed       []string `json:"completed,omitempty"`
 	PartlyLoaded    []string `json:"partlyLoaded,omitempty"`
+}
+
+// Verification is a restored database compared with the record its dump carries of itself
+// (package dumpfacts): the rows of each table when the backup was taken.
+type Verification struct {
+	// Snapshot is the short id of the snapshot verified.
+	Snapshot string `json:"snapshot"`
+	// Tables are the tables the record holds; Compared those compared (the mysql schema is
+	// not: the server maintains it), and Rows their rows.
+	Tables   int   `json:"tables"`
+	Rows     int64 `json:"rows"`
+	Compared int   `json:"compared"`
+	// Mismatches describe the tables that differ (MaxLoadTables at most), MismatchCount
+	// counts them all.
+	Mismatches    []string `json:"mismatches,omitempty"`
+	MismatchCount int      `json:"mismatchCount,omitempty"`
+	// NoRecord: the dump carries no record (upstream Stash's, or an older Hoard's), so only
+	// that it restores was checked.
+	NoRecord bool `json:"noRecord,omitempty"`
 }
 
 // MaxLoadTables bounds the table names of a LoadFailure list: table names are long, and a
@@ -249,6 +270,15 @@ func (r *Result) Scrub(s *scrub.Scrubber) {
 	for i := range r.FailedActions {
 		r.FailedActions[i].Error = s.String(r.FailedActions[i].Error)
 	}
+	if r.Verification != nil {
+		// A copy: Marshal scrubs a shallow copy of the result.
+		v := *r.Verification
+		v.Mismatches = make([]string, len(r.Verification.Mismatches))
+		for i, m := range r.Verification.Mismatches {
+			v.Mismatches[i] = s.String(m)
+		}
+		r.Verification = &v
+	}
 }
 
 // Marshal encodes r compactly, its messages passed through the rules of package scrub that
@@ -279,6 +309,13 @@ func Marshal(r *Result) ([]byte, error) {
 		l := *c.Load
 		l.Completed, l.PartlyLoaded = nil, nil
 		c.Load = &l
+		if b, err = json.Marshal(&c); err != nil {
+			return nil, fmt.Errorf("failed to encode result: %w", err)
+		}
+	}
+	if c.Verification != nil && len(c.Verification.Mismatches) > 0 && len(b) > MaxTerminationMessageBytes {
+		// The error names the tables too.
+		c.Verification.Mismatches = nil
 		if b, err = json.Marshal(&c); err != nil {
 			return nil, fmt.Errorf("failed to encode result: %w", err)
 		}

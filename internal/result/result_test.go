@@ -105,3 +105,42 @@ func TestMarshalLoadFailure(t *testing.T) {
 		t.Errorf("small load failure: %s, %v", b, err)
 	}
 }
+
+// TestMarshalVerification: a failed verification's tables go before its error is cut (the
+// error names them too), its counts stay, and its messages are scrubbed without changing the
+// caller's result.
+func TestMarshalVerification(t *testing.T) {
+	name := func(i int) string {
+		return fmt.Sprintf("`%s`.`%s%d`: 1 rows restored, 2 in the backup", strings.Repeat("d", 64), strings.Repeat("t", 60), i)
+	}
+	v := &Verification{Snapshot: "abcd1234", Tables: 40, Compared: 30, Rows: 9000, MismatchCount: 12}
+	for i := range MaxLoadTables {
+		v.Mismatches = append(v.Mismatches, name(i))
+	}
+	r := &Result{Kind: KindRestore, Phase: PhaseFailed, Error: "verification failed: " + strings.Join(v.Mismatches, "; ") + strings.Repeat(" ", 1000), Verification: v}
+	b, err := Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > MaxTerminationMessageBytes || got.Error != r.Error || got.Verification == nil || got.Verification.Mismatches != nil ||
+		got.Verification.MismatchCount != 12 || got.Verification.Compared != 30 || got.Verification.Snapshot != "abcd1234" {
+		t.Fatalf("%d bytes: %+v, verification %+v", len(b), got, got.Verification)
+	}
+	if len(r.Verification.Mismatches) != MaxLoadTables {
+		t.Errorf("Marshal changed the caller's verification: %+v", r.Verification)
+	}
+
+	secret := &Result{Kind: KindRestore, Phase: PhaseFailed, Error: "x", Verification: &Verification{
+		Mismatches: []string{"`a`.`b`: not restored (Access denied for user 'root'@'10.0.0.1' (using password: YES) mysql://root:hunter2@db)"}}}
+	b, err = Marshal(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "hunter2") {
+		t.Errorf("a password in a mismatch was not scrubbed: %s", b)
+	}
+}

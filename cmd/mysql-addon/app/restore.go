@@ -39,6 +39,7 @@ func newRestoreCommand(stdout, stderr io.Writer) *cobra.Command {
 	fs.IntVar(&o.Connections, "connections", 0, "loading connections of the restore engine (0: one per CPU)")
 	fs.BoolVar(&o.SkipBinlog, "skip-binlog", false, "the restore engine's sessions do not write the binary log (sql_log_bin=0): replicas do not get the restored data; needs the privilege to set it")
 	fs.BoolVar(&o.KeepAccounts, "keep-accounts", false, "the restore engine leaves the server's mysql schema, and so its accounts, as they are: the dump's mysql schema and its account statements (CREATE USER, GRANT…) are skipped")
+	fs.BoolVar(&o.Verify, "verify", false, "after the restore engine's load, compare every table's rows with the record the dump carries of them (written at backup time); for a restore into an empty scratch server")
 	fs.BoolVar(&o.NoDeferIndexes, "no-defer-indexes", false, "the restore engine creates secondary indexes with their tables, not after the rows")
 	fs.StringVar(&o.SourceTarget, "source-target", "", "restore \"latest\" of this target, <Kind>/<name> or <namespace>/<Kind>/<name> (the Task param sourceTarget)")
 	return cmd

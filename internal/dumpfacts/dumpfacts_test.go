@@ -1,0 +1,124 @@
+package dumpfacts
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// A dump as MariaDB's mysqldump writes it: a view's placeholder table, an empty table, rows
+// over two INSERTs, a string holding what looks like the record, two databases.
+const dump = `-- MariaDB dump 10.19
+/*!40101 SET NAMES utf8mb4 */;
+CREATE DATABASE /*!32312 IF NOT EXISTS*/ ` + "`shop`" + `;
+USE ` + "`shop`" + `;
+DROP TABLE IF EXISTS ` + "`orders`" + `;
+CREATE TABLE ` + "`orders`" + ` (
+  ` + "`id`" + ` int(11) NOT NULL,
+  ` + "`note`" + ` text,
+  PRIMARY KEY (` + "`id`" + `)
+) ENGINE=InnoDB;
+LOCK TABLES ` + "`orders`" + ` WRITE;
+INSERT INTO ` + "`orders`" + ` VALUES (1,'a'),(2,'(b),(c)'),(3,'x\n-- hoard-dump-facts: {}');
+INSERT INTO ` + "`orders`" + ` VALUES (4,NULL);
+UNLOCK TABLES;
+DROP TABLE IF EXISTS ` + "`empty`" + `;
+CREATE TABLE ` + "`empty`" + ` (` + "`id`" + ` int) ENGINE=InnoDB;
+DROP TABLE IF EXISTS ` + "`v`" + `;
+CREATE TABLE ` + "`v`" + ` (` + "`id`" + ` int) ENGINE=MyISAM;
+DROP TABLE IF EXISTS ` + "`v`" + `;
+/*!50001 CREATE VIEW ` + "`v`" + ` AS SELECT 1 AS ` + "`id`" + ` */;
+USE ` + "`other`" + `;
+CREATE TABLE ` + "`t`" + ` (` + "`id`" + ` int) ENGINE=InnoDB;
+INSERT INTO ` + "`t`" + ` VALUES (1);
+-- Dump completed
+`
+
+func TestCopyCountsAndFinderFinds(t *testing.T) {
+	var out bytes.Buffer
+	facts, reason, err := Copy(&out, strings.NewReader(dump))
+	if err != nil || reason != nil {
+		t.Fatalf("Copy: %v, %v", reason, err)
+	}
+	if out.String() != dump {
+		t.Fatalf("the copy differs from the dump:\n%s", out.String())
+	}
+	want := []Table{{"shop", "orders", 4}, {"shop", "empty", 0}, {"other", "t", 1}}
+	if !reflect.DeepEqual(facts.Tables, want) || facts.Bytes != int64(len(dump)) || !facts.Exact() {
+		t.Fatalf("facts = %+v, want tables %+v and %d bytes", facts, want, len(dump))
+	}
+	line, err := facts.Line()
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := out.String() + string(line)
+	// Any split of the stream into writes finds the record.
+	for _, size := range []int{1, 2, 7, len(Prefix) - 1, 4096} {
+		f := NewFinder()
+		for s := whole; len(s) > 0; {
+			n := min(size, len(s))
+			_, _ = f.Write([]byte(s[:n]))
+			s = s[n:]
+		}
+		got, err := f.Facts()
+		if err != nil || !reflect.DeepEqual(got, facts) {
+			t.Errorf("writes of %d bytes: found %+v, %v; want %+v", size, got, err, facts)
+		}
+	}
+}
+
+func TestFinderWithoutRecord(t *testing.T) {
+	f := NewFinder()
+	_, _ = f.Write([]byte(dump))
+	if got, err := f.Facts(); got != nil || err != nil {
+		t.Fatalf("a dump without a record: %+v, %v", got, err)
+	}
+	// A record cut by the end of the stream is none either.
+	f = NewFinder()
+	_, _ = f.Write([]byte(dump + Prefix + `{"v":1,"tables":[`))
+	if got, err := f.Facts(); got != nil || err != nil {
+		t.Fatalf("a cut record: %+v, %v", got, err)
+	}
+}
+
+func TestUncountedInsert(t *testing.T) {
+	d := "USE `a`;\nCREATE TABLE `t` (`id` int);\nINSERT INTO `t` SELECT 1;\nINSERT INTO `t` VALUES (2);\n"
+	facts, _, err := Copy(&bytes.Buffer{}, strings.NewReader(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if facts.Exact() || facts.Uncounted != 1 || facts.Tables[0].Rows != 1 {
+		t.Fatalf("facts = %+v, want one uncounted INSERT and 1 counted row", facts)
+	}
+}
+
+func TestCopyOfWhatIsNoDump(t *testing.T) {
+	in := "SELECT 1;\n\x00binary\n"
+	var out bytes.Buffer
+	facts, reason, err := Copy(&out, strings.NewReader(in))
+	if err != nil || facts != nil || reason == nil {
+		t.Fatalf("Copy = %+v, %v, %v; want no facts and a reason", facts, reason, err)
+	}
+	if out.String() != in {
+		t.Fatalf("copy = %q, want %q", out.String(), in)
+	}
+}
+
+type failingWriter struct{ n int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.n <= 0 {
+		return 0, errors.New("broken pipe")
+	}
+	w.n--
+	return len(p), nil
+}
+
+func TestCopyWriteError(t *testing.T) {
+	_, _, err := Copy(&failingWriter{}, strings.NewReader(dump))
+	if err == nil || !strings.Contains(err.Error(), "broken pipe") {
+		t.Fatalf("err = %v, want the write's error", err)
+	}
+}
