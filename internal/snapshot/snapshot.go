@@ -215,3 +215,19 @@ func RequestSync(ctx context.Context, c client.Client, repo *stashv1alpha1.Repos
 	}
 	return nil
 }
+
+// RecordVerification sets the outcome of a verifying restore on the Snapshot of shortID in
+// repo. A snapshot without an object (not synced yet, or forgotten since) is skipped: a
+// sync creates the object later, without the outcome.
+func RecordVerification(ctx context.Context, c client.Client, repo *stashv1alpha1.Repository, shortID string, v *repov1alpha1.SnapshotVerification) error {
+	obj := &repov1alpha1.Snapshot{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: repo.Namespace, Name: Name(repo.Name, shortID)}, obj); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	base := obj.DeepCopy()
+	obj.Status.Verification = v
+	if err := c.Patch(ctx, obj, client.MergeFrom(base)); err != nil {
+		return client.IgnoreNotFound(fmt.Errorf("failed to record the verification of Snapshot %s/%s: %w", obj.Namespace, obj.Name, err))
+	}
+	return nil
+}

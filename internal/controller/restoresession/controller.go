@@ -49,6 +49,8 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
+// A verifying restore (param verify) records its verdict on the Snapshot it restored.
+// +kubebuilder:rbac:groups=repositories.stash.appscode.com,resources=snapshots,verbs=get;patch
 
 // SetupWithManager registers the reconciler.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
@@ -235,6 +237,10 @@ func (r *Reconciler) record(ctx context.Context, rs *v1beta1.RestoreSession, ok 
 	meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{Type: v1beta1.ConditionRestoreCompleted, Status: status, Reason: reason, Message: msg})
 	if err := r.run.WriteStatus(ctx, orig, rs); err != nil {
 		return err
+	}
+	if err := r.recordVerification(ctx, rs, ok, msg, res); err != nil {
+		// The session's outcome stands; the Snapshot keeps its previous verdict.
+		log.FromContext(ctx).Error(err, "verification not recorded")
 	}
 	if ok {
 		event.RestoreSessionSucceeded.Emit(r.Recorder, rs, rs.Status.SessionDuration, msg)
