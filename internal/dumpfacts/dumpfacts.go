@@ -62,38 +62,83 @@ func (f *Facts) Line() ([]byte, error) {
 	return append(append([]byte("\n"+Prefix), b...), '\n'), nil
 }
 
-// Copy copies a dump from r to w and counts the rows of its tables on the way. Counting
-// never stops the copy: a dump the counter cannot read (not mysqldump's) is still copied
-// whole, and Copy returns nil facts with the reason. An error reading r or writing w is
-// returned as err.
+// Copy copies a dump from r to w and counts the rows of its tables on the way. The counting
+// runs beside the copy, a few buffers behind, so that the copy never waits for it while a
+// CPU is free. Counting never stops the copy: a dump the counter cannot read (not
+// mysqldump's) is still copied whole, and Copy returns nil facts with the reason. An error
+// reading r or writing w is returned as err.
 func Copy(w io.Writer, r io.Reader) (facts *Facts, reason error, err error) {
-	cw := &countingWriter{w: w}
-	tr := &teeReader{r: r, w: cw}
-	c := counter{tables: map[[2]string]int{}}
-	sp := sqldump.NewSplitter(tr)
-	for {
-		st, serr := sp.Next()
-		if serr == io.EOF {
-			break
-		}
-		if serr != nil {
-			if tr.err != nil {
-				return nil, nil, tr.err
-			}
-			// Not a dump the counter understands: copy the rest as it is.
-			if _, err := io.Copy(cw, r); err != nil {
-				return nil, nil, fmt.Errorf("failed to copy the dump: %w", err)
-			}
-			return nil, fmt.Errorf("the dump's rows were not counted: %w", serr), nil
-		}
-		c.add(st)
+	const buffers, bufferSize = 8, 256 << 10
+	free := make(chan []byte, buffers)
+	for range buffers {
+		free <- make([]byte, bufferSize)
 	}
-	if tr.err != nil {
-		return nil, nil, tr.err
+	filled := make(chan []byte, buffers)
+	counted := make(chan error, 1)
+	var c counter
+	go func() {
+		counted <- c.count(&chanReader{filled: filled, free: free})
+		// A dump the counter stopped reading is still copied: return what it is given.
+		for b := range filled {
+			free <- b[:cap(b)]
+		}
+	}()
+	var n int64
+	for err == nil {
+		b := <-free
+		k, rerr := r.Read(b)
+		if k > 0 {
+			if _, werr := w.Write(b[:k]); werr != nil {
+				err = fmt.Errorf("failed to write the dump: %w", werr)
+				free <- b
+				break
+			}
+			n += int64(k)
+			filled <- b[:k]
+		} else {
+			free <- b
+		}
+		switch {
+		case errors.Is(rerr, io.EOF):
+			close(filled)
+			if reason = <-counted; reason != nil {
+				return nil, fmt.Errorf("the dump's rows were not counted: %w", reason), nil
+			}
+			f := c.facts()
+			f.Bytes = n
+			return f, nil, nil
+		case rerr != nil:
+			err = fmt.Errorf("failed to read the dump: %w", rerr)
+		}
 	}
-	f := c.facts()
-	f.Bytes = cw.n
-	return f, nil, nil
+	close(filled)
+	<-counted
+	return nil, nil, err
+}
+
+// chanReader reads the buffers of Copy, and hands each back once read.
+type chanReader struct {
+	filled <-chan []byte
+	free   chan<- []byte
+	cur    []byte
+	rest   []byte
+}
+
+func (c *chanReader) Read(p []byte) (int, error) {
+	for len(c.rest) == 0 {
+		if c.cur != nil {
+			c.free <- c.cur[:cap(c.cur)]
+			c.cur = nil
+		}
+		b, ok := <-c.filled
+		if !ok {
+			return 0, io.EOF
+		}
+		c.cur, c.rest = b, b
+	}
+	n := copy(p, c.rest)
+	c.rest = c.rest[n:]
+	return n, nil
 }
 
 // counter follows the dump's statements.
@@ -104,33 +149,56 @@ type counter struct {
 	uncounted int
 }
 
+// count reads the dump's statements to the end.
+func (c *counter) count(r io.Reader) error {
+	c.tables = map[[2]string]int{}
+	sp := sqldump.NewSplitter(r)
+	for {
+		st, err := sp.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c.add(st)
+	}
+}
+
 func (c *counter) add(st sqldump.Statement) {
 	if st.Kind == sqldump.Use {
 		c.db = st.DB
 		return
 	}
-	cl := sqldump.Classify(st.Text)
-	db := cl.DB
-	if db == "" {
-		db = c.db
+	if isInsert(st.Text) {
+		db, table, rows, ok := sqldump.CountInsert(st.Text)
+		if !ok {
+			c.uncounted++
+			return
+		}
+		c.table(c.key(db, table)).Rows += rows
+		return
 	}
-	key := [2]string{db, cl.Table}
+	cl := sqldump.Classify(st.Text)
 	switch cl.Role {
 	case sqldump.DropTable:
 		// A table dropped again (a view's placeholder) is not one of the dump's tables.
+		key := c.key(cl.DB, cl.Table)
 		if i, ok := c.tables[key]; ok {
 			c.list[i].Rows = -1
 			delete(c.tables, key)
 		}
 	case sqldump.CreateTable:
-		c.table(key).Rows = 0
-	case sqldump.Insert:
-		c.table(key).Rows += cl.Rows
-	default:
-		if isInsert(st.Text) {
-			c.uncounted++
-		}
+		c.table(c.key(cl.DB, cl.Table)).Rows = 0
 	}
+}
+
+// key is a table's database (the current one when the statement names none) and name.
+func (c *counter) key(db, table string) [2]string {
+	if db == "" {
+		db = c.db
+	}
+	return [2]string{db, table}
 }
 
 func (c *counter) table(key [2]string) *Table {
@@ -162,40 +230,6 @@ func isInsert(text []byte) bool {
 		}
 	}
 	return false
-}
-
-// teeReader writes what it reads to w. A write error ends the reading and is kept, so that
-// it is told apart from a dump the splitter does not understand.
-type teeReader struct {
-	r   io.Reader
-	w   io.Writer
-	err error
-}
-
-func (t *teeReader) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	if n > 0 {
-		if _, werr := t.w.Write(p[:n]); werr != nil {
-			t.err = fmt.Errorf("failed to write the dump: %w", werr)
-			return n, t.err
-		}
-	}
-	if err != nil && !errors.Is(err, io.EOF) {
-		t.err = fmt.Errorf("failed to read the dump: %w", err)
-		return n, t.err
-	}
-	return n, err
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // Finder finds the record in a dump written to it (a tee of the restore's stream). The last

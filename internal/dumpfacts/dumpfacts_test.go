@@ -3,6 +3,7 @@ package dumpfacts
 import (
 	"bytes"
 	"errors"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -120,5 +121,29 @@ func TestCopyWriteError(t *testing.T) {
 	_, _, err := Copy(&failingWriter{}, strings.NewReader(dump))
 	if err == nil || !strings.Contains(err.Error(), "broken pipe") {
 		t.Fatalf("err = %v, want the write's error", err)
+	}
+}
+
+func BenchmarkCopy(b *testing.B) {
+	var d strings.Builder
+	d.WriteString("USE `b`;\nCREATE TABLE `t` (`id` int) ENGINE=InnoDB;\n")
+	for i := range 20000 {
+		if i%1000 == 0 {
+			d.WriteString("INSERT INTO `t` VALUES ")
+		}
+		d.WriteString("(1,'" + strings.Repeat("lorem ipsum ", 30) + "',0x" + strings.Repeat("0123456789ABCDEF", 37) + ")")
+		if i%1000 == 999 {
+			d.WriteString(";\n")
+		} else {
+			d.WriteString(",")
+		}
+	}
+	dump := d.String()
+	b.SetBytes(int64(len(dump)))
+	b.ResetTimer()
+	for range b.N {
+		if _, _, err := Copy(io.Discard, strings.NewReader(dump)); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

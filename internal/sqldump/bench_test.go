@@ -47,3 +47,40 @@ func BenchmarkSplitClassify(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkSplit(b *testing.B) {
+	dump := benchDump(20000)
+	b.SetBytes(int64(len(dump)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sp := NewSplitter(bytes.NewReader(dump))
+		for {
+			_, err := sp.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func BenchmarkSplitCountInsert(b *testing.B) {
+	dump := benchDump(20000)
+	b.SetBytes(int64(len(dump)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sp := NewSplitter(bytes.NewReader(dump))
+		for {
+			st, err := sp.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			CountInsert(st.Text)
+		}
+	}
+}

@@ -160,3 +160,34 @@ func TestDeferKeys(t *testing.T) {
 		t.Errorf("AlterTable: %s", got)
 	}
 }
+
+// TestCountInsert: the rows of what Classify counts, and of rows that are not all literals;
+// nothing for other statements.
+func TestCountInsert(t *testing.T) {
+	for _, c := range []struct {
+		in        string
+		db, table string
+		rows      int64
+		ok        bool
+	}{
+		{"INSERT INTO `t` VALUES (1,'a;b',_binary 'x',NULL,-1.5e3,0x0A),(2,X'00',b'1',DEFAULT,'',TRUE)", "", "t", 2, true},
+		{"INSERT INTO `d`.`t` VALUES (1,'(a),(b)',0x28),\n(2,'x\\')'),\n(3,'y'')(')", "d", "t", 3, true},
+		{`INSERT INTO t VALUES (1,"a""),(b\"),(c")`, "", "t", 1, true},
+		{"REPLACE INTO `t` (`a`, `b`) VALUES (1,2)", "", "t", 1, true},
+		{"INSERT IGNORE INTO `t` VALUES (NEXTVAL(`s`)),(NEXTVAL(`s)`))", "", "t", 2, true},
+		{"INSERT INTO `t` SELECT * FROM u", "", "", 0, false},
+		{"INSERT INTO `t` VALUES (1) ON DUPLICATE KEY UPDATE a=VALUES(a)", "", "", 0, false},
+		{"INSERT INTO `t` VALUES (1,'unterminated)", "", "", 0, false},
+		{"INSERT INTO `t` VALUES (1,(2)", "", "", 0, false},
+		{"INSERT INTO `t` VALUES (1 /* (2) */)", "", "", 0, false},
+		{"CREATE TABLE t (a int)", "", "", 0, false},
+	} {
+		db, table, rows, ok := CountInsert([]byte(c.in))
+		if db != c.db || table != c.table || rows != c.rows || ok != c.ok {
+			t.Errorf("%q: got %q %q %d %v, want %q %q %d %v", c.in, db, table, rows, ok, c.db, c.table, c.rows, c.ok)
+		}
+		if cl := Classify([]byte(c.in)); ok && cl.Role == Insert && (cl.Rows != rows || cl.Table != table) {
+			t.Errorf("%q: Classify counts %+v, CountInsert %d %v", c.in, cl, rows, ok)
+		}
+	}
+}

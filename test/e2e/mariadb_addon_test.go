@@ -133,6 +133,29 @@ spec:
   rules:
   - snapshots: [latest]
 `)
+
+	k.logf("a verifying restore (param verify) into restored-mariadb without testdb: the Snapshot is Passed")
+	k.sql("restored-mariadb", "DROP DATABASE testdb;")
+	restore("verify", `apiVersion: stash.appscode.com/v1beta1
+kind: RestoreSession
+metadata:
+  name: verify
+spec:
+  repository:
+    name: rest-repo
+  task:
+    name: mariadb-restore-10.5.8
+    params:
+    - {name: verify, value: "true"}
+  target:
+    ref: {apiVersion: appcatalog.appscode.com/v1alpha1, kind: AppBinding, name: restored-mariadb}
+  rules:
+  - snapshots: [`+snap+`]
+`)
+	eventually(t, "Snapshot rest-repo-"+snap+" verified", time.Minute, 2*time.Second, func() (bool, string) {
+		v, _ := k.try("get", "snapshot", "rest-repo-"+snap, "-o", `jsonpath={.status.verification.phase} {.status.verification.session}: {.status.verification.message}`)
+		return strings.HasPrefix(v, "Passed "+k.ns+"/verify: ") && strings.HasSuffix(v, "restored with the rows the backup recorded: 1 tables, 3 rows compared"), v
+	})
 	k.show("get", "restoresession")
 
 	k.verifyRepository(url, snap)

@@ -55,6 +55,9 @@ func describeVerification(v *result.Verification) string {
 	if v.NoRecord {
 		return "restored; the dump carries no record of its rows (written by upstream Stash or an older Hoard), so the tables were not counted"
 	}
-	return fmt.Sprintf("restored; %d tables hold the %d rows the backup recorded (%d tables of the mysql schema not compared)",
-		v.Compared, v.Rows, v.Tables-v.Compared)
+	msg := fmt.Sprintf("restored with the rows the backup recorded: %d tables, %d rows compared", v.Compared, v.Rows)
+	if n := v.Tables - v.Compared; n > 0 {
+		msg += fmt.Sprintf("; the mysql schema's %d tables are not compared", n)
+	}
+	return msg
 }
