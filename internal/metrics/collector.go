@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	repov1alpha1 "github.com/hoard-operator/hoard/api/repositories/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 )
@@ -67,8 +68,9 @@ func (c *Collector) collect(ctx context.Context) ([]prometheus.Metric, error) {
 		bss   v1beta1.BackupSessionList
 		rss   v1beta1.RestoreSessionList
 		repos v1alpha1.RepositoryList
+		snaps repov1alpha1.SnapshotList
 	)
-	for _, l := range []client.ObjectList{&bcs, &bss, &rss, &repos} {
+	for _, l := range []client.ObjectList{&bcs, &bss, &rss, &repos, &snaps} {
 		if err := c.reader.List(ctx, l); err != nil {
 			return nil, fmt.Errorf("failed to list %T: %w", l, err)
 		}
@@ -103,8 +105,10 @@ func (c *Collector) collect(ctx context.Context) ([]prometheus.Metric, error) {
 			b.restoreSession(&rss.Items[i])
 		}
 	}
+	verified := latestVerifications(snaps.Items)
 	for i := range repos.Items {
-		b.repository(&repos.Items[i])
+		r := &repos.Items[i]
+		b.repository(r, verified[[2]string{r.Namespace, r.Name}])
 	}
 	return b.metrics, b.err()
 }

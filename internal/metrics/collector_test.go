@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"bytes"
+	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -19,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	repov1alpha1 "github.com/hoard-operator/hoard/api/repositories/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/scheme"
@@ -282,8 +285,8 @@ func TestExportedNames(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(described, " ") {
 		t.Errorf("ExportedNames() = %v\nwant the described %v", got, described)
 	}
-	if len(got) != 29 {
-		t.Errorf("ExportedNames() has %d names, want the contract's 27 and Hoard's 2", len(got))
+	if len(got) != 31 {
+		t.Errorf("ExportedNames() has %d names, want the contract's 27 and Hoard's 4", len(got))
 	}
 }
 
@@ -366,6 +369,40 @@ stash_repository_snapshot_cleaned{` + rest + `} 0
 stash_repository_snapshot_cleaned{` + loc + `} 0
 `
 	compare(t, c, want, repoNames()...)
+}
+
+// TestCollectorVerification: a Repository's verification gauges follow its most recently
+// verified Snapshot; a Repository without one has none.
+func TestCollectorVerification(t *testing.T) {
+	snap := func(name, repo string, phase string, at time.Time) *repov1alpha1.Snapshot {
+		s := &repov1alpha1.Snapshot{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: name}}
+		s.Status.Repository = repo
+		if phase != "" {
+			s.Status.Verification = &repov1alpha1.SnapshotVerification{Phase: phase, Time: &metav1.Time{Time: at}}
+		}
+		return s
+	}
+	at := t0.Time
+	c := NewCollector(newFakeReader(s3Repository("demo", "s3-repo"), s3Repository("demo", "other"), s3Repository("demo", "never"),
+		snap("s3-repo-aaaaaaaa", "s3-repo", repov1alpha1.VerificationPassed, at),
+		snap("s3-repo-bbbbbbbb", "s3-repo", repov1alpha1.VerificationFailed, at.Add(time.Hour)),
+		snap("s3-repo-cccccccc", "s3-repo", "", time.Time{}),
+		snap("other-aaaaaaaa", "other", repov1alpha1.VerificationFailed, at),
+		snap("other-bbbbbbbb", "other", repov1alpha1.VerificationPassed, at.Add(time.Minute)),
+	), logr.Discard())
+	const s3 = `name="s3-repo",namespace="demo",backend="s3",bucket="stash-demo",prefix="/demo/mysql"`
+	const other = `name="other",namespace="demo",backend="s3",bucket="stash-demo",prefix="/demo/mysql"`
+	want := `
+# HELP stash_repository_verification_success 1 when the latest verification restore of a snapshot of the repository passed, 0 when it failed.
+# TYPE stash_repository_verification_success gauge
+stash_repository_verification_success{` + other + `} 1
+stash_repository_verification_success{` + s3 + `} 0
+# HELP stash_repository_last_verification_time_seconds Unix time at which the latest verification restore of a snapshot of the repository ended.
+# TYPE stash_repository_last_verification_time_seconds gauge
+stash_repository_last_verification_time_seconds{` + other + `} ` + fmt.Sprint(float64(at.Add(time.Minute).Unix())) + `
+stash_repository_last_verification_time_seconds{` + s3 + `} ` + fmt.Sprint(float64(at.Add(time.Hour).Unix())) + `
+`
+	compare(t, c, want, "stash_repository_verification_success", "stash_repository_last_verification_time_seconds")
 }
 
 func TestCollectorSkipsMalformedValues(t *testing.T) {
@@ -471,3 +508,9 @@ func namesOf(prefix string) []string {
 func backupNames() []string  { return namesOf("stash_backup_") }
 func restoreNames() []string { return namesOf("stash_restore_") }
 func repoNames() []string    { return namesOf("stash_repository_") }
+
+// pushedRepoNames are the repository metrics a session's push carries: not the verification
+// gauges, which are scraped only.
+func pushedRepoNames() []string {
+	return slices.DeleteFunc(repoNames(), func(n string) bool { return strings.Contains(n, "verification") })
+}

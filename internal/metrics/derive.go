@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	repov1alpha1 "github.com/hoard-operator/hoard/api/repositories/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/location"
@@ -30,6 +31,10 @@ type descriptors struct {
 	restoreHostSuccess, restoreHostDuration                           *prometheus.Desc
 
 	repoIntegrity, repoSize, repoSnapshotCount, repoSnapshotCleaned *prometheus.Desc
+
+	// Hoard's verification restores (design 0035): the verdict on the repository's most
+	// recently verified snapshot, and when it was given.
+	repoVerificationSuccess, repoVerificationTime *prometheus.Desc
 
 	// Hoard's additions to the contract, for alerts: the schedule a configuration promises and
 	// the start of the session running now.
@@ -86,6 +91,9 @@ func newDescriptors() *descriptors {
 		repoSnapshotCount:   d("repository", "snapshot_count", "Number of snapshots in the repository.", repoLabels),
 		repoSnapshotCleaned: d("repository", "snapshot_cleaned", "Number of snapshots the retention policy removed on its latest run.", repoLabels),
 
+		repoVerificationSuccess: d("repository", "verification_success", "1 when the latest verification restore of a snapshot of the repository passed, 0 when it failed.", repoLabels),
+		repoVerificationTime:    d("repository", "last_verification_time_seconds", "Unix time at which the latest verification restore of a snapshot of the repository ended.", repoLabels),
+
 		backupScheduleInterval: d("backup", "schedule_interval_seconds", "Longest time between two scheduled backups of an unpaused BackupConfiguration.", sessionLabels),
 		backupSessionStartTime: d("backup", "session_start_time_seconds", "Unix time at which the oldest unfinished backup session of the invoker was created.", sessionLabels),
 	}
@@ -112,6 +120,7 @@ func (d *descriptors) describe(ch chan<- *prometheus.Desc) {
 		d.restoreSessionSuccess, d.restoreSessionDuration, d.restoreTargetCount,
 		d.restoreTargetSuccess, d.restoreTargetHostCount, d.restoreHostSuccess, d.restoreHostDuration,
 		d.repoIntegrity, d.repoSize, d.repoSnapshotCount, d.repoSnapshotCleaned,
+		d.repoVerificationSuccess, d.repoVerificationTime,
 		d.backupScheduleInterval, d.backupSessionStartTime,
 	} {
 		ch <- desc
@@ -374,9 +383,14 @@ func backendLabels(b v1alpha1.Backend) (backend, bucket, prefix string) {
 }
 
 // repository derives the metrics of one Repository from its status.
-func (b *builder) repository(r *v1alpha1.Repository) {
+func (b *builder) repository(r *v1alpha1.Repository, verified *repov1alpha1.SnapshotVerification) {
 	backend, bucket, prefix := backendLabels(r.Spec.Backend)
 	labels := []string{r.Name, r.Namespace, backend, bucket, prefix}
+	// No verification yet is no gauge: 0 would claim a failed one.
+	if verified != nil {
+		b.gauge(b.d.repoVerificationSuccess, boolValue(verified.Phase == repov1alpha1.VerificationPassed), labels)
+		b.gauge(b.d.repoVerificationTime, float64(verified.Time.Unix()), labels)
+	}
 	// Integrity is unknown until the first check; 0 would claim a failed check.
 	if r.Status.Integrity != nil {
 		b.gauge(b.d.repoIntegrity, boolValue(*r.Status.Integrity), labels)
@@ -458,4 +472,22 @@ func latestSucceeded(sessions []v1beta1.BackupSession) []*v1beta1.BackupSession 
 // oldestUnfinished returns the oldest Pending or Running session of each invoker.
 func oldestUnfinished(sessions []v1beta1.BackupSession) []*v1beta1.BackupSession {
 	return newest(sessions, backupUnfinished, func(a, b *v1beta1.BackupSession) bool { return newer(b, a) })
+}
+
+// latestVerifications is the most recent verification of each Repository's snapshots, by the
+// Repository's namespace and name. A verification without a time is not counted.
+func latestVerifications(snaps []repov1alpha1.Snapshot) map[[2]string]*repov1alpha1.SnapshotVerification {
+	out := map[[2]string]*repov1alpha1.SnapshotVerification{}
+	for i := range snaps {
+		s := &snaps[i]
+		v := s.Status.Verification
+		if v == nil || v.Time == nil || s.Status.Repository == "" {
+			continue
+		}
+		key := [2]string{s.Namespace, s.Status.Repository}
+		if cur, ok := out[key]; !ok || v.Time.After(cur.Time.Time) {
+			out[key] = v
+		}
+	}
+	return out
 }

@@ -147,7 +147,9 @@ func (p *Pusher) reconcileBackup(ctx context.Context, req reconcile.Request) (re
 			return reconcile.Result{RequeueAfter: time.Second}, nil
 		}
 		if repo != nil {
-			b.repository(repo)
+			// Verification gauges are scraped from /metrics only: the verdict lands on a
+			// Snapshot after the session's status.
+			b.repository(repo, nil)
 		}
 	}
 	job := names.PushgatewayJob(bs.Spec.Invoker.Kind, bs.Namespace, bs.Spec.Invoker.Name)
@@ -180,7 +182,7 @@ func (p *Pusher) reconcileRestore(ctx context.Context, req reconcile.Request) (r
 			return reconcile.Result{}, err
 		}
 		if repo != nil {
-			b.repository(repo)
+			b.repository(repo, nil)
 		}
 	}
 	job := names.PushgatewayJob("RestoreSession", rs.Namespace, rs.Name)

@@ -114,7 +114,7 @@ func TestPushBackupSession(t *testing.T) {
 	}
 	// Every backup and repository metric but the operator's own: the schedule and the running
 	// session are state of the cluster, not of a finished session.
-	want := slices.DeleteFunc(append(backupNames(), repoNames()...), func(n string) bool {
+	want := slices.DeleteFunc(append(backupNames(), pushedRepoNames()...), func(n string) bool {
 		return n == "stash_backup_schedule_interval_seconds" || n == "stash_backup_session_start_time_seconds"
 	})
 	sort.Strings(want)
@@ -180,7 +180,7 @@ func TestPushRestoreSession(t *testing.T) {
 	if len(got) != 1 || got[0].path != "/metrics/job/restoresession-demo-restore" {
 		t.Fatalf("pushes %+v, want one to restoresession-demo-restore", got)
 	}
-	want := append([]string{"stash_restore_host_restore_success", "stash_restore_session_success", "stash_restore_target_success"}, repoNames()...)
+	want := append([]string{"stash_restore_host_restore_success", "stash_restore_session_success", "stash_restore_target_success"}, pushedRepoNames()...)
 	sort.Strings(want)
 	if g := familyNames(got[0].families); !slices.Equal(g, want) {
 		t.Errorf("pushed %v, want %v", g, want)

@@ -177,7 +177,7 @@ func TestAlertsQueryExportedMetrics(t *testing.T) {
 		}
 	}
 	// The alerts the issue asks for.
-	for _, a := range []string{"HoardBackupFailed", "HoardBackupOverdue", "HoardRepositoryIntegrityFailed", "HoardRestoreFailed", "HoardBackupSessionRunningLong"} {
+	for _, a := range []string{"HoardBackupFailed", "HoardBackupOverdue", "HoardRepositoryIntegrityFailed", "HoardSnapshotVerificationFailed", "HoardRestoreFailed", "HoardBackupSessionRunningLong"} {
 		if !slices.Contains(names, a) {
 			t.Errorf("no alert %s in %v", a, names)
 		}

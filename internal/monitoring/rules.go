@@ -104,6 +104,22 @@ func Alerts(p Params) []Alert {
 			"Take a fresh backup once the repository checks clean; the next successful check resolves the alert.",
 		},
 	}, {
+		Name:     "HoardSnapshotVerificationFailed",
+		Expr:     "max by (namespace, name) (stash_repository_verification_success) == 0",
+		For:      "0m",
+		Severity: "critical",
+		Summary:  "A snapshot of Repository {{ $labels.namespace }}/{{ $labels.name }} failed its verification restore",
+		Description: "The latest verification restore of a snapshot of Repository {{ $labels.namespace }}/{{ $labels.name }} failed: " +
+			"the snapshot did not restore to what its backup recorded.",
+		Meaning: "The most recent verification restore (a RestoreSession with the param verify) of a snapshot of a Repository failed (stash_repository_verification_success is 0): " +
+			"the snapshot did not load, or a table did not hold the rows its backup recorded. It resolves when a later verification of the Repository passes.",
+		Steps: []string{
+			"Find the snapshot and why: `kubectl get snapshots -n {{ $labels.namespace }} -l repository={{ $labels.name }} -o custom-columns=NAME:.metadata.name,VERIFIED:.status.verification.phase,SESSION:.status.verification.session,MESSAGE:.status.verification.message`.",
+			"Read the verifying RestoreSession and its Job's log (`kubectl logs -n <namespace> job/stash-restore-<session>`): the message names the tables that differ, or the dump line that failed to load.",
+			"Until the cause is known, keep the older snapshots: do not delete Snapshots, and do not make the retention policy keep fewer.",
+			"Verify an older snapshot and the next backup; a passing verification resolves the alert. If backups keep failing verification, check the source (tables changed while mysqldump ran without --single-transaction, a non-InnoDB engine) and the repository (`restic check --read-data`).",
+		},
+	}, {
 		Name:     "HoardRestoreFailed",
 		Expr:     "max by (" + invoker + ") (stash_restore_session_success) == 0",
 		For:      "0m",

@@ -88,6 +88,12 @@ type SnapshotVerification struct {
 	Message string `json:"message,omitempty"`
 }
 
+// Phases of a SnapshotVerification.
+const (
+	VerificationPassed = "Passed"
+	VerificationFailed = "Failed"
+)
+
 // Condition type and reasons on a Snapshot.
 const (
 	// ConditionForgotten is False while a forget asked for by deleting the object waits or

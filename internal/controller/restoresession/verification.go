@@ -15,12 +15,6 @@ import (
 	"github.com/hoard-operator/hoard/internal/snapshot"
 )
 
-// Verification phases on a Snapshot.
-const (
-	VerificationPassed = "Passed"
-	VerificationFailed = "Failed"
-)
-
 // recordVerification puts the verdict of a verifying restore (the param verify) on the
 // Snapshot it restored: passed, or failed with the session's message, which names the
 // tables. A restore that failed for another reason (the scratch server or the storage)
@@ -38,10 +32,10 @@ func (r *Reconciler) recordVerification(ctx context.Context, rs *v1beta1.Restore
 	if allowed, err := dependency.AllowedNow(ctx, r.Client, repo, rs.Namespace); err != nil || !allowed {
 		return err
 	}
-	v := &repov1alpha1.SnapshotVerification{Phase: VerificationFailed, Time: &metav1.Time{Time: r.Now()},
+	v := &repov1alpha1.SnapshotVerification{Phase: repov1alpha1.VerificationFailed, Time: &metav1.Time{Time: r.Now()},
 		Session: rs.Namespace + "/" + rs.Name, Message: msg}
 	if ok {
-		v.Phase = VerificationPassed
+		v.Phase = repov1alpha1.VerificationPassed
 		v.Message = describeVerification(res.Verification)
 	}
 	if err := snapshot.RecordVerification(ctx, r.Client, repo, res.Verification.Snapshot, v); err != nil {
