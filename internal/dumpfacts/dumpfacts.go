@@ -74,10 +74,12 @@ func Copy(w io.Writer, r io.Reader) (facts *Facts, reason error, err error) {
 		free <- make([]byte, bufferSize)
 	}
 	filled := make(chan []byte, buffers)
-	counted := make(chan error, 1)
+	counted := make(chan struct{})
 	var c counter
+	var countErr error
 	go func() {
-		counted <- c.count(&chanReader{filled: filled, free: free})
+		countErr = c.count(&chanReader{filled: filled, free: free})
+		close(counted)
 		// A dump the counter stopped reading is still copied: return what it is given.
 		for b := range filled {
 			free <- b[:cap(b)]
@@ -101,8 +103,9 @@ func Copy(w io.Writer, r io.Reader) (facts *Facts, reason error, err error) {
 		switch {
 		case errors.Is(rerr, io.EOF):
 			close(filled)
-			if reason = <-counted; reason != nil {
-				return nil, fmt.Errorf("the dump's rows were not counted: %w", reason), nil
+			<-counted
+			if countErr != nil {
+				return nil, fmt.Errorf("the dump's rows were not counted: %w", countErr), nil
 			}
 			f := c.facts()
 			f.Bytes = n
@@ -112,6 +115,7 @@ func Copy(w io.Writer, r io.Reader) (facts *Facts, reason error, err error) {
 		}
 	}
 	close(filled)
+	// The copy failed: what the counter made of the part before does not matter.
 	<-counted
 	return nil, nil, err
 }
