@@ -52,14 +52,7 @@ func TestMarshalForgottenOverflow(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		r.Forgotten = append(r.Forgotten, fmt.Sprintf("%08x", i))
 	}
-	b, err := Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, got := roundTrip(t, r)
 	if len(b) > MaxTerminationMessageBytes || got.Error != r.Error || !got.ForgottenIncomplete ||
 		len(got.Forgotten) == 0 || len(got.Forgotten) >= 1000 || got.Forgotten[0] != "00000000" {
 		t.Errorf("%d bytes, error %q, incomplete %v, %d ids", len(b), got.Error, got.ForgottenIncomplete, len(got.Forgotten))
@@ -79,14 +72,7 @@ func TestMarshalLoadFailure(t *testing.T) {
 		l.PartlyLoaded = append(l.PartlyLoaded, name(i+20))
 	}
 	r := &Result{Kind: KindRestore, Phase: PhaseFailed, Error: "ERROR 1062 (23000) at line 2574: Duplicate entry " + strings.Repeat("x", 2900), Load: l}
-	b, err := Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, got := roundTrip(t, r)
 	if got.Error != r.Error || got.Load == nil || got.Load.Line != 2574 || got.Load.Table != l.Table || got.Load.TablesCompleted != 999 {
 		t.Fatalf("result %+v, load %+v", got, got.Load)
 	}
@@ -97,12 +83,8 @@ func TestMarshalLoadFailure(t *testing.T) {
 		t.Errorf("the lists were kept and the error cut: %+v", got.Load)
 	}
 	small := &Result{Kind: KindRestore, Phase: PhaseFailed, Error: "x", Load: &LoadFailure{Line: 3, TablesCompleted: 1, Completed: []string{"`a`.`b`"}, PartlyLoaded: []string{"`a`.`c`"}}}
-	b, err = Marshal(small)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := Parse(b); err != nil || len(got.Load.Completed) != 1 || len(got.Load.PartlyLoaded) != 1 {
-		t.Errorf("small load failure: %s, %v", b, err)
+	if b, got := roundTrip(t, small); len(got.Load.Completed) != 1 || len(got.Load.PartlyLoaded) != 1 {
+		t.Errorf("small load failure: %s", b)
 	}
 }
 
@@ -118,14 +100,7 @@ func TestMarshalVerification(t *testing.T) {
 		v.Mismatches = append(v.Mismatches, name(i))
 	}
 	r := &Result{Kind: KindRestore, Phase: PhaseFailed, Error: "verification failed: " + strings.Join(v.Mismatches, "; ") + strings.Repeat(" ", 1000), Verification: v}
-	b, err := Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, got := roundTrip(t, r)
 	if len(b) > MaxTerminationMessageBytes || got.Error != r.Error || got.Verification == nil || got.Verification.Mismatches != nil ||
 		got.Verification.MismatchCount != 12 || got.Verification.Compared != 30 || got.Verification.Snapshot != "abcd1234" {
 		t.Fatalf("%d bytes: %+v, verification %+v", len(b), got, got.Verification)
@@ -136,11 +111,21 @@ func TestMarshalVerification(t *testing.T) {
 
 	secret := &Result{Kind: KindRestore, Phase: PhaseFailed, Error: "x", Verification: &Verification{
 		Mismatches: []string{"`a`.`b`: not restored (Access denied for user 'root'@'10.0.0.1' (using password: YES) mysql://root:hunter2@db)"}}}
-	b, err = Marshal(secret)
+	if b, _ = roundTrip(t, secret); strings.Contains(string(b), "hunter2") {
+		t.Errorf("a password in a mismatch was not scrubbed: %s", b)
+	}
+}
+
+// roundTrip marshals r as a Job does and parses it as the operator does.
+func roundTrip(t *testing.T, r *Result) ([]byte, *Result) {
+	t.Helper()
+	b, err := Marshal(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(b), "hunter2") {
-		t.Errorf("a password in a mismatch was not scrubbed: %s", b)
+	got, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return b, got
 }

@@ -29,7 +29,8 @@ func benchDump(rows int) []byte {
 	return b.Bytes()
 }
 
-func BenchmarkSplitClassify(b *testing.B) {
+// benchSplit splits the bench dump and hands each statement to fn.
+func benchSplit(b *testing.B, fn func(text []byte)) {
 	dump := benchDump(20000)
 	b.SetBytes(int64(len(dump)))
 	b.ResetTimer()
@@ -43,44 +44,15 @@ func BenchmarkSplitClassify(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			Classify(st.Text)
+			fn(st.Text)
 		}
 	}
 }
 
-func BenchmarkSplit(b *testing.B) {
-	dump := benchDump(20000)
-	b.SetBytes(int64(len(dump)))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		sp := NewSplitter(bytes.NewReader(dump))
-		for {
-			_, err := sp.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-}
+func BenchmarkSplitClassify(b *testing.B) { benchSplit(b, func(text []byte) { Classify(text) }) }
+
+func BenchmarkSplit(b *testing.B) { benchSplit(b, func([]byte) {}) }
 
 func BenchmarkSplitCountInsert(b *testing.B) {
-	dump := benchDump(20000)
-	b.SetBytes(int64(len(dump)))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		sp := NewSplitter(bytes.NewReader(dump))
-		for {
-			st, err := sp.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			CountInsert(st.Text)
-		}
-	}
+	benchSplit(b, func(text []byte) { CountInsert(text) })
 }
