@@ -225,7 +225,8 @@ func (c *counter) facts() *Facts {
 	return f
 }
 
-// isInsert reports whether a statement that Classify did not count is an INSERT or REPLACE.
+// isInsert reports whether a statement starts with INSERT or REPLACE: those that
+// CountInsert cannot read make the counts lower bounds.
 func isInsert(text []byte) bool {
 	text = bytes.TrimLeft(text, " \t\r\n")
 	for _, w := range []string{"INSERT", "REPLACE"} {
