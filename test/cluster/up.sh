@@ -484,12 +484,26 @@ EOF
 
 # --- add-ons ----------------------------------------------------------------------------------
 
+# apply FILE: kubectl apply, again for up to a minute while it fails. An API server that has
+# just started passes /readyz before its OpenAPI document is complete (kubernetes#104324), and
+# kubectl's validation fails until it is; a kept cluster restarts straight into that window.
+apply() {
+  local out i
+  for ((i = 0; i < 60; i++)); do
+    out=$(k apply -f "$1" 2>&1) && return 0
+    sleep 1
+  done
+  printf '%s\n' "$out" >&2
+  die "kubectl apply -f $1 failed for a minute"
+}
+
 addons() {
   log "add-ons: CoreDNS, default StorageClass"
   sed -e "s|@COREDNS_IMAGE@|$COREDNS_IMAGE|g" -e "s|@DNS_SERVICE_IP@|$DNS_SERVICE_IP|g" \
     -e "s|@CLUSTER_DOMAIN@|$CLUSTER_DOMAIN|g" "$ROOT/test/cluster/manifests/coredns.yaml" |
-    k apply -f - >/dev/null
-  k apply -f "$ROOT/test/cluster/manifests/storage.yaml" >/dev/null
+    write_file "$ETC/coredns.yaml"
+  apply "$ETC/coredns.yaml"
+  apply "$ROOT/test/cluster/manifests/storage.yaml"
   mkdir -p "$STATE/volumes"
   start hostpath-provisioner /bin/bash "$ROOT/test/cluster/hostpath-provisioner.sh" \
     "$BIN/kubectl" "$KUBECONFIG_ADMIN" "$STATE/volumes"

@@ -95,6 +95,29 @@ uninstall_hoard() {
   "$BIN/helm" uninstall "$HOARD_RELEASE" -n "$HOARD_NAMESPACE" --wait --timeout 3m >&2 || true
 }
 
+# keep_output FILE: from here on, everything the script prints also goes to FILE, so that
+# repeat_failure can print the failure once more at the very end: diagnostics run to hundreds of
+# lines, and CI shows only the output's last ones.
+keep_output() {
+  mkdir -p "$(dirname "$1")"
+  OUTPUT_LOG=$1
+  exec > >(tee "$OUTPUT_LOG") 2>&1
+}
+
+# output_mark: how many lines keep_output's FILE holds now (0 without keep_output).
+output_mark() { if [ -n "${OUTPUT_LOG:-}" ]; then wc -l <"$OUTPUT_LOG"; else echo 0; fi; }
+
+# repeat_failure MARK: the Go tests that failed and the 20 lines the script printed before MARK
+# (output_mark taken before the diagnostics), i.e. the step that failed and its error; called
+# last, just before the verdict.
+repeat_failure() {
+  [ "$1" -gt 0 ] || return 0
+  echo "=================== the failure (the last lines before the diagnostics) ==================="
+  head -n "$1" "$OUTPUT_LOG" | grep -E -- '--- FAIL:' | tail -n 10 || true
+  head -n "$1" "$OUTPUT_LOG" | tail -n 20
+  echo "=================== end of the failure ==================="
+}
+
 # diagnostics [NAMESPACE...]: what to look at when something failed: objects, events, pod
 # descriptions, operator logs and the logs of every backup/restore Job pod.
 diagnostics() {

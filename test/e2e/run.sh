@@ -18,8 +18,9 @@ rc=0
 finish() {
   local r=$?
   [ "$rc" -ne 0 ] || rc=$r
+  local mark
+  mark=$(output_mark)
   if [ "$rc" -ne 0 ] && [ -n "$CLUSTER_KIND" ] && reachable; then
-    mkdir -p "$BIN/e2e"
     # The guide's namespace and those of the fault suite (test/e2e/faults_test.go) that a
     # failed case kept.
     # shellcheck disable=SC2046 # one word per namespace
@@ -28,9 +29,11 @@ finish() {
     say "diagnostics saved in bin/e2e/diagnostics.txt"
   fi
   down_if_started
+  [ "$rc" -eq 0 ] || repeat_failure "$mark"
   if [ "$rc" -eq 0 ]; then say "e2e PASSED in $(($(date +%s) - START))s"; else say "e2e FAILED (exit $rc) after $(($(date +%s) - START))s"; fi
   exit "$rc"
 }
+keep_output "$BIN/e2e/output.log"
 trap finish EXIT
 trap 'rc=130; exit 130' INT
 trap 'rc=143; exit 143' TERM

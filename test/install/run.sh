@@ -39,9 +39,10 @@ finish() {
     say "e2e-install stopped (exit $rc) before it had the cluster"
     exit "$rc"
   fi
+  local mark
+  mark=$(output_mark)
   if [ "$rc" -ne 0 ] && reachable; then
-    mkdir -p "$BIN/e2e-install"
-    diagnostics "$DEMO_NS" olm operators 2>&1 | tee "$BIN/e2e-install/diagnostics.txt" >/dev/null || true
+    diagnostics "$DEMO_NS" olm operators >"$BIN/e2e-install/diagnostics.txt" 2>&1 || true
     say "diagnostics saved in bin/e2e-install/diagnostics.txt"
   fi
   # The cluster is shared: whatever happened, leave it without this tier's installs.
@@ -49,9 +50,11 @@ finish() {
   down_if_started
   local t
   for t in "${TIMES[@]}"; do say "  $t"; done
+  [ "$rc" -eq 0 ] || repeat_failure "$mark"
   if [ "$rc" -eq 0 ]; then say "e2e-install PASSED in $(($(date +%s) - START))s"; else say "e2e-install FAILED (exit $rc) after $(($(date +%s) - START))s"; fi
   exit "$rc"
 }
+keep_output "$BIN/e2e-install/output.log"
 trap finish EXIT
 trap 'rc=130; exit 130' INT
 trap 'rc=143; exit 143' TERM
