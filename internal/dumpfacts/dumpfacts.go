@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
 
 	"github.com/hoard-operator/hoard/internal/sqldump"
 )
@@ -36,6 +38,44 @@ type Facts struct {
 	Uncounted int `json:"uncounted,omitempty"`
 	// Bytes is the size of the dump before the record.
 	Bytes int64 `json:"bytes"`
+	// Binlog is the source's binary log position that the dump is consistent with, as
+	// mysqldump --master-data=2 wrote it: where a point-in-time recovery from this dump
+	// starts replaying. Nil when the dump holds none (binary logging off).
+	Binlog *Binlog `json:"binlog,omitempty"`
+}
+
+// Binlog is a position in the source's binary logs.
+type Binlog struct {
+	File string `json:"file"`
+	Pos  int64  `json:"pos"`
+	// GTID is the server's GTID position at the same point (MariaDB's gtid_slave_pos form,
+	// "domain-server-sequence", comma separated), when the dump holds it.
+	GTID string `json:"gtid,omitempty"`
+}
+
+// The comment lines of mysqldump --master-data=2 (MariaDB) that hold the position: the file
+// and offset near the top, the GTID position near the end.
+var (
+	changeMasterRe = regexp.MustCompile(`^-- CHANGE MASTER TO MASTER_LOG_FILE='([^']+)', MASTER_LOG_POS=(\d+);`)
+	gtidRe         = regexp.MustCompile(`^-- SET GLOBAL gtid_slave_pos='([0-9,-]*)';`)
+)
+
+// binlogComment notes what a comment line of the dump says of the binary log position.
+func (c *counter) binlogComment(line []byte) {
+	if m := changeMasterRe.FindSubmatch(line); m != nil {
+		pos, err := strconv.ParseInt(string(m[2]), 10, 64)
+		if err != nil {
+			return
+		}
+		if c.binlog == nil {
+			c.binlog = &Binlog{}
+		}
+		c.binlog.File, c.binlog.Pos = string(m[1]), pos
+		return
+	}
+	if m := gtidRe.FindSubmatch(line); m != nil && c.binlog != nil {
+		c.binlog.GTID = string(m[1])
+	}
 }
 
 // Table is one table of the dump.
@@ -151,12 +191,14 @@ type counter struct {
 	tables    map[[2]string]int
 	list      []Table
 	uncounted int
+	binlog    *Binlog
 }
 
 // count reads the dump's statements to the end.
 func (c *counter) count(r io.Reader) error {
 	c.tables = map[[2]string]int{}
 	sp := sqldump.NewSplitter(r)
+	sp.LineComment = c.binlogComment
 	for {
 		st, err := sp.Next()
 		if errors.Is(err, io.EOF) {
@@ -216,7 +258,7 @@ func (c *counter) table(key [2]string) *Table {
 }
 
 func (c *counter) facts() *Facts {
-	f := &Facts{Version: Version, Uncounted: c.uncounted, Tables: make([]Table, 0, len(c.tables))}
+	f := &Facts{Version: Version, Uncounted: c.uncounted, Tables: make([]Table, 0, len(c.tables)), Binlog: c.binlog}
 	for _, t := range c.list {
 		if t.Rows >= 0 {
 			f.Tables = append(f.Tables, t)

@@ -147,3 +147,44 @@ func BenchmarkCopy(b *testing.B) {
 		}
 	}
 }
+
+// The position comments of mysqldump --master-data=2 (MariaDB 10.11): the file and offset at
+// the top, the GTID position near the end. The same text inside a statement (a routine's
+// body) is not the dump's position.
+func TestBinlogPosition(t *testing.T) {
+	d := `-- MariaDB dump 10.19
+/*!40101 SET NAMES utf8mb4 */;
+
+-- CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.000012', MASTER_LOG_POS=857;
+
+USE ` + "`shop`" + `;
+CREATE PROCEDURE p()
+BEGIN
+-- CHANGE MASTER TO MASTER_LOG_FILE='other.000001', MASTER_LOG_POS=4;
+  SELECT 1;
+END;
+CREATE TABLE ` + "`t`" + ` (` + "`id`" + ` int) ENGINE=InnoDB;
+INSERT INTO ` + "`t`" + ` VALUES (1),(2);
+
+-- The deferred gtid setting for slave corresponding to the master-data CHANGE-MASTER follows
+
+-- SET GLOBAL gtid_slave_pos='0-7-3,1-7-40';
+/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;
+`
+	facts, reason, err := Copy(io.Discard, strings.NewReader(d))
+	if err != nil || reason != nil {
+		t.Fatalf("Copy: %v, %v", reason, err)
+	}
+	want := &Binlog{File: "mysql-bin.000012", Pos: 857, GTID: "0-7-3,1-7-40"}
+	if !reflect.DeepEqual(facts.Binlog, want) {
+		t.Fatalf("binlog = %+v, want %+v", facts.Binlog, want)
+	}
+	if want := []Table{{"shop", "t", 2}}; !reflect.DeepEqual(facts.Tables, want) {
+		t.Fatalf("tables = %+v, want %+v", facts.Tables, want)
+	}
+	// Without the comments, no position.
+	facts, _, _ = Copy(io.Discard, strings.NewReader(dump))
+	if facts.Binlog != nil {
+		t.Fatalf("a dump without a position has binlog %+v", facts.Binlog)
+	}
+}

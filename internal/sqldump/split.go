@@ -61,6 +61,11 @@ type Splitter struct {
 	AnsiQuotes bool
 	// NoBackslashEscapes: a backslash in a string is a plain character.
 	NoBackslashEscapes bool
+	// LineComment, when set, is given each "--" comment line that stands between two
+	// statements (without its line break), before the splitter drops it: mysqldump writes
+	// what it knows of the dump there, such as its binary log position. The line is only
+	// valid during the call.
+	LineComment func(line []byte)
 
 	inString  byte
 	mlComment bool
@@ -121,6 +126,9 @@ func (s *Splitter) Next() (Statement, error) {
 			}
 			// A client command on a line of its own, when no statement is pending.
 			if len(s.buf) == 0 && !s.mlComment && s.inString == 0 {
+				if s.LineComment != nil && bytes.HasPrefix(s.line, []byte("--")) {
+					s.LineComment(s.line)
+				}
 				if st, ok, err := s.lineCommand(); err != nil {
 					s.err = err
 					continue
