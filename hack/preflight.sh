@@ -44,6 +44,7 @@ datapath    mariadbd                             apt:mariadb-server
 datapath    mariadb-install-db                   apt:mariadb-server
 datapath    mysql                                apt:mariadb-client
 datapath    mysqldump                            apt:mariadb-client
+datapath    mysqlbinlog                          apt:mariadb-client
 cluster     bin/kube-apiserver                   tool:kube-apiserver
 cluster     bin/etcd                             tool:etcd
 cluster     bin/kube-controller-manager          tool:kube-controller-manager

@@ -214,3 +214,13 @@ func TestStorageTimeoutErrorNamesTheBackendsComplaint(t *testing.T) {
 		t.Error("without an error line, the whole message stays")
 	}
 }
+
+// A position option of the user's own is left alone, before any connection is made.
+func TestBinlogPositionLeavesUserOptions(t *testing.T) {
+	s := &session{}
+	for _, args := range [][]string{{"--master-data=1"}, {"--databases", "shop", "--dump-slave"}, {"--lock-all-tables"}, {"-x"}} {
+		if ok, reason := s.binlogPosition(t.Context(), args); ok || !strings.Contains(reason, "the dump's arguments set") {
+			t.Errorf("%v: position %v (%s), want the user's choice kept", args, ok, reason)
+		}
+	}
+}

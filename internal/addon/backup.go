@@ -88,6 +88,12 @@ func (s *session) backup(ctx context.Context, o *BackupOptions, res *result.Resu
 		return err
 	}
 
+	position, noPosition := s.binlogPosition(ctx, userArgs)
+	if !position {
+		s.log.Info("the dump records no binary log position", "reason", noPosition)
+	}
+	dump := s.db.DumpCommand(userArgs, dumpPositionArgs(position)...)
+
 	statusFile := filepath.Join(s.work, "dump-status.json")
 	// `restic unlock` runs next to the backup. It removes stale locks of killed jobs, which
 	// would stop the check after this backup (or the backup itself, if exclusive), and it
@@ -108,7 +114,7 @@ func (s *session) backup(ctx context.Context, o *BackupOptions, res *result.Resu
 			Host:     o.hostname(),
 			Tags:     o.Tags(),
 			Filename: DumpFileName,
-			Command:  DumpExecCommand(o.Self, statusFile, s.db.DumpCommand(userArgs)),
+			Command:  DumpExecCommand(o.Self, statusFile, dump),
 		}, func(st restic.BackupStatus) {
 			pp.report(result.Progress{PercentDone: st.PercentDone * 100, BytesDone: int64(st.BytesDone), TotalBytes: int64(st.TotalBytes)}, false)
 		})
@@ -148,13 +154,18 @@ func (s *session) backup(ctx context.Context, o *BackupOptions, res *result.Resu
 	pp.report(result.Progress{PercentDone: 100, BytesDone: int64(sum.TotalBytesProcessed), TotalBytes: int64(sum.TotalBytesProcessed)}, true)
 	res.Snapshots = []result.Snapshot{snapshotResult(sum, o)}
 	s.log.Info("snapshot created", "snapshot", res.Snapshots[0].Name, "size", res.Snapshots[0].TotalSize, "uploaded", res.Snapshots[0].Uploaded)
-	switch st, err := ReadDumpStatus(statusFile); {
-	case err != nil:
-		s.log.Info("the dump's status cannot be read", "error", err)
+	st, serr := ReadDumpStatus(statusFile)
+	switch {
+	case serr != nil:
+		s.log.Info("the dump's status cannot be read", "error", serr)
 	case st != nil && st.NotCounted != "":
 		s.log.Info("the dump holds no record of its rows, a verification can only check that it restores", "reason", st.NotCounted)
 	case st != nil:
 		s.log.Info("the dump's rows were counted and recorded at its end", "tables", st.Tables, "rows", st.Rows)
+	}
+	if b := st.binlog(); b != nil {
+		res.Snapshots[0].Binlog = b
+		s.log.Info("the dump is consistent with the binary log position", "file", b.File, "pos", b.Pos, "gtid", b.GTID)
 	}
 	unlocked()
 

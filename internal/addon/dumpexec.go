@@ -16,6 +16,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/dumpfacts"
 	"github.com/hoard-operator/hoard/internal/mysql"
 	"github.com/hoard-operator/hoard/internal/pipe"
+	"github.com/hoard-operator/hoard/internal/result"
 )
 
 // restic runs the dump through `hoard-mysql-addon dump-exec`, which starts mysqldump and
@@ -38,6 +39,8 @@ type DumpStatus struct {
 	Tables     int    `json:"tables,omitempty"`
 	Rows       int64  `json:"rows,omitempty"`
 	NotCounted string `json:"notCounted,omitempty"`
+	// Binlog is the binary log position the dump recorded, if any.
+	Binlog *dumpfacts.Binlog `json:"binlog,omitempty"`
 }
 
 // countFacts notes the dump's record in the status.
@@ -49,9 +52,18 @@ func (s *DumpStatus) countFacts(f *dumpfacts.Facts, reason error) {
 		return
 	}
 	s.Tables = len(f.Tables)
+	s.Binlog = f.Binlog
 	for _, t := range f.Tables {
 		s.Rows += t.Rows
 	}
+}
+
+// binlog is the recorded binary log position for the backup's result; nil without one.
+func (s *DumpStatus) binlog() *result.Binlog {
+	if s == nil || s.Binlog == nil {
+		return nil
+	}
+	return &result.Binlog{File: s.Binlog.File, Pos: s.Binlog.Pos, GTID: s.Binlog.GTID}
 }
 
 // Failed reports whether mysqldump ended without completing the dump.

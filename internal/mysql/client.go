@@ -78,11 +78,17 @@ func DefaultDumpOptions() []string {
 // DefaultDatabaseSelection is what upstream's `args` defaulted to.
 func DefaultDatabaseSelection() []string { return []string{"--all-databases"} }
 
-// DumpCommand is the mysqldump argv (binary first). userArgs replace the database selection
-// (--all-databases when empty) and come last, so they can also override a default option.
-func (c *Client) DumpCommand(userArgs []string) []string {
+// BinlogPositionOption makes mysqldump write, as comments, the binary log position the dump
+// is consistent with (package dumpfacts reads them).
+const BinlogPositionOption = "--master-data=2"
+
+// DumpCommand is the mysqldump argv (binary first). extra options follow the defaults;
+// userArgs replace the database selection (--all-databases when empty) and come last, so
+// they can also override a default option.
+func (c *Client) DumpCommand(userArgs []string, extra ...string) []string {
 	argv := append(append([]string{}, c.Wrapper...), c.mysqldumpBin(), "--defaults-file="+c.OptionFile)
 	argv = append(argv, DefaultDumpOptions()...)
+	argv = append(argv, extra...)
 	if len(userArgs) == 0 {
 		userArgs = DefaultDatabaseSelection()
 	}

@@ -214,6 +214,17 @@ type Snapshot struct {
 	UploadedBytes  int64      `json:"uploadedBytes,omitempty"`
 	ProcessingTime string     `json:"processingTime,omitempty"`
 	FileStats      *FileStats `json:"fileStats,omitempty"`
+	// Binlog is the source's binary log position the dump is consistent with, when the
+	// backup recorded one.
+	Binlog *Binlog `json:"binlog,omitempty"`
+}
+
+// Binlog is a position in the source's binary logs: file and offset, and the GTID position
+// at the same point when known.
+type Binlog struct {
+	File string `json:"file"`
+	Pos  int64  `json:"pos"`
+	GTID string `json:"gtid,omitempty"`
 }
 
 // FileStats counts files in a snapshot.

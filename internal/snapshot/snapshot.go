@@ -87,6 +87,9 @@ func Object(repo *stashv1alpha1.Repository, s *result.Snapshot, session string) 
 	if obj.Status.TotalBytes > 0 {
 		obj.Status.TotalSize = result.FormatBytes(obj.Status.TotalBytes)
 	}
+	if b := s.Binlog; b != nil {
+		obj.Status.Binlog = &repov1alpha1.SnapshotBinlog{File: b.File, Position: b.Pos, GTID: b.GTID}
+	}
 	if obj.Status.Target == "" {
 		if id, ok := snaptag.Of(s.Tags); ok {
 			obj.Status.Target = id.String()
@@ -148,6 +151,9 @@ func complete(ctx context.Context, c client.Client, want *repov1alpha1.Snapshot)
 	}
 	if len(h.Paths) == 0 {
 		h.Paths = w.Paths
+	}
+	if h.Binlog == nil {
+		h.Binlog = w.Binlog
 	}
 	if equality.Semantic.DeepEqual(base.Status, have.Status) {
 		return nil

@@ -31,6 +31,14 @@ func TestObject(t *testing.T) {
 		t.Errorf("owners %+v finalizers %v", o.OwnerReferences, o.Finalizers)
 	}
 
+	if o.Status.Binlog != nil {
+		t.Errorf("binlog %+v from a result without one", o.Status.Binlog)
+	}
+	s.Binlog = &result.Binlog{File: "mysql-bin.000012", Pos: 857, GTID: "0-7-3"}
+	if b := Object(repo, &s, "").Status.Binlog; b == nil || b.File != "mysql-bin.000012" || b.Position != 857 || b.GTID != "0-7-3" {
+		t.Errorf("binlog %+v, want the result's", b)
+	}
+
 	// A host name that is no label value is left out, not mangled (nor the Repository's kept).
 	s.Hostname = "host with spaces"
 	if l := Object(repo, &s, "").Labels; l["hostname"] != "" {

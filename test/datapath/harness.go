@@ -42,6 +42,8 @@ type Tools struct {
 	InstallDB  string
 	MySQL      string
 	MySQLDump  string
+	// MySQLBinlog reads binary logs (mariadb-binlog), to replay them in tests of recovery.
+	MySQLBinlog string
 }
 
 // FindTools locates the tools: pinned builds in <root>/bin (hack/tools.sh) and the Debian
@@ -66,7 +68,7 @@ func FindTools(root string) (*Tools, error) {
 	for _, x := range []struct {
 		dst  *string
 		name string
-	}{{&t.MariaDBD, "mariadbd"}, {&t.InstallDB, "mariadb-install-db"}, {&t.MySQL, "mysql"}, {&t.MySQLDump, "mysqldump"}} {
+	}{{&t.MariaDBD, "mariadbd"}, {&t.InstallDB, "mariadb-install-db"}, {&t.MySQL, "mysql"}, {&t.MySQLDump, "mysqldump"}, {&t.MySQLBinlog, "mysqlbinlog"}} {
 		p, err := exec.LookPath(x.name)
 		if err != nil {
 			for _, dir := range []string{"/usr/sbin", "/usr/bin"} {

@@ -69,10 +69,25 @@ type SnapshotStatus struct {
 	// Session is the BackupSession that created the snapshot ("<namespace>/<name>"), empty
 	// for snapshots found by a repository sync.
 	Session string `json:"session,omitempty"`
+	// Binlog is the source's binary log position that the snapshot's dump is consistent
+	// with: where a point-in-time recovery from this snapshot starts replaying. Set by the
+	// backup when the server logs binary logs; empty otherwise.
+	Binlog *SnapshotBinlog `json:"binlog,omitempty"`
 	// Verification is the outcome of the last verification restore of this snapshot.
 	Verification *SnapshotVerification `json:"verification,omitempty"`
 	// Conditions: Forgotten reports a forget that was asked for by deleting the object.
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// SnapshotBinlog is a position in the source's binary logs.
+type SnapshotBinlog struct {
+	// File is the binary log file, e.g. mysql-bin.000012.
+	File string `json:"file"`
+	// Position is the offset in File.
+	Position int64 `json:"position"`
+	// GTID is the server's GTID position at the same point (MariaDB's
+	// "domain-server-sequence" list), when the dump recorded it.
+	GTID string `json:"gtid,omitempty"`
 }
 
 // SnapshotVerification is the outcome of a restore that checked the snapshot.
