@@ -90,9 +90,17 @@ INSERT INTO company.employees (name, salary) VALUES ('John', 4000), ('Jane', 500
 			t.Fatalf("BackupSession %s: %s: %s", bs1.Metadata.Name, bs1.Status.Phase, bs1.failure())
 		}
 		if len(bs1.snapshots()) != 1 {
-			t.Errorf("BackupSession %s reports snapshots %v, want one", bs1.Metadata.Name, bs1.snapshots())
+			t.Fatalf("BackupSession %s reports snapshots %v, want one", bs1.Metadata.Name, bs1.snapshots())
 		}
 		show(t, "get", "backupsession")
+		// sample-mysql writes binary logs (mariadb.yaml): the Snapshot records the position the
+		// dump is consistent with (design 0036).
+		snap := "snapshot/rest-repo-" + bs1.snapshots()[0]
+		position := regexp.MustCompile(`^mysql-bin\.\d+ [1-9]\d* 0-1-\d+$`)
+		eventually(t, snap+" binlog position", time.Minute, 2*time.Second, func() (bool, string) {
+			b := jsonpath(t, snap, "{.status.binlog.file} {.status.binlog.position} {.status.binlog.gtid}")
+			return position.MatchString(b), b
+		})
 	})
 
 	s.run("Repository reports integrity, size and snapshot count", func(t *testing.T) {
