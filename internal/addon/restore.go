@@ -46,6 +46,9 @@ type RestoreOptions struct {
 	// Verify compares the restored tables with the record the dump carries of its rows
 	// (package dumpfacts), for a restore into an empty scratch server. It needs the engine.
 	Verify bool
+	// VerifySQL holds the user's SQL assertions, run on the scratch server after the
+	// comparison (see checkAssertions). It needs Verify.
+	VerifySQL string
 }
 
 // Restore streams a snapshot's dump into mysql. It always returns a Result.
@@ -65,16 +68,23 @@ func Restore(ctx context.Context, o *RestoreOptions) *result.Result {
 	if err == nil && o.Verify && (o.Mode == ModePipe || strings.TrimSpace(o.MySQLArgs) != "") {
 		err = fmt.Errorf("verify needs the restore engine; restoreMode %s and the mysql arguments (args) load through the mysql client", ModePipe)
 	}
+	var assertions []Assertion
+	if err == nil {
+		assertions, err = ParseAssertions(o.VerifySQL)
+	}
+	if err == nil && len(assertions) > 0 && !o.Verify {
+		err = errors.New("verifySQL holds assertions for a verification: set verify to \"true\" too")
+	}
 	if err == nil {
 		err = s.open()
 	}
 	if err == nil {
-		err = s.restore(ctx, o, res)
+		err = s.restore(ctx, o, res, assertions)
 	}
 	return s.finish(res, start, err)
 }
 
-func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Result) error {
+func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Result, assertions []Assertion) error {
 	userArgs, err := UserArgs(o.MySQLArgs)
 	if err != nil {
 		return err
@@ -142,7 +152,7 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 		return err
 	}
 	if o.Verify {
-		if res.Verification, err = s.verify(ctx, restic.ShortID(snap.ID), facts); err != nil {
+		if res.Verification, err = s.verify(ctx, restic.ShortID(snap.ID), facts, assertions); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package addon
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -22,20 +23,20 @@ const (
 	errNoSuchTable = 1146
 )
 
+// maxFailedAssertions bounds the failed assertions a result names: each can be long, and a
+// termination message is short.
+const maxFailedAssertions = 3
+
 // verify compares the restored tables with the record the dump carries of its rows, taken
 // when the backup ran: each table the dump held must have exactly its rows (at least them,
 // when some INSERTs could not be counted). The target is a scratch server the restore
-// filled from nothing; anything it held before would count too.
-func (s *session) verify(ctx context.Context, snapshot string, finder *dumpfacts.Finder) (*result.Verification, error) {
+// filled from nothing; anything it held before would count too. Then the user's SQL
+// assertions must hold.
+func (s *session) verify(ctx context.Context, snapshot string, finder *dumpfacts.Finder, assertions []Assertion) (*result.Verification, error) {
 	v := &result.Verification{Snapshot: snapshot}
 	facts, err := finder.Facts()
 	if err != nil {
 		return v, fmt.Errorf("verification failed: %w", err)
-	}
-	if facts == nil {
-		v.NoRecord = true
-		s.log.Info("the dump carries no record of its rows (written by upstream Stash or an older Hoard): verified only that it restores")
-		return v, nil
 	}
 	db, err := engineDB(s.target, s.stderr)
 	if err != nil {
@@ -43,6 +44,51 @@ func (s *session) verify(ctx context.Context, snapshot string, finder *dumpfacts
 		return nil, err
 	}
 	defer func() { _ = db.Close() }()
+	if facts == nil {
+		v.NoRecord = true
+		s.log.Info("the dump carries no record of its rows (written by upstream Stash or an older Hoard): its tables are not counted")
+	} else if err := s.compareRows(ctx, db, facts, v); err != nil {
+		return nil, err
+	}
+	if len(assertions) > 0 {
+		ran, failed, err := checkAssertions(ctx, db, assertions)
+		if err != nil {
+			return nil, err
+		}
+		v.Assertions, v.FailedAssertionCount = ran, len(failed)
+		v.FailedAssertions = failed[:min(len(failed), maxFailedAssertions)]
+	}
+	var problems []string
+	if v.MismatchCount > 0 {
+		more := ""
+		if v.MismatchCount > len(v.Mismatches) {
+			more = fmt.Sprintf(" (and %d more)", v.MismatchCount-len(v.Mismatches))
+		}
+		problems = append(problems, fmt.Sprintf("%d of %d tables differ from what the backup recorded: %s%s",
+			v.MismatchCount, v.Compared, strings.Join(v.Mismatches, "; "), more))
+	}
+	if v.FailedAssertionCount > 0 {
+		more := ""
+		if v.FailedAssertionCount > len(v.FailedAssertions) {
+			more = fmt.Sprintf(" (and %d more)", v.FailedAssertionCount-len(v.FailedAssertions))
+		}
+		problems = append(problems, fmt.Sprintf("%d of %d SQL assertions do not hold: %s%s",
+			v.FailedAssertionCount, v.Assertions, strings.Join(v.FailedAssertions, "; "), more))
+	}
+	if len(problems) > 0 {
+		return v, fmt.Errorf("verification failed: %s", strings.Join(problems, "; "))
+	}
+	if facts == nil {
+		s.log.Info("verified: the snapshot restores", "assertions", v.Assertions)
+	} else {
+		s.log.Info("verified: every table holds the rows the backup recorded", "tables", v.Compared, "rows", v.Rows, "assertions", v.Assertions)
+	}
+	return v, nil
+}
+
+// compareRows counts each table of the record on the scratch server and notes in v those
+// whose rows differ or that are missing. A server that fails is an error: no verdict.
+func (s *session) compareRows(ctx context.Context, db *sql.DB, facts *dumpfacts.Facts, v *result.Verification) error {
 	v.Tables = len(facts.Tables)
 	for _, t := range facts.Tables {
 		if t.DB == systemSchema {
@@ -56,7 +102,7 @@ func (s *session) verify(ctx context.Context, snapshot string, finder *dumpfacts
 			var me *gomysql.MySQLError
 			if !errors.As(err, &me) || (me.Number != errNoSuchTable && me.Number != errBadDB) {
 				// The scratch server failed, not the snapshot: no verdict.
-				return nil, fmt.Errorf("verification stopped: counting the rows of %s: %w", t.Name(), err)
+				return fmt.Errorf("verification stopped: counting the rows of %s: %w", t.Name(), err)
 			}
 			problem = fmt.Sprintf("%s: not restored (%s)", t.Name(), me.Message)
 		} else if n != t.Rows && (facts.Exact() || n < t.Rows) {
@@ -72,14 +118,5 @@ func (s *session) verify(ctx context.Context, snapshot string, finder *dumpfacts
 	if !facts.Exact() {
 		s.log.Info("some INSERTs of the dump were not of literal rows: their rows are lower bounds", "statements", facts.Uncounted)
 	}
-	if v.MismatchCount > 0 {
-		more := ""
-		if v.MismatchCount > len(v.Mismatches) {
-			more = fmt.Sprintf(" (and %d more)", v.MismatchCount-len(v.Mismatches))
-		}
-		return v, fmt.Errorf("verification failed: %d of %d tables differ from what the backup recorded: %s%s",
-			v.MismatchCount, v.Compared, strings.Join(v.Mismatches, "; "), more)
-	}
-	s.log.Info("verified: every table holds the rows the backup recorded", "tables", v.Compared, "rows", v.Rows)
-	return v, nil
+	return nil
 }

@@ -135,6 +135,12 @@ type Verification struct {
 	// NoRecord: the dump carries no record (upstream Stash's, or an older Hoard's), so only
 	// that it restores was checked.
 	NoRecord bool `json:"noRecord,omitempty"`
+	// Assertions counts the user's SQL assertions that ran (the param verifySQL);
+	// FailedAssertions describe those that do not hold (a few), FailedAssertionCount counts
+	// them all.
+	Assertions           int      `json:"assertions,omitempty"`
+	FailedAssertions     []string `json:"failedAssertions,omitempty"`
+	FailedAssertionCount int      `json:"failedAssertionCount,omitempty"`
 }
 
 // MaxLoadTables bounds the table names of a LoadFailure list: table names are long, and a

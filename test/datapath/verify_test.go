@@ -134,8 +134,38 @@ func TestVerification(t *testing.T) {
 		}
 	})
 
+	t.Run("SQL assertions", func(t *testing.T) {
+		// One scratch server for the three runs: each restore replaces the dump's tables.
+		scratch := newServer(t)
+		target := targetDir(t, scratch, DBPassword)
+		holds := "SELECT COUNT(*) = 300 FROM shop.orders;\nUSE crm\nSELECT COUNT(*) FROM customers WHERE name <> 'x;y'"
+		run := restore(t, repo, target, "--snapshot="+id, "--verify", "--verify-sql="+holds)
+		mustSucceed(t, run)
+		if v := run.Result.Verification; v == nil || v.Assertions != 2 || v.FailedAssertionCount != 0 {
+			t.Fatalf("verification = %+v, want 2 assertions that hold", v)
+		}
+		// One that does not hold fails the verification, naming it; a write is refused (the
+		// assertions run read-only) and so does not hold either.
+		fails := "SELECT COUNT(*) = 301 FROM shop.orders; DELETE FROM shop.orders; SELECT 1"
+		run = restore(t, repo, target, "--snapshot="+id, "--verify", "--verify-sql="+fails)
+		mustFail(t, run, "verification failed: 2 of 3 SQL assertions do not hold", `assertion 1 (SELECT COUNT(*) = 301 FROM shop.orders) returned "0"`, "assertion 2 (DELETE FROM shop.orders) returned error 1792")
+		if v := run.Result.Verification; v == nil || v.FailedAssertionCount != 2 || v.MismatchCount != 0 {
+			t.Fatalf("verification = %+v, want 2 failed assertions and equal tables", v)
+		}
+		if n := mustQuery(t, scratch, "SELECT COUNT(*) FROM shop.orders")[0][0]; n != "300" {
+			t.Fatalf("the assertions changed the scratch server: %s rows", n)
+		}
+		// An assertion that is no SQL is the param's fault: no verdict on the snapshot.
+		run = restore(t, repo, target, "--snapshot="+id, "--verify", "--verify-sql=SELEC 1")
+		mustFail(t, run, "verifySQL: assertion 1 (SELEC 1) is not valid SQL")
+		if run.Result.Verification != nil {
+			t.Fatalf("verification = %+v, want no verdict", run.Result.Verification)
+		}
+	})
+
 	t.Run("verify needs the engine", func(t *testing.T) {
 		scratch := newServer(t)
 		mustFail(t, restore(t, repo, targetDir(t, scratch, DBPassword), "--snapshot="+id, "--verify", "--restore-mode=pipe"), "verify needs the restore engine")
+		mustFail(t, restore(t, repo, targetDir(t, scratch, DBPassword), "--snapshot="+id, "--verify-sql=SELECT 1"), `set verify to "true" too`)
 	})
 }

@@ -46,12 +46,15 @@ func (r *Reconciler) recordVerification(ctx context.Context, rs *v1beta1.Restore
 
 // describeVerification says what a passed verification checked.
 func describeVerification(v *result.Verification) string {
-	if v.NoRecord {
-		return "restored; the dump carries no record of its rows (written by upstream Stash or an older Hoard), so the tables were not counted"
+	msg := "restored; the dump carries no record of its rows (written by upstream Stash or an older Hoard), so the tables were not counted"
+	if !v.NoRecord {
+		msg = fmt.Sprintf("restored with the rows the backup recorded: %d tables, %d rows compared", v.Compared, v.Rows)
+		if n := v.Tables - v.Compared; n > 0 {
+			msg += fmt.Sprintf("; the mysql schema's %d tables are not compared", n)
+		}
 	}
-	msg := fmt.Sprintf("restored with the rows the backup recorded: %d tables, %d rows compared", v.Compared, v.Rows)
-	if n := v.Tables - v.Compared; n > 0 {
-		msg += fmt.Sprintf("; the mysql schema's %d tables are not compared", n)
+	if v.Assertions > 0 {
+		msg += fmt.Sprintf("; %d SQL assertions hold", v.Assertions)
 	}
 	return msg
 }
