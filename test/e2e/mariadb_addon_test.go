@@ -134,7 +134,7 @@ spec:
   - snapshots: [latest]
 `)
 
-	k.logf("a verifying restore (param verify) into restored-mariadb without testdb: the Snapshot is Passed")
+	k.logf("a verifying restore (params verify and verifySQL) into restored-mariadb without testdb: the Snapshot is Passed")
 	k.sql("restored-mariadb", "DROP DATABASE testdb;")
 	restore("verify", `apiVersion: stash.appscode.com/v1beta1
 kind: RestoreSession
@@ -147,6 +147,7 @@ spec:
     name: mariadb-restore-10.5.8
     params:
     - {name: verify, value: "true"}
+    - {name: verifySQL, value: "SELECT COUNT(*) = 3 FROM testdb.company; SELECT SUM(employees) = 1253 FROM testdb.company"}
   target:
     ref: {apiVersion: appcatalog.appscode.com/v1alpha1, kind: AppBinding, name: restored-mariadb}
   rules:
@@ -154,7 +155,7 @@ spec:
 `)
 	eventually(t, "Snapshot rest-repo-"+snap+" verified", time.Minute, 2*time.Second, func() (bool, string) {
 		v, _ := k.try("get", "snapshot", "rest-repo-"+snap, "-o", `jsonpath={.status.verification.phase} {.status.verification.session}: {.status.verification.message}`)
-		return strings.HasPrefix(v, "Passed "+k.ns+"/verify: ") && strings.HasSuffix(v, "restored with the rows the backup recorded: 1 tables, 3 rows compared"), v
+		return strings.HasPrefix(v, "Passed "+k.ns+"/verify: ") && strings.HasSuffix(v, "restored with the rows the backup recorded: 1 tables, 3 rows compared; SQL assertions held: 2"), v
 	})
 	k.show("get", "restoresession")
 

@@ -54,7 +54,7 @@ func describeVerification(v *result.Verification) string {
 		}
 	}
 	if v.Assertions > 0 {
-		msg += fmt.Sprintf("; %d SQL assertions hold", v.Assertions)
+		msg += fmt.Sprintf("; SQL assertions held: %d", v.Assertions)
 	}
 	return msg
 }

@@ -1,0 +1,25 @@
+package restoresession
+
+import (
+	"testing"
+
+	"github.com/hoard-operator/hoard/internal/result"
+)
+
+func TestDescribeVerification(t *testing.T) {
+	for _, c := range []struct {
+		v    result.Verification
+		want string
+	}{
+		{result.Verification{Tables: 33, Compared: 3, Rows: 350},
+			"restored with the rows the backup recorded: 3 tables, 350 rows compared; the mysql schema's 30 tables are not compared"},
+		{result.Verification{Tables: 1, Compared: 1, Rows: 3, Assertions: 2},
+			"restored with the rows the backup recorded: 1 tables, 3 rows compared; SQL assertions held: 2"},
+		{result.Verification{NoRecord: true, Assertions: 1},
+			"restored; the dump carries no record of its rows (written by upstream Stash or an older Hoard), so the tables were not counted; SQL assertions held: 1"},
+	} {
+		if got := describeVerification(&c.v); got != c.want {
+			t.Errorf("describeVerification(%+v) = %q, want %q", c.v, got, c.want)
+		}
+	}
+}
