@@ -60,20 +60,10 @@ func (s *session) verify(ctx context.Context, snapshot string, finder *dumpfacts
 	}
 	var problems []string
 	if v.MismatchCount > 0 {
-		more := ""
-		if v.MismatchCount > len(v.Mismatches) {
-			more = fmt.Sprintf(" (and %d more)", v.MismatchCount-len(v.Mismatches))
-		}
-		problems = append(problems, fmt.Sprintf("%d of %d tables differ from what the backup recorded: %s%s",
-			v.MismatchCount, v.Compared, strings.Join(v.Mismatches, "; "), more))
+		problems = append(problems, listed(v.MismatchCount, v.Compared, "tables differ from what the backup recorded", v.Mismatches))
 	}
 	if v.FailedAssertionCount > 0 {
-		more := ""
-		if v.FailedAssertionCount > len(v.FailedAssertions) {
-			more = fmt.Sprintf(" (and %d more)", v.FailedAssertionCount-len(v.FailedAssertions))
-		}
-		problems = append(problems, fmt.Sprintf("%d of %d SQL assertions do not hold: %s%s",
-			v.FailedAssertionCount, v.Assertions, strings.Join(v.FailedAssertions, "; "), more))
+		problems = append(problems, listed(v.FailedAssertionCount, v.Assertions, "SQL assertions do not hold", v.FailedAssertions))
 	}
 	if len(problems) > 0 {
 		return v, fmt.Errorf("verification failed: %s", strings.Join(problems, "; "))
@@ -84,6 +74,15 @@ func (s *session) verify(ctx context.Context, snapshot string, finder *dumpfacts
 		s.log.Info("verified: every table holds the rows the backup recorded", "tables", v.Compared, "rows", v.Rows, "assertions", v.Assertions)
 	}
 	return v, nil
+}
+
+// listed says "<n> of <total> <what>: <names>", and how many more there are than named.
+func listed(n, total int, what string, names []string) string {
+	more := ""
+	if n > len(names) {
+		more = fmt.Sprintf(" (and %d more)", n-len(names))
+	}
+	return fmt.Sprintf("%d of %d %s: %s%s", n, total, what, strings.Join(names, "; "), more)
 }
 
 // compareRows counts each table of the record on the scratch server and notes in v those
