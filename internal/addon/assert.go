@@ -62,18 +62,25 @@ func checkAssertions(ctx context.Context, db *sql.DB, assertions []Assertion) (r
 		return 0, nil, fmt.Errorf("verification stopped: %w", err)
 	}
 	defer func() { _ = conn.Close() }()
-	if _, err := conn.ExecContext(ctx, "START TRANSACTION READ ONLY"); err != nil {
-		return 0, nil, fmt.Errorf("verification stopped: %w", err)
+	// Read-only for the session, not only for this transaction: an assertion that ends the
+	// transaction (COMMIT) leaves the next ones read-only still.
+	for _, q := range []string{"SET SESSION TRANSACTION READ ONLY", "START TRANSACTION"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return 0, nil, fmt.Errorf("verification stopped: %s: %w", q, err)
+		}
 	}
 	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }()
 	for _, a := range assertions {
 		if a.DB != "" {
+			// A USE is no assertion, but one that fails (the database is not there) is
+			// counted as one that does not hold.
 			if _, err := conn.ExecContext(ctx, "USE "+sqldump.QuoteIdent(a.DB)); err != nil {
-				if msg, ok := verdictError(err); ok {
-					failed = append(failed, fmt.Sprintf("USE %s: %s", a.DB, msg))
-					continue
+				msg, ok := verdictError(err)
+				if !ok {
+					return ran, failed, fmt.Errorf("verification stopped: USE %s: %w", a.DB, err)
 				}
-				return ran, failed, fmt.Errorf("verification stopped: USE %s: %w", a.DB, err)
+				ran++
+				failed = append(failed, fmt.Sprintf("USE %s: %s", a.DB, msg))
 			}
 			continue
 		}

@@ -144,13 +144,14 @@ func TestVerification(t *testing.T) {
 		if v := run.Result.Verification; v == nil || v.Assertions != 2 || v.FailedAssertionCount != 0 {
 			t.Fatalf("verification = %+v, want 2 assertions that hold", v)
 		}
-		// One that does not hold fails the verification, naming it; a write is refused (the
-		// assertions run read-only) and so does not hold either.
-		fails := "SELECT COUNT(*) = 301 FROM shop.orders; DELETE FROM shop.orders; SELECT 1"
+		// One that does not hold fails the verification, naming it. A COMMIT returns no row,
+		// and the write after it is still refused (the session is read-only), so neither holds.
+		fails := "SELECT COUNT(*) = 301 FROM shop.orders; COMMIT; DELETE FROM shop.orders; SELECT 1"
 		run = restore(t, repo, target, "--snapshot="+id, "--verify", "--verify-sql="+fails)
-		mustFail(t, run, "verification failed: 2 of 3 SQL assertions do not hold", `assertion 1 (SELECT COUNT(*) = 301 FROM shop.orders) returned "0"`, "assertion 2 (DELETE FROM shop.orders) returned error 1792")
-		if v := run.Result.Verification; v == nil || v.FailedAssertionCount != 2 || v.MismatchCount != 0 {
-			t.Fatalf("verification = %+v, want 2 failed assertions and equal tables", v)
+		mustFail(t, run, "verification failed: 3 of 4 SQL assertions do not hold", `assertion 1 (SELECT COUNT(*) = 301 FROM shop.orders) returned "0"`,
+			"assertion 2 (COMMIT) returned no row", "assertion 3 (DELETE FROM shop.orders) returned error 1792")
+		if v := run.Result.Verification; v == nil || v.FailedAssertionCount != 3 || v.MismatchCount != 0 {
+			t.Fatalf("verification = %+v, want 3 failed assertions and equal tables", v)
 		}
 		if n := mustQuery(t, scratch, "SELECT COUNT(*) FROM shop.orders")[0][0]; n != "300" {
 			t.Fatalf("the assertions changed the scratch server: %s rows", n)
