@@ -151,7 +151,7 @@ spec:
   target:
     ref: {apiVersion: appcatalog.appscode.com/v1alpha1, kind: AppBinding, name: restored-mariadb}
   rules:
-  - snapshots: [`+snap+`]
+  - snapshots: ["`+snap+`"]
 `)
 	eventually(t, "Snapshot rest-repo-"+snap+" verified", time.Minute, 2*time.Second, func() (bool, string) {
 		v, _ := k.try("get", "snapshot", "rest-repo-"+snap, "-o", `jsonpath={.status.verification.phase} {.status.verification.session}: {.status.verification.message}`)
