@@ -13,6 +13,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/controller/autobackup"
 	"github.com/hoard-operator/hoard/internal/controller/backupconfiguration"
 	"github.com/hoard-operator/hoard/internal/controller/backupsession"
+	"github.com/hoard-operator/hoard/internal/controller/backupverification"
 	"github.com/hoard-operator/hoard/internal/controller/mysqladdon"
 	"github.com/hoard-operator/hoard/internal/controller/repository"
 	"github.com/hoard-operator/hoard/internal/controller/repositoryoperation"
@@ -86,6 +87,11 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		func(m ctrl.Manager, _ Options) error { return autobackup.SetupWithManager(m) },
 		func(m ctrl.Manager, o Options) error {
 			return repositoryoperation.SetupWithManager(m, o.OperatorImage, queue)
+		},
+		func(m ctrl.Manager, _ Options) error {
+			r := &backupverification.Reconciler{Client: m.GetClient(), Scheme: m.GetScheme(),
+				Recorder: event.RecorderFor(m, "backupverification"), Now: time.Now}
+			return r.SetupWithManager(m)
 		},
 	}
 	for _, setup := range setups {

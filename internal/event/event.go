@@ -86,6 +86,13 @@ var (
 	RestoreSessionFailed    = Event{corev1.EventTypeWarning, "RestoreSessionFailed", "restore failed: %s"}
 )
 
+// BackupVerification events.
+var (
+	VerificationStarted = Event{corev1.EventTypeNormal, "VerificationStarted", "verifying snapshot %s with RestoreSession %s"}
+	VerificationPassed  = Event{corev1.EventTypeNormal, "VerificationPassed", "snapshot %s verified by RestoreSession %s"}
+	VerificationFailed  = Event{corev1.EventTypeWarning, "VerificationFailed", "snapshot %s did not verify (RestoreSession %s): %s"}
+)
+
 // Repository events.
 var (
 	RepositoryWipeStarted   = Event{corev1.EventTypeNormal, "WipeOutStarted", "deleting the repository's data with Job %s"}

@@ -93,6 +93,8 @@ type Input struct {
 	// SoleWriter tells the Job that no other Hoard Job uses the repository while it runs
 	// (REPOSITORY_SOLE_WRITER), so any restic lock it finds is stale.
 	SoleWriter bool
+	// Scratch, for a verification's restore, is the server the Job restores into.
+	Scratch *ScratchServer
 }
 
 // StorageSecretName is the Secret the Job mounts as the storage Secret.
@@ -187,6 +189,9 @@ func Build(in *Input) (*batchv1.Job, error) {
 	}
 	if len(pod.InitContainers) == 0 {
 		pod.InitContainers = nil
+	}
+	if err := addScratchServer(in, &pod); err != nil {
+		return nil, err
 	}
 	applyPodSettings(&pod, in.RuntimeSettings.Pod)
 

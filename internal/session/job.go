@@ -318,7 +318,9 @@ func podResults(pod *corev1.Pod) (*result.Result, []result.Hook, []string) {
 		if t == nil {
 			t = cs.LastTerminationState.Terminated
 		}
-		if t == nil {
+		// A verification's scratch server is stopped when the steps end; how it exited is
+		// not the session's outcome.
+		if t == nil || cs.Name == jobspec.ScratchContainerName {
 			continue
 		}
 		if r, err := result.Parse([]byte(t.Message)); err == nil {

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/result"
 )
 
@@ -59,7 +60,7 @@ func LastProgress(log []byte) *result.Progress {
 func runningContainer(pod *corev1.Pod) string {
 	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
 		for _, cs := range list {
-			if cs.State.Running != nil {
+			if cs.State.Running != nil && cs.Name != jobspec.ScratchContainerName {
 				return cs.Name
 			}
 		}

@@ -51,6 +51,8 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 // A verifying restore (param verify) records its verdict on the Snapshot it restored.
 // +kubebuilder:rbac:groups=repositories.stash.appscode.com,resources=snapshots,verbs=get;patch
+// A verification's restore into a managed scratch server runs that server beside itself.
+// +kubebuilder:rbac:groups=operations.hoard.io,resources=backupverifications,verbs=get;list;watch
 
 // SetupWithManager registers the reconciler.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
@@ -97,13 +99,17 @@ func (r *Reconciler) host(rs *v1beta1.RestoreSession) string {
 }
 
 // Plan implements sessionrun.Kind: the session itself says what to restore.
-func (r *Reconciler) Plan(_ context.Context, rs *v1beta1.RestoreSession) (*sessionrun.Plan, error) {
+func (r *Reconciler) Plan(ctx context.Context, rs *v1beta1.RestoreSession) (*sessionrun.Plan, error) {
 	if rs.Spec.Driver == v1beta1.VolumeSnapshotter {
 		return nil, sessionrun.Refuse("DriverUnsupported", "driver VolumeSnapshotter is not supported: Hoard restores with the Restic driver")
 	}
 	timeout, err := r.SessionTimeout(rs.Spec.TimeOut, "")
 	if err != nil {
 		return nil, sessionrun.Refuse("InvalidTimeOut", err.Error())
+	}
+	scratch, err := r.scratchServer(ctx, rs)
+	if err != nil {
+		return nil, err
 	}
 	target := jobspec.Target{}
 	var targetRules []v1beta1.Rule
@@ -127,6 +133,7 @@ func (r *Reconciler) Plan(_ context.Context, rs *v1beta1.RestoreSession) (*sessi
 			in.RuntimeSettings = rs.Spec.RuntimeSettings
 			in.TempDir = rs.Spec.TempDir
 			in.InterimVolume = rs.Spec.InterimVolumeTemplate
+			in.Scratch = scratch
 		},
 		Hooks: hooks(rs),
 	}, nil
@@ -201,6 +208,9 @@ func (r *Reconciler) Finish(ctx context.Context, rs *v1beta1.RestoreSession, out
 	msg := "restore of " + out.Result.Hostname + " succeeded"
 	if len(out.Result.Snapshots) > 0 {
 		msg += ": loaded " + session.DescribeSnapshot(out.Result.Snapshots[0])
+	}
+	if v := out.Result.Verification; v != nil {
+		msg += "; verified: " + describeVerification(v)
 	}
 	return r.record(ctx, rs, true, "RestoreSucceeded", msg, out.Result, extra...)
 }
