@@ -90,6 +90,13 @@ func TestOperatorCanI(t *testing.T) {
 		{verb: "create", group: "stash.appscode.com", resource: "repositories"},
 		{verb: "delete", group: "stash.appscode.com", resource: "repositories"},
 		{verb: "list", group: "stash.appscode.com", resource: "backupblueprints"},
+		// BackupVerification (docs/design/0038-backup-verification.md): it makes and removes
+		// its verifying RestoreSessions, and makes (and keeps in step) its scratch AppBinding.
+		{verb: "create", group: "stash.appscode.com", resource: "restoresessions"},
+		{verb: "delete", group: "stash.appscode.com", resource: "restoresessions"},
+		{verb: "create", group: "appcatalog.appscode.com", resource: "appbindings"},
+		{verb: "update", group: "appcatalog.appscode.com", resource: "appbindings"},
+		{verb: "delete", group: "appcatalog.appscode.com", resource: "appbindings"},
 	}
 	// The namespaces by role, so the table reads the same whatever the install's names.
 	namespaces := []struct{ label, name string }{
