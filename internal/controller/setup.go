@@ -42,6 +42,10 @@ type Options struct {
 	// PollInterval is how often running sessions are checked for progress and deadlines;
 	// zero means 10s.
 	PollInterval time.Duration
+	// StartGrace is how long a session's container may fail to start (an image that cannot
+	// be pulled, a missing Secret) before the session fails; zero means
+	// session.DefaultStartGrace.
+	StartGrace time.Duration
 	// ConfigurationRecheck is how often a BackupConfiguration that waits for no Secret is
 	// checked again, so that a Secret changed later (Secrets are not watched) shows on its
 	// conditions; zero means 5m.
@@ -135,6 +139,7 @@ func sessionEnv(mgr ctrl.Manager, opts Options, starter *session.Starter, name s
 		HookTimeout:    opts.HookTimeout,
 		Timeout:        opts.SessionTimeout,
 		PollInterval:   opts.PollInterval,
+		StartGrace:     opts.StartGrace,
 		Progress:       progress,
 	}, nil
 }

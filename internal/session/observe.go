@@ -21,7 +21,10 @@ type Running struct {
 	Timeout time.Duration
 	// Poll is how often a running Job is looked at.
 	Poll time.Duration
-	Now  time.Time
+	// StartGrace is how long a container may fail to start (its image cannot be pulled, its
+	// configuration is missing) before the session fails; zero means DefaultStartGrace.
+	StartGrace time.Duration
+	Now        time.Time
 }
 
 // Observation is where a running session's Job stands.
@@ -84,6 +87,21 @@ func Observe(ctx context.Context, c client.Client, direct client.Reader, s Runni
 		}
 		return Observation{StopReason: "TimedOut",
 			StopMessage: fmt.Sprintf("the %s did not finish within %s; Job %s was stopped", s.Kind, s.Timeout, name)}, nil
+	}
+	grace := s.StartGrace
+	if grace == 0 {
+		grace = DefaultStartGrace
+	}
+	stuck, err := stuckJob(ctx, c, job, s.Now, grace)
+	if err != nil {
+		return Observation{}, err
+	}
+	if stuck != "" {
+		// Nothing changes by waiting: the Job goes, and the repository with it.
+		if err := c.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+			return Observation{}, fmt.Errorf("failed to delete Job %s/%s, which cannot start: %w", job.Namespace, job.Name, err)
+		}
+		return Observation{StopReason: "ContainerCannotStart", StopMessage: fmt.Sprintf("%s; Job %s was stopped", stuck, name)}, nil
 	}
 	return Observation{Job: job, RequeueAfter: next}, nil
 }

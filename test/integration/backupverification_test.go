@@ -250,3 +250,62 @@ func TestBackupVerificationRefusesSource(t *testing.T) {
 		}
 	}
 }
+
+// TestVerificationImageCannotBePulled: a scratch server whose image cannot be pulled fails
+// the verification with the kubelet's reason once the start grace has passed, and its Job
+// goes, instead of holding the repository until the session's deadline.
+func TestVerificationImageCannotBePulled(t *testing.T) {
+	startManager(t)
+	ctx := context.Background()
+	f := newSessionFixture(t)
+	f.backupConfiguration(t, "nightly", nil)
+	bv := backupVerification(t, f.ns, "typo", func(bv *opsv1alpha1.BackupVerification) {
+		bv.Spec.Scratch.Server.Image = "hoard.local/mariadb:10.1l"
+	})
+	waitReady(t, bv, metav1.ConditionTrue, "hoard.local/mariadb:10.1l")
+
+	bs := waitPhase(t, f.backupSession(t, "nightly", "1"), bsPhase, "Running")
+	job := waitJob(t, f.ns, "stash-backup-"+bs.Name)
+	msg := resultMessage(t, backupResult("4b2a9e1c"))
+	finishJob(t, job, true, stepStatus{0, msg}, stepStatus{0, msg})
+	waitPhase(t, bs, bsPhase, "Succeeded")
+
+	rs := waitPhase(t, &v1beta1.RestoreSession{ObjectMeta: metav1.ObjectMeta{Name: "typo-nightly-1", Namespace: f.ns}}, rsPhase, "Running")
+	job = waitJob(t, f.ns, "stash-restore-"+rs.Name)
+	// The kubelet's view: the sidecar waits on its image, so the restore step never starts.
+	spec := job.Spec.Template.Spec.DeepCopy()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-x1", Namespace: f.ns, Labels: map[string]string{"batch.kubernetes.io/job-name": job.Name}}, Spec: *spec}
+	if err := k8sClient.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.Status.Phase = corev1.PodPending
+	pod.Status.InitContainerStatuses = []corev1.ContainerStatus{
+		{Name: "scratch-server", Image: "hoard.local/mariadb:10.1l", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+			Reason: "ImagePullBackOff", Message: `Back-off pulling image "hoard.local/mariadb:10.1l"`}}},
+		{Name: spec.InitContainers[1].Name, Image: "x", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}},
+	}
+	if err := k8sClient.Status().Update(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, rs, rsPhase, "Failed")
+	want := `container scratch-server of pod ` + pod.Name + ` cannot start: ImagePullBackOff: Back-off pulling image "hoard.local/mariadb:10.1l"; Job ` + job.Name + ` was stopped`
+	if c := meta.FindStatusCondition(rs.Status.Conditions, v1beta1.ConditionRestoreCompleted); c == nil || c.Message != want || c.Reason != "ContainerCannotStart" {
+		t.Errorf("RestoreCompleted %+v, want ContainerCannotStart saying %q", c, want)
+	}
+	pollUntil(t, 20*time.Second, "the verification's verdict", func() error {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(bv), bv); err != nil {
+			return err
+		}
+		if l := bv.Status.Last; l == nil || l.Phase != "Failed" || l.Message != want {
+			return fmt.Errorf("last %+v", l)
+		}
+		return nil
+	})
+	pollUntil(t, 20*time.Second, "Job "+job.Name+" deleted", func() error {
+		j := job.DeepCopy()
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(j), j); err == nil && j.DeletionTimestamp.IsZero() {
+			return fmt.Errorf("Job still there")
+		}
+		return nil
+	})
+}

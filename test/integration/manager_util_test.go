@@ -46,6 +46,8 @@ func startManagerWith(t *testing.T, opts manager.Options) (ctrl.Manager, context
 	opts.Controllers.OperatorImage, opts.Controllers.SessionTimeout = testOperatorImage, time.Hour
 	// A Secret changed under a Ready configuration shows within the tests' waits.
 	opts.Controllers.ConfigurationRecheck = 3 * time.Second
+	// A test pod has no kubelet: a container's waiting state is the test's, at once.
+	opts.Controllers.StartGrace = time.Second
 	if err := controller.Setup(mgr, opts.Controllers); err != nil {
 		t.Fatalf("set up controllers: %v", err)
 	}

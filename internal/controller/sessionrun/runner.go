@@ -50,6 +50,9 @@ type Env struct {
 	// PollInterval is how often a running session is looked at for progress and deadline;
 	// zero means 10s.
 	PollInterval time.Duration
+	// StartGrace is how long a Job's container may fail to start before the session fails;
+	// zero means session.DefaultStartGrace.
+	StartGrace time.Duration
 	// Progress reads a running Job's progress line (session.LogProgressReader); nil for none.
 	Progress session.ProgressReader
 	// Now is the clock; tests may replace it.
@@ -262,7 +265,7 @@ func (r *Runner[T, S]) track(ctx context.Context, s S) (ctrl.Result, error) {
 		return res, err
 	}
 	obs, err := session.Observe(ctx, r.Client, r.APIReader, session.Running{
-		Kind: r.Kind.Desc().Job, Session: s, Timeout: timeout, Poll: r.PollInterval, Now: r.Now(),
+		Kind: r.Kind.Desc().Job, Session: s, Timeout: timeout, Poll: r.PollInterval, StartGrace: r.StartGrace, Now: r.Now(),
 	})
 	var out session.Outcome
 	switch {
