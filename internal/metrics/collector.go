@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	opsv1alpha1 "github.com/hoard-operator/hoard/api/operations/v1alpha1"
 	repov1alpha1 "github.com/hoard-operator/hoard/api/repositories/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
@@ -69,8 +70,9 @@ func (c *Collector) collect(ctx context.Context) ([]prometheus.Metric, error) {
 		rss   v1beta1.RestoreSessionList
 		repos v1alpha1.RepositoryList
 		snaps repov1alpha1.SnapshotList
+		bvs   opsv1alpha1.BackupVerificationList
 	)
-	for _, l := range []client.ObjectList{&bcs, &bss, &rss, &repos, &snaps} {
+	for _, l := range []client.ObjectList{&bcs, &bss, &rss, &repos, &snaps, &bvs} {
 		if err := c.reader.List(ctx, l); err != nil {
 			return nil, fmt.Errorf("failed to list %T: %w", l, err)
 		}
@@ -109,6 +111,9 @@ func (c *Collector) collect(ctx context.Context) ([]prometheus.Metric, error) {
 	for i := range repos.Items {
 		r := &repos.Items[i]
 		b.repository(r, verified[[2]string{r.Namespace, r.Name}])
+	}
+	for i := range bvs.Items {
+		b.backupVerification(&bvs.Items[i])
 	}
 	return b.metrics, b.err()
 }

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	opsv1alpha1 "github.com/hoard-operator/hoard/api/operations/v1alpha1"
 	repov1alpha1 "github.com/hoard-operator/hoard/api/repositories/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
@@ -285,8 +286,8 @@ func TestExportedNames(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(described, " ") {
 		t.Errorf("ExportedNames() = %v\nwant the described %v", got, described)
 	}
-	if len(got) != 31 {
-		t.Errorf("ExportedNames() has %d names, want the contract's 27 and Hoard's 4", len(got))
+	if len(got) != 32 {
+		t.Errorf("ExportedNames() has %d names, want the contract's 27 and Hoard's 5", len(got))
 	}
 }
 
@@ -513,4 +514,25 @@ func repoNames() []string    { return namesOf("stash_repository_") }
 // gauges, which are scraped only.
 func pushedRepoNames() []string {
 	return slices.DeleteFunc(repoNames(), func(n string) bool { return strings.Contains(n, "verification") })
+}
+
+// TestCollectorVerificationReady: a BackupVerification's Ready condition is a gauge; one not
+// reconciled yet has none.
+func TestCollectorVerificationReady(t *testing.T) {
+	bv := func(name string, status metav1.ConditionStatus) *opsv1alpha1.BackupVerification {
+		v := &opsv1alpha1.BackupVerification{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: name},
+			Spec: opsv1alpha1.BackupVerificationSpec{BackupConfiguration: "nightly"}}
+		if status != "" {
+			v.Status.Conditions = []metav1.Condition{{Type: opsv1alpha1.ConditionVerificationReady, Status: status}}
+		}
+		return v
+	}
+	c := NewCollector(newFakeReader(bv("good", metav1.ConditionTrue), bv("onto-source", metav1.ConditionFalse), bv("new", "")), logr.Discard())
+	want := `
+# HELP stash_verification_ready 1 when the BackupVerification of the BackupConfiguration invoker_name can run its verifications, 0 when its Ready condition is False.
+# TYPE stash_verification_ready gauge
+stash_verification_ready{invoker_name="nightly",name="good",namespace="demo"} 1
+stash_verification_ready{invoker_name="nightly",name="onto-source",namespace="demo"} 0
+`
+	compare(t, c, want, "stash_verification_ready")
 }

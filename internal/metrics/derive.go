@@ -7,8 +7,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	opsv1alpha1 "github.com/hoard-operator/hoard/api/operations/v1alpha1"
 	repov1alpha1 "github.com/hoard-operator/hoard/api/repositories/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
@@ -35,6 +38,9 @@ type descriptors struct {
 	// Hoard's verification restores (design 0035): the verdict on the repository's most
 	// recently verified snapshot, and when it was given.
 	repoVerificationSuccess, repoVerificationTime *prometheus.Desc
+	// Whether each BackupVerification can run (design 0038): one that cannot verifies
+	// nothing, silently, unless this is watched.
+	verificationReady *prometheus.Desc
 
 	// Hoard's additions to the contract, for alerts: the schedule a configuration promises and
 	// the start of the session running now.
@@ -52,6 +58,7 @@ func newDescriptors() *descriptors {
 	targetLabels := with(sessionLabels, "kind", "group", "name")
 	hostLabels := with(targetLabels, "hostname")
 	repoLabels := []string{"name", "namespace", "backend", "bucket", "prefix"}
+	verificationLabels := []string{"name", "namespace", "invoker_name"}
 	var names []string
 	d := func(subsystem, name, help string, labels []string) *prometheus.Desc {
 		fq := prometheus.BuildFQName("stash", subsystem, name)
@@ -93,6 +100,7 @@ func newDescriptors() *descriptors {
 
 		repoVerificationSuccess: d("repository", "verification_success", "1 when the latest verification restore of a snapshot of the repository passed, 0 when it failed.", repoLabels),
 		repoVerificationTime:    d("repository", "last_verification_time_seconds", "Unix time at which the latest verification restore of a snapshot of the repository ended.", repoLabels),
+		verificationReady:       d("verification", "ready", "1 when the BackupVerification of the BackupConfiguration invoker_name can run its verifications, 0 when its Ready condition is False.", verificationLabels),
 
 		backupScheduleInterval: d("backup", "schedule_interval_seconds", "Longest time between two scheduled backups of an unpaused BackupConfiguration.", sessionLabels),
 		backupSessionStartTime: d("backup", "session_start_time_seconds", "Unix time at which the oldest unfinished backup session of the invoker was created.", sessionLabels),
@@ -120,7 +128,7 @@ func (d *descriptors) describe(ch chan<- *prometheus.Desc) {
 		d.restoreSessionSuccess, d.restoreSessionDuration, d.restoreTargetCount,
 		d.restoreTargetSuccess, d.restoreTargetHostCount, d.restoreHostSuccess, d.restoreHostDuration,
 		d.repoIntegrity, d.repoSize, d.repoSnapshotCount, d.repoSnapshotCleaned,
-		d.repoVerificationSuccess, d.repoVerificationTime,
+		d.repoVerificationSuccess, d.repoVerificationTime, d.verificationReady,
 		d.backupScheduleInterval, d.backupSessionStartTime,
 	} {
 		ch <- desc
@@ -490,4 +498,14 @@ func latestVerifications(snaps []repov1alpha1.Snapshot) map[[2]string]*repov1alp
 		}
 	}
 	return out
+}
+
+// backupVerification derives whether a BackupVerification can run. One not yet reconciled has
+// no condition and no gauge: 0 would claim a fault.
+func (b *builder) backupVerification(bv *opsv1alpha1.BackupVerification) {
+	c := meta.FindStatusCondition(bv.Status.Conditions, opsv1alpha1.ConditionVerificationReady)
+	if c == nil || c.Status == metav1.ConditionUnknown {
+		return
+	}
+	b.gauge(b.d.verificationReady, boolValue(c.Status == metav1.ConditionTrue), []string{bv.Name, bv.Namespace, bv.Spec.BackupConfiguration})
 }

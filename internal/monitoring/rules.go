@@ -120,6 +120,21 @@ func Alerts(p Params) []Alert {
 			"Verify an older snapshot and the next backup; a passing verification resolves the alert. If backups keep failing verification, check the source (tables changed while mysqldump ran without --single-transaction, a non-InnoDB engine) and the repository (`restic check --read-data`).",
 		},
 	}, {
+		Name:     "HoardBackupVerificationNotReady",
+		Expr:     "max by (namespace, name) (stash_verification_ready) == 0",
+		For:      "15m",
+		Severity: "warning",
+		Summary:  "BackupVerification {{ $labels.namespace }}/{{ $labels.name }} cannot verify backups",
+		Description: "BackupVerification {{ $labels.namespace }}/{{ $labels.name }} has been not Ready for 15 minutes: " +
+			"the backups of its BackupConfiguration are not being verified.",
+		Meaning: "A BackupVerification's Ready condition is False (stash_verification_ready is 0): its BackupConfiguration, the restore Task or the scratch target is missing, " +
+			"or the scratch AppBinding reaches the source database. It starts no verification until that is mended, so no snapshot is proven to restore.",
+		Steps: []string{
+			"Read why: `kubectl get backupverification -n {{ $labels.namespace }} {{ $labels.name }} -o jsonpath='{.status.conditions[?(@.type==\"Ready\")]}'` (reason and message).",
+			"Mend what it names: create or rename the BackupConfiguration or the restore Task (or set `spec.task`), or point `spec.scratch.appBinding` at a scratch server that is not the source (`ScratchIsSource`).",
+			"The condition turns True at the next reconcile, the alert resolves, and the newest backup is verified at once (or at the next `spec.schedule` time).",
+		},
+	}, {
 		Name:     "HoardRestoreFailed",
 		Expr:     "max by (" + invoker + ") (stash_restore_session_success) == 0",
 		For:      "0m",
