@@ -40,6 +40,16 @@ func backupVerification(t *testing.T, ns, name string, mutate func(*opsv1alpha1.
 	return bv
 }
 
+// succeededBackup runs a BackupSession of bc to success with snapshot.
+func (f *sessionFixture) succeededBackup(t *testing.T, bc, suffix, snapshot string) {
+	t.Helper()
+	bs := waitPhase(t, f.backupSession(t, bc, suffix), bsPhase, "Running")
+	job := waitJob(t, f.ns, "stash-backup-"+bs.Name)
+	msg := resultMessage(t, backupResult(snapshot))
+	finishJob(t, job, true, stepStatus{0, msg}, stepStatus{0, msg})
+	waitPhase(t, bs, bsPhase, "Succeeded")
+}
+
 func waitReady(t *testing.T, bv *opsv1alpha1.BackupVerification, status metav1.ConditionStatus, text string) {
 	t.Helper()
 	pollUntil(t, 20*time.Second, "BackupVerification "+bv.Name+" Ready="+string(status), func() error {
@@ -83,14 +93,6 @@ func TestBackupVerification(t *testing.T) {
 		t.Errorf("scratch Secret holds username %q and a password of %d bytes, want root and 48 hex digits", pw.Data["username"], len(pw.Data["password"]))
 	}
 
-	backup := func(suffix, snapshot string) {
-		t.Helper()
-		bs := waitPhase(t, f.backupSession(t, "nightly", suffix), bsPhase, "Running")
-		job := waitJob(t, f.ns, "stash-backup-"+bs.Name)
-		msg := resultMessage(t, backupResult(snapshot))
-		finishJob(t, job, true, stepStatus{0, msg}, stepStatus{0, msg})
-		waitPhase(t, bs, bsPhase, "Succeeded")
-	}
 	verify := func(suffix, snapshot string, ok bool) {
 		t.Helper()
 		name := "nightly-verify-nightly-" + suffix
@@ -168,12 +170,12 @@ func TestBackupVerification(t *testing.T) {
 		}
 	}
 
-	backup("1", "4b2a9e1c")
+	f.succeededBackup(t, "nightly", "1", "4b2a9e1c")
 	verify("1", "4b2a9e1c", true)
 	if err := findEvent(ctx, f.ns, bv.Name, "VerificationPassed"); err != nil {
 		t.Error(err)
 	}
-	backup("2", "5c3bafd2")
+	f.succeededBackup(t, "nightly", "2", "5c3bafd2")
 	verify("2", "5c3bafd2", false)
 	if err := findEvent(ctx, f.ns, bv.Name, "VerificationFailed"); err != nil {
 		t.Error(err)
@@ -227,11 +229,7 @@ func TestBackupVerificationRefusesSource(t *testing.T) {
 	waitReady(t, badCron, metav1.ConditionFalse, `spec.schedule "every day" is not a valid cron expression`)
 
 	// None of them started anything, even after a backup.
-	bs := waitPhase(t, f.backupSession(t, "nightly", "1"), bsPhase, "Running")
-	job := waitJob(t, f.ns, "stash-backup-"+bs.Name)
-	msg := resultMessage(t, backupResult("4b2a9e1c"))
-	finishJob(t, job, true, stepStatus{0, msg}, stepStatus{0, msg})
-	waitPhase(t, bs, bsPhase, "Succeeded")
+	f.succeededBackup(t, "nightly", "1", "4b2a9e1c")
 	time.Sleep(2 * time.Second)
 	list := &v1beta1.RestoreSessionList{}
 	if err := k8sClient.List(ctx, list, client.InNamespace(f.ns)); err != nil {
@@ -264,14 +262,10 @@ func TestVerificationImageCannotBePulled(t *testing.T) {
 	})
 	waitReady(t, bv, metav1.ConditionTrue, "hoard.local/mariadb:10.1l")
 
-	bs := waitPhase(t, f.backupSession(t, "nightly", "1"), bsPhase, "Running")
-	job := waitJob(t, f.ns, "stash-backup-"+bs.Name)
-	msg := resultMessage(t, backupResult("4b2a9e1c"))
-	finishJob(t, job, true, stepStatus{0, msg}, stepStatus{0, msg})
-	waitPhase(t, bs, bsPhase, "Succeeded")
+	f.succeededBackup(t, "nightly", "1", "4b2a9e1c")
 
 	rs := waitPhase(t, &v1beta1.RestoreSession{ObjectMeta: metav1.ObjectMeta{Name: "typo-nightly-1", Namespace: f.ns}}, rsPhase, "Running")
-	job = waitJob(t, f.ns, "stash-restore-"+rs.Name)
+	job := waitJob(t, f.ns, "stash-restore-"+rs.Name)
 	// The kubelet's view: the sidecar waits on its image, so the restore step never starts.
 	spec := job.Spec.Template.Spec.DeepCopy()
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-x1", Namespace: f.ns, Labels: map[string]string{"batch.kubernetes.io/job-name": job.Name}}, Spec: *spec}
