@@ -303,3 +303,59 @@ func TestVerificationImageCannotBePulled(t *testing.T) {
 		return nil
 	})
 }
+
+// TestBackupVerificationSchedule: with a cron schedule, the configuration's newest successful
+// backup is verified when the schedule fires (and not before), into the user's scratch
+// AppBinding, by a RestoreSession named after the time.
+func TestBackupVerificationSchedule(t *testing.T) {
+	startManager(t)
+	ctx := context.Background()
+	f := newSessionFixture(t)
+	f.backupConfiguration(t, "nightly", nil)
+	f.succeededBackup(t, "nightly", "1", "4b2a9e1c")
+	f.succeededBackup(t, "nightly", "2", "5c3bafd2")
+	if err := k8sClient.Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "scratch-mysql", Namespace: f.ns},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 3306}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8sClient.Create(ctx, &appcatalogv1alpha1.AppBinding{ObjectMeta: metav1.ObjectMeta{Name: "scratch-mysql", Namespace: f.ns}, Spec: appcatalogv1alpha1.AppBindingSpec{
+		ClientConfig: appcatalogv1alpha1.ClientConfig{Service: &appcatalogv1alpha1.ServiceReference{Name: "scratch-mysql", Port: 3306}},
+		Secret:       &corev1.LocalObjectReference{Name: "sample-mysql-auth"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	bv := backupVerification(t, f.ns, "weekly", func(bv *opsv1alpha1.BackupVerification) {
+		bv.Spec.Schedule = "* * * * *"
+		bv.Spec.Scratch = opsv1alpha1.ScratchTarget{AppBinding: "scratch-mysql"}
+	})
+	waitReady(t, bv, metav1.ConditionTrue, "AppBinding scratch-mysql")
+	created := bv.CreationTimestamp.Time
+	firstFire := created.Truncate(time.Minute).Add(time.Minute)
+
+	var rs *v1beta1.RestoreSession
+	pollUntil(t, 90*time.Second, "the schedule's verification", func() error {
+		list := &v1beta1.RestoreSessionList{}
+		if err := k8sClient.List(ctx, list, client.InNamespace(f.ns), client.MatchingLabels{opsv1alpha1.LabelVerification: bv.Name}); err != nil {
+			return err
+		}
+		if len(list.Items) == 0 {
+			return fmt.Errorf("none yet")
+		}
+		rs = &list.Items[0]
+		return nil
+	})
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(bv), bv); err != nil {
+		t.Fatal(err)
+	}
+	fired := bv.Status.LastScheduleTime
+	if fired == nil || fired.Time.Before(firstFire) || rs.CreationTimestamp.Time.Before(firstFire) {
+		t.Errorf("verification created %s, schedule fired %v; the first fire was due at %s", rs.CreationTimestamp, fired, firstFire)
+	}
+	if fired != nil && rs.Name != fmt.Sprintf("weekly-%d", fired.Unix()) {
+		t.Errorf("RestoreSession %s, want weekly-%d", rs.Name, fired.Unix())
+	}
+	if rs.Spec.Target == nil || rs.Spec.Target.Ref.Name != "scratch-mysql" || fmt.Sprint(rs.Spec.Target.Rules) != fmt.Sprint([]v1beta1.Rule{{Snapshots: []string{"5c3bafd2"}}}) ||
+		rs.Annotations[opsv1alpha1.AnnotationBackupSession] != "nightly-2" {
+		t.Errorf("RestoreSession %s verifies %+v (annotations %v), want the newest backup's snapshot 5c3bafd2 into scratch-mysql", rs.Name, rs.Spec.Target, rs.Annotations)
+	}
+}
