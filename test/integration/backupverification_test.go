@@ -180,6 +180,24 @@ func TestBackupVerification(t *testing.T) {
 	if err := findEvent(ctx, f.ns, bv.Name, "VerificationFailed"); err != nil {
 		t.Error(err)
 	}
+	// Deleting the newest verification asks for another of the same backup.
+	rs2 := &v1beta1.RestoreSession{ObjectMeta: metav1.ObjectMeta{Name: "nightly-verify-nightly-2", Namespace: f.ns}}
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(rs2), rs2); err != nil {
+		t.Fatal(err)
+	}
+	oldUID := rs2.UID
+	if err := k8sClient.Delete(ctx, rs2); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, 20*time.Second, "a new verification of nightly-2", func() error {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(rs2), rs2); err != nil {
+			return err
+		}
+		if rs2.UID == oldUID {
+			return fmt.Errorf("still the deleted one")
+		}
+		return nil
+	})
 	// historyLimit 1: the first verification goes; nothing new is started for the same backup.
 	pollUntil(t, 20*time.Second, "the first verification deleted", func() error {
 		list := &v1beta1.RestoreSessionList{}

@@ -326,14 +326,12 @@ func (r *Reconciler) next(ctx context.Context, bv *opsv1alpha1.BackupVerificatio
 	}
 	if name == "" {
 		name = names.Shorten(bv.Name+"-"+bs.Name, 63)
-		// A verification of this backup exists, finished or not: nothing is due.
+		// A verification of this backup exists, finished or not: nothing is due. The history
+		// never deletes the newest one, so deleting it by hand asks for another.
 		if err := r.Get(ctx, client.ObjectKey{Namespace: bv.Namespace, Name: name}, &v1beta1.RestoreSession{}); err == nil {
 			return result, nil
 		} else if !apierrors.IsNotFound(err) {
 			return result, fmt.Errorf("failed to get RestoreSession %s/%s: %w", bv.Namespace, name, err)
-		}
-		if bv.Status.Last != nil && bv.Status.Last.BackupSession == bs.Name {
-			return result, nil
 		}
 	}
 	rs := restoreSession(bv, p, name, bs.Name, snapshot)
