@@ -28,12 +28,14 @@ var cannotStart = map[string]bool{
 	"CreateContainerError":       true,
 }
 
-// StuckContainer says which container of the pods cannot start, and why, once its pod is
-// older than grace; "" when none.
+// StuckContainer says which container of the pods cannot start, and why, once it has been
+// due to start for longer than grace; "" when none. A container is due from the pod's
+// creation, or from the end of the last init container before it: a step that waits on its
+// image after a long restore gets its own grace.
 func StuckContainer(pods []corev1.Pod, now time.Time, grace time.Duration) string {
 	for i := range pods {
 		p := &pods[i]
-		if !p.DeletionTimestamp.IsZero() || now.Sub(p.CreationTimestamp.Time) < grace {
+		if !p.DeletionTimestamp.IsZero() || now.Sub(dueSince(p)) < grace {
 			continue
 		}
 		for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
@@ -51,6 +53,18 @@ func StuckContainer(pods []corev1.Pod, now time.Time, grace time.Duration) strin
 		}
 	}
 	return ""
+}
+
+// dueSince is when the pod's waiting containers became due to start: its creation, or the
+// end of its last finished init container.
+func dueSince(p *corev1.Pod) time.Time {
+	since := p.CreationTimestamp.Time
+	for _, cs := range p.Status.InitContainerStatuses {
+		if t := cs.State.Terminated; t != nil && t.FinishedAt.After(since) {
+			since = t.FinishedAt.Time
+		}
+	}
+	return since
 }
 
 // stuckJob is StuckContainer for the pods of a running Job.

@@ -27,9 +27,19 @@ func TestStuckContainer(t *testing.T) {
 		{"within the grace", pod(time.Minute, "ErrImagePull"), ""},
 		{"still creating", pod(time.Hour, "ContainerCreating"), ""},
 		{"waiting for init containers", pod(time.Hour, "PodInitializing"), ""},
+		{"the main step after a long restore step, within its grace", afterInit(pod(time.Hour, "ImagePullBackOff"), now.Add(-time.Minute)), ""},
+		{"the main step after a long restore step, past its grace", afterInit(pod(time.Hour, "ImagePullBackOff"), now.Add(-3*time.Minute)),
+			"container step of pod p cannot start: ImagePullBackOff: why"},
 	} {
 		if got := StuckContainer([]corev1.Pod{c.pod}, now, 2*time.Minute); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
 	}
+}
+
+// afterInit gives the pod an init container that finished at end.
+func afterInit(p corev1.Pod, end time.Time) corev1.Pod {
+	p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "restore",
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{FinishedAt: metav1.NewTime(end)}}}}
+	return p
 }
