@@ -387,7 +387,7 @@ func snapshotOf(bs *v1beta1.BackupSession) string {
 }
 
 // restoreSession is a verification: the snapshot restored into the scratch target with the
-// Task params verify and verifySQL.
+// Task params verify and verifySQL, and the configuration's pod settings.
 func restoreSession(bv *opsv1alpha1.BackupVerification, p *plan, name, backupSession, snapshot string) *v1beta1.RestoreSession {
 	params := []v1beta1.Param{{Name: "verify", Value: "true"}}
 	if bv.Spec.SQL != "" {
@@ -403,6 +403,10 @@ func restoreSession(bv *opsv1alpha1.BackupVerification, p *plan, name, backupSes
 		Spec: v1beta1.RestoreSessionSpec{
 			Task:       v1beta1.TaskRef{Name: p.task, Params: params},
 			Repository: p.configuration.Spec.Repository,
+			// Where the configuration's pods may run and pull from (node selectors,
+			// tolerations, image pull Secrets), so may the restore's. Container settings are
+			// the backup's, not the restore's.
+			RuntimeSettings: v1beta1.RuntimeSettings{Pod: p.configuration.Spec.RuntimeSettings.Pod.DeepCopy()},
 			Target: &v1beta1.RestoreTarget{
 				Ref:   v1beta1.TargetRef{APIVersion: appcatalogv1alpha1.GroupVersion.String(), Kind: "AppBinding", Name: p.scratch},
 				Rules: []v1beta1.Rule{{Snapshots: []string{snapshot}}},

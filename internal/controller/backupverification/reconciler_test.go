@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	opsv1alpha1 "github.com/hoard-operator/hoard/api/operations/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
@@ -51,8 +52,16 @@ func TestRestoreSessionParams(t *testing.T) {
 	if len(rs.Spec.Task.Params) != 1 || rs.Spec.Task.Params[0] != (v1beta1.Param{Name: "verify", Value: "true"}) {
 		t.Errorf("params without sql: %v", rs.Spec.Task.Params)
 	}
-	if rs.Spec.Repository != p.configuration.Spec.Repository || rs.Annotations[opsv1alpha1.AnnotationBackupSession] != "" {
-		t.Errorf("repository %v, annotations %v", rs.Spec.Repository, rs.Annotations)
+	if rs.Spec.Repository != p.configuration.Spec.Repository || rs.Annotations[opsv1alpha1.AnnotationBackupSession] != "" || rs.Spec.RuntimeSettings.Pod != nil {
+		t.Errorf("repository %v, annotations %v, pod settings %v", rs.Spec.Repository, rs.Annotations, rs.Spec.RuntimeSettings.Pod)
+	}
+	p.configuration.Spec.RuntimeSettings = v1beta1.RuntimeSettings{
+		Pod:       &v1beta1.PodRuntimeSettings{NodeSelector: map[string]string{"zone": "a"}},
+		Container: &v1beta1.ContainerRuntimeSettings{Nice: &v1beta1.NiceSettings{Adjustment: ptr.To(int32(5))}},
+	}
+	if rs := restoreSession(bv, p, "v-1", "", "4b2a9e1c"); rs.Spec.RuntimeSettings.Pod == nil || rs.Spec.RuntimeSettings.Pod.NodeSelector["zone"] != "a" ||
+		rs.Spec.RuntimeSettings.Container != nil || rs.Spec.RuntimeSettings.Pod == p.configuration.Spec.RuntimeSettings.Pod {
+		t.Errorf("runtime settings %+v, want a copy of the configuration's pod settings only", rs.Spec.RuntimeSettings)
 	}
 	bv.Spec.SQL = "SELECT 1"
 	if rs := restoreSession(bv, p, "v-1", "nightly-1", "4b2a9e1c"); len(rs.Spec.Task.Params) != 2 || rs.Spec.Task.Params[1].Value != "SELECT 1" ||
