@@ -22,10 +22,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	ctrlevent "sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	appcatalogv1alpha1 "github.com/hoard-operator/hoard/api/appcatalog/v1alpha1"
@@ -76,12 +79,17 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("backupverification").
 		For(&opsv1alpha1.BackupVerification{}).
 		Owns(&v1beta1.RestoreSession{}).
+		// A session's progress changes often; only its phase matters here.
 		Watches(&v1beta1.BackupSession{}, byConfiguration(func(o client.Object) string {
 			if bs, ok := o.(*v1beta1.BackupSession); ok {
 				return bs.Spec.Invoker.Name
 			}
 			return ""
-		})).
+		}), builder.WithPredicates(predicate.Funcs{UpdateFunc: func(e ctrlevent.UpdateEvent) bool {
+			o, _ := e.ObjectOld.(*v1beta1.BackupSession)
+			n, _ := e.ObjectNew.(*v1beta1.BackupSession)
+			return o == nil || n == nil || o.Status.Phase != n.Status.Phase
+		}})).
 		Watches(&v1beta1.BackupConfiguration{}, byConfiguration(client.Object.GetName)).
 		Complete(r)
 }
