@@ -22,8 +22,11 @@ type ScratchServer struct {
 // ScratchContainerName is the scratch server's container.
 const ScratchContainerName = "scratch-server"
 
-// scratchVolumes are the server's writable directories: data, socket and temporary files.
-var scratchVolumes = [][2]string{{"scratch-data", "/var/lib/mysql"}, {"scratch-run", "/run/mysqld"}, {"scratch-tmp", "/tmp"}}
+// scratchVolumes are the server's writable directories, by volume name: data, socket and
+// temporary files.
+func scratchVolumes() [][2]string {
+	return [][2]string{{"scratch-data", "/var/lib/mysql"}, {"scratch-run", "/run/mysqld"}, {"scratch-tmp", "/tmp"}}
+}
 
 // addScratchServer puts the scratch server first among the pod's init containers. Its root
 // password is the one in the session's target Secret, which the restore reads from there. It
@@ -48,7 +51,7 @@ func addScratchServer(in *Input, pod *corev1.PodSpec) error {
 		SecurityContext: podsecurity.Container(false),
 		Ports:           []corev1.ContainerPort{{Name: "mysql", ContainerPort: 3306}},
 	}
-	for _, v := range scratchVolumes {
+	for _, v := range scratchVolumes() {
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: v[0], MountPath: v[1]})
 		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: v[0], VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 	}

@@ -16,16 +16,16 @@ import (
 // scheduled backup, until the session's deadline.
 const DefaultStartGrace = 2 * time.Minute
 
-// cannotStart are the waiting reasons of a container the kubelet cannot start without a
+// cannotStart reports the waiting reasons of a container the kubelet cannot start without a
 // change: the image (its name, its registry, its pull Secret) or the container's
 // configuration (a missing Secret or key).
-var cannotStart = map[string]bool{
-	"ErrImagePull":               true,
-	"ImagePullBackOff":           true,
-	"InvalidImageName":           true,
-	"ErrImageNeverPull":          true,
-	"CreateContainerConfigError": true,
-	"CreateContainerError":       true,
+func cannotStart(reason string) bool {
+	switch reason {
+	case "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
+		"CreateContainerConfigError", "CreateContainerError":
+		return true
+	}
+	return false
 }
 
 // StuckContainer says which container of the pods cannot start, and why, once it has been
@@ -41,7 +41,7 @@ func StuckContainer(pods []corev1.Pod, now time.Time, grace time.Duration) strin
 		for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
 			for _, cs := range list {
 				w := cs.State.Waiting
-				if w == nil || !cannotStart[w.Reason] {
+				if w == nil || !cannotStart(w.Reason) {
 					continue
 				}
 				msg := fmt.Sprintf("container %s of pod %s cannot start: %s", cs.Name, p.Name, w.Reason)

@@ -33,8 +33,10 @@ import (
 
 	appcatalogv1alpha1 "github.com/hoard-operator/hoard/api/appcatalog/v1alpha1"
 	opsv1alpha1 "github.com/hoard-operator/hoard/api/operations/v1alpha1"
+	repov1alpha1 "github.com/hoard-operator/hoard/api/repositories/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/appbinding"
+	"github.com/hoard-operator/hoard/internal/dependency"
 	"github.com/hoard-operator/hoard/internal/event"
 	"github.com/hoard-operator/hoard/internal/names"
 )
@@ -163,7 +165,7 @@ func (r *Reconciler) setReady(bv *opsv1alpha1.BackupVerification, status metav1.
 // are deleted, oldest first. It reports whether one runs.
 func (r *Reconciler) observe(ctx context.Context, bv *opsv1alpha1.BackupVerification) (bool, error) {
 	list := &v1beta1.RestoreSessionList{}
-	if err := r.List(ctx, list, client.InNamespace(bv.Namespace), client.MatchingLabels{opsv1alpha1.LabelVerification: bv.Name}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(bv.Namespace), client.MatchingLabels(labels(bv))); err != nil {
 		return false, fmt.Errorf("failed to list the RestoreSessions of BackupVerification %s/%s: %w", bv.Namespace, bv.Name, err)
 	}
 	var finished []*v1beta1.RestoreSession
@@ -210,12 +212,12 @@ func (r *Reconciler) observe(ctx context.Context, bv *opsv1alpha1.BackupVerifica
 // run is the outcome of a finished verification RestoreSession.
 func run(rs *v1beta1.RestoreSession) *opsv1alpha1.VerificationRun {
 	out := &opsv1alpha1.VerificationRun{RestoreSession: rs.Name, BackupSession: rs.Annotations[opsv1alpha1.AnnotationBackupSession],
-		Phase: "Failed"}
+		Phase: repov1alpha1.VerificationFailed}
 	if t := rs.Spec.Target; t != nil && len(t.Rules) > 0 && len(t.Rules[0].Snapshots) > 0 {
 		out.Snapshot = t.Rules[0].Snapshots[0]
 	}
 	if rs.Status.Phase == v1beta1.RestoreSucceeded {
-		out.Phase = "Passed"
+		out.Phase = repov1alpha1.VerificationPassed
 	}
 	if c := meta.FindStatusCondition(rs.Status.Conditions, v1beta1.ConditionRestoreCompleted); c != nil {
 		out.Message = c.Message
@@ -225,7 +227,7 @@ func run(rs *v1beta1.RestoreSession) *opsv1alpha1.VerificationRun {
 }
 
 func (r *Reconciler) announce(bv *opsv1alpha1.BackupVerification, last *opsv1alpha1.VerificationRun) {
-	if last.Phase == "Passed" {
+	if last.Phase == repov1alpha1.VerificationPassed {
 		event.VerificationPassed.Emit(r.Recorder, bv, last.Snapshot, last.RestoreSession)
 		return
 	}
@@ -235,18 +237,23 @@ func (r *Reconciler) announce(bv *opsv1alpha1.BackupVerification, last *opsv1alp
 // plan is what every verification of a BackupVerification uses.
 type plan struct {
 	configuration *v1beta1.BackupConfiguration
-	task          string
-	scratch       string
-	scratchDesc   string
+	// schedule is spec.schedule, parsed; nil verifies every backup.
+	schedule    cron.Schedule
+	task        string
+	scratch     string
+	scratchDesc string
 }
 
 // prepare checks the configuration and the scratch target, creating the managed server's
 // AppBinding and Secret; a *notReady says what the user must mend.
 func (r *Reconciler) prepare(ctx context.Context, bv *opsv1alpha1.BackupVerification) (*plan, error) {
+	p := &plan{}
 	if s := bv.Spec.Schedule; s != "" {
-		if _, err := cron.ParseStandard(s); err != nil {
+		sched, err := cron.ParseStandard(s)
+		if err != nil {
 			return nil, &notReady{"InvalidSchedule", fmt.Sprintf("spec.schedule %q is not a valid cron expression: %v", s, err)}
 		}
+		p.schedule = sched
 	}
 	bc := &v1beta1.BackupConfiguration{}
 	key := client.ObjectKey{Namespace: bv.Namespace, Name: bv.Spec.BackupConfiguration}
@@ -259,7 +266,7 @@ func (r *Reconciler) prepare(ctx context.Context, bv *opsv1alpha1.BackupVerifica
 	if err != nil {
 		return nil, err
 	}
-	p := &plan{configuration: bc}
+	p.configuration = bc
 	if p.task, err = r.restoreTask(ctx, bv, bc, source); err != nil {
 		return nil, err
 	}
@@ -275,7 +282,7 @@ func (r *Reconciler) prepare(ctx context.Context, bv *opsv1alpha1.BackupVerifica
 
 // sourceBinding is the configuration's target AppBinding, nil when it has none.
 func (r *Reconciler) sourceBinding(ctx context.Context, bc *v1beta1.BackupConfiguration) (*appcatalogv1alpha1.AppBinding, error) {
-	if bc.Spec.Target == nil || bc.Spec.Target.Ref.Kind != "AppBinding" {
+	if bc.Spec.Target == nil || !dependency.IsAppBinding(bc.Spec.Target.Ref) {
 		return nil, &notReady{"UnsupportedTarget", fmt.Sprintf("BackupConfiguration %s does not back up an AppBinding: only database backups are verified", bc.Name)}
 	}
 	ab := &appcatalogv1alpha1.AppBinding{}
@@ -314,8 +321,7 @@ func (r *Reconciler) restoreTask(ctx context.Context, bv *opsv1alpha1.BackupVeri
 func (r *Reconciler) next(ctx context.Context, bv *opsv1alpha1.BackupVerification, p *plan) (ctrl.Result, error) {
 	var result ctrl.Result
 	name := ""
-	if bv.Spec.Schedule != "" {
-		sched, _ := cron.ParseStandard(bv.Spec.Schedule) // checked by prepare
+	if sched := p.schedule; sched != nil {
 		now := r.Now()
 		from := bv.CreationTimestamp.Time
 		if t := bv.Status.LastScheduleTime; t != nil {
@@ -405,7 +411,7 @@ func restoreSession(bv *opsv1alpha1.BackupVerification, p *plan, name, backupSes
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        name,
 			Namespace:   bv.Namespace,
-			Labels:      map[string]string{opsv1alpha1.LabelVerification: bv.Name},
+			Labels:      labels(bv),
 			Annotations: map[string]string{},
 		},
 		Spec: v1beta1.RestoreSessionSpec{
@@ -425,4 +431,9 @@ func restoreSession(bv *opsv1alpha1.BackupVerification, p *plan, name, backupSes
 		rs.Annotations[opsv1alpha1.AnnotationBackupSession] = backupSession
 	}
 	return rs
+}
+
+// labels mark the RestoreSessions, AppBinding and Secret of a BackupVerification.
+func labels(bv *opsv1alpha1.BackupVerification) map[string]string {
+	return map[string]string{opsv1alpha1.LabelVerification: names.LabelValue(bv.Name)}
 }

@@ -46,7 +46,7 @@ func (r *Reconciler) ensureServer(ctx context.Context, bv *opsv1alpha1.BackupVer
 			return "", fmt.Errorf("failed to make the scratch server's password: %w", err)
 		}
 		secret := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: bv.Namespace, Labels: map[string]string{opsv1alpha1.LabelVerification: bv.Name}},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: bv.Namespace, Labels: labels(bv)},
 			Type:       corev1.SecretTypeOpaque,
 			Data:       map[string][]byte{appbinding.KeyUsername: []byte("root"), appbinding.KeyPassword: []byte(hex.EncodeToString(pw))},
 		}
@@ -74,7 +74,7 @@ func (r *Reconciler) ensureServer(ctx context.Context, bv *opsv1alpha1.BackupVer
 	switch err := r.Get(ctx, key, ab); {
 	case apierrors.IsNotFound(err):
 		ab = &appcatalogv1alpha1.AppBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: bv.Namespace, Labels: map[string]string{opsv1alpha1.LabelVerification: bv.Name}},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: bv.Namespace, Labels: labels(bv)},
 			Spec:       want,
 		}
 		if err := controllerutil.SetControllerReference(bv, ab, r.Scheme); err != nil {
