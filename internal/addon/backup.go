@@ -33,6 +33,8 @@ type BackupOptions struct {
 	TargetKind  string
 	TargetName  string
 	Retention   Retention
+	// Mode is BackupModeDump (also when empty) or BackupModeBinlogs.
+	Mode string
 	// CheckReadDataSubset makes the integrity check read that part of the data ("5%").
 	CheckReadDataSubset string
 	// Self is this executable; restic runs its dump-exec subcommand around mysqldump.
@@ -70,10 +72,17 @@ func Backup(ctx context.Context, o *BackupOptions) *result.Result {
 	defer s.close()
 	// Refused arguments stop the step before anything runs.
 	_, err := UserArgs(o.MySQLArgs)
+	if err == nil && o.Mode != "" && o.Mode != BackupModeDump && o.Mode != BackupModeBinlogs {
+		err = fmt.Errorf("unknown backup mode %q: %s or %s", o.Mode, BackupModeDump, BackupModeBinlogs)
+	}
 	if err == nil {
 		err = s.open()
 	}
-	if err == nil {
+	switch {
+	case err != nil:
+	case o.Mode == BackupModeBinlogs:
+		err = s.shipBinlogs(ctx, o, res)
+	default:
 		err = s.backup(ctx, o, res)
 	}
 	return s.finish(res, start, err)
@@ -152,7 +161,7 @@ func (s *session) backup(ctx context.Context, o *BackupOptions, res *result.Resu
 		return s.backupError(err, statusFile)
 	}
 	pp.report(result.Progress{PercentDone: 100, BytesDone: int64(sum.TotalBytesProcessed), TotalBytes: int64(sum.TotalBytesProcessed)}, true)
-	res.Snapshots = []result.Snapshot{snapshotResult(sum, o)}
+	res.Snapshots = []result.Snapshot{snapshotResult(sum, o, DumpFileName, o.Tags())}
 	s.log.Info("snapshot created", "snapshot", res.Snapshots[0].Name, "size", res.Snapshots[0].TotalSize, "uploaded", res.Snapshots[0].Uploaded)
 	st, serr := ReadDumpStatus(statusFile)
 	switch {
@@ -429,7 +438,8 @@ func (s *session) backupError(err error, statusFile string) error {
 	return fmt.Errorf("backup failed, no snapshot was created: %w", err)
 }
 
-func snapshotResult(sum *restic.BackupSummary, o *BackupOptions) result.Snapshot {
+// snapshotResult describes the new snapshot of file, with tags.
+func snapshotResult(sum *restic.BackupSummary, o *BackupOptions, file string, tags []string) result.Snapshot {
 	total := int64(sum.TotalFilesProcessed)
 	newFiles := int64(sum.FilesNew)
 	modified := int64(sum.FilesChanged)
@@ -441,12 +451,12 @@ func snapshotResult(sum *restic.BackupSummary, o *BackupOptions) result.Snapshot
 	return result.Snapshot{
 		Name:           name,
 		ID:             sum.SnapshotID,
-		Paths:          []string{"/" + DumpFileName},
-		Tags:           o.Tags(),
+		Paths:          []string{"/" + file},
+		Tags:           tags,
 		Hostname:       o.hostname(),
 		Target:         o.Target().String(),
 		Time:           formatTime(sum.BackupStart),
-		Path:           DumpFileName,
+		Path:           file,
 		TotalSize:      result.FormatBytes(int64(sum.TotalBytesProcessed)),
 		Uploaded:       result.FormatBytes(int64(sum.DataAdded)),
 		TotalBytes:     int64(sum.TotalBytesProcessed),

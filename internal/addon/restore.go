@@ -49,6 +49,10 @@ type RestoreOptions struct {
 	// VerifySQL holds the user's SQL assertions, run on the scratch server after the
 	// comparison (see checkAssertions). It needs Verify.
 	VerifySQL string
+	// Until, when set, is a point in time (see ParseUntil): the newest dump taken before it
+	// (or Snapshot, when not "latest") is loaded, then the shipped binary logs are replayed
+	// from the dump's position up to it.
+	Until string
 }
 
 // Restore streams a snapshot's dump into mysql. It always returns a Result.
@@ -75,16 +79,23 @@ func Restore(ctx context.Context, o *RestoreOptions) *result.Result {
 	if err == nil && len(assertions) > 0 && !o.Verify {
 		err = errors.New("verifySQL holds assertions for a verification: set verify to \"true\" too")
 	}
+	var until time.Time
+	if err == nil && strings.TrimSpace(o.Until) != "" {
+		until, err = ParseUntil(o.Until)
+		if err == nil && o.Verify {
+			err = errors.New("until and verify cannot be combined: a verification compares the restore with the dump alone")
+		}
+	}
 	if err == nil {
 		err = s.open()
 	}
 	if err == nil {
-		err = s.restore(ctx, o, res, assertions)
+		err = s.restore(ctx, o, res, assertions, until)
 	}
 	return s.finish(res, start, err)
 }
 
-func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Result, assertions []Assertion) error {
+func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Result, assertions []Assertion, until time.Time) error {
 	userArgs, err := UserArgs(o.MySQLArgs)
 	if err != nil {
 		return err
@@ -108,7 +119,17 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 	accounts := s.watchAccount(ctx)
 
 	// The snapshot is resolved to an id first, so that what is reported is what was loaded.
-	snap, err := s.findSnapshot(ctx, id, req)
+	// A point-in-time recovery also fetches its binary logs first: whatever stops it then
+	// stops it before the server changes.
+	var (
+		snap *restic.Snapshot
+		plan *recoveryPlan
+	)
+	if until.IsZero() {
+		snap, err = s.findSnapshot(ctx, id, req)
+	} else if plan, err = s.planRecovery(ctx, until, id, req); err == nil {
+		snap = plan.base
+	}
 	if err != nil {
 		return err
 	}
@@ -150,6 +171,14 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 	}
 	if err := accounts.check(ctx); err != nil {
 		return err
+	}
+	if plan != nil {
+		s.log.Info("replaying binary logs", "from", fmt.Sprintf("%s:%d", plan.file, plan.pos), "until", formatTime(until), "files", len(plan.names))
+		if err := s.replay(ctx, plan); err != nil {
+			return fmt.Errorf("dump %s was loaded, but replaying binary logs %s…%s up to %s failed; the database holds the dump's data and possibly part of the binary logs' changes: %w",
+				snap.ShortID, plan.names[0], plan.names[len(plan.names)-1], formatTime(until), err)
+		}
+		s.log.Info("recovered to the point in time", "until", formatTime(until), "dump", snap.ShortID, "binlogs", len(plan.names))
 	}
 	if o.Verify {
 		if res.Verification, err = s.verify(ctx, restic.ShortID(snap.ID), facts, assertions); err != nil {

@@ -60,17 +60,27 @@ var (
 	gtidRe         = regexp.MustCompile(`^-- SET GLOBAL gtid_slave_pos='([0-9,-]*)';`)
 )
 
+// ParsePosition reads the file and offset of mysqldump --master-data=2's comment line
+// ("-- CHANGE MASTER TO MASTER_LOG_FILE='…', MASTER_LOG_POS=…;"); ok is false for other lines.
+func ParsePosition(line []byte) (file string, pos int64, ok bool) {
+	m := changeMasterRe.FindSubmatch(line)
+	if m == nil {
+		return "", 0, false
+	}
+	pos, err := strconv.ParseInt(string(m[2]), 10, 64)
+	if err != nil {
+		return "", 0, false
+	}
+	return string(m[1]), pos, true
+}
+
 // binlogComment notes what a comment line of the dump says of the binary log position.
 func (c *counter) binlogComment(line []byte) {
-	if m := changeMasterRe.FindSubmatch(line); m != nil {
-		pos, err := strconv.ParseInt(string(m[2]), 10, 64)
-		if err != nil {
-			return
-		}
+	if file, pos, ok := ParsePosition(line); ok {
 		if c.binlog == nil {
 			c.binlog = &Binlog{}
 		}
-		c.binlog.File, c.binlog.Pos = string(m[1]), pos
+		c.binlog.File, c.binlog.Pos = file, pos
 		return
 	}
 	if m := gtidRe.FindSubmatch(line); m != nil && c.binlog != nil {

@@ -20,6 +20,8 @@ type Client struct {
 	// MySQL and MySQLDump are the executables; "mysql" and "mysqldump" when empty.
 	MySQL     string
 	MySQLDump string
+	// MySQLBinlog reads binary logs; "mysqlbinlog" when empty.
+	MySQLBinlog string
 	// OptionFile is the file written by WriteOptionFile.
 	OptionFile string
 	// Env is the environment of the clients; see CleanEnv.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -65,7 +66,17 @@ func (r *Restic) BackupFromCommand(ctx context.Context, o BackupOptions, onStatu
 	if len(o.Command) == 0 {
 		return nil, fmt.Errorf("no command to back up the output of")
 	}
-	flags := []string{"--stdin-from-command", "--stdin-filename", o.Filename}
+	return r.backupStdin(ctx, o, []string{"--stdin-from-command"}, append([]string{"--"}, o.Command...), nil, onStatus)
+}
+
+// BackupReader runs `restic backup --stdin` on in: a snapshot of one file, named
+// o.Filename, with in's content (o.Command is not used).
+func (r *Restic) BackupReader(ctx context.Context, o BackupOptions, in io.Reader) (*BackupSummary, error) {
+	return r.backupStdin(ctx, o, []string{"--stdin"}, nil, in, nil)
+}
+
+func (r *Restic) backupStdin(ctx context.Context, o BackupOptions, source, args []string, in io.Reader, onStatus func(BackupStatus)) (*BackupSummary, error) {
+	flags := append(source, "--stdin-filename", o.Filename)
 	if o.Host != "" {
 		flags = append(flags, "--host", o.Host)
 	}
@@ -93,7 +104,7 @@ func (r *Restic) BackupFromCommand(ctx context.Context, o BackupOptions, onStatu
 			}
 		}
 	}}
-	err := r.run(ctx, call{command: "backup", json: true, flags: flags, args: append([]string{"--"}, o.Command...), stdout: lw})
+	err := r.run(ctx, call{command: "backup", json: true, flags: flags, args: args, stdout: lw, stdin: in})
 	lw.Flush()
 	if err != nil {
 		return nil, err

@@ -93,6 +93,8 @@ type call struct {
 	flags   []string // command flags, in order
 	args    []string // positional arguments
 	stdout  io.Writer
+	// stdin, when set, is restic's standard input (backup --stdin).
+	stdin io.Reader
 	// noCache keeps the command off the local cache. Commands that run beside another on the
 	// same cache directory need it: restic creates a new cache without locking, and a
 	// second process that reads the cache's version file before the first has written it fails
@@ -126,6 +128,9 @@ func (r *Restic) run(ctx context.Context, c call) error {
 	cmd.WaitDelay = r.grace
 	if c.stdout != nil {
 		cmd.Stdout = c.stdout
+	}
+	if c.stdin != nil {
+		cmd.Stdin = c.stdin
 	}
 	se := newStderr(r.stderr, r.scrub)
 	cmd.Stderr = se

@@ -34,6 +34,7 @@ func newBackupCommand(stdout, stderr io.Writer) *cobra.Command {
 	out.addFlags(fs)
 	addIgnoredFlags(fs)
 	fs.StringVar(&o.MySQLArgs, "mysql-args", "--all-databases", "mysqldump arguments selecting what to dump (replace --all-databases)")
+	fs.StringVar(&o.Mode, "backup-mode", addon.BackupModeDump, "what to back up: dump (the databases, with mysqldump) or binlogs (the binary logs the server closed since the last run, for point-in-time recovery)")
 	fs.String("backupsession", "", "BackupSession name (informational)")
 	fs.StringVar(&o.InvokerKind, "invoker-kind", "", "kind of the invoker, tagged as invoker=<kind>/<name>")
 	fs.StringVar(&o.InvokerName, "invoker-name", "", "name of the invoker")

@@ -1,0 +1,232 @@
+// Package binlog reads what point-in-time recovery needs to know of a MariaDB binary log
+// file, from the file itself: when its events were written, which servers wrote them, and the
+// GTID state it starts from and ends at. Two files follow each other without a gap exactly
+// when the second starts from the state the first ended at.
+//
+// Only the event headers and two MariaDB event bodies (GTID and GTID list) are read; the
+// format is the binary log's version 4, which every MariaDB and MySQL since 5.0 writes.
+package binlog
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Magic starts every binary log file.
+var magic = [4]byte{0xfe, 'b', 'i', 'n'}
+
+// Event types read here (MariaDB's numbering for the GTID events).
+const (
+	typeStartEncryption = 164
+	typeGTID            = 162
+	typeGTIDList        = 163
+)
+
+const headerSize = 19
+
+// GTID is a MariaDB global transaction id, domain-server-sequence.
+type GTID struct {
+	Domain, Server uint32
+	Seq            uint64
+}
+
+func (g GTID) String() string { return fmt.Sprintf("%d-%d-%d", g.Domain, g.Server, g.Seq) }
+
+// State is a GTID position: the last transaction of each replication domain.
+type State map[uint32]GTID
+
+// String is the position in MariaDB's form ("0-7-120,1-7-4"), domains in order; empty for
+// an empty state.
+func (s State) String() string {
+	domains := make([]uint32, 0, len(s))
+	for d := range s {
+		domains = append(domains, d)
+	}
+	sort.Slice(domains, func(i, j int) bool { return domains[i] < domains[j] })
+	parts := make([]string, 0, len(domains))
+	for _, d := range domains {
+		parts = append(parts, s[d].String())
+	}
+	return strings.Join(parts, ",")
+}
+
+// Equal tells whether two states name the same transactions.
+func (s State) Equal(o State) bool {
+	if len(s) != len(o) {
+		return false
+	}
+	for d, g := range s {
+		if o[d] != g {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseState reads a position in MariaDB's form; an empty string is an empty state.
+func ParseState(v string) (State, error) {
+	st := State{}
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		f := strings.Split(part, "-")
+		if len(f) != 3 {
+			return nil, fmt.Errorf("%q is not a GTID (domain-server-sequence)", part)
+		}
+		d, err1 := strconv.ParseUint(f[0], 10, 32)
+		srv, err2 := strconv.ParseUint(f[1], 10, 32)
+		seq, err3 := strconv.ParseUint(f[2], 10, 64)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return nil, fmt.Errorf("%q is not a GTID (domain-server-sequence): %w", part, err)
+		}
+		st[uint32(d)] = GTID{Domain: uint32(d), Server: uint32(srv), Seq: seq}
+	}
+	return st, nil
+}
+
+// Info is what a binary log file holds.
+type Info struct {
+	// First and Last are the timestamps of its first and last events (to the second: the
+	// binary log keeps no finer time).
+	First, Last time.Time
+	// Events is the number of events.
+	Events int
+	// Transactions is the number of GTID events: transactions and DDL statements.
+	Transactions int
+	// Servers are the server ids that wrote its events, in order.
+	Servers []uint32
+	// Begin is the GTID state the file starts from (its GTID list event), End the state after
+	// its last transaction.
+	Begin, End State
+}
+
+// ReadFile reads the binary log file at path.
+func ReadFile(path string) (*Info, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := Read(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("binary log %s: %w", path, err)
+	}
+	return info, nil
+}
+
+// Read reads a binary log file from r.
+func Read(r io.Reader) (*Info, error) {
+	var m [4]byte
+	if _, err := io.ReadFull(r, m[:]); err != nil {
+		return nil, fmt.Errorf("no binary log header: %w", err)
+	}
+	if m != magic {
+		return nil, errors.New("not a binary log file (its first bytes are not 0xfe 'bin')")
+	}
+	info := &Info{Begin: State{}, End: State{}}
+	servers := map[uint32]bool{}
+	var h [headerSize]byte
+	var body []byte
+	gotList := false
+	for {
+		if _, err := io.ReadFull(r, h[:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, fmt.Errorf("event %d: truncated header: %w", info.Events+1, err)
+		}
+		ts := time.Unix(int64(binary.LittleEndian.Uint32(h[0:4])), 0).UTC()
+		typ := h[4]
+		server := binary.LittleEndian.Uint32(h[5:9])
+		size := binary.LittleEndian.Uint32(h[9:13])
+		if size < headerSize {
+			return nil, fmt.Errorf("event %d: size %d is shorter than its header", info.Events+1, size)
+		}
+		n := int(size) - headerSize
+		if cap(body) < n {
+			body = make([]byte, n)
+		}
+		body = body[:n]
+		if _, err := io.ReadFull(r, body); err != nil {
+			return nil, fmt.Errorf("event %d: truncated body (%d bytes): %w", info.Events+1, n, err)
+		}
+		info.Events++
+		if info.Events == 1 {
+			info.First = ts
+		}
+		if ts.After(info.Last) {
+			info.Last = ts
+		}
+		if !servers[server] {
+			servers[server] = true
+			info.Servers = append(info.Servers, server)
+		}
+		switch typ {
+		case typeStartEncryption:
+			return nil, errors.New("the binary log is encrypted (encrypt_binlog): its events cannot be read for point-in-time recovery")
+		case typeGTIDList:
+			if gotList {
+				continue
+			}
+			gotList = true
+			list, err := gtidList(body)
+			if err != nil {
+				return nil, fmt.Errorf("event %d (GTID list): %w", info.Events, err)
+			}
+			for _, g := range list {
+				if cur, ok := info.Begin[g.Domain]; !ok || g.Seq > cur.Seq {
+					info.Begin[g.Domain] = g
+				}
+			}
+			for d, g := range info.Begin {
+				info.End[d] = g
+			}
+		case typeGTID:
+			if len(body) < 12 {
+				return nil, fmt.Errorf("event %d (GTID): body of %d bytes", info.Events, len(body))
+			}
+			g := GTID{Seq: binary.LittleEndian.Uint64(body[0:8]), Domain: binary.LittleEndian.Uint32(body[8:12]), Server: server}
+			info.End[g.Domain] = g
+			info.Transactions++
+		}
+	}
+	if info.Events == 0 {
+		return nil, errors.New("the binary log holds no event")
+	}
+	if !gotList {
+		return nil, errors.New("the binary log has no GTID list event: it was not written by MariaDB 10.0 or later")
+	}
+	return info, nil
+}
+
+// gtidList decodes a GTID list event's body: a count (its low 28 bits), then a domain,
+// server and sequence number per entry.
+func gtidList(body []byte) ([]GTID, error) {
+	if len(body) < 4 {
+		return nil, fmt.Errorf("body of %d bytes", len(body))
+	}
+	count := int(binary.LittleEndian.Uint32(body[0:4]) & 0x0fffffff)
+	if len(body) < 4+16*count {
+		return nil, fmt.Errorf("%d entries in a body of %d bytes", count, len(body))
+	}
+	list := make([]GTID, count)
+	for i := range list {
+		e := body[4+16*i:]
+		list[i] = GTID{
+			Domain: binary.LittleEndian.Uint32(e[0:4]),
+			Server: binary.LittleEndian.Uint32(e[4:8]),
+			Seq:    binary.LittleEndian.Uint64(e[8:16]),
+		}
+	}
+	return list, nil
+}
