@@ -1,0 +1,131 @@
+package addon
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hoard-operator/hoard/internal/binlog"
+	"github.com/hoard-operator/hoard/internal/restic"
+)
+
+func TestParseUntil(t *testing.T) {
+	for in, want := range map[string]string{
+		"2026-12-03T14:05:00Z":      "2026-12-03T14:05:00Z",
+		"2026-12-03T15:05:00+01:00": "2026-12-03T14:05:00Z",
+		"2026-12-03 14:05:00":       "2026-12-03T14:05:00Z",
+	} {
+		got, err := ParseUntil(in)
+		if err != nil || got.Format(time.RFC3339) != want {
+			t.Errorf("ParseUntil(%q) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"yesterday":                "is not a time",
+		"2026-12-03T14:05:00.5Z":   "fraction of a second",
+		"2026-12-03T14:05:00.000Z": "", // no fraction: accepted
+	} {
+		_, err := ParseUntil(in)
+		if want == "" {
+			if err != nil {
+				t.Errorf("ParseUntil(%q): %v", in, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseUntil(%q) error = %v, want %q", in, err, want)
+		}
+	}
+}
+
+func TestPendingBinlogs(t *testing.T) {
+	last := &shippedBinlog{Shipped: binlog.Shipped{File: "mysql-bin.000009"}}
+	for name, tc := range map[string]struct {
+		closed []string
+		last   *shippedBinlog
+		want   string
+	}{
+		"first run ships what the server has":  {[]string{"mysql-bin.000003", "mysql-bin.000004"}, nil, "mysql-bin.000003 mysql-bin.000004"},
+		"the files after the last shipped":     {[]string{"mysql-bin.000008", "mysql-bin.000009", "mysql-bin.000010", "mysql-bin.000011"}, last, "mysql-bin.000010 mysql-bin.000011"},
+		"past 999999":                          {[]string{"mysql-bin.999999", "mysql-bin.1000000"}, &shippedBinlog{Shipped: binlog.Shipped{File: "mysql-bin.999999"}}, "mysql-bin.1000000"},
+		"numbers started again (RESET MASTER)": {[]string{"mysql-bin.000001", "mysql-bin.000002"}, last, "mysql-bin.000001 mysql-bin.000002"},
+		"another base name":                    {[]string{"db-bin.000001"}, last, "db-bin.000001"},
+		"nothing new":                          {[]string{"mysql-bin.000009"}, last, ""},
+	} {
+		if got := strings.Join(pendingBinlogs(tc.closed, tc.last), " "); got != tc.want {
+			t.Errorf("%s: pendingBinlogs = %q, want %q", name, got, tc.want)
+		}
+	}
+}
+
+// shippedFile is a shipped binary log for the chain tests: shipped at minute ship, its events
+// from minute first to minute last, its GTID state from begin to end (domain 0, server 7).
+func shippedFile(name string, ship, first, last int, begin, end uint64, gap bool) shippedBinlog {
+	at := func(m int) time.Time { return time.Date(2026, 12, 3, 12, m, 0, 0, time.UTC) }
+	st := func(seq uint64) binlog.State { return binlog.State{0: {Domain: 0, Server: 7, Seq: seq}} }
+	return shippedBinlog{
+		Shipped: binlog.Shipped{File: name, First: at(first), Last: at(last), Begin: st(begin), End: st(end), Gap: gap},
+		snap:    restic.Snapshot{ID: name, ShortID: name, Time: at(ship)},
+	}
+}
+
+func TestRecoveryChain(t *testing.T) {
+	at := func(m int) time.Time { return time.Date(2026, 12, 3, 12, m, 0, 0, time.UTC) }
+	base := &restic.Snapshot{ShortID: "dump1", Time: at(10)}
+	shipped := []shippedBinlog{
+		shippedFile("mysql-bin.000001", 5, 0, 5, 0, 10, false),
+		shippedFile("mysql-bin.000002", 15, 5, 15, 10, 20, false),
+		shippedFile("mysql-bin.000003", 25, 15, 25, 20, 30, false),
+		shippedFile("mysql-bin.000005", 35, 30, 35, 40, 45, true),
+	}
+	dumps := []restic.Snapshot{*base, {ShortID: "dump2", Time: at(32)}}
+	names := func(c []shippedBinlog) string {
+		var n []string
+		for _, b := range c {
+			n = append(n, b.File)
+		}
+		return strings.Join(n, " ")
+	}
+	plan := func(until int) *recoveryPlan {
+		return &recoveryPlan{until: at(until), base: base, file: "mysql-bin.000002", pos: 400}
+	}
+
+	for until, want := range map[int]string{
+		12: "mysql-bin.000002",
+		15: "mysql-bin.000002",
+		16: "mysql-bin.000002 mysql-bin.000003",
+		25: "mysql-bin.000002 mysql-bin.000003",
+	} {
+		chain, err := recoveryChain(shipped, plan(until), dumps)
+		if err != nil || names(chain) != want {
+			t.Errorf("until 12:%02d: chain %q, %v; want %q", until, names(chain), err, want)
+		}
+	}
+	for until, want := range map[int][]string{
+		// The gap before 000005 is crossed: say until when, and from which dump on.
+		33: {"between mysql-bin.000003 and mysql-bin.000005 are missing", "possible up to 2026-12-03T12:25:00Z from dump dump1", "from 2026-12-03T12:32:00Z on, the time of dump dump2"},
+		// After the last shipped event.
+		50: {"between mysql-bin.000003 and mysql-bin.000005 are missing"},
+	} {
+		_, err := recoveryChain(shipped, plan(until), dumps)
+		for _, w := range want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("until 12:%02d: error %v, want %q", until, err, w)
+			}
+		}
+	}
+	if _, err := recoveryChain(shipped[:3], plan(40), dumps); err == nil || !strings.Contains(err.Error(), "reach 2026-12-03T12:25:00Z (mysql-bin.000003)") {
+		t.Errorf("past the shipped logs: error %v", err)
+	}
+	p := plan(20)
+	p.file = "mysql-bin.000004"
+	if _, err := recoveryChain(shipped, p, dumps); err == nil || !strings.Contains(err.Error(), "mysql-bin.000004 is not in the repository") {
+		t.Errorf("an unshipped position file: error %v", err)
+	}
+	// A name used twice (the numbers started again): the file shipped after the dump began.
+	again := append(append([]shippedBinlog{}, shipped[:3]...), shippedFile("mysql-bin.000002", 45, 40, 45, 0, 3, true))
+	late := &recoveryPlan{until: at(44), base: &restic.Snapshot{ShortID: "dump3", Time: at(41)}, file: "mysql-bin.000002"}
+	if chain, err := recoveryChain(again, late, dumps); err != nil || len(chain) != 1 || !chain[0].snap.Time.Equal(at(45)) {
+		t.Errorf("a reused name: chain %+v, %v; want the file shipped at 12:45", chain, err)
+	}
+}
