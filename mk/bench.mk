@@ -28,3 +28,11 @@ RESTORE_RUNS ?= 3
 .PHONY: bench-restore
 bench-restore: datapath-tools ## Restore of one snapshot: Stash's restic dump | mysql vs. the restore engine at 1, 2, N connections, binlog off and on, and at fewer cores (taskset) (RESTORE_SIZE=1GiB RESTORE_RUNS=3).
 	go run ./test/datapath/bench -restore -size $(RESTORE_SIZE) -runs $(RESTORE_RUNS)
+
+BINLOG_DURATION ?= 1m
+BINLOG_INTERVAL ?= 10s
+BINLOG_WRITERS ?= 4
+
+.PHONY: bench-binlog
+bench-binlog: datapath-tools ## Binary log shipping on a write-heavy workload: extra CPU and throughput against the same workload without shipping, commit → repository delay p50/p99 (BINLOG_DURATION=1m BINLOG_INTERVAL=10s BINLOG_WRITERS=4).
+	go run ./test/datapath/bench -binlog -binlog-duration $(BINLOG_DURATION) -binlog-interval $(BINLOG_INTERVAL) -binlog-writers $(BINLOG_WRITERS)

@@ -40,12 +40,6 @@ type shippedBinlog struct {
 	snap restic.Snapshot
 }
 
-// binlogFilter selects the snapshots of the target's binary logs: Hoard's tags, from this
-// host, whoever shipped them.
-func binlogFilter(o *BackupOptions) restic.Filter {
-	return restic.Filter{Host: o.hostname(), Tags: append(snaptag.Tags(o.Target(), "", ""), binlog.Tag)}
-}
-
 // shipBinlogs ships the binary log files the server closed since the last run, each as a
 // snapshot of its own, then forgets those no kept dump needs. Every precondition is checked
 // before anything is written. A file that does not start where the last shipped one ended
@@ -68,7 +62,7 @@ func (s *session) shipBinlogs(ctx context.Context, o *BackupOptions, res *result
 		return err
 	}
 
-	shipped, err := s.listShipped(ctx, o, res)
+	shipped, dumps, err := s.listTarget(ctx, o, res)
 	if err != nil {
 		return err
 	}
@@ -125,7 +119,7 @@ func (s *session) shipBinlogs(ctx context.Context, o *BackupOptions, res *result
 	}
 	s.log.Info("binary logs shipped", "files", len(todo), "from", todo[0], "to", todo[len(todo)-1])
 
-	if err := s.forgetBinlogs(ctx, o, res, shipped); err != nil {
+	if err := s.forgetBinlogs(ctx, o, res, shipped, dumps); err != nil {
 		res.FailedActions = append(res.FailedActions, result.ActionFailure{Action: result.ActionApplyRetention, Error: clip(s.scrub.String(err.Error()), maxActionError)})
 		return fmt.Errorf("%s shipped and kept, but applying the retention of binary logs failed: %w", plural(len(todo), "binary log"), err)
 	}
@@ -256,15 +250,15 @@ func binlogAfter(a, b string) bool {
 	return an > bn
 }
 
-// listShipped lists the target's shipped binary logs in the order they were shipped,
-// creating the repository when there is none.
-func (s *session) listShipped(ctx context.Context, o *BackupOptions, res *result.Result) ([]shippedBinlog, error) {
+// listTarget lists the target's snapshots with one restic call, creating the repository when
+// there is none: its shipped binary logs in the order they were shipped, and its dumps.
+func (s *session) listTarget(ctx context.Context, o *BackupOptions, res *result.Result) ([]shippedBinlog, []restic.Snapshot, error) {
 	var snaps []restic.Snapshot
 	list := func() error {
 		return s.retryLocked(ctx, "snapshots", func(ctx context.Context) error {
 			return s.withStorageTimeout(ctx, func(ctx context.Context) error {
 				var err error
-				snaps, err = s.restic.Snapshots(ctx, binlogFilter(o), 0)
+				snaps, err = s.restic.Snapshots(ctx, restic.Filter{Host: o.hostname(), Tags: snaptag.Tags(o.Target(), "", "")}, 0)
 				return err
 			})
 		})
@@ -272,14 +266,20 @@ func (s *session) listShipped(ctx context.Context, o *BackupOptions, res *result
 	err := list()
 	if errors.Is(err, restic.ErrNoRepository) {
 		if err := s.initRepository(ctx, res); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		err = list()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("failed to list the shipped binary logs: %w", err)
+		return nil, nil, fmt.Errorf("failed to list the target's snapshots: %w", err)
 	}
-	return shippedOf(snaps), nil
+	var dumps []restic.Snapshot
+	for _, sn := range snaps {
+		if len(sn.Paths) == 1 && sn.Paths[0] == "/"+DumpFileName {
+			dumps = append(dumps, sn)
+		}
+	}
+	return shippedOf(snaps), dumps, nil
 }
 
 // shippedOf keeps the snapshots that hold a binary log, in the order they were shipped.
@@ -324,24 +324,26 @@ func (s *session) shipBinlog(ctx context.Context, o *BackupOptions, path, file s
 	if err != nil {
 		return result.Snapshot{}, err
 	}
-	snap := snapshotResult(sum, o, file, tags)
-	s.completeSnapshot(ctx, &snap)
-	return snap, nil
+	// Not completed with restic's tree and user (completeSnapshot): one more restic call per
+	// file, at every interval; the operator's next repository sync fills them in.
+	return snapshotResult(sum, o, file, tags), nil
 }
 
 // forgetBinlogs forgets the shipped binary logs that no kept dump of the target needs: those
 // shipped before the file that holds the oldest dump's position (the oldest dump that records
 // one). Times before that dump cannot be recovered to anyway. Without such a dump, or before
 // its file is shipped, every file is kept.
-func (s *session) forgetBinlogs(ctx context.Context, o *BackupOptions, res *result.Result, shipped []shippedBinlog) error {
-	var dumps []restic.Snapshot
-	err := s.retryLocked(ctx, "snapshots", func(ctx context.Context) error {
-		var err error
-		dumps, err = s.restic.Snapshots(ctx, restic.Filter{Host: o.hostname(), Tags: snaptag.Tags(o.Target(), "", ""), Paths: []string{"/" + DumpFileName}}, 0)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("failed to list the target's dumps: %w", err)
+func (s *session) forgetBinlogs(ctx context.Context, o *BackupOptions, res *result.Result, shipped []shippedBinlog, dumps []restic.Snapshot) error {
+	// Only files shipped before a dump can come before its position's file: without any, the
+	// dumps' positions need not be read.
+	newestDump := time.Time{}
+	for _, d := range dumps {
+		if d.Time.After(newestDump) {
+			newestDump = d.Time
+		}
+	}
+	if len(shipped) < 2 || !shipped[0].snap.Time.Before(newestDump) {
+		return nil
 	}
 	sort.Slice(dumps, func(i, j int) bool { return dumps[i].Time.Before(dumps[j].Time) })
 	start := -1
@@ -360,7 +362,7 @@ func (s *session) forgetBinlogs(ctx context.Context, o *BackupOptions, res *resu
 		break
 	}
 	if oldest == nil {
-		s.log.Info("the repository holds no dump of the target with a binary log position: every shipped binary log is kept")
+		s.log.Info("no dump of the target records a binary log position: every shipped binary log is kept")
 		return nil
 	}
 	if start <= 0 {
@@ -376,10 +378,9 @@ func (s *session) forgetBinlogs(ctx context.Context, o *BackupOptions, res *resu
 		s.log.Info("retention (dry run) would forget binary logs from before the oldest dump", "files", names, "oldestDump", oldest.ShortID)
 		return nil
 	}
-	err = s.retryLocked(ctx, "forget", func(ctx context.Context) error {
+	if err := s.retryLocked(ctx, "forget", func(ctx context.Context) error {
 		return s.restic.ForgetIDs(ctx, ids, o.Retention.Prune)
-	})
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	s.log.Info("forgot binary logs from before the oldest dump", "files", names, "oldestDump", oldest.ShortID, "dumpTime", formatTime(oldest.Time))

@@ -32,8 +32,13 @@ func main() {
 	size := flag.String("size", "1GiB", "approximate size of the generated database's dump, e.g. 200MiB or 1GiB")
 	runs := flag.Int("runs", 5, "runs per measurement; the median is reported")
 	restore := flag.Bool("restore", false, "compare only restores: Stash's restic dump | mysql against the restore engine at several connection counts, binary log off and on")
+	var bl binlogOptions
+	flag.BoolVar(&bl.on, "binlog", false, "measure only binary log shipping on a write-heavy workload: extra CPU, throughput, commit → repository delay")
+	flag.DurationVar(&bl.seconds, "binlog-duration", time.Minute, "with -binlog: how long each phase writes")
+	flag.DurationVar(&bl.interval, "binlog-interval", 10*time.Second, "with -binlog: the shipping interval")
+	flag.IntVar(&bl.writers, "binlog-writers", 4, "with -binlog: concurrent writers")
 	flag.Parse()
-	if err := run(*size, *runs, *restore); err != nil {
+	if err := run(*size, *runs, *restore, bl); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -49,7 +54,7 @@ type bench struct {
 	dstDir   string
 }
 
-func run(sizeArg string, runs int, restoreOnly bool) error {
+func run(sizeArg string, runs int, restoreOnly bool, bl binlogOptions) error {
 	size, err := parseSize(sizeArg)
 	if err != nil {
 		return err
@@ -77,6 +82,9 @@ func run(sizeArg string, runs int, restoreOnly bool) error {
 	template := filepath.Join(work, "template")
 	if err := t.NewTemplate(template); err != nil {
 		return err
+	}
+	if bl.on {
+		return b.benchBinlog(template, bl)
 	}
 	// A production-like buffer pool; the last occurrence of an option wins.
 	server := []string{"--innodb-buffer-pool-size=1G", "--innodb-log-file-size=256M"}
