@@ -286,7 +286,7 @@ func (s *session) replay(ctx context.Context, p *recoveryPlan) error {
 	cmd.Stderr = tail
 	if err := cmd.Run(); err != nil {
 		load.Abort()
-		return mysql.NewServerError("mysqlbinlog", err, tail.Lines())
+		return mysql.RunError(argv, err, tail.Lines())
 	}
 	return load.Finish()
 }

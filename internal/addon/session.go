@@ -60,6 +60,8 @@ type Common struct {
 	ResticBinary    string
 	MySQLBinary     string
 	MySQLDumpBinary string
+	// MySQLBinlogBinary reads and replays binary logs (point-in-time recovery).
+	MySQLBinlogBinary string
 
 	// Env is the environment the tools start from (os.Environ()).
 	Env []string
@@ -145,7 +147,7 @@ func (s *session) open() error {
 	if err != nil {
 		return err
 	}
-	s.db = &mysql.Client{MySQL: o.MySQLBinary, MySQLDump: o.MySQLDumpBinary, OptionFile: optFile, Env: mysql.CleanEnv(o.Env), Wrapper: prio}
+	s.db = &mysql.Client{MySQL: o.MySQLBinary, MySQLDump: o.MySQLDumpBinary, MySQLBinlog: o.MySQLBinlogBinary, OptionFile: optFile, Env: mysql.CleanEnv(o.Env), Wrapper: prio}
 	tmp := filepath.Join(s.work, "tmp")
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return fmt.Errorf("failed to create a temporary directory: %w", err)

@@ -302,8 +302,8 @@ func (s *session) fetchBinlogs(ctx context.Context, dir string, files []string) 
 	tail := mysql.NewTail(4096)
 	cmd.Stdout, cmd.Stderr = tail, tail
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("failed to read binary logs %s…%s from the server (mysqlbinlog --read-from-remote-server needs the REPLICATION SLAVE privilege): %w",
-			files[0], files[len(files)-1], mysql.NewServerError("mysqlbinlog", err, tail.Lines()))
+		return fmt.Errorf("failed to read binary logs %s…%s from the server (reading them over the replication protocol needs the REPLICATION SLAVE privilege): %w",
+			files[0], files[len(files)-1], mysql.RunError(argv, err, tail.Lines()))
 	}
 	return nil
 }

@@ -1,16 +1,34 @@
 package mysql
 
 import (
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 )
 
+// DefaultBinlogTool is the binary log client of the MariaDB client packages (Debian's
+// mariadb-client has no mysqlbinlog, which comes with the server).
+const DefaultBinlogTool = "mariadb-binlog"
+
 func (c *Client) mysqlbinlogBin() string {
 	if c.MySQLBinlog == "" {
-		return "mysqlbinlog"
+		return DefaultBinlogTool
 	}
 	return c.MySQLBinlog
+}
+
+// RunError describes a failed run of a client: its exit and last stderr lines, or why it did
+// not start (not installed, for example).
+func RunError(argv []string, err error, stderr []string) error {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return fmt.Errorf("failed to run %s: %w", argv[0], err)
+	}
+	return NewServerError(filepath.Base(argv[0]), err, stderr)
 }
 
 // FetchBinlogsCommand is the mysqlbinlog argv that copies the server's binary log files,

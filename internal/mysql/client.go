@@ -20,7 +20,7 @@ type Client struct {
 	// MySQL and MySQLDump are the executables; "mysql" and "mysqldump" when empty.
 	MySQL     string
 	MySQLDump string
-	// MySQLBinlog reads binary logs; "mysqlbinlog" when empty.
+	// MySQLBinlog reads binary logs; DefaultBinlogTool when empty.
 	MySQLBinlog string
 	// OptionFile is the file written by WriteOptionFile.
 	OptionFile string

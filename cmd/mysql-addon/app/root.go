@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hoard-operator/hoard/internal/addon"
+	"github.com/hoard-operator/hoard/internal/mysql"
 	"github.com/hoard-operator/hoard/internal/result"
 )
 
@@ -116,6 +117,7 @@ func addCommonFlags(fs *pflag.FlagSet, c *addon.Common) {
 	fs.StringVar(&c.ResticBinary, "restic", "restic", "restic executable")
 	fs.StringVar(&c.MySQLBinary, "mysql", "mysql", "mysql client executable")
 	fs.StringVar(&c.MySQLDumpBinary, "mysqldump", "mysqldump", "mysqldump executable")
+	fs.StringVar(&c.MySQLBinlogBinary, "mysqlbinlog", mysql.DefaultBinlogTool, "binary log client executable (point-in-time recovery)")
 	for _, n := range []string{"restic", "mysql", "mysqldump"} {
 		_ = fs.MarkHidden(n)
 	}
