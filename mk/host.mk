@@ -6,7 +6,7 @@
 HOST_DEPS_USERS := fmt vet check-fmt check-generate generate manifests build tools \
   $(BIN)/controller-gen $(BIN)/golangci-lint golangci-lint \
   $(BIN)/kube-apiserver $(BIN)/etcd test-unit test-integration \
-  datapath-tools build-mysql-addon test-datapath bench-datapath bench-controller \
+  datapath-tools build-mysql-addon test-datapath bench-datapath bench-restore bench-binlog bench-controller \
   cluster-deps cluster-up image-binaries images docker-build e2e e2e-install demo \
   $(BIN)/helm $(BIN)/bundlecheck bundle catalog check-olm check-rbac test-packaging \
   $(BIN)/promtool monitoring check-monitoring test-alerts
