@@ -191,7 +191,7 @@ func binaryLogs(ctx context.Context, db *sql.DB) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to list the binary logs with SHOW BINARY LOGS (it needs the BINLOG MONITOR privilege, or REPLICATION CLIENT before MariaDB 10.5.2): %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	cols, err := rows.Columns()
 	if err != nil {
 		return nil, err

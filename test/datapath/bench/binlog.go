@@ -64,7 +64,7 @@ func (b *bench) benchBinlog(template string, o binlogOptions) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	db.SetMaxOpenConns(writers)
 	r, err := b.newRepo("binlog")
 	if err != nil {
