@@ -272,9 +272,14 @@ func (s *session) download(ctx context.Context, snap restic.Snapshot, file, path
 }
 
 // replay applies the plan's binary logs to the server, from the dump's position up to the
-// plan's time: mysqlbinlog's SQL, executed by mysql.
-func (s *session) replay(ctx context.Context, p *recoveryPlan) error {
-	load, err := s.db.StartLoad(ctx, nil)
+// plan's time: mariadb-binlog's SQL, executed by mysql.
+func (s *session) replay(ctx context.Context, p *recoveryPlan, skipBinlog bool) error {
+	var args []string
+	if skipBinlog {
+		// As the engine's sessions: replicas of the target do not get the replayed changes.
+		args = append(args, "--init-command=SET SESSION sql_log_bin=0")
+	}
+	load, err := s.db.StartLoad(ctx, args)
 	if err != nil {
 		return err
 	}

@@ -174,11 +174,13 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 	}
 	if plan != nil {
 		s.log.Info("replaying binary logs", "from", fmt.Sprintf("%s:%d", plan.file, plan.pos), "until", formatTime(until), "files", len(plan.names))
-		if err := s.replay(ctx, plan); err != nil {
+		if err := s.replay(ctx, plan, o.SkipBinlog); err != nil {
 			return fmt.Errorf("dump %s was loaded, but replaying binary logs %s…%s up to %s failed; the database holds the dump's data and possibly part of the binary logs' changes: %w",
 				snap.ShortID, plan.names[0], plan.names[len(plan.names)-1], formatTime(until), err)
 		}
 		s.log.Info("recovered to the point in time", "until", formatTime(until), "dump", snap.ShortID, "binlogs", len(plan.names))
+		res.Recovery = &result.Recovery{Until: formatTime(until), From: fmt.Sprintf("%s:%d", plan.file, plan.pos),
+			Binlogs: len(plan.names), First: plan.names[0], Last: plan.names[len(plan.names)-1]}
 	}
 	if o.Verify {
 		if res.Verification, err = s.verify(ctx, restic.ShortID(snap.ID), facts, assertions); err != nil {

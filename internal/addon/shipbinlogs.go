@@ -93,7 +93,7 @@ func (s *session) shipBinlogs(ctx context.Context, o *BackupOptions, res *result
 
 	var gaps []string
 	prev := last
-	for _, f := range todo {
+	for i, f := range todo {
 		info, err := binlog.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			return err
@@ -104,7 +104,7 @@ func (s *session) shipBinlogs(ctx context.Context, o *BackupOptions, res *result
 		}
 		snap, err := s.shipBinlog(ctx, o, filepath.Join(dir, f), f, info, gap)
 		if err != nil {
-			return fmt.Errorf("failed to ship binary log %s (%s shipped before it in this run): %w", f, plural(len(res.Snapshots), "file"), err)
+			return fmt.Errorf("failed to ship binary log %s (%s shipped before it in this run): %w", f, plural(i, "file"), err)
 		}
 		s.log.Info("binary log shipped", "file", f, "snapshot", snap.Name, "first", info.First.Format(time.RFC3339), "last", info.Last.Format(time.RFC3339),
 			"transactions", info.Transactions, "gtid", info.End.String(), "size", snap.TotalSize)

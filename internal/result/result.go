@@ -85,6 +85,8 @@ type Result struct {
 	Load *LoadFailure `json:"load,omitempty"`
 	// Verification is what a verifying restore compared with the backup's record.
 	Verification *Verification `json:"verification,omitempty"`
+	// Recovery is what a point-in-time restore replayed after the dump.
+	Recovery *Recovery `json:"recovery,omitempty"`
 
 	// Repository is the state of the restic repository after the backup, when it could be read.
 	Repository *Repository `json:"repository,omitempty"`
@@ -116,6 +118,18 @@ type LoadFailure struct {
 	TablesCompleted int      `json:"tablesCompleted"`
 	Completed       []string `json:"completed,omitempty"`
 	PartlyLoaded    []string `json:"partlyLoaded,omitempty"`
+}
+
+// Recovery is the binary log replay of a point-in-time restore.
+type Recovery struct {
+	// Until is the time recovered to (RFC 3339); every transaction stamped before it.
+	Until string `json:"until"`
+	// From is the dump's position, "<file>:<offset>", where the replay started.
+	From string `json:"from"`
+	// Binlogs is the number of files replayed, First and Last their names.
+	Binlogs int    `json:"binlogs"`
+	First   string `json:"first,omitempty"`
+	Last    string `json:"last,omitempty"`
 }
 
 // Verification is a restored database compared with the record its dump carries of itself

@@ -147,6 +147,9 @@ func TestPointInTimeRecovery(t *testing.T) {
 		if !strings.Contains(run.Stderr, "recovered to the point in time") {
 			t.Errorf("the restore's log does not say it replayed binary logs:\n%s", run.Stderr)
 		}
+		if rc := run.Result.Recovery; rc == nil || rc.Until != at.t.Format(time.RFC3339) || rc.Binlogs == 0 || !strings.HasPrefix(rc.From, "mysql-bin.") {
+			t.Errorf("the result's recovery is %+v, want the time, the position and the binary logs replayed", rc)
+		}
 		counts = append(counts, strings.Fields(got)[0])
 	}
 	if counts[0] == counts[1] || counts[1] == counts[2] {

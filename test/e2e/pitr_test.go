@@ -93,6 +93,11 @@ spec:
 		k.show("get", "restoresession", "to-the-second", "-o", "yaml")
 		t.Fatalf("RestoreSession to-the-second: %s %+v", r.Status.Phase, r.Status.Stats)
 	}
+	msg, _ := k.try("get", "restoresession", "to-the-second", "-o", `jsonpath={.status.conditions[?(@.type=="RestoreCompleted")].message}`)
+	k.logf("RestoreSession to-the-second: %s", msg)
+	if !strings.Contains(msg, "recovered to "+until.Format(time.RFC3339)+": replayed ") {
+		t.Errorf("RestoreSession to-the-second says %q, want what it recovered to and replayed", msg)
+	}
 	const sum = "SELECT COUNT(*), SUM(CRC32(CONCAT(id, '@', at))) FROM shop.w"
 	want := strings.Join(strings.Fields(k.sql("sample-mariadb", sum+" WHERE at < '"+until.Format(time.DateTime)+"'")), " ")
 	got := strings.Join(strings.Fields(k.sql("restored-mariadb", sum)), " ")

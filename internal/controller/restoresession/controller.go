@@ -209,6 +209,9 @@ func (r *Reconciler) Finish(ctx context.Context, rs *v1beta1.RestoreSession, out
 	if len(out.Result.Snapshots) > 0 {
 		msg += ": loaded " + session.DescribeSnapshot(out.Result.Snapshots[0])
 	}
+	if rc := out.Result.Recovery; rc != nil {
+		msg += "; recovered to " + describeRecovery(rc)
+	}
 	if v := out.Result.Verification; v != nil {
 		msg += "; verified: " + describeVerification(v)
 	}

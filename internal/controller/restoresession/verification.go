@@ -58,3 +58,12 @@ func describeVerification(v *result.Verification) string {
 	}
 	return msg
 }
+
+// describeRecovery says what a point-in-time restore replayed after the dump.
+func describeRecovery(rc *result.Recovery) string {
+	files := rc.First
+	if rc.Binlogs > 1 {
+		files = fmt.Sprintf("%d binary logs, %s…%s", rc.Binlogs, rc.First, rc.Last)
+	}
+	return fmt.Sprintf("%s: replayed %s from position %s", rc.Until, files, rc.From)
+}

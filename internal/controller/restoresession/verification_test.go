@@ -23,3 +23,19 @@ func TestDescribeVerification(t *testing.T) {
 		}
 	}
 }
+
+func TestDescribeRecovery(t *testing.T) {
+	for _, c := range []struct {
+		rc   result.Recovery
+		want string
+	}{
+		{result.Recovery{Until: "2026-12-03T14:05:00Z", From: "mysql-bin.000002:385", Binlogs: 1, First: "mysql-bin.000002", Last: "mysql-bin.000002"},
+			"2026-12-03T14:05:00Z: replayed mysql-bin.000002 from position mysql-bin.000002:385"},
+		{result.Recovery{Until: "2026-12-03T14:05:00Z", From: "mysql-bin.000002:385", Binlogs: 3, First: "mysql-bin.000002", Last: "mysql-bin.000004"},
+			"2026-12-03T14:05:00Z: replayed 3 binary logs, mysql-bin.000002…mysql-bin.000004 from position mysql-bin.000002:385"},
+	} {
+		if got := describeRecovery(&c.rc); got != c.want {
+			t.Errorf("describeRecovery(%+v) = %q, want %q", c.rc, got, c.want)
+		}
+	}
+}
