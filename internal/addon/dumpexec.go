@@ -166,6 +166,7 @@ func RunDumpExec(statusFile string, argv []string, stderr io.Writer) int {
 	case err == nil:
 		st.countFacts(facts, countErr)
 		if facts != nil {
+			facts.DumpArgs = mysql.DumpOptions(argv)
 			line, lerr := facts.Line()
 			if lerr == nil {
 				_, lerr = os.Stdout.Write(line)

@@ -5,12 +5,17 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"os/exec"
+	"slices"
 	"strings"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/hoard-operator/hoard/internal/dumpfacts"
+	"github.com/hoard-operator/hoard/internal/mysql"
 	"github.com/hoard-operator/hoard/internal/result"
+	"github.com/hoard-operator/hoard/internal/sqldump"
 )
 
 // systemSchema is not compared: the server itself writes its tables (InnoDB's statistics of
@@ -49,6 +54,8 @@ func (s *session) verify(ctx context.Context, snapshot string, finder *dumpfacts
 		s.log.Info("the dump carries no record of its rows (written by upstream Stash or an older Hoard): its tables are not counted")
 	} else if err := s.compareRows(ctx, db, facts, v); err != nil {
 		return nil, err
+	} else if err := s.compareChecksums(ctx, db, facts, v); err != nil {
+		return nil, err
 	}
 	if len(assertions) > 0 {
 		ran, failed, err := checkAssertions(ctx, db, assertions)
@@ -71,7 +78,8 @@ func (s *session) verify(ctx context.Context, snapshot string, finder *dumpfacts
 	if facts == nil {
 		s.log.Info("verified: the snapshot restores", "assertions", v.Assertions)
 	} else {
-		s.log.Info("verified: every table holds the rows the backup recorded", "tables", v.Compared, "rows", v.Rows, "assertions", v.Assertions)
+		s.log.Info("verified: every table holds the rows the backup recorded", "tables", v.Compared, "rows", v.Rows, "checksums", v.Checksums,
+			"checksumsSkipped", v.ChecksumsSkipped, "assertions", v.Assertions)
 	}
 	return v, nil
 }
@@ -118,4 +126,95 @@ func (s *session) compareRows(ctx context.Context, db *sql.DB, facts *dumpfacts.
 		s.log.Info("some INSERTs of the dump were not of literal rows: their rows are lower bounds", "statements", facts.Uncounted)
 	}
 	return nil
+}
+
+// compareChecksums dumps the scratch server again, with the backup's mysqldump options, and
+// compares each table's rows checksum with the backup's (sqldump.RowsChecksum): equal row
+// counts with other values fail too. The text of a row depends on the server's and
+// mysqldump's versions as well as on the data: the checksums are compared only when both
+// are those of the backup, and the verification says why not otherwise.
+func (s *session) compareChecksums(ctx context.Context, db *sql.DB, facts *dumpfacts.Facts, v *result.Verification) error {
+	if reason := s.checksumsComparable(ctx, db, facts); reason != "" {
+		v.ChecksumsSkipped = reason
+		s.log.Info("the rows' checksums are not compared", "reason", reason)
+		return nil
+	}
+	again, err := s.dumpAgain(ctx, facts.DumpArgs)
+	if err != nil {
+		return fmt.Errorf("verification stopped: dumping the scratch server again for the rows' checksums: %w", err)
+	}
+	if again.Client != facts.Client {
+		v.ChecksumsSkipped = fmt.Sprintf("this Job's mysqldump (%s) is not the backup's (%s)", again.Client, facts.Client)
+		s.log.Info("the rows' checksums are not compared", "reason", v.ChecksumsSkipped)
+		return nil
+	}
+	sums := map[[2]string]uint64{}
+	for _, t := range again.Tables {
+		sums[[2]string{t.DB, t.Table}] = t.Sum
+	}
+	for _, t := range facts.Tables {
+		if t.DB == systemSchema {
+			continue
+		}
+		got, ok := sums[[2]string{t.DB, t.Table}]
+		if !ok {
+			// Not restored: compareRows named it.
+			continue
+		}
+		v.Checksums++
+		if got != t.Sum && !slices.ContainsFunc(v.Mismatches, func(m string) bool { return strings.HasPrefix(m, t.Name()+":") }) {
+			v.MismatchCount++
+			if len(v.Mismatches) < result.MaxLoadTables {
+				v.Mismatches = append(v.Mismatches, fmt.Sprintf("%s: the rows' values differ from the backup's (checksum %016x restored, %016x in the backup)", t.Name(), got, t.Sum))
+			}
+		}
+	}
+	return nil
+}
+
+// checksumsComparable says why the backup's checksums cannot be compared on this scratch
+// server; "" when they can.
+func (s *session) checksumsComparable(ctx context.Context, db *sql.DB, facts *dumpfacts.Facts) string {
+	switch {
+	case facts.Checksum == "":
+		return "the backup recorded no checksums (written by an older Hoard)"
+	case facts.Checksum != sqldump.RowsChecksum:
+		return fmt.Sprintf("the backup's checksums are %q, this Hoard computes %q", facts.Checksum, sqldump.RowsChecksum)
+	case !facts.Exact():
+		return "some INSERTs of the dump were not of literal rows"
+	case facts.Server == "" || len(facts.DumpArgs) == 0:
+		return "the backup did not record its server's version and mysqldump options"
+	}
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return "the scratch server's version could not be read: " + err.Error()
+	}
+	if !strings.HasPrefix(facts.Server, version) && !strings.HasPrefix(version, facts.Server) {
+		return fmt.Sprintf("the scratch server (%s) is not the backup's version (%s)", version, facts.Server)
+	}
+	return ""
+}
+
+// dumpAgain dumps the scratch server with options and reads the rows' facts of the dump.
+func (s *session) dumpAgain(ctx context.Context, options []string) (*dumpfacts.Facts, error) {
+	argv := s.db.DumpAgainCommand(options)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = s.db.Env
+	tail := mysql.NewTail(4096)
+	cmd.Stderr = tail
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, mysql.RunError(argv, err, nil)
+	}
+	facts, reason, copyErr := dumpfacts.Copy(io.Discard, out)
+	if err := cmd.Wait(); err != nil {
+		return nil, mysql.RunError(argv, err, tail.Lines())
+	}
+	if err := errors.Join(copyErr, reason); err != nil {
+		return nil, err
+	}
+	return facts, nil
 }

@@ -38,6 +38,16 @@ type Facts struct {
 	Uncounted int `json:"uncounted,omitempty"`
 	// Bytes is the size of the dump before the record.
 	Bytes int64 `json:"bytes"`
+	// Checksum names how Table.Sum was computed (sqldump.RowsChecksum); empty in records
+	// written before Hoard summed rows, whose tables are then compared by rows alone.
+	Checksum string `json:"checksum,omitempty"`
+	// Client and Server are mysqldump's and the server's versions, from the dump's header
+	// ("-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB…", "-- Server version\t10.11.19-…"),
+	// and DumpArgs the mysqldump options after the option file: a dump taken again with the
+	// same of both writes the same rows' text, so checksums compare.
+	Client   string   `json:"client,omitempty"`
+	Server   string   `json:"server,omitempty"`
+	DumpArgs []string `json:"dumpArgs,omitempty"`
 	// Binlog is the source's binary log position that the dump is consistent with, as
 	// mysqldump --master-data=2 wrote it: where a point-in-time recovery from this dump
 	// starts replaying. Nil when the dump holds none (binary logging off).
@@ -74,6 +84,38 @@ func ParsePosition(line []byte) (file string, pos int64, ok bool) {
 	return string(m[1]), pos, true
 }
 
+// headerSize bounds the start of a dump where its header's versions are looked for.
+const headerSize = 4 << 10
+
+// header notes the versions in the dump's header: mysqldump's first comment lines. They are
+// read from the stream's start, not from the splitter, which takes them as part of the first
+// statement when MariaDB's sandbox comment (/*M!999999\- enable the sandbox mode */) opens
+// the dump.
+func (c *counter) header(start []byte) {
+	for _, line := range bytes.Split(start, []byte("\n")) {
+		switch {
+		case c.client == "" && (bytes.HasPrefix(line, []byte("-- MariaDB dump ")) || bytes.HasPrefix(line, []byte("-- MySQL dump "))):
+			c.client = string(bytes.TrimSpace(line[3:]))
+		case c.server == "" && bytes.HasPrefix(line, []byte("-- Server version")):
+			c.server = string(bytes.TrimSpace(line[len("-- Server version"):]))
+		}
+	}
+}
+
+// headerReader passes reads through, keeping their first headerSize bytes.
+type headerReader struct {
+	r     io.Reader
+	start []byte
+}
+
+func (h *headerReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if rest := headerSize - len(h.start); rest > 0 {
+		h.start = append(h.start, p[:min(n, rest)]...)
+	}
+	return n, err
+}
+
 // binlogComment notes what a comment line of the dump says of the binary log position.
 func (c *counter) binlogComment(line []byte) {
 	if file, pos, ok := ParsePosition(line); ok {
@@ -93,6 +135,8 @@ type Table struct {
 	DB    string `json:"db"`
 	Table string `json:"table"`
 	Rows  int64  `json:"rows"`
+	// Sum is the checksum of its rows (Facts.Checksum).
+	Sum uint64 `json:"sum,omitempty"`
 }
 
 // Name is `db`.`table`.
@@ -197,6 +241,8 @@ func (c *chanReader) Read(p []byte) (int, error) {
 
 // counter follows the dump's statements.
 type counter struct {
+	client    string
+	server    string
 	db        string
 	tables    map[[2]string]int
 	list      []Table
@@ -207,7 +253,9 @@ type counter struct {
 // count reads the dump's statements to the end.
 func (c *counter) count(r io.Reader) error {
 	c.tables = map[[2]string]int{}
-	sp := sqldump.NewSplitter(r)
+	h := &headerReader{r: r}
+	defer func() { c.header(h.start) }()
+	sp := sqldump.NewSplitter(h)
 	sp.LineComment = c.binlogComment
 	for {
 		st, err := sp.Next()
@@ -227,12 +275,14 @@ func (c *counter) add(st sqldump.Statement) {
 		return
 	}
 	if isInsert(st.Text) {
-		db, table, rows, ok := sqldump.CountInsert(st.Text)
+		db, table, rows, sum, ok := sqldump.SumInsert(st.Text)
 		if !ok {
 			c.uncounted++
 			return
 		}
-		c.table(c.key(db, table)).Rows += rows
+		t := c.table(c.key(db, table))
+		t.Rows += rows
+		t.Sum += sum
 		return
 	}
 	cl := sqldump.Classify(st.Text)
@@ -268,7 +318,8 @@ func (c *counter) table(key [2]string) *Table {
 }
 
 func (c *counter) facts() *Facts {
-	f := &Facts{Version: Version, Uncounted: c.uncounted, Tables: make([]Table, 0, len(c.tables)), Binlog: c.binlog}
+	f := &Facts{Version: Version, Uncounted: c.uncounted, Tables: make([]Table, 0, len(c.tables)), Binlog: c.binlog,
+		Checksum: sqldump.RowsChecksum, Client: c.client, Server: c.server}
 	for _, t := range c.list {
 		if t.Rows >= 0 {
 			f.Tables = append(f.Tables, t)

@@ -3,15 +3,20 @@ package dumpfacts
 import (
 	"bytes"
 	"errors"
+	"hash/crc32"
 	"io"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/hoard-operator/hoard/internal/sqldump"
 )
 
 // A dump as MariaDB's mysqldump writes it: a view's placeholder table, an empty table, rows
 // over two INSERTs, a string holding what looks like the record, two databases.
-const dump = `-- MariaDB dump 10.19
+const dump = `/*M!999999\- enable the sandbox mode */ 
+-- MariaDB dump 10.19
+-- Server version	10.11.19-MariaDB
 /*!40101 SET NAMES utf8mb4 */;
 CREATE DATABASE /*!32312 IF NOT EXISTS*/ ` + "`shop`" + `;
 USE ` + "`shop`" + `;
@@ -37,6 +42,15 @@ INSERT INTO ` + "`t`" + ` VALUES (1);
 -- Dump completed
 `
 
+// rowSum is the checksum of rows (sqldump.RowsChecksum), computed here on its own.
+func rowSum(rows ...string) uint64 {
+	var sum uint64
+	for _, r := range rows {
+		sum += uint64(crc32.Checksum([]byte(r), crc32.MakeTable(crc32.Castagnoli)))
+	}
+	return sum
+}
+
 func TestCopyCountsAndFinderFinds(t *testing.T) {
 	var out bytes.Buffer
 	facts, reason, err := Copy(&out, strings.NewReader(dump))
@@ -46,9 +60,16 @@ func TestCopyCountsAndFinderFinds(t *testing.T) {
 	if out.String() != dump {
 		t.Fatalf("the copy differs from the dump:\n%s", out.String())
 	}
-	want := []Table{{"shop", "orders", 4}, {"shop", "empty", 0}, {"other", "t", 1}}
+	want := []Table{
+		{"shop", "orders", 4, rowSum(`(1,'a')`, `(2,'(b),(c)')`, `(3,'x\n-- hoard-dump-facts: {}')`, `(4,NULL)`)},
+		{"shop", "empty", 0, 0},
+		{"other", "t", 1, rowSum(`(1)`)},
+	}
 	if !reflect.DeepEqual(facts.Tables, want) || facts.Bytes != int64(len(dump)) || !facts.Exact() {
 		t.Fatalf("facts = %+v, want tables %+v and %d bytes", facts, want, len(dump))
+	}
+	if facts.Checksum != sqldump.RowsChecksum || facts.Client != "MariaDB dump 10.19" || facts.Server != "10.11.19-MariaDB" {
+		t.Fatalf("checksum %q, client %q; want %q and the header's", facts.Checksum, facts.Client, sqldump.RowsChecksum)
 	}
 	line, err := facts.Line()
 	if err != nil {
@@ -179,7 +200,7 @@ INSERT INTO ` + "`t`" + ` VALUES (1),(2);
 	if !reflect.DeepEqual(facts.Binlog, want) {
 		t.Fatalf("binlog = %+v, want %+v", facts.Binlog, want)
 	}
-	if want := []Table{{"shop", "t", 2}}; !reflect.DeepEqual(facts.Tables, want) {
+	if want := []Table{{"shop", "t", 2, facts.Tables[0].Sum}}; !reflect.DeepEqual(facts.Tables, want) || want[0].Sum == 0 {
 		t.Fatalf("tables = %+v, want %+v", facts.Tables, want)
 	}
 	// Without the comments, no position.

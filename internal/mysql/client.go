@@ -97,6 +97,31 @@ func (c *Client) DumpCommand(userArgs []string, extra ...string) []string {
 	return append(argv, userArgs...)
 }
 
+// DumpOptions are the options of a DumpCommand argv after its option file, without the
+// binary log position option: what decides the rows' text of a dump, so that DumpAgain
+// writes them the same way on another server.
+func DumpOptions(argv []string) []string {
+	for i, a := range argv {
+		if strings.HasPrefix(a, "--defaults-file=") {
+			var out []string
+			for _, o := range argv[i+1:] {
+				if o != BinlogPositionOption {
+					out = append(out, o)
+				}
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// DumpAgainCommand is the mysqldump argv that dumps this client's server with options taken
+// from DumpOptions.
+func (c *Client) DumpAgainCommand(options []string) []string {
+	argv := append(append([]string{}, c.Wrapper...), c.mysqldumpBin(), "--defaults-file="+c.OptionFile)
+	return append(argv, options...)
+}
+
 // ServerError is a failed mysql/mysqldump run.
 type ServerError struct {
 	// Tool is "mysql" or "mysqldump".

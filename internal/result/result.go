@@ -149,6 +149,10 @@ type Verification struct {
 	// NoRecord: the dump carries no record (upstream Stash's, or an older Hoard's), so only
 	// that it restores was checked.
 	NoRecord bool `json:"noRecord,omitempty"`
+	// Checksums counts the tables whose rows' checksums were compared with the backup's;
+	// ChecksumsSkipped says why none were, when so.
+	Checksums        int    `json:"checksums,omitempty"`
+	ChecksumsSkipped string `json:"checksumsSkipped,omitempty"`
 	// Assertions counts the user's SQL assertions that ran (the param verifySQL);
 	// FailedAssertions describe those that do not hold (a few), FailedAssertionCount counts
 	// them all.

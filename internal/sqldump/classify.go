@@ -2,6 +2,7 @@ package sqldump
 
 import (
 	"bytes"
+	"hash/crc32"
 )
 
 // Role is what a statement of a dump does, as far as the order of execution is concerned.
@@ -212,11 +213,34 @@ var rowBytes = func() (t [256]bool) {
 // statement, and for rows followed by anything but more rows (ON DUPLICATE KEY UPDATE…) or
 // holding a comment.
 func CountInsert(text []byte) (db, table string, rows int64, ok bool) {
+	return scanInsert(text, nil)
+}
+
+// RowsChecksum is the checksum SumInsert gives a table's rows: the sum, modulo 2^64, of the
+// CRC-32C of each row's text as mysqldump wrote it, "(" to ")". A sum does not depend on
+// the order of the rows nor on how they are grouped into INSERTs, so a table dumped again
+// after a restore (whose engine loads a table's rows over several connections) gives the
+// same sum exactly when its rows' text is the same.
+const RowsChecksum = "crc32c-row-sum"
+
+// SumInsert is CountInsert that also sums its rows' checksums (RowsChecksum).
+func SumInsert(text []byte) (db, table string, rows int64, sum uint64, ok bool) {
+	// CRC-32C: the CPU computes it (SSE 4.2, ARMv8) at many GB/s; MakeTable returns the
+	// standard library's one table.
+	castagnoli := crc32.MakeTable(crc32.Castagnoli)
+	db, table, rows, ok = scanInsert(text, func(row []byte) {
+		sum += uint64(crc32.Checksum(row, castagnoli))
+	})
+	return db, table, rows, sum, ok
+}
+
+// scanInsert reads an INSERT for CountInsert, calling row, when not nil, with each row's text.
+func scanInsert(text []byte, row func([]byte)) (db, table string, rows int64, ok bool) {
 	db, table, l, ok := insertHead(text)
 	if !ok {
 		return "", "", 0, false
 	}
-	t, p, depth := text, l.pos, 0
+	t, p, depth, start := text, l.pos, 0, 0
 	for p < len(t) {
 		for p < len(t) && !rowBytes[t[p]] {
 			if depth == 0 && !isSpace(t[p]) && t[p] != ',' {
@@ -231,11 +255,15 @@ func CountInsert(text []byte) (db, table string, rows int64, ok bool) {
 		case '(':
 			if depth == 0 {
 				rows++
+				start = p
 			}
 			depth++
 		case ')':
 			if depth--; depth < 0 {
 				return "", "", 0, false
+			}
+			if depth == 0 && row != nil {
+				row(t[start : p+1])
 			}
 		case '\'', '"', '`':
 			// A string (or a quoted name): to its closing quote, past escapes and doubled quotes.

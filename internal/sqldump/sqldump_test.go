@@ -191,3 +191,30 @@ func TestCountInsert(t *testing.T) {
 		}
 	}
 }
+
+// TestSumInsert: a table's sum does not depend on the order of its rows or on how they are
+// grouped into INSERTs, and changes with any byte of a row.
+func TestSumInsert(t *testing.T) {
+	sum := func(stmts ...string) uint64 {
+		t.Helper()
+		var total uint64
+		for _, st := range stmts {
+			_, _, _, s, ok := SumInsert([]byte(st))
+			if !ok {
+				t.Fatalf("SumInsert(%q) did not read it", st)
+			}
+			total += s
+		}
+		return total
+	}
+	one := sum("INSERT INTO `t` VALUES (1,'a'),(2,'b),(c'),(3,NULL)")
+	if regrouped := sum("INSERT INTO `t` VALUES (3,NULL)", "INSERT INTO `t` VALUES (2,'b),(c'),(1,'a')"); regrouped != one {
+		t.Errorf("regrouped and reordered rows sum to %d, want %d", regrouped, one)
+	}
+	if changed := sum("INSERT INTO `t` VALUES (1,'a'),(2,'b),(d'),(3,NULL)"); changed == one {
+		t.Error("a changed value sums the same")
+	}
+	if _, table, rows, _, ok := SumInsert([]byte("INSERT INTO `shop`.`t` VALUES (1),(2)")); !ok || table != "t" || rows != 2 {
+		t.Errorf("SumInsert: table %q, rows %d, ok %v", table, rows, ok)
+	}
+}

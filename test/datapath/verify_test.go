@@ -106,7 +106,42 @@ func TestVerification(t *testing.T) {
 		if v == nil || v.NoRecord || v.MismatchCount != 0 || v.Compared < 3 || v.Tables != len(facts.Tables) {
 			t.Fatalf("verification = %+v, want every table of %d compared and equal", v, len(facts.Tables))
 		}
-		t.Logf("verified: %d tables in the record, %d compared, %d rows", v.Tables, v.Compared, v.Rows)
+		if v.Checksums != v.Compared || v.ChecksumsSkipped != "" {
+			t.Fatalf("verification = %+v, want the rows' checksums of all %d compared tables compared (record: server %q, client %q, options %v)", v, v.Compared, facts.Server, facts.Client, facts.DumpArgs)
+		}
+		t.Logf("verified: %d tables in the record, %d compared, %d rows, %d checksums; record: checksum %s, server %s, client %s, options %v",
+			v.Tables, v.Compared, v.Rows, v.Checksums, facts.Checksum, facts.Server, facts.Client, facts.DumpArgs)
+	})
+
+	t.Run("a changed value fails naming the table", func(t *testing.T) {
+		// Same rows, one value changed: the counts agree, the checksum does not.
+		tampered := repackage(t, repo, strings.Replace(dump, "'customer 17'", "'customer 71'", 1))
+		scratch := newServer(t)
+		run := restore(t, repo, targetDir(t, scratch, DBPassword), "--snapshot="+tampered, "--verify")
+		mustFail(t, run, "verification failed", "1 of", "`crm`.`customers`: the rows' values differ from the backup's")
+		if v := run.Result.Verification; v == nil || v.MismatchCount != 1 {
+			t.Fatalf("verification = %+v, want one table that differs", v)
+		}
+	})
+
+	t.Run("a scratch server of another version does not compare checksums", func(t *testing.T) {
+		other := strings.Replace(dump, "-- Server version\t", "-- Server version\t0.", 1)
+		if other == dump {
+			t.Fatal("the dump has no server version line")
+		}
+		f := facts
+		f.Server = "0." + f.Server
+		line, err := f.Line()
+		if err != nil {
+			t.Fatal(err)
+		}
+		relabelled := repackage(t, repo, strings.TrimSuffix(other, last+"\n")+strings.TrimPrefix(string(line), "\n"))
+		scratch := newServer(t)
+		run := restore(t, repo, targetDir(t, scratch, DBPassword), "--snapshot="+relabelled, "--verify")
+		mustSucceed(t, run)
+		if v := run.Result.Verification; v == nil || v.Checksums != 0 || !strings.Contains(v.ChecksumsSkipped, "is not the backup's version") {
+			t.Fatalf("verification = %+v, want the checksums skipped for the server's version", v)
+		}
 	})
 
 	t.Run("a removed row fails naming the table", func(t *testing.T) {

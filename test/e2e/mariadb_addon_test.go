@@ -155,7 +155,7 @@ spec:
 `)
 	eventually(t, "Snapshot rest-repo-"+snap+" verified", time.Minute, 2*time.Second, func() (bool, string) {
 		v, _ := k.try("get", "snapshot", "rest-repo-"+snap, "-o", `jsonpath={.status.verification.phase} {.status.verification.session}: {.status.verification.message}`)
-		return strings.HasPrefix(v, "Passed "+k.ns+"/verify: ") && strings.HasSuffix(v, "restored with the rows the backup recorded: 1 tables, 3 rows compared; SQL assertions held: 2"), v
+		return strings.HasPrefix(v, "Passed "+k.ns+"/verify: ") && strings.HasSuffix(v, "restored with the rows the backup recorded: 1 tables, 3 rows compared; rows' checksums match for 1 tables; SQL assertions held: 2"), v
 	})
 	k.show("get", "restoresession")
 

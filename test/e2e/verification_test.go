@@ -61,7 +61,7 @@ spec:
 	})
 	k.show("get", "backupverification", bv, "-o", "wide")
 	last, _ := k.try("get", "backupverification", bv, "-o", `jsonpath={.status.last.phase}: {.status.last.message}`)
-	if !strings.HasPrefix(last, "Passed: ") || !strings.Contains(last, "1 tables, 3 rows compared; SQL assertions held: 2") {
+	if !strings.HasPrefix(last, "Passed: ") || !strings.Contains(last, "1 tables, 3 rows compared; rows' checksums match for 1 tables; SQL assertions held: 2") {
 		k.show("get", "restoresession", session, "-o", "yaml")
 		t.Fatalf("verification of %s: %q, want Passed with 1 table, 3 rows and 2 assertions", snap, last)
 	}

@@ -53,6 +53,12 @@ func describeVerification(v *result.Verification) string {
 			msg += fmt.Sprintf("; the mysql schema's %d tables are not compared", n)
 		}
 	}
+	switch {
+	case v.Checksums > 0:
+		msg += fmt.Sprintf("; rows' checksums match for %d tables", v.Checksums)
+	case v.ChecksumsSkipped != "":
+		msg += "; rows' checksums not compared: " + v.ChecksumsSkipped
+	}
 	if v.Assertions > 0 {
 		msg += fmt.Sprintf("; SQL assertions held: %d", v.Assertions)
 	}
