@@ -185,6 +185,12 @@ func (s *session) checksumsComparable(ctx context.Context, db *sql.DB, facts *du
 	case facts.Server == "" || len(facts.DumpArgs) == 0:
 		return "the backup did not record its server's version and mysqldump options"
 	}
+	// The record comes from the repository: options that would send the scratch server's
+	// credentials elsewhere are never run (a backup refuses them in its args, so a record
+	// holding one was not written by Hoard).
+	if err := mysql.CheckUserArgs(facts.DumpArgs); err != nil {
+		return "the record's mysqldump options are refused: " + err.Error()
+	}
 	var version string
 	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
 		return "the scratch server's version could not be read: " + err.Error()
