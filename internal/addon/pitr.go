@@ -203,6 +203,15 @@ func oldestTime(snaps []restic.Snapshot) string {
 	return formatTime(oldest)
 }
 
+// notABinlog refuses to load a snapshot of a binary log as if it were a dump.
+func notABinlog(snap *restic.Snapshot) error {
+	if b, ok := binlog.FromTags(snap.Tags); ok {
+		return fmt.Errorf("snapshot %s holds binary log %s, not a dump: restore a dump, with the Task param until to replay the binary logs after it up to a time",
+			snap.ShortID, b.File)
+	}
+	return nil
+}
+
 // dumpPosition reads the binary log position a dump recorded (mysqldump --master-data=2)
 // from the dump's start, without reading the rest.
 func (s *session) dumpPosition(ctx context.Context, snap *restic.Snapshot) (string, int64, error) {

@@ -130,6 +130,9 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 	} else if plan, err = s.planRecovery(ctx, until, id, req); err == nil {
 		snap = plan.base
 	}
+	if err == nil {
+		err = notABinlog(snap)
+	}
 	if err != nil {
 		return err
 	}

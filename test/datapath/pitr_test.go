@@ -159,6 +159,11 @@ func TestPointInTimeRecovery(t *testing.T) {
 		t.Fatalf("the last instant holds all %s rows: nothing was written after it", counts[2])
 	}
 
+	t.Run("a binary log's snapshot is not restored as a dump", func(t *testing.T) {
+		scratch := newServer(t)
+		run := restore(t, repo, targetDir(t, scratch, DBPassword), "--snapshot="+last.Result.Snapshots[0].ID)
+		mustFail(t, run, "holds binary log mysql-bin.", "not a dump")
+	})
 	t.Run("a time after the shipped logs is refused", func(t *testing.T) {
 		scratch, run := recoverTo(t, repo, time.Now().Add(time.Hour).Truncate(time.Second))
 		mustFail(t, run, "the shipped binary logs reach", "recovery is possible up to")

@@ -245,6 +245,12 @@ func TestBackupVerificationRefusesSource(t *testing.T) {
 	waitReady(t, missing, metav1.ConditionFalse, "BackupConfiguration absent not found")
 	badCron := backupVerification(t, f.ns, "bad-cron", func(bv *opsv1alpha1.BackupVerification) { bv.Spec.Schedule = "every day" })
 	waitReady(t, badCron, metav1.ConditionFalse, `spec.schedule "every day" is not a valid cron expression`)
+	// A configuration that ships binary logs has no dumps to verify.
+	f.backupConfiguration(t, "binlogs", func(bc *v1beta1.BackupConfiguration) {
+		bc.Spec.Task.Params = []v1beta1.Param{{Name: "backupMode", Value: "binlogs"}}
+	})
+	binlogs := backupVerification(t, f.ns, "of-binlogs", func(bv *opsv1alpha1.BackupVerification) { bv.Spec.BackupConfiguration = "binlogs" })
+	waitReady(t, binlogs, metav1.ConditionFalse, "BackupConfiguration binlogs ships binary logs (Task param backupMode: binlogs)")
 
 	// None of them started anything, even after a backup.
 	f.succeededBackup(t, "nightly", "1", "4b2a9e1c")

@@ -262,6 +262,12 @@ func (r *Reconciler) prepare(ctx context.Context, bv *opsv1alpha1.BackupVerifica
 	} else if err != nil {
 		return nil, fmt.Errorf("failed to get BackupConfiguration %s: %w", key, err)
 	}
+	for _, prm := range bc.Spec.Task.Params {
+		if prm.Name == "backupMode" && prm.Value == "binlogs" {
+			return nil, &notReady{"ShipsBinaryLogs", fmt.Sprintf("BackupConfiguration %s ships binary logs (Task param backupMode: binlogs), "+
+				"whose snapshots are not dumps: verify the configuration that dumps the same target", bc.Name)}
+		}
+	}
 	source, err := r.sourceBinding(ctx, bc)
 	if err != nil {
 		return nil, err
