@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"slices"
 	"strings"
 
 	gomysql "github.com/go-sql-driver/mysql"
@@ -52,10 +51,14 @@ func (s *session) verify(ctx context.Context, snapshot string, finder *dumpfacts
 	if facts == nil {
 		v.NoRecord = true
 		s.log.Info("the dump carries no record of its rows (written by upstream Stash or an older Hoard): its tables are not counted")
-	} else if err := s.compareRows(ctx, db, facts, v); err != nil {
-		return nil, err
-	} else if err := s.compareChecksums(ctx, db, facts, v); err != nil {
-		return nil, err
+	} else {
+		flagged, err := s.compareRows(ctx, db, facts, v)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.compareChecksums(ctx, db, facts, flagged, v); err != nil {
+			return nil, err
+		}
 	}
 	if len(assertions) > 0 {
 		ran, failed, err := checkAssertions(ctx, db, assertions)
@@ -94,9 +97,11 @@ func listed(n, total int, what string, names []string) string {
 }
 
 // compareRows counts each table of the record on the scratch server and notes in v those
-// whose rows differ or that are missing. A server that fails is an error: no verdict.
-func (s *session) compareRows(ctx context.Context, db *sql.DB, facts *dumpfacts.Facts, v *result.Verification) error {
+// whose rows differ or that are missing; it returns them. A server that fails is an error:
+// no verdict.
+func (s *session) compareRows(ctx context.Context, db *sql.DB, facts *dumpfacts.Facts, v *result.Verification) (map[string]bool, error) {
 	v.Tables = len(facts.Tables)
+	flagged := map[string]bool{}
 	for _, t := range facts.Tables {
 		if t.DB == systemSchema {
 			continue
@@ -109,31 +114,30 @@ func (s *session) compareRows(ctx context.Context, db *sql.DB, facts *dumpfacts.
 			var me *gomysql.MySQLError
 			if !errors.As(err, &me) || (me.Number != errNoSuchTable && me.Number != errBadDB) {
 				// The scratch server failed, not the snapshot: no verdict.
-				return fmt.Errorf("verification stopped: counting the rows of %s: %w", t.Name(), err)
+				return nil, fmt.Errorf("verification stopped: counting the rows of %s: %w", t.Name(), err)
 			}
 			problem = fmt.Sprintf("%s: not restored (%s)", t.Name(), me.Message)
 		} else if n != t.Rows && (facts.Exact() || n < t.Rows) {
 			problem = fmt.Sprintf("%s: %d rows restored, %d in the backup", t.Name(), n, t.Rows)
 		}
 		if problem != "" {
-			v.MismatchCount++
-			if len(v.Mismatches) < result.MaxLoadTables {
-				v.Mismatches = append(v.Mismatches, problem)
-			}
+			flagged[t.Name()] = true
+			v.AddMismatch(problem)
 		}
 	}
 	if !facts.Exact() {
 		s.log.Info("some INSERTs of the dump were not of literal rows: their rows are lower bounds", "statements", facts.Uncounted)
 	}
-	return nil
+	return flagged, nil
 }
 
 // compareChecksums dumps the scratch server again, with the backup's mysqldump options, and
 // compares each table's rows checksum with the backup's (sqldump.RowsChecksum): equal row
 // counts with other values fail too. The text of a row depends on the server's and
 // mysqldump's versions as well as on the data: the checksums are compared only when both
-// are those of the backup, and the verification says why not otherwise.
-func (s *session) compareChecksums(ctx context.Context, db *sql.DB, facts *dumpfacts.Facts, v *result.Verification) error {
+// are those of the backup, and the verification says why not otherwise. Tables flagged by
+// their counts already are not flagged twice.
+func (s *session) compareChecksums(ctx context.Context, db *sql.DB, facts *dumpfacts.Facts, flagged map[string]bool, v *result.Verification) error {
 	if reason := s.checksumsComparable(ctx, db, facts); reason != "" {
 		v.ChecksumsSkipped = reason
 		s.log.Info("the rows' checksums are not compared", "reason", reason)
@@ -162,11 +166,8 @@ func (s *session) compareChecksums(ctx context.Context, db *sql.DB, facts *dumpf
 			continue
 		}
 		v.Checksums++
-		if got != t.Sum && !slices.ContainsFunc(v.Mismatches, func(m string) bool { return strings.HasPrefix(m, t.Name()+":") }) {
-			v.MismatchCount++
-			if len(v.Mismatches) < result.MaxLoadTables {
-				v.Mismatches = append(v.Mismatches, fmt.Sprintf("%s: the rows' values differ from the backup's (checksum %016x restored, %016x in the backup)", t.Name(), got, t.Sum))
-			}
+		if got != t.Sum && !flagged[t.Name()] {
+			v.AddMismatch(fmt.Sprintf("%s: the rows' values differ from the backup's (checksum %016x restored, %016x in the backup)", t.Name(), got, t.Sum))
 		}
 	}
 	return nil
@@ -195,10 +196,16 @@ func (s *session) checksumsComparable(ctx context.Context, db *sql.DB, facts *du
 	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
 		return "the scratch server's version could not be read: " + err.Error()
 	}
-	if !strings.HasPrefix(facts.Server, version) && !strings.HasPrefix(version, facts.Server) {
+	if !sameServerVersion(version, facts.Server) {
 		return fmt.Sprintf("the scratch server (%s) is not the backup's version (%s)", version, facts.Server)
 	}
 	return ""
+}
+
+// sameServerVersion tells whether two servers' version strings name one version. MariaDB
+// appends "-log" while binary logging is on, which does not change a dump.
+func sameServerVersion(a, b string) bool {
+	return strings.TrimSuffix(a, "-log") == strings.TrimSuffix(b, "-log")
 }
 
 // dumpAgain dumps the scratch server with options and reads the rows' facts of the dump.

@@ -33,3 +33,22 @@ func TestChecksumsComparable(t *testing.T) {
 		}
 	}
 }
+
+func TestSameServerVersion(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"10.11.19-MariaDB", "10.11.19-MariaDB", true},
+		{"10.11.19-MariaDB-log", "10.11.19-MariaDB", true},
+		{"10.11.19-MariaDB-0+deb12u1-log", "10.11.19-MariaDB-0+deb12u1", true},
+		{"10.11.19-MariaDB", "10.11.1", false},
+		{"10.11.1", "10.11.19-MariaDB", false},
+		{"10.11.19-MariaDB-ubu2204", "10.11.19-MariaDB", false},
+		{"", "10.11.19-MariaDB", false},
+	} {
+		if got := sameServerVersion(tc.a, tc.b); got != tc.want {
+			t.Errorf("sameServerVersion(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

@@ -161,6 +161,14 @@ type Verification struct {
 	FailedAssertionCount int      `json:"failedAssertionCount,omitempty"`
 }
 
+// AddMismatch counts a table that differs, and names it while fewer than MaxLoadTables are.
+func (v *Verification) AddMismatch(problem string) {
+	v.MismatchCount++
+	if len(v.Mismatches) < MaxLoadTables {
+		v.Mismatches = append(v.Mismatches, problem)
+	}
+}
+
 // MaxLoadTables bounds the table names of a LoadFailure list: table names are long, and a
 // termination message is short.
 const MaxLoadTables = 10

@@ -76,12 +76,18 @@ containerd_running() {
 # pid_alive NAME: the process recorded in $PIDS/NAME.pid is running and is still the program
 # it was (a recycled PID must not count).
 pid_alive() {
-  local f=$PIDS/$1.pid pid exe
+  local f=$PIDS/$1.pid pid
   [ -s "$f" ] || return 1
   pid=$(cat "$f")
   [ -d "/proc/$pid" ] || return 1
-  exe=$(head -c 4096 "/proc/$pid/cmdline" 2>/dev/null | tr '\0' '\n' | head -1)
-  [ "$(basename "$exe")" = "$(cat "$PIDS/$1.exe" 2>/dev/null)" ]
+  [ "$(pid_program "$pid")" = "$(cat "$PIDS/$1.exe" 2>/dev/null)" ]
+}
+
+# pid_program PID: the base name of the program PID runs (empty once it is gone).
+pid_program() {
+  local exe
+  exe=$(head -c 4096 "/proc/$1/cmdline" 2>/dev/null | tr '\0' '\n' | head -1)
+  [ -z "$exe" ] || basename "$exe"
 }
 
 # group_alive PGID: a live (not zombie) process is left in the process group. The exited

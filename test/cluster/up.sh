@@ -184,8 +184,16 @@ start() {
   log "starting $name"
   echo "--- $(date -Is) $*" >>"$LOGS/$name.log"
   setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 7>&- &
-  echo $! >"$PIDS/$name.pid"
-  basename "$1" >"$PIDS/$name.exe"
+  local pid=$! program i
+  program=$(basename "$1")
+  # The child is bash, then setsid, before it execs the program, and pid_alive would take it
+  # for a recycled PID in between ("containerd exited" on a busy machine): wait for the exec.
+  for ((i = 0; i < 100; i++)); do
+    [ -d "/proc/$pid" ] && [ "$(pid_program "$pid")" != "$program" ] || break
+    sleep 0.05
+  done
+  echo "$pid" >"$PIDS/$name.pid"
+  echo "$program" >"$PIDS/$name.exe"
   date +%s >"$PIDS/$name.started"
   echo "$*" >"$PIDS/$name.cmd"
 }

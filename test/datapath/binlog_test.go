@@ -1,7 +1,6 @@
 package datapath
 
 import (
-	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -17,7 +16,7 @@ import (
 // takes no global read lock for it.
 func TestBinlogPosition(t *testing.T) {
 	src := newServer(t, "--log-bin=mysql-bin", "--server-id=7", "--binlog-format=ROW")
-	mustExec(t, src, "CREATE DATABASE pitr; CREATE TABLE pitr.w (id INT PRIMARY KEY, at DATETIME(6) NOT NULL) ENGINE=InnoDB")
+	mustExec(t, src, "CREATE DATABASE pitr; CREATE TABLE pitr.w (id INT AUTO_INCREMENT PRIMARY KEY, at DATETIME(6) NOT NULL) ENGINE=InnoDB")
 	count := func() int {
 		n, err := strconv.Atoi(mustQuery(t, src, "SELECT COUNT(*) FROM pitr.w")[0][0])
 		if err != nil {
@@ -35,38 +34,7 @@ func TestBinlogPosition(t *testing.T) {
 		}
 	}
 
-	stop, done := make(chan struct{}), make(chan error, 1)
-	go func(stop <-chan struct{}) {
-		for i := 1; ; i++ {
-			select {
-			case <-stop:
-				done <- nil
-				return
-			default:
-			}
-			if _, err := src.Exec(fmt.Sprintf("INSERT INTO pitr.w VALUES (%d, NOW(6))", i)); err != nil {
-				done <- err
-				return
-			}
-		}
-	}(stop)
-	stopWriter := func() {
-		t.Helper()
-		if stop == nil {
-			return
-		}
-		close(stop)
-		stop = nil
-		if err := <-done; err != nil {
-			t.Fatalf("writer: %v", err)
-		}
-	}
-	defer func() {
-		if stop != nil {
-			close(stop)
-			<-done
-		}
-	}()
+	writer := startWriter(t, src, 0)
 	waitRows(20)
 
 	flushes := func() string { return mustQuery(t, src, "SHOW GLOBAL STATUS LIKE 'Com_flush'")[0][1] }
@@ -85,7 +53,7 @@ func TestBinlogPosition(t *testing.T) {
 		t.Errorf("the backup's log does not name the position:\n%s", run.Stderr)
 	}
 	waitRows(count() + 20)
-	stopWriter()
+	writer.Stop(t)
 
 	scratch := newServer(t)
 	mustSucceed(t, restore(t, repo, targetDir(t, scratch, DBPassword), "--snapshot="+run.Result.Snapshots[0].Name))
