@@ -115,6 +115,9 @@ func (c *Collector) collect(ctx context.Context) ([]prometheus.Metric, error) {
 	for i := range bvs.Items {
 		b.backupVerification(&bvs.Items[i])
 	}
+	for key, open := range binlogGaps(snaps.Items) {
+		b.gauge(b.d.binlogGap, boolValue(open), []string{key.repository, key.namespace, key.target})
+	}
 	return b.metrics, b.err()
 }
 

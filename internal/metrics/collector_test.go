@@ -286,8 +286,8 @@ func TestExportedNames(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(described, " ") {
 		t.Errorf("ExportedNames() = %v\nwant the described %v", got, described)
 	}
-	if len(got) != 32 {
-		t.Errorf("ExportedNames() has %d names, want the contract's 27 and Hoard's 5", len(got))
+	if len(got) != 33 {
+		t.Errorf("ExportedNames() has %d names, want the contract's 27 and Hoard's 6", len(got))
 	}
 }
 
@@ -535,4 +535,42 @@ stash_verification_ready{invoker_name="nightly",name="good",namespace="demo"} 1
 stash_verification_ready{invoker_name="nightly",name="onto-source",namespace="demo"} 0
 `
 	compare(t, c, want, "stash_verification_ready")
+}
+
+// TestCollectorBinlogGap: a target whose newest binary log after a gap is newer than its
+// newest dump has an open gap; a dump after the gap closes it; a target that ships no binary
+// logs has no gauge.
+func TestCollectorBinlogGap(t *testing.T) {
+	snap := func(name, target string, at time.Time, tags ...string) *repov1alpha1.Snapshot {
+		s := &repov1alpha1.Snapshot{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: name}}
+		s.Status.Repository, s.Status.Target, s.Status.Time, s.Status.Tags = "s3-repo", target, &metav1.Time{Time: at}, tags
+		return s
+	}
+	binlogTags := func(file string, gap bool) []string {
+		tags := []string{"binlog", "binlog-file=" + file, "binlog-first=2026-12-03T12:00:00Z", "binlog-last=2026-12-03T12:01:00Z", "binlog-begin=0-7-1", "binlog-end=0-7-9"}
+		if gap {
+			tags = append(tags, "binlog-gap")
+		}
+		return tags
+	}
+	at := t0.Time
+	c := NewCollector(newFakeReader(
+		// demo/AppBinding/open: a gap after its only dump.
+		snap("a", "demo/AppBinding/open", at),
+		snap("b", "demo/AppBinding/open", at.Add(time.Minute), binlogTags("mysql-bin.000001", false)...),
+		snap("c", "demo/AppBinding/open", at.Add(2*time.Minute), binlogTags("mysql-bin.000004", true)...),
+		snap("d", "demo/AppBinding/open", at.Add(3*time.Minute), binlogTags("mysql-bin.000005", false)...),
+		// demo/AppBinding/covered: a dump after the gap.
+		snap("e", "demo/AppBinding/covered", at.Add(time.Minute), binlogTags("mysql-bin.000004", true)...),
+		snap("f", "demo/AppBinding/covered", at.Add(2*time.Minute)),
+		// demo/AppBinding/plain ships no binary logs.
+		snap("g", "demo/AppBinding/plain", at),
+	), logr.Discard())
+	want := `
+# HELP stash_binlog_gap 1 while the target's shipped binary logs have a gap that no dump taken after it covers (times after the gap cannot be recovered), 0 when they have none; only for targets whose binary logs are shipped.
+# TYPE stash_binlog_gap gauge
+stash_binlog_gap{namespace="demo",repository="s3-repo",target="demo/AppBinding/covered"} 0
+stash_binlog_gap{namespace="demo",repository="s3-repo",target="demo/AppBinding/open"} 1
+`
+	compare(t, c, want, "stash_binlog_gap")
 }

@@ -15,6 +15,7 @@ import (
 	repov1alpha1 "github.com/hoard-operator/hoard/api/repositories/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
+	"github.com/hoard-operator/hoard/internal/binlog"
 	"github.com/hoard-operator/hoard/internal/location"
 )
 
@@ -41,6 +42,10 @@ type descriptors struct {
 	// Whether each BackupVerification can run (design 0038): one that cannot verifies
 	// nothing, silently, unless this is watched.
 	verificationReady *prometheus.Desc
+	// Whether a target's shipped binary logs have a gap no later dump covers (design 0040):
+	// the shipping session that found it failed, but the next one succeeds while the gap
+	// stays.
+	binlogGap *prometheus.Desc
 
 	// Hoard's additions to the contract, for alerts: the schedule a configuration promises and
 	// the start of the session running now.
@@ -59,6 +64,7 @@ func newDescriptors() *descriptors {
 	hostLabels := with(targetLabels, "hostname")
 	repoLabels := []string{"name", "namespace", "backend", "bucket", "prefix"}
 	verificationLabels := []string{"name", "namespace", "invoker_name"}
+	binlogLabels := []string{"repository", "namespace", "target"}
 	var names []string
 	d := func(subsystem, name, help string, labels []string) *prometheus.Desc {
 		fq := prometheus.BuildFQName("stash", subsystem, name)
@@ -101,6 +107,7 @@ func newDescriptors() *descriptors {
 		repoVerificationSuccess: d("repository", "verification_success", "1 when the latest verification restore of a snapshot of the repository passed, 0 when it failed.", repoLabels),
 		repoVerificationTime:    d("repository", "last_verification_time_seconds", "Unix time at which the latest verification restore of a snapshot of the repository ended.", repoLabels),
 		verificationReady:       d("verification", "ready", "1 when the BackupVerification of the BackupConfiguration invoker_name can run its verifications, 0 when its Ready condition is False.", verificationLabels),
+		binlogGap:               d("binlog", "gap", "1 while the target's shipped binary logs have a gap that no dump taken after it covers (times after the gap cannot be recovered), 0 when they have none; only for targets whose binary logs are shipped.", binlogLabels),
 
 		backupScheduleInterval: d("backup", "schedule_interval_seconds", "Longest time between two scheduled backups of an unpaused BackupConfiguration.", sessionLabels),
 		backupSessionStartTime: d("backup", "session_start_time_seconds", "Unix time at which the oldest unfinished backup session of the invoker was created.", sessionLabels),
@@ -128,7 +135,7 @@ func (d *descriptors) describe(ch chan<- *prometheus.Desc) {
 		d.restoreSessionSuccess, d.restoreSessionDuration, d.restoreTargetCount,
 		d.restoreTargetSuccess, d.restoreTargetHostCount, d.restoreHostSuccess, d.restoreHostDuration,
 		d.repoIntegrity, d.repoSize, d.repoSnapshotCount, d.repoSnapshotCleaned,
-		d.repoVerificationSuccess, d.repoVerificationTime, d.verificationReady,
+		d.repoVerificationSuccess, d.repoVerificationTime, d.verificationReady, d.binlogGap,
 		d.backupScheduleInterval, d.backupSessionStartTime,
 	} {
 		ch <- desc
@@ -508,4 +515,38 @@ func (b *builder) backupVerification(bv *opsv1alpha1.BackupVerification) {
 		return
 	}
 	b.gauge(b.d.verificationReady, boolValue(c.Status == metav1.ConditionTrue), []string{bv.Name, bv.Namespace, bv.Spec.BackupConfiguration})
+}
+
+// binlogKey is a target whose binary logs are shipped into a Repository.
+type binlogKey struct{ repository, namespace, target string }
+
+// binlogGaps tells, for each target whose binary logs are shipped, whether a gap is open: the
+// newest file shipped after a gap is newer than the target's newest dump. A dump taken after
+// the gap starts a chain again, so later times are recoverable.
+func binlogGaps(snaps []repov1alpha1.Snapshot) map[binlogKey]bool {
+	lastGap, lastDump := map[binlogKey]time.Time{}, map[binlogKey]time.Time{}
+	for i := range snaps {
+		s := &snaps[i].Status
+		if s.Target == "" || s.Repository == "" || s.Time == nil {
+			continue
+		}
+		key := binlogKey{s.Repository, snaps[i].Namespace, s.Target}
+		b, isBinlog := binlog.FromTags(s.Tags)
+		switch {
+		case isBinlog:
+			if _, ok := lastGap[key]; !ok {
+				lastGap[key] = time.Time{}
+			}
+			if b.Gap && s.Time.After(lastGap[key]) {
+				lastGap[key] = s.Time.Time
+			}
+		case s.Time.After(lastDump[key]):
+			lastDump[key] = s.Time.Time
+		}
+	}
+	out := make(map[binlogKey]bool, len(lastGap))
+	for key, gap := range lastGap {
+		out[key] = !gap.IsZero() && gap.After(lastDump[key])
+	}
+	return out
 }

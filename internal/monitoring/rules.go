@@ -135,6 +135,21 @@ func Alerts(p Params) []Alert {
 			"The condition turns True at the next reconcile, the alert resolves, and the newest backup is verified at once (or at the next `spec.schedule` time).",
 		},
 	}, {
+		Name:     "HoardBinlogGap",
+		Expr:     "max by (namespace, repository, target) (stash_binlog_gap) == 1",
+		For:      "0m",
+		Severity: "warning",
+		Summary:  "Binary logs of {{ $labels.target }} have a gap",
+		Description: "The binary logs of {{ $labels.target }} shipped into Repository {{ $labels.namespace }}/{{ $labels.repository }} have a gap, and no dump was taken after it: " +
+			"point-in-time recovery to a time after the gap is not possible.",
+		Meaning: "A shipping run found a binary log that does not start where the last shipped one ended (stash_binlog_gap is 1): the logs between were purged before they were shipped, or the server's binary logs were reset. " +
+			"Times in the gap can never be recovered, and times after it only from a dump taken after it. The shipping session that found it failed; later ones succeed, so this alert is what stays.",
+		Steps: []string{
+			"Read the failed shipping session's message: `kubectl get backupsessions -n {{ $labels.namespace }}` and `kubectl get backupsession -n {{ $labels.namespace }} <name> -o jsonpath='{.status.conditions}'` (the times that cannot be recovered).",
+			"Take a full backup now (trigger the dump BackupConfiguration of the target): the alert resolves when its snapshot appears, and times after it are recoverable again.",
+			"Prevent the next one: keep binary logs longer than the shipping interval (`binlog_expire_logs_seconds`), and do not `RESET MASTER` or purge logs by hand on a shipped server.",
+		},
+	}, {
 		Name:     "HoardRestoreFailed",
 		Expr:     "max by (" + invoker + ") (stash_restore_session_success) == 0",
 		For:      "0m",
