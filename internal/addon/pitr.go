@@ -3,11 +3,13 @@ package addon
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -22,14 +24,57 @@ import (
 // which mysqldump writes before the first table.
 const maxPositionSearch = 4 << 20
 
+// maxRecoveryDumps bounds the dumps whose positions a recovery reads, newest first, looking
+// for one that is not past the point to recover to: each is one restic dump of a dump's start.
+const maxRecoveryDumps = 5
+
+// recoveryTarget is where a point-in-time recovery stops: before the first event stamped at or
+// after until (mysqlbinlog's --stop-datetime), or right after the transaction gtid.
+type recoveryTarget struct {
+	until time.Time
+	gtid  *binlog.GTID
+}
+
+func (t recoveryTarget) String() string {
+	if t.gtid != nil {
+		return "GTID " + t.gtid.String()
+	}
+	return formatTime(t.until)
+}
+
+// ParseRecoveryTarget reads the restore's until or untilGTID, of which at most one may be
+// set; ok is false when neither is.
+func ParseRecoveryTarget(until, untilGTID string) (t recoveryTarget, ok bool, err error) {
+	until, untilGTID = strings.TrimSpace(until), strings.TrimSpace(untilGTID)
+	switch {
+	case until != "" && untilGTID != "":
+		return t, false, errors.New("until and untilGTID cannot be combined: recover either to a time or to a transaction")
+	case until != "":
+		t.until, err = ParseUntil(until)
+		return t, err == nil, err
+	case untilGTID != "":
+		st, err := binlog.ParseState(untilGTID)
+		if err != nil || len(st) != 1 || strings.Contains(untilGTID, ",") {
+			return t, false, fmt.Errorf("untilGTID %q is not one GTID: give the last transaction to recover, domain-server-sequence (0-1-1234)", untilGTID)
+		}
+		for _, g := range st {
+			t.gtid = &g
+		}
+		return t, true, nil
+	}
+	return t, false, nil
+}
+
 // recoveryPlan is a point-in-time recovery, decided and downloaded before anything on the
 // server changes: the dump to load, the position it is consistent with, and the binary logs
-// to replay from there up to the chosen time.
+// to replay from there up to the target.
 type recoveryPlan struct {
-	until time.Time
-	base  *restic.Snapshot
-	file  string // the binary log the dump's position is in
-	pos   int64
+	target recoveryTarget
+	base   *restic.Snapshot
+	file   string // the binary log the dump's position is in
+	pos    int64
+	// stop is the offset in the last file where the replay ends (a GTID target), else 0.
+	stop int64
 	// binlogs are the downloaded files in replay order, names their names.
 	binlogs, names []string
 }
@@ -51,11 +96,14 @@ func ParseUntil(v string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// planRecovery chooses the dump (the newest one taken before the time, or the one asked for)
-// and the binary logs after its position, checks that they reach the time without a gap, and
-// downloads them into the work directory.
-func (s *session) planRecovery(ctx context.Context, until time.Time, id string, req LatestRequest) (*recoveryPlan, error) {
-	p := &recoveryPlan{until: until}
+// errPastTarget marks a dump consistent with a position after the recovery's target: it holds
+// changes the recovery must leave out, so an older dump is tried.
+var errPastTarget = errors.New("the dump is past the target")
+
+// planRecovery chooses the dump (the newest one not past the target, or the one asked for)
+// and the binary logs after its position, checks that they reach the target without a gap,
+// and downloads them into the work directory.
+func (s *session) planRecovery(ctx context.Context, t recoveryTarget, id string, req LatestRequest) (*recoveryPlan, error) {
 	var dumps []restic.Snapshot
 	err := s.retryLocked(ctx, "snapshots", func(ctx context.Context) error {
 		return s.withStorageTimeout(ctx, func(ctx context.Context) error {
@@ -67,69 +115,270 @@ func (s *session) planRecovery(ctx context.Context, until time.Time, id string, 
 	if err != nil {
 		return nil, fmt.Errorf("failed to list the dumps: %w", err)
 	}
-	if id == "latest" {
-		var before []restic.Snapshot
-		for _, d := range dumps {
-			if !d.Time.After(until) {
-				before = append(before, d)
-			}
-		}
-		if len(before) == 0 {
-			return nil, fmt.Errorf("no dump of host %q was taken before %s, the time to recover to: the oldest is %s", req.Host, formatTime(until), oldestTime(dumps))
-		}
-		if p.base, err = SelectLatest(before, req); err != nil {
-			return nil, err
-		}
-	} else {
-		if p.base, err = s.findSnapshot(ctx, id, req); err != nil {
-			return nil, err
-		}
-		if p.base.Time.After(until) {
-			return nil, fmt.Errorf("snapshot %s was taken at %s, after %s, the time to recover to", p.base.ShortID, formatTime(p.base.Time), formatTime(until))
-		}
-	}
-	target, ok := snaptag.Of(p.base.Tags)
-	if !ok {
-		return nil, fmt.Errorf("snapshot %s carries no target identity (it was written before Hoard's tags, e.g. by upstream Stash): its binary logs cannot be found", p.base.ShortID)
-	}
-	if p.file, p.pos, err = s.dumpPosition(ctx, p.base); err != nil {
+	cands, err := s.recoveryCandidates(ctx, t, id, req, dumps)
+	if err != nil {
 		return nil, err
 	}
-
+	target, ok := snaptag.Of(cands[0].Tags)
+	if !ok {
+		return nil, fmt.Errorf("snapshot %s carries no target identity (it was written before Hoard's tags, e.g. by upstream Stash): its binary logs cannot be found", cands[0].ShortID)
+	}
 	var snaps []restic.Snapshot
 	err = s.retryLocked(ctx, "snapshots", func(ctx context.Context) error {
 		var err error
-		snaps, err = s.restic.Snapshots(ctx, restic.Filter{Host: p.base.Hostname, Tags: append(snaptag.Tags(target, "", ""), binlog.Tag)}, 0)
+		snaps, err = s.restic.Snapshots(ctx, restic.Filter{Host: cands[0].Hostname, Tags: append(snaptag.Tags(target, "", ""), binlog.Tag)}, 0)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failed to list the shipped binary logs: %w", err)
 	}
-	chain, err := recoveryChain(shippedOf(snaps), p, dumps)
-	if err != nil {
-		return nil, err
+	shipped := shippedOf(snaps)
+	bound := t.until
+	if t.gtid != nil {
+		g := gtidFile(shipped, *t.gtid)
+		if g < 0 {
+			return nil, notShipped(shipped, *t.gtid)
+		}
+		// A dump that began after the transaction's file ended is past it (event times are
+		// whole seconds: the last one's second is included).
+		bound = shipped[g].Last.Add(time.Second)
 	}
 	dir := filepath.Join(s.work, "binlogs")
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("failed to create a directory for the binary logs: %w", err)
 	}
+	fetched := map[string]string{}
+	var past []string
+	for i := range cands {
+		if cands[i].Time.After(bound) {
+			continue
+		}
+		if len(past) == maxRecoveryDumps {
+			break
+		}
+		p := &recoveryPlan{target: t, base: &cands[i]}
+		if p.file, p.pos, err = s.dumpPosition(ctx, p.base); err != nil {
+			return nil, err
+		}
+		err := s.fetchChain(ctx, p, shipped, dumps, dir, fetched)
+		if errors.Is(err, errPastTarget) {
+			s.log.Info("a dump is past the point to recover to: an older one is tried", "dump", p.base.ShortID, "reason", err)
+			past = append(past, err.Error())
+			if id != "latest" {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.log.Info("point-in-time recovery planned", "target", t.String(), "dump", p.base.ShortID, "dumpTime", formatTime(p.base.Time),
+			"position", fmt.Sprintf("%s:%d", p.file, p.pos), "binlogs", p.names)
+		return p, nil
+	}
+	if len(past) == 0 {
+		return nil, fmt.Errorf("no dump of host %q was taken before %s, the point to recover to: the oldest is %s", req.Host, t, oldestTime(dumps))
+	}
+	return nil, fmt.Errorf("no dump of host %q was taken before %s, the point to recover to: %s", req.Host, t, strings.Join(past, "; "))
+}
+
+// recoveryCandidates are the dumps a recovery may start from, newest first: the one asked
+// for, or those of the target SelectLatest picks that were taken before the time.
+func (s *session) recoveryCandidates(ctx context.Context, t recoveryTarget, id string, req LatestRequest, dumps []restic.Snapshot) ([]restic.Snapshot, error) {
+	if id != "latest" {
+		base, err := s.findSnapshot(ctx, id, req)
+		if err != nil {
+			return nil, err
+		}
+		if t.gtid == nil && base.Time.After(t.until) {
+			return nil, fmt.Errorf("snapshot %s was taken at %s, after %s, the time to recover to", base.ShortID, formatTime(base.Time), formatTime(t.until))
+		}
+		return []restic.Snapshot{*base}, nil
+	}
+	var before []restic.Snapshot
+	for _, d := range dumps {
+		if t.gtid != nil || !d.Time.After(t.until) {
+			before = append(before, d)
+		}
+	}
+	if len(before) == 0 {
+		return nil, fmt.Errorf("no dump of host %q was taken before %s, the time to recover to: the oldest is %s", req.Host, t, oldestTime(dumps))
+	}
+	newestDump, err := SelectLatest(before, req)
+	if err != nil {
+		return nil, err
+	}
+	// The older dumps of the same target and host, should the newest be past the target.
+	identity, tagged := snaptag.Of(newestDump.Tags)
+	var cands []restic.Snapshot
+	for _, d := range before {
+		if id, ok := snaptag.Of(d.Tags); d.Hostname == newestDump.Hostname && ok == tagged && id == identity {
+			cands = append(cands, d)
+		}
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].Time.After(cands[j].Time) })
+	return cands, nil
+}
+
+// fetchChain finds the binary logs from the plan's position to its target, downloads them
+// (once per snapshot: fetched maps snapshot ids to files), and checks that the dump is not
+// past the target; for a GTID it finds where the replay stops.
+func (s *session) fetchChain(ctx context.Context, p *recoveryPlan, shipped []shippedBinlog, dumps []restic.Snapshot, dir string, fetched map[string]string) error {
+	chain, err := recoveryChain(shipped, p, dumps)
+	if err != nil {
+		return err
+	}
 	for _, b := range chain {
-		path := filepath.Join(dir, fmt.Sprintf("%04d-%s", len(p.binlogs), b.File))
-		if err := s.download(ctx, b.snap, "/"+b.File, path); err != nil {
-			return nil, fmt.Errorf("failed to download binary log %s (snapshot %s): %w", b.File, b.snap.ShortID, err)
+		path, ok := fetched[b.snap.ID]
+		if !ok {
+			path = filepath.Join(dir, fmt.Sprintf("%04d-%s", len(fetched), b.File))
+			if err := s.download(ctx, b.snap, "/"+b.File, path); err != nil {
+				return fmt.Errorf("failed to download binary log %s (snapshot %s): %w", b.File, b.snap.ShortID, err)
+			}
+			fetched[b.snap.ID] = path
 		}
 		p.binlogs = append(p.binlogs, path)
 		p.names = append(p.names, b.File)
 	}
-	s.log.Info("point-in-time recovery planned", "until", formatTime(until), "dump", p.base.ShortID, "dumpTime", formatTime(p.base.Time),
-		"position", fmt.Sprintf("%s:%d", p.file, p.pos), "binlogs", p.names)
-	return p, nil
+	return p.checkBounds()
 }
 
-// recoveryChain picks the shipped binary logs that lead from the dump's position to the time:
-// the position's file (the first shipped after the dump began, should the server have used
-// its name twice), then the files after it until one ends at or after the time. A gap on the
-// way, or an end before the time, refuses the recovery and says which times are possible.
+// checkBounds reads the downloaded files: the dump must not hold what the recovery leaves
+// out, and a GTID's transaction must end where the replay stops.
+func (p *recoveryPlan) checkBounds() error {
+	if p.target.gtid == nil {
+		// mysqlbinlog --stop-datetime stops at the first event stamped at or after the time:
+		// an earlier one in the dump would be kept.
+		var stamped time.Time
+		err := scanFile(p.binlogs[0], p.names[0], func(e *binlog.Event) error {
+			if e.Offset >= p.pos {
+				return errStopScan
+			}
+			if !e.Time.Before(p.target.until) {
+				stamped = e.Time
+				return errStopScan
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !stamped.IsZero() {
+			return fmt.Errorf("%w: dump %s is consistent with position %s:%d, after events stamped %s, not before %s",
+				errPastTarget, p.base.ShortID, p.file, p.pos, formatTime(stamped), formatTime(p.target.until))
+		}
+		return nil
+	}
+	g := *p.target.gtid
+	last := len(p.binlogs) - 1
+	at, stop, err := locateGTID(p.binlogs[last], p.names[last], g)
+	if err != nil {
+		return err
+	}
+	if at < 0 {
+		return fmt.Errorf("transaction %s is not in binary log %s, although its tags say so", g, p.names[last])
+	}
+	if len(p.binlogs) == 1 && stop < p.pos {
+		return fmt.Errorf("%w: dump %s is consistent with position %s:%d, after transaction %s and others after it",
+			errPastTarget, p.base.ShortID, p.file, p.pos, g)
+	}
+	p.stop = max(stop, p.startIn(last))
+	return nil
+}
+
+// startIn is where the replay starts in the i-th file: the dump's position in the first.
+func (p *recoveryPlan) startIn(i int) int64 {
+	if i == 0 {
+		return p.pos
+	}
+	return 0
+}
+
+// errStopScan ends a scan early without an error.
+var errStopScan = errors.New("stop")
+
+// scanFile scans binary log name, downloaded to path (binlog.Scan). fn's errors are returned
+// as they are, the file's own named.
+func scanFile(path, name string, fn func(*binlog.Event) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var fnErr error
+	err = binlog.Scan(bufio.NewReaderSize(f, 1<<20), func(e *binlog.Event) error {
+		fnErr = fn(e)
+		return fnErr
+	})
+	switch {
+	case errors.Is(fnErr, errStopScan):
+		return nil
+	case fnErr != nil:
+		return fnErr
+	case err != nil:
+		return fmt.Errorf("binary log %s: %w", name, err)
+	}
+	return nil
+}
+
+// locateGTID finds transaction g in binary log name, at path: the offset of its GTID event
+// and where the next transaction starts (the file's end after the last one); at is -1 when
+// the file does not hold it. A transaction of g's domain and number from another server is
+// refused: the GTID names another history.
+func locateGTID(path, name string, g binlog.GTID) (at, stop int64, err error) {
+	at, stop = -1, -1
+	err = scanFile(path, name, func(e *binlog.Event) error {
+		switch {
+		case e.GTID != nil && at >= 0:
+			stop = e.Offset
+			return errStopScan
+		case e.GTID != nil && e.GTID.Domain == g.Domain && e.GTID.Seq == g.Seq:
+			if e.GTID.Server != g.Server {
+				return fmt.Errorf("transaction %d-%d-%d is server %d's, not %s", g.Domain, e.GTID.Server, g.Seq, e.GTID.Server, g)
+			}
+			at = e.Offset
+		}
+		stop = e.End
+		return nil
+	})
+	return at, stop, err
+}
+
+// gtidFile is the index of the shipped file that holds transaction g, by the GTID states its
+// tags record; -1 when none does.
+func gtidFile(shipped []shippedBinlog, g binlog.GTID) int {
+	for i, b := range shipped {
+		end, ok := b.End[g.Domain]
+		if !ok || end.Seq < g.Seq {
+			continue
+		}
+		if begin, ok := b.Begin[g.Domain]; !ok || begin.Seq < g.Seq {
+			return i
+		}
+	}
+	return -1
+}
+
+// notShipped says that transaction g is in no shipped binary log, and what they hold.
+func notShipped(shipped []shippedBinlog, g binlog.GTID) error {
+	if len(shipped) == 0 {
+		return fmt.Errorf("transaction %s is in no shipped binary log: none has been shipped (a BackupConfiguration with the Task param backupMode: binlogs ships them)", g)
+	}
+	first, last := shipped[0], shipped[len(shipped)-1]
+	if begin, ok := first.Begin[g.Domain]; ok && g.Seq <= begin.Seq {
+		return fmt.Errorf("transaction %s is older than every shipped binary log: they start after %q (%s). "+
+			"Binary logs from before the oldest dump's position are forgotten; recover to a later transaction or restore a dump", g, first.Begin.String(), first.File)
+	}
+	return fmt.Errorf("transaction %s is in no shipped binary log: they hold the transactions after %q (%s) up to %q (%s); "+
+		"later transactions are recoverable once the next binary logs are shipped",
+		g, first.Begin.String(), first.File, last.End.String(), last.File)
+}
+
+// recoveryChain picks the shipped binary logs that lead from the dump's position to the
+// target: the position's file (the first shipped after the dump began, should the server have
+// used its name twice), then the files after it until one ends at or after the time, or holds
+// the transaction. A gap on the way, or an end before the time, refuses the recovery and says
+// which times are possible.
 func recoveryChain(shipped []shippedBinlog, p *recoveryPlan, dumps []restic.Snapshot) ([]shippedBinlog, error) {
 	start := chainStart(shipped, p.file, p.base.Time)
 	if start < 0 {
@@ -142,19 +391,30 @@ func recoveryChain(shipped []shippedBinlog, p *recoveryPlan, dumps []restic.Snap
 			"recovery from this dump needs its binary logs shipped (a BackupConfiguration with the Task param backupMode: binlogs)",
 			p.base.ShortID, formatTime(p.base.Time), p.file, p.pos, p.file, newest)
 	}
+	reached := func(b shippedBinlog) bool { return !b.Last.Before(p.target.until) }
+	if g := p.target.gtid; g != nil {
+		if begin, ok := shipped[start].Begin[g.Domain]; ok && begin.Seq >= g.Seq {
+			return nil, fmt.Errorf("%w: dump %s is consistent with position %s:%d, after transaction %s", errPastTarget, p.base.ShortID, p.file, p.pos, g)
+		}
+		reached = func(b shippedBinlog) bool { end, ok := b.End[g.Domain]; return ok && end.Seq >= g.Seq }
+	}
 	chain := []shippedBinlog{shipped[start]}
-	for i := start + 1; i < len(shipped) && chain[len(chain)-1].Last.Before(p.until); i++ {
+	for i := start + 1; i < len(shipped) && !reached(chain[len(chain)-1]); i++ {
 		b, prev := shipped[i], chain[len(chain)-1]
 		if b.Gap || !b.Begin.Equal(prev.End) {
 			return nil, fmt.Errorf("the binary logs between %s and %s are missing (purged before they were shipped, or reset on the server): "+
 				"recovery to %s is not possible. Recovery is possible up to %s from dump %s, %s",
-				prev.File, b.File, formatTime(p.until), formatTime(prev.Last), p.base.ShortID, afterGap(b.First, dumps))
+				prev.File, b.File, p.target, formatTime(prev.Last), p.base.ShortID, afterGap(b.First, dumps))
 		}
 		chain = append(chain, b)
 	}
-	if end := chain[len(chain)-1].Last; end.Before(p.until) {
+	if last := chain[len(chain)-1]; !reached(last) {
+		if p.target.gtid != nil {
+			return nil, fmt.Errorf("the shipped binary logs from dump %s's position reach GTID %q (%s), before transaction %s",
+				p.base.ShortID, last.End.String(), last.File, p.target.gtid)
+		}
 		return nil, fmt.Errorf("the shipped binary logs reach %s (%s), before %s, the time to recover to: recovery is possible up to %s; later times are recoverable once the next binary logs are shipped",
-			formatTime(end), chain[len(chain)-1].File, formatTime(p.until), formatTime(end))
+			formatTime(last.Last), last.File, formatTime(p.target.until), formatTime(last.Last))
 	}
 	return chain, nil
 }
@@ -281,7 +541,7 @@ func (s *session) download(ctx context.Context, snap restic.Snapshot, file, path
 }
 
 // replay applies the plan's binary logs to the server, from the dump's position up to the
-// plan's time: mariadb-binlog's SQL, executed by mysql.
+// plan's target: mariadb-binlog's SQL, executed by mysql.
 func (s *session) replay(ctx context.Context, p *recoveryPlan, skipBinlog bool) error {
 	var args []string
 	if skipBinlog {
@@ -292,7 +552,7 @@ func (s *session) replay(ctx context.Context, p *recoveryPlan, skipBinlog bool) 
 	if err != nil {
 		return err
 	}
-	argv := s.db.ReplayCommand(p.pos, p.until, p.binlogs)
+	argv := s.db.ReplayCommand(p.pos, p.target.until, p.stop, p.binlogs)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = s.db.ReplayEnv()
 	cmd.Stdout = load.Stdin()

@@ -1,6 +1,7 @@
 package addon
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +88,7 @@ func TestRecoveryChain(t *testing.T) {
 		return strings.Join(n, " ")
 	}
 	plan := func(until int) *recoveryPlan {
-		return &recoveryPlan{until: at(until), base: base, file: "mysql-bin.000002", pos: 400}
+		return &recoveryPlan{target: recoveryTarget{until: at(until)}, base: base, file: "mysql-bin.000002", pos: 400}
 	}
 
 	for until, want := range map[int]string{
@@ -124,8 +125,69 @@ func TestRecoveryChain(t *testing.T) {
 	}
 	// A name used twice (the numbers started again): the file shipped after the dump began.
 	again := append(append([]shippedBinlog{}, shipped[:3]...), shippedFile("mysql-bin.000002", 45, 40, 45, 0, 3, true))
-	late := &recoveryPlan{until: at(44), base: &restic.Snapshot{ShortID: "dump3", Time: at(41)}, file: "mysql-bin.000002"}
+	late := &recoveryPlan{target: recoveryTarget{until: at(44)}, base: &restic.Snapshot{ShortID: "dump3", Time: at(41)}, file: "mysql-bin.000002"}
 	if chain, err := recoveryChain(again, late, dumps); err != nil || len(chain) != 1 || !chain[0].snap.Time.Equal(at(45)) {
 		t.Errorf("a reused name: chain %+v, %v; want the file shipped at 12:45", chain, err)
+	}
+}
+
+func TestRecoveryChainToGTID(t *testing.T) {
+	base := &restic.Snapshot{ShortID: "dump1", Time: time.Date(2026, 12, 3, 12, 10, 0, 0, time.UTC)}
+	shipped := []shippedBinlog{
+		shippedFile("mysql-bin.000001", 5, 0, 5, 0, 10, false),
+		shippedFile("mysql-bin.000002", 15, 5, 15, 10, 20, false),
+		shippedFile("mysql-bin.000003", 25, 15, 25, 20, 30, false),
+	}
+	plan := func(seq uint64) *recoveryPlan {
+		return &recoveryPlan{target: recoveryTarget{gtid: &binlog.GTID{Domain: 0, Server: 7, Seq: seq}}, base: base, file: "mysql-bin.000002", pos: 400}
+	}
+	for seq, want := range map[uint64]string{11: "mysql-bin.000002", 20: "mysql-bin.000002", 21: "mysql-bin.000002 mysql-bin.000003", 30: "mysql-bin.000002 mysql-bin.000003"} {
+		chain, err := recoveryChain(shipped, plan(seq), nil)
+		var names []string
+		for _, b := range chain {
+			names = append(names, b.File)
+		}
+		if err != nil || strings.Join(names, " ") != want {
+			t.Errorf("GTID 0-7-%d: chain %v, %v; want %q", seq, names, err, want)
+		}
+		if g := gtidFile(shipped, *plan(seq).target.gtid); shipped[g].File != strings.Fields(want)[len(strings.Fields(want))-1] {
+			t.Errorf("GTID 0-7-%d is in %s, want the chain's last file", seq, shipped[g].File)
+		}
+	}
+	// Before the position's file: the dump holds it.
+	if _, err := recoveryChain(shipped, plan(10), nil); !errors.Is(err, errPastTarget) {
+		t.Errorf("GTID 0-7-10, before the dump's file: error %v, want errPastTarget", err)
+	}
+	if _, err := recoveryChain(shipped, plan(31), nil); err == nil || !strings.Contains(err.Error(), `reach GTID "0-7-30" (mysql-bin.000003)`) {
+		t.Errorf("GTID 0-7-31, not shipped: error %v", err)
+	}
+	if g := gtidFile(shipped, binlog.GTID{Domain: 1, Server: 7, Seq: 3}); g != -1 {
+		t.Errorf("a domain no file holds: file %d", g)
+	}
+	if err := notShipped(shipped, binlog.GTID{Seq: 31, Server: 7}); !strings.Contains(err.Error(), `up to "0-7-30" (mysql-bin.000003)`) {
+		t.Errorf("notShipped: %v", err)
+	}
+	if err := notShipped(shipped[1:], binlog.GTID{Seq: 5, Server: 7}); !strings.Contains(err.Error(), `older than every shipped binary log: they start after "0-7-10" (mysql-bin.000002)`) {
+		t.Errorf("notShipped, a forgotten transaction: %v", err)
+	}
+}
+
+func TestParseRecoveryTarget(t *testing.T) {
+	if tg, ok, err := ParseRecoveryTarget("", " 0-7-1234 "); err != nil || !ok || tg.gtid == nil || tg.gtid.String() != "0-7-1234" || tg.String() != "GTID 0-7-1234" {
+		t.Errorf("a GTID: %+v, %v, %v", tg, ok, err)
+	}
+	if tg, ok, err := ParseRecoveryTarget("2026-12-03 14:05:00", ""); err != nil || !ok || tg.gtid != nil || tg.String() != "2026-12-03T14:05:00Z" {
+		t.Errorf("a time: %+v, %v, %v", tg, ok, err)
+	}
+	if _, ok, err := ParseRecoveryTarget(" ", ""); ok || err != nil {
+		t.Errorf("neither: %v, %v", ok, err)
+	}
+	for until, gtid := range map[string]string{"2026-12-03 14:05:00": "0-7-1", "": "0-7-1,1-7-2", "x": "", "_": "0-7"} {
+		if until == "_" {
+			until = ""
+		}
+		if _, _, err := ParseRecoveryTarget(until, gtid); err == nil {
+			t.Errorf("until %q, untilGTID %q: no error", until, gtid)
+		}
 	}
 }

@@ -53,6 +53,9 @@ type RestoreOptions struct {
 	// (or Snapshot, when not "latest") is loaded, then the shipped binary logs are replayed
 	// from the dump's position up to it.
 	Until string
+	// UntilGTID, instead of Until, is the last transaction to recover (domain-server-sequence):
+	// the newest dump before it is loaded, then the binary logs are replayed up to its end.
+	UntilGTID string
 }
 
 // Restore streams a snapshot's dump into mysql. It always returns a Result.
@@ -79,23 +82,28 @@ func Restore(ctx context.Context, o *RestoreOptions) *result.Result {
 	if err == nil && len(assertions) > 0 && !o.Verify {
 		err = errors.New("verifySQL holds assertions for a verification: set verify to \"true\" too")
 	}
-	var until time.Time
-	if err == nil && strings.TrimSpace(o.Until) != "" {
-		until, err = ParseUntil(o.Until)
-		if err == nil && o.Verify {
-			err = errors.New("until and verify cannot be combined: a verification compares the restore with the dump alone")
+	var target *recoveryTarget
+	if err == nil {
+		t, ok, perr := ParseRecoveryTarget(o.Until, o.UntilGTID)
+		switch {
+		case perr != nil:
+			err = perr
+		case ok && o.Verify:
+			err = errors.New("until (or untilGTID) and verify cannot be combined: a verification compares the restore with the dump alone")
+		case ok:
+			target = &t
 		}
 	}
 	if err == nil {
 		err = s.open()
 	}
 	if err == nil {
-		err = s.restore(ctx, o, res, assertions, until)
+		err = s.restore(ctx, o, res, assertions, target)
 	}
 	return s.finish(res, start, err)
 }
 
-func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Result, assertions []Assertion, until time.Time) error {
+func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Result, assertions []Assertion, pitr *recoveryTarget) error {
 	userArgs, err := UserArgs(o.MySQLArgs)
 	if err != nil {
 		return err
@@ -125,9 +133,9 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 		snap *restic.Snapshot
 		plan *recoveryPlan
 	)
-	if until.IsZero() {
+	if pitr == nil {
 		snap, err = s.findSnapshot(ctx, id, req)
-	} else if plan, err = s.planRecovery(ctx, until, id, req); err == nil {
+	} else if plan, err = s.planRecovery(ctx, *pitr, id, req); err == nil {
 		snap = plan.base
 	}
 	if err == nil {
@@ -176,14 +184,19 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 		return err
 	}
 	if plan != nil {
-		s.log.Info("replaying binary logs", "from", fmt.Sprintf("%s:%d", plan.file, plan.pos), "until", formatTime(until), "files", len(plan.names))
+		s.log.Info("replaying binary logs", "from", fmt.Sprintf("%s:%d", plan.file, plan.pos), "until", plan.target.String(), "files", len(plan.names))
 		if err := s.replay(ctx, plan, o.SkipBinlog); err != nil {
 			return fmt.Errorf("dump %s was loaded, but replaying binary logs %s…%s up to %s failed; the database holds the dump's data and possibly part of the binary logs' changes: %w",
-				snap.ShortID, plan.names[0], plan.names[len(plan.names)-1], formatTime(until), err)
+				snap.ShortID, plan.names[0], plan.names[len(plan.names)-1], plan.target, err)
 		}
-		s.log.Info("recovered to the point in time", "until", formatTime(until), "dump", snap.ShortID, "binlogs", len(plan.names))
-		res.Recovery = &result.Recovery{Until: formatTime(until), From: fmt.Sprintf("%s:%d", plan.file, plan.pos),
+		s.log.Info("recovered to the point in time", "until", plan.target.String(), "dump", snap.ShortID, "binlogs", len(plan.names))
+		res.Recovery = &result.Recovery{From: fmt.Sprintf("%s:%d", plan.file, plan.pos),
 			Binlogs: len(plan.names), First: plan.names[0], Last: plan.names[len(plan.names)-1]}
+		if g := plan.target.gtid; g != nil {
+			res.Recovery.GTID = g.String()
+		} else {
+			res.Recovery.Until = formatTime(plan.target.until)
+		}
 	}
 	if o.Verify {
 		if res.Verification, err = s.verify(ctx, restic.ShortID(snap.ID), facts, assertions); err != nil {

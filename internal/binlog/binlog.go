@@ -126,64 +126,25 @@ func ReadFile(path string) (*Info, error) {
 
 // Read reads a binary log file from r.
 func Read(r io.Reader) (*Info, error) {
-	var m [4]byte
-	if _, err := io.ReadFull(r, m[:]); err != nil {
-		return nil, fmt.Errorf("no binary log header: %w", err)
-	}
-	if m != magic {
-		return nil, errors.New("not a binary log file (its first bytes are not 0xfe 'bin')")
-	}
 	info := &Info{Begin: State{}, End: State{}}
 	servers := map[uint32]bool{}
-	var h [headerSize]byte
-	var body []byte
 	gotList := false
-	for {
-		if _, err := io.ReadFull(r, h[:]); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return nil, fmt.Errorf("event %d: truncated header: %w", info.Events+1, err)
-		}
-		ts := time.Unix(int64(binary.LittleEndian.Uint32(h[0:4])), 0).UTC()
-		typ := h[4]
-		server := binary.LittleEndian.Uint32(h[5:9])
-		size := binary.LittleEndian.Uint32(h[9:13])
-		if size < headerSize {
-			return nil, fmt.Errorf("event %d: size %d is shorter than its header", info.Events+1, size)
-		}
-		n := int(size) - headerSize
-		if cap(body) < n {
-			body = make([]byte, n)
-		}
-		body = body[:n]
-		if _, err := io.ReadFull(r, body); err != nil {
-			return nil, fmt.Errorf("event %d: truncated body (%d bytes): %w", info.Events+1, n, err)
-		}
+	err := Scan(r, func(e *Event) error {
 		info.Events++
 		if info.Events == 1 {
-			info.First = ts
+			info.First = e.Time
 		}
-		if ts.After(info.Last) {
-			info.Last = ts
+		if e.Time.After(info.Last) {
+			info.Last = e.Time
 		}
-		if !servers[server] {
-			servers[server] = true
-			info.Servers = append(info.Servers, server)
+		if !servers[e.Server] {
+			servers[e.Server] = true
+			info.Servers = append(info.Servers, e.Server)
 		}
-		switch typ {
-		case typeStartEncryption:
-			return nil, errors.New("the binary log is encrypted (encrypt_binlog): its events cannot be read for point-in-time recovery")
-		case typeGTIDList:
-			if gotList {
-				continue
-			}
+		switch {
+		case e.List != nil && !gotList:
 			gotList = true
-			list, err := gtidList(body)
-			if err != nil {
-				return nil, fmt.Errorf("event %d (GTID list): %w", info.Events, err)
-			}
-			for _, g := range list {
+			for _, g := range e.List {
 				if cur, ok := info.Begin[g.Domain]; !ok || g.Seq > cur.Seq {
 					info.Begin[g.Domain] = g
 				}
@@ -191,14 +152,14 @@ func Read(r io.Reader) (*Info, error) {
 			for d, g := range info.Begin {
 				info.End[d] = g
 			}
-		case typeGTID:
-			if len(body) < 12 {
-				return nil, fmt.Errorf("event %d (GTID): body of %d bytes", info.Events, len(body))
-			}
-			g := GTID{Seq: binary.LittleEndian.Uint64(body[0:8]), Domain: binary.LittleEndian.Uint32(body[8:12]), Server: server}
-			info.End[g.Domain] = g
+		case e.GTID != nil:
+			info.End[e.GTID.Domain] = *e.GTID
 			info.Transactions++
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if info.Events == 0 {
 		return nil, errors.New("the binary log holds no event")
@@ -207,6 +168,83 @@ func Read(r io.Reader) (*Info, error) {
 		return nil, errors.New("the binary log has no GTID list event: it was not written by MariaDB 10.0 or later")
 	}
 	return info, nil
+}
+
+// Event is one event of a binary log file: where it lies, its header, and what the two
+// events read here say.
+type Event struct {
+	// Offset is where the event starts in the file, End where the next one starts: the
+	// positions mysqlbinlog's --start-position and --stop-position take.
+	Offset, End int64
+	Type        byte
+	// Time is the event's timestamp, to the second.
+	Time   time.Time
+	Server uint32
+	// GTID is set for a GTID event (a transaction's or DDL statement's first), List for a
+	// GTID list event.
+	GTID *GTID
+	List []GTID
+}
+
+// Scan calls fn for each event of a binary log file read from r, in order, and stops with
+// fn's error. An encrypted file is refused.
+func Scan(r io.Reader, fn func(*Event) error) error {
+	var m [4]byte
+	if _, err := io.ReadFull(r, m[:]); err != nil {
+		return fmt.Errorf("no binary log header: %w", err)
+	}
+	if m != magic {
+		return errors.New("not a binary log file (its first bytes are not 0xfe 'bin')")
+	}
+	var h [headerSize]byte
+	var body []byte
+	offset := int64(len(magic))
+	for n := 1; ; n++ {
+		if _, err := io.ReadFull(r, h[:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("event %d: truncated header: %w", n, err)
+		}
+		e := &Event{
+			Offset: offset,
+			Time:   time.Unix(int64(binary.LittleEndian.Uint32(h[0:4])), 0).UTC(),
+			Type:   h[4],
+			Server: binary.LittleEndian.Uint32(h[5:9]),
+		}
+		size := binary.LittleEndian.Uint32(h[9:13])
+		if size < headerSize {
+			return fmt.Errorf("event %d: size %d is shorter than its header", n, size)
+		}
+		e.End = offset + int64(size)
+		offset = e.End
+		bodySize := int(size) - headerSize
+		if cap(body) < bodySize {
+			body = make([]byte, bodySize)
+		}
+		body = body[:bodySize]
+		if _, err := io.ReadFull(r, body); err != nil {
+			return fmt.Errorf("event %d: truncated body (%d bytes): %w", n, bodySize, err)
+		}
+		switch e.Type {
+		case typeStartEncryption:
+			return errors.New("the binary log is encrypted (encrypt_binlog): its events cannot be read for point-in-time recovery")
+		case typeGTIDList:
+			list, err := gtidList(body)
+			if err != nil {
+				return fmt.Errorf("event %d (GTID list): %w", n, err)
+			}
+			e.List = list
+		case typeGTID:
+			if len(body) < 12 {
+				return fmt.Errorf("event %d (GTID): body of %d bytes", n, len(body))
+			}
+			e.GTID = &GTID{Seq: binary.LittleEndian.Uint64(body[0:8]), Domain: binary.LittleEndian.Uint32(body[8:12]), Server: e.Server}
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
 }
 
 // gtidList decodes a GTID list event's body: a count (its low 28 bits), then a domain,

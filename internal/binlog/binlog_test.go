@@ -151,3 +151,32 @@ func TestTagsRoundTrip(t *testing.T) {
 		t.Fatal("a dump's tags read as a binary log's")
 	}
 }
+
+func TestScanOffsets(t *testing.T) {
+	events := [][]byte{
+		event(1000, typeFormatDescription, 7, make([]byte, 40)),
+		event(1000, typeGTIDList, 7, gtidListBody(GTID{0, 7, 12})),
+		event(1001, typeGTID, 7, gtidBody(13, 0)),
+		event(1002, typeQuery, 7, []byte("INSERT …")),
+	}
+	var got []Event
+	if err := Scan(bytes.NewReader(file(events...)), func(e *Event) error {
+		got = append(got, *e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	offset := int64(len(magic))
+	for i, e := range got {
+		if e.Offset != offset || e.End != offset+int64(len(events[i])) {
+			t.Errorf("event %d at %d…%d, want %d…%d", i, e.Offset, e.End, offset, offset+int64(len(events[i])))
+		}
+		offset = e.End
+	}
+	if len(got) != 4 || got[1].List == nil || got[2].GTID == nil || *got[2].GTID != (GTID{0, 7, 13}) || got[3].GTID != nil {
+		t.Fatalf("events %+v: want a GTID list, then GTID 0-7-13, then a query", got)
+	}
+	if !got[3].Time.Equal(time.Unix(1002, 0)) {
+		t.Errorf("the query's time = %s", got[3].Time)
+	}
+}

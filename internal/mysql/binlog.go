@@ -42,13 +42,16 @@ func (c *Client) FetchBinlogsCommand(dir string, files []string) []string {
 
 // ReplayCommand is the mysqlbinlog argv that turns binary log files into SQL: from offset
 // start of the first file, up to the events stamped before until (when not zero), the
-// seconds counted in UTC. Run it with TZ=UTC (ReplayEnv): mysqlbinlog reads the stop time
-// in its own time zone.
-func (c *Client) ReplayCommand(start int64, until time.Time, files []string) []string {
+// seconds counted in UTC, or up to offset stop of the last file (when not zero). Run it with
+// TZ=UTC (ReplayEnv): mysqlbinlog reads the stop time in its own time zone.
+func (c *Client) ReplayCommand(start int64, until time.Time, stop int64, files []string) []string {
 	argv := append(append([]string{}, c.Wrapper...), c.mysqlbinlogBin(), "--no-defaults",
 		"--start-position="+strconv.FormatInt(start, 10))
 	if !until.IsZero() {
 		argv = append(argv, "--stop-datetime="+until.UTC().Format(time.DateTime))
+	}
+	if stop > 0 {
+		argv = append(argv, "--stop-position="+strconv.FormatInt(stop, 10))
 	}
 	return append(argv, files...)
 }

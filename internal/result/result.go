@@ -122,8 +122,10 @@ type LoadFailure struct {
 
 // Recovery is the binary log replay of a point-in-time restore.
 type Recovery struct {
-	// Until is the time recovered to (RFC 3339); every transaction stamped before it.
-	Until string `json:"until"`
+	// Until is the time recovered to (RFC 3339): every transaction stamped before it. GTID,
+	// instead, is the last transaction recovered.
+	Until string `json:"until,omitempty"`
+	GTID  string `json:"gtid,omitempty"`
 	// From is the dump's position, "<file>:<offset>", where the replay started.
 	From string `json:"from"`
 	// Binlogs is the number of files replayed, First and Last their names.

@@ -3,6 +3,9 @@ package datapath
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -301,4 +304,113 @@ func TestBinlogPreconditions(t *testing.T) {
 	}
 	plain := newServer(t)
 	mustFail(t, shipBinlogs(t, repo, targetDir(t, plain, DBPassword)), "binary logging is off")
+}
+
+// TestPointInTimeRecoveryDumpPastTime: a dump is consistent from when mysqldump began, a
+// little after the snapshot's time. A time between the two is before the newest dump's
+// snapshot time, but that dump holds rows stamped at or after it: the recovery starts from
+// the dump before it, and gives exactly the rows stamped before the time.
+func TestPointInTimeRecoveryDumpPastTime(t *testing.T) {
+	src := pitrServer(t)
+	repo, _ := localRepo(t)
+	target := targetDir(t, src, DBPassword)
+	w := startWriter(t, src, 10*time.Millisecond)
+
+	mustSucceed(t, shipBinlogs(t, repo, target))
+	older := backup(t, repo, target)
+	mustSucceed(t, older)
+	// mysqldump begins 4 s after restic took the snapshot's time.
+	slow := filepath.Join(t.TempDir(), "slow-mysqldump")
+	if err := os.WriteFile(slow, []byte(fmt.Sprintf("#!/bin/sh\nsleep 4\nexec %q \"$@\"\n", tools.MySQLDump)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	// At least 1 s after the addon started (restic took the time by then), 2 s before mysqldump.
+	until := started.Truncate(time.Second).Add(2 * time.Second).UTC()
+	newer := backup(t, repo, target, "--mysqldump="+slow)
+	mustSucceed(t, newer)
+	time.Sleep(500 * time.Millisecond)
+	w.Stop(t)
+	mustSucceed(t, shipBinlogs(t, repo, target))
+
+	scratch, run := recoverTo(t, repo, until)
+	mustSucceed(t, run)
+	want, got := rowSum(t, src, until), rowSum(t, scratch, time.Time{})
+	t.Logf("until %s: source rows before it %s; recovered %s", until.Format(time.RFC3339), want, got)
+	if got != want {
+		t.Fatalf("recovery to %s gave %s, want %s\nstderr:\n%s", until.Format(time.RFC3339), got, want, run.Stderr)
+	}
+	if !strings.Contains(run.Stderr, "a dump is past the point to recover to") || !strings.Contains(run.Stderr, newer.Result.Snapshots[0].Name) {
+		t.Errorf("the restore's log does not say that dump %s was past the time:\n%s", newer.Result.Snapshots[0].Name, run.Stderr)
+	}
+	if len(run.Result.Snapshots) != 1 || run.Result.Snapshots[0].Name != older.Result.Snapshots[0].Name {
+		t.Errorf("the recovery loaded %+v, want the older dump %s", run.Result.Snapshots, older.Result.Snapshots[0].Name)
+	}
+}
+
+// TestPointInTimeRecoveryToGTID: recovery up to a transaction gives the rows committed up to
+// it and none after. A transaction not shipped yet, one of another server, and one older than
+// the shipped binary logs are refused before anything changes.
+func TestPointInTimeRecoveryToGTID(t *testing.T) {
+	src := pitrServer(t)
+	repo, _ := localRepo(t)
+	target := targetDir(t, src, DBPassword)
+	first := mustQuery(t, src, "SELECT @@gtid_binlog_pos")[0][0]
+
+	w := startWriter(t, src, 10*time.Millisecond)
+	mustSucceed(t, shipBinlogs(t, repo, target))
+	mustSucceed(t, backup(t, repo, target))
+	time.Sleep(500 * time.Millisecond)
+	mustSucceed(t, shipBinlogs(t, repo, target))
+	time.Sleep(500 * time.Millisecond)
+	// The marker is the only writer when it commits: the GTID position after it is its own.
+	w.Stop(t)
+	mustExec(t, src, "INSERT INTO pitr.w (at) VALUES (NOW(6))")
+	gtid := mustQuery(t, src, "SELECT @@gtid_binlog_pos")[0][0]
+	want := rowSum(t, src, time.Time{})
+	w = startWriter(t, src, 10*time.Millisecond)
+	time.Sleep(time.Second)
+	w.Stop(t)
+	mustSucceed(t, shipBinlogs(t, repo, target))
+
+	recoverGTID := func(gtid string) (*MariaDB, *AddonRun) {
+		scratch := newServer(t)
+		return scratch, restore(t, repo, targetDir(t, scratch, DBPassword), "--until-gtid="+gtid)
+	}
+	scratch, run := recoverGTID(gtid)
+	mustSucceed(t, run)
+	got := rowSum(t, scratch, time.Time{})
+	t.Logf("up to GTID %s: source rows up to it (count, checksum) %s; recovered %s; source now %s", gtid, want, got, rowSum(t, src, time.Time{}))
+	if got != want {
+		t.Fatalf("recovery to GTID %s gave %s, want %s\nstderr:\n%s", gtid, got, want, run.Stderr)
+	}
+	if rc := run.Result.Recovery; rc == nil || rc.GTID != gtid || rc.Until != "" || rc.Binlogs == 0 {
+		t.Errorf("the result's recovery is %+v, want GTID %s", rc, gtid)
+	}
+
+	seq := func(g string, add int) string {
+		f := strings.Split(g, "-")
+		n, err := strconv.Atoi(f[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%s-%s-%d", f[0], f[1], n+add)
+	}
+	t.Run("a transaction not shipped yet", func(t *testing.T) {
+		scratch, run := recoverGTID(seq(mustQuery(t, src, "SELECT @@gtid_binlog_pos")[0][0], 1))
+		mustFail(t, run, "is in no shipped binary log", "recoverable once the next binary logs are shipped")
+		if dbs := mustQuery(t, scratch, "SHOW DATABASES LIKE 'pitr'"); len(dbs) != 0 {
+			t.Fatalf("the refused recovery created database pitr")
+		}
+	})
+	t.Run("another server's transaction", func(t *testing.T) {
+		f := strings.Split(gtid, "-")
+		_, run := recoverGTID(f[0] + "-99-" + f[2])
+		mustFail(t, run, "is server 7's, not "+f[0]+"-99-"+f[2])
+	})
+	// Shipping forgot the files before the dump's position file: the first transactions are gone.
+	t.Run("a transaction before the shipped binary logs", func(t *testing.T) {
+		_, run := recoverGTID(first)
+		mustFail(t, run, "transaction "+first+" is older than every shipped binary log")
+	})
 }

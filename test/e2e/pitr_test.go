@@ -14,6 +14,7 @@ import (
 // RestoreSession with the Task param until restores the dump and replays the logs up to that
 // second, giving exactly the rows committed before it. A time the shipped logs do not reach
 // fails the RestoreSession before the target changes, saying until when recovery is possible.
+// A RestoreSession with untilGTID recovers up to a transaction and none after it.
 func TestPointInTimeRecovery(t *testing.T) {
 	start := time.Now()
 	defer func() { t.Logf("finished in %s", time.Since(start).Round(time.Second)) }()
@@ -64,9 +65,12 @@ spec:
 	until := time.Now().Truncate(time.Second).UTC()
 	time.Sleep(1300 * time.Millisecond)
 	insert(5)
+	// The 20th row's transaction, for the recovery up to a GTID; rows after it are left out.
+	gtid := strings.TrimSpace(k.sql("sample-mariadb", "SELECT @@gtid_binlog_pos"))
+	insert(3)
 	ship()
 
-	restore := func(name string, at time.Time) restoreSession {
+	restore := func(name, param, value string) restoreSession {
 		k.apply(`apiVersion: stash.appscode.com/v1beta1
 kind: RestoreSession
 metadata:
@@ -77,7 +81,7 @@ spec:
   task:
     name: mysql-restore-10.11
     params:
-    - {name: until, value: "` + at.Format(time.RFC3339) + `"}
+    - {name: ` + param + `, value: "` + value + `"}
   target:
     ref: {apiVersion: appcatalog.appscode.com/v1alpha1, kind: AppBinding, name: restored-mariadb}
 `)
@@ -89,7 +93,7 @@ spec:
 		return r
 	}
 	k.logf("RestoreSession to %s into restored-mariadb", until.Format(time.RFC3339))
-	if r := restore("to-the-second", until); r.Status.Phase != "Succeeded" {
+	if r := restore("to-the-second", "until", until.Format(time.RFC3339)); r.Status.Phase != "Succeeded" {
 		k.show("get", "restoresession", "to-the-second", "-o", "yaml")
 		t.Fatalf("RestoreSession to-the-second: %s %+v", r.Status.Phase, r.Status.Stats)
 	}
@@ -109,7 +113,7 @@ spec:
 	k.logf("a time after the shipped binary logs is refused before the target changes")
 	k.sql("restored-mariadb", "DROP DATABASE shop")
 	later := time.Now().Add(time.Hour).Truncate(time.Second)
-	r := restore("too-late", later)
+	r := restore("too-late", "until", later.Format(time.RFC3339))
 	if r.Status.Phase != "Failed" || len(r.Status.Stats) == 0 || !strings.Contains(r.Status.Stats[0].Error, "recovery is possible up to") {
 		k.show("get", "restoresession", "too-late", "-o", "yaml")
 		t.Fatalf("RestoreSession too-late: %s %+v, want Failed saying until when recovery is possible", r.Status.Phase, r.Status.Stats)
@@ -117,5 +121,22 @@ spec:
 	k.logf("refused: %s", r.Status.Stats[0].Error)
 	if dbs := strings.TrimSpace(k.sql("restored-mariadb", "SHOW DATABASES LIKE 'shop'")); dbs != "" {
 		t.Fatalf("the refused restore created database shop on restored-mariadb")
+	}
+
+	k.logf("RestoreSession up to transaction %s (the 20th row) into restored-mariadb", gtid)
+	if r := restore("to-a-transaction", "untilGTID", gtid); r.Status.Phase != "Succeeded" {
+		k.show("get", "restoresession", "to-a-transaction", "-o", "yaml")
+		t.Fatalf("RestoreSession to-a-transaction: %s %+v", r.Status.Phase, r.Status.Stats)
+	}
+	msg, _ = k.try("get", "restoresession", "to-a-transaction", "-o", `jsonpath={.status.conditions[?(@.type=="RestoreCompleted")].message}`)
+	k.logf("RestoreSession to-a-transaction: %s", msg)
+	if !strings.Contains(msg, "recovered to GTID "+gtid+": replayed ") {
+		t.Errorf("RestoreSession to-a-transaction says %q, want the GTID it recovered to", msg)
+	}
+	want = strings.Join(strings.Fields(k.sql("sample-mariadb", sum+" WHERE id <= 20")), " ")
+	got = strings.Join(strings.Fields(k.sql("restored-mariadb", sum)), " ")
+	k.logf("source rows up to the 20th (count, checksum): %s; restored: %s", want, got)
+	if got != want || !strings.HasPrefix(got, "20 ") {
+		t.Fatalf("restored %q, want %q (20 rows: 5 in the dump, 15 replayed)", got, want)
 	}
 }

@@ -42,6 +42,7 @@ func newRestoreCommand(stdout, stderr io.Writer) *cobra.Command {
 	fs.BoolVar(&o.Verify, "verify", false, "after the restore engine's load, compare every table's rows with the record the dump carries of them (written at backup time); for a restore into an empty scratch server")
 	fs.StringVar(&o.VerifySQL, "verify-sql", "", "SQL assertions for --verify, run on the scratch server after the comparison in a read-only transaction: each statement must return a row whose first column is true (USE selects the database of those after it)")
 	fs.StringVar(&o.Until, "until", "", "point-in-time recovery: load the newest dump taken before this time (RFC 3339, or \"YYYY-MM-DD HH:MM:SS\" in UTC), then replay the shipped binary logs up to it")
+	fs.StringVar(&o.UntilGTID, "until-gtid", "", "point-in-time recovery to a transaction: load the newest dump before it, then replay the shipped binary logs up to its end (domain-server-sequence)")
 	fs.BoolVar(&o.NoDeferIndexes, "no-defer-indexes", false, "the restore engine creates secondary indexes with their tables, not after the rows")
 	fs.StringVar(&o.SourceTarget, "source-target", "", "restore \"latest\" of this target, <Kind>/<name> or <namespace>/<Kind>/<name> (the Task param sourceTarget)")
 	return cmd

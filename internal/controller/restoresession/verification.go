@@ -71,5 +71,9 @@ func describeRecovery(rc *result.Recovery) string {
 	if rc.Binlogs > 1 {
 		files = fmt.Sprintf("%d binary logs, %s…%s", rc.Binlogs, rc.First, rc.Last)
 	}
-	return fmt.Sprintf("%s: replayed %s from position %s", rc.Until, files, rc.From)
+	to := rc.Until
+	if rc.GTID != "" {
+		to = "GTID " + rc.GTID
+	}
+	return fmt.Sprintf("%s: replayed %s from position %s", to, files, rc.From)
 }

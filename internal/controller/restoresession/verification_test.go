@@ -33,6 +33,8 @@ func TestDescribeRecovery(t *testing.T) {
 			"2026-12-03T14:05:00Z: replayed mysql-bin.000002 from position mysql-bin.000002:385"},
 		{result.Recovery{Until: "2026-12-03T14:05:00Z", From: "mysql-bin.000002:385", Binlogs: 3, First: "mysql-bin.000002", Last: "mysql-bin.000004"},
 			"2026-12-03T14:05:00Z: replayed 3 binary logs, mysql-bin.000002…mysql-bin.000004 from position mysql-bin.000002:385"},
+		{result.Recovery{GTID: "0-7-1234", From: "mysql-bin.000002:385", Binlogs: 1, First: "mysql-bin.000002", Last: "mysql-bin.000002"},
+			"GTID 0-7-1234: replayed mysql-bin.000002 from position mysql-bin.000002:385"},
 	} {
 		if got := describeRecovery(&c.rc); got != c.want {
 			t.Errorf("describeRecovery(%+v) = %q, want %q", c.rc, got, c.want)
