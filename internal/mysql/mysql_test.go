@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func writeFiles(t *testing.T, kv map[string]string) string {
@@ -203,5 +204,24 @@ func TestLoadCommand(t *testing.T) {
 	want := []string{"/usr/bin/mysql", "--defaults-file=/tmp/c.cnf", "--max-allowed-packet=1G", "--skip-print-query-on-error", "--one-database", "shop"}
 	if got := c.LoadCommand([]string{"--one-database", "shop"}); !reflect.DeepEqual(got, want) {
 		t.Errorf("LoadCommand = %q, want %q", got, want)
+	}
+}
+
+func TestReplayCommand(t *testing.T) {
+	c := &Client{MySQLBinlog: "/usr/bin/mariadb-binlog"}
+	files := []string{"/w/0000-mysql-bin.000002", "/w/0001-mysql-bin.000003"}
+	until := time.Date(2026, 12, 3, 14, 5, 0, 0, time.FixedZone("CET", 3600))
+	for _, tc := range []struct {
+		until time.Time
+		stop  int64
+		want  []string
+	}{
+		{until, 0, []string{"--stop-datetime=2026-12-03 13:05:00"}},
+		{time.Time{}, 4711, []string{"--stop-position=4711"}},
+	} {
+		want := append(append([]string{"/usr/bin/mariadb-binlog", "--no-defaults", "--start-position=385"}, tc.want...), files...)
+		if got := c.ReplayCommand(385, tc.until, tc.stop, files); !reflect.DeepEqual(got, want) {
+			t.Errorf("ReplayCommand = %q, want %q", got, want)
+		}
 	}
 }
