@@ -177,9 +177,14 @@ func (s *session) planRecovery(ctx context.Context, t recoveryTarget, id string,
 		return p, nil
 	}
 	if len(past) == 0 {
-		return nil, fmt.Errorf("no dump of host %q was taken before %s, the point to recover to: the oldest is %s", req.Host, t, oldestTime(dumps))
+		return nil, noDumpBefore(req.Host, t, "the oldest is "+oldestTime(dumps))
 	}
-	return nil, fmt.Errorf("no dump of host %q was taken before %s, the point to recover to: %s", req.Host, t, strings.Join(past, "; "))
+	return nil, noDumpBefore(req.Host, t, strings.Join(past, "; "))
+}
+
+// noDumpBefore refuses a recovery that no dump of host can start from, and says why.
+func noDumpBefore(host string, t recoveryTarget, why string) error {
+	return fmt.Errorf("no dump of host %q was taken before %s, the point to recover to: %s", host, t, why)
 }
 
 // recoveryCandidates are the dumps a recovery may start from, newest first: the one asked
@@ -202,7 +207,7 @@ func (s *session) recoveryCandidates(ctx context.Context, t recoveryTarget, id s
 		}
 	}
 	if len(before) == 0 {
-		return nil, fmt.Errorf("no dump of host %q was taken before %s, the time to recover to: the oldest is %s", req.Host, t, oldestTime(dumps))
+		return nil, noDumpBefore(req.Host, t, "the oldest is "+oldestTime(dumps))
 	}
 	newestDump, err := SelectLatest(before, req)
 	if err != nil {
@@ -212,7 +217,7 @@ func (s *session) recoveryCandidates(ctx context.Context, t recoveryTarget, id s
 	identity, tagged := snaptag.Of(newestDump.Tags)
 	var cands []restic.Snapshot
 	for _, d := range before {
-		if id, ok := snaptag.Of(d.Tags); d.Hostname == newestDump.Hostname && ok == tagged && id == identity {
+		if ident, ok := snaptag.Of(d.Tags); d.Hostname == newestDump.Hostname && ok == tagged && ident == identity {
 			cands = append(cands, d)
 		}
 	}
@@ -282,16 +287,8 @@ func (p *recoveryPlan) checkBounds() error {
 		return fmt.Errorf("%w: dump %s is consistent with position %s:%d, after transaction %s and others after it",
 			errPastTarget, p.base.ShortID, p.file, p.pos, g)
 	}
-	p.stop = max(stop, p.startIn(last))
+	p.stop = stop
 	return nil
-}
-
-// startIn is where the replay starts in the i-th file: the dump's position in the first.
-func (p *recoveryPlan) startIn(i int) int64 {
-	if i == 0 {
-		return p.pos
-	}
-	return 0
 }
 
 // errStopScan ends a scan early without an error.

@@ -103,8 +103,14 @@ func shipBinlogs(t *testing.T, r *Repo, target string) *AddonRun {
 // recoverTo restores repo's data as of until into a new server and returns the server.
 func recoverTo(t *testing.T, r *Repo, until time.Time) (*MariaDB, *AddonRun) {
 	t.Helper()
+	return recoverWith(t, r, "--until="+until.Format(time.RFC3339))
+}
+
+// recoverWith restores the latest dump into a new server with a recovery target flag.
+func recoverWith(t *testing.T, r *Repo, flag string) (*MariaDB, *AddonRun) {
+	t.Helper()
 	scratch := newServer(t)
-	return scratch, restore(t, r, targetDir(t, scratch, DBPassword), "--until="+until.Format(time.RFC3339))
+	return scratch, restore(t, r, targetDir(t, scratch, DBPassword), flag)
 }
 
 // TestPointInTimeRecovery: rows are written continuously, with a full backup in the middle
@@ -373,10 +379,7 @@ func TestPointInTimeRecoveryToGTID(t *testing.T) {
 	w.Stop(t)
 	mustSucceed(t, shipBinlogs(t, repo, target))
 
-	recoverGTID := func(gtid string) (*MariaDB, *AddonRun) {
-		scratch := newServer(t)
-		return scratch, restore(t, repo, targetDir(t, scratch, DBPassword), "--until-gtid="+gtid)
-	}
+	recoverGTID := func(gtid string) (*MariaDB, *AddonRun) { return recoverWith(t, repo, "--until-gtid="+gtid) }
 	scratch, run := recoverGTID(gtid)
 	mustSucceed(t, run)
 	got := rowSum(t, scratch, time.Time{})
