@@ -32,7 +32,9 @@ bench-restore: datapath-tools ## Restore of one snapshot: Stash's restic dump | 
 BINLOG_DURATION ?= 1m
 BINLOG_INTERVAL ?= 10s
 BINLOG_WRITERS ?= 4
+# With SHIP_EVERY (e.g. 1s), one run streams the binary logs and ships at that interval instead.
+SHIP_EVERY ?= 0
 
 .PHONY: bench-binlog
-bench-binlog: datapath-tools ## Binary log shipping on a write-heavy workload: extra CPU and throughput against the same workload without shipping, commit → repository delay p50/p99 (BINLOG_DURATION=1m BINLOG_INTERVAL=10s BINLOG_WRITERS=4).
-	go run ./test/datapath/bench -binlog -binlog-duration $(BINLOG_DURATION) -binlog-interval $(BINLOG_INTERVAL) -binlog-writers $(BINLOG_WRITERS)
+bench-binlog: datapath-tools ## Binary log shipping on a write-heavy workload: extra CPU and throughput against the same workload without shipping, commit → repository delay p50/p99 (BINLOG_DURATION=1m BINLOG_INTERVAL=10s BINLOG_WRITERS=4, or SHIP_EVERY=1s to stream).
+	go run ./test/datapath/bench -binlog -binlog-duration $(BINLOG_DURATION) -binlog-interval $(BINLOG_INTERVAL) -binlog-writers $(BINLOG_WRITERS) -binlog-ship-every $(SHIP_EVERY)

@@ -224,3 +224,24 @@ func TestBinlogPositionLeavesUserOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckStreaming(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		mode              string
+		shipEvery, stream time.Duration
+		want              string
+	}{
+		{"not streaming", BackupModeDump, 0, 50 * time.Second, ""},
+		{"streaming", BackupModeBinlogs, 5 * time.Second, 50 * time.Second, ""},
+		{"a dump", BackupModeDump, 5 * time.Second, 50 * time.Second, "needs backupMode binlogs"},
+		{"too often", BackupModeBinlogs, 100 * time.Millisecond, 50 * time.Second, "shorter than 1s"},
+		{"a stream shorter than its interval", BackupModeBinlogs, 10 * time.Second, 5 * time.Second, "streamFor 5s is shorter than shipEvery 10s"},
+	} {
+		o := &BackupOptions{Mode: tc.mode, ShipEvery: tc.shipEvery, StreamFor: tc.stream}
+		err := o.checkStreaming()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: checkStreaming = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}

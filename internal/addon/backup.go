@@ -35,6 +35,9 @@ type BackupOptions struct {
 	Retention   Retention
 	// Mode is BackupModeDump (also when empty) or BackupModeBinlogs.
 	Mode string
+	// ShipEvery, when not zero, makes a binary log shipping stream the active file for
+	// StreamFor and ship its whole transactions at this interval (design 0043).
+	ShipEvery, StreamFor time.Duration
 	// CheckReadDataSubset makes the integrity check read that part of the data ("5%").
 	CheckReadDataSubset string
 	// Self is this executable; restic runs its dump-exec subcommand around mysqldump.
@@ -76,6 +79,9 @@ func Backup(ctx context.Context, o *BackupOptions) *result.Result {
 		err = fmt.Errorf("unknown backup mode %q: %s or %s", o.Mode, BackupModeDump, BackupModeBinlogs)
 	}
 	if err == nil {
+		err = o.checkStreaming()
+	}
+	if err == nil {
 		err = s.open()
 	}
 	switch {
@@ -86,6 +92,25 @@ func Backup(ctx context.Context, o *BackupOptions) *result.Result {
 		err = s.backup(ctx, o, res)
 	}
 	return s.finish(res, start, err)
+}
+
+// MinShipEvery is the shortest streaming interval: each shipping is a restic backup, whose
+// start (key derivation, index) takes about a second.
+const MinShipEvery = time.Second
+
+// checkStreaming refuses streaming options that cannot work.
+func (o *BackupOptions) checkStreaming() error {
+	switch {
+	case o.ShipEvery == 0:
+		return nil
+	case o.Mode != BackupModeBinlogs:
+		return fmt.Errorf("shipEvery streams binary logs: it needs backupMode %s", BackupModeBinlogs)
+	case o.ShipEvery < MinShipEvery:
+		return fmt.Errorf("shipEvery %s is shorter than %s: each shipping is a restic backup, which takes about a second to start", o.ShipEvery, MinShipEvery)
+	case o.StreamFor < o.ShipEvery:
+		return fmt.Errorf("streamFor %s is shorter than shipEvery %s: set it a little under the schedule's interval", o.StreamFor, o.ShipEvery)
+	}
+	return nil
 }
 
 func (s *session) backup(ctx context.Context, o *BackupOptions, res *result.Result) error {

@@ -52,6 +52,7 @@ func TestPendingBinlogs(t *testing.T) {
 		"numbers started again (RESET MASTER)": {[]string{"mysql-bin.000001", "mysql-bin.000002"}, last, "mysql-bin.000001 mysql-bin.000002"},
 		"another base name":                    {[]string{"db-bin.000001"}, last, "db-bin.000001"},
 		"nothing new":                          {[]string{"mysql-bin.000009"}, last, ""},
+		"a file streamed before, whole now":    {[]string{"mysql-bin.000009", "mysql-bin.000010"}, &shippedBinlog{Shipped: binlog.Shipped{File: "mysql-bin.000009", Partial: true}}, "mysql-bin.000009 mysql-bin.000010"},
 	} {
 		if got := strings.Join(pendingBinlogs(tc.closed, tc.last), " "); got != tc.want {
 			t.Errorf("%s: pendingBinlogs = %q, want %q", name, got, tc.want)
@@ -67,6 +68,43 @@ func shippedFile(name string, ship, first, last int, begin, end uint64, gap bool
 	return shippedBinlog{
 		Shipped: binlog.Shipped{File: name, First: at(first), Last: at(last), Begin: st(begin), End: st(end), Gap: gap},
 		snap:    restic.Snapshot{ID: name, ShortID: name, Time: at(ship)},
+	}
+}
+
+// TestShippedOf: the snapshots of one file, starts shipped while it was streamed and the
+// file shipped whole, are one entry, the newest, which lists the others as superseded. A file
+// of the same name after a reset is not the same file.
+func TestShippedOf(t *testing.T) {
+	at := func(s int) time.Time { return time.Date(2026, 12, 3, 12, 0, s, 0, time.UTC) }
+	snap := func(id string, ship int, file string, begin, end uint64, partial bool) restic.Snapshot {
+		st := func(seq uint64) binlog.State {
+			if seq == 0 {
+				return binlog.State{}
+			}
+			return binlog.State{0: {Domain: 0, Server: 7, Seq: seq}}
+		}
+		info := &binlog.Info{First: at(0), Last: at(ship), Begin: st(begin), End: st(end)}
+		return restic.Snapshot{ID: id, ShortID: id, Time: at(ship), Tags: binlog.Tags(file, info, false, partial)}
+	}
+	snaps := []restic.Snapshot{
+		snap("p2b", 4, "mysql-bin.000002", 10, 15, true),
+		snap("w1", 1, "mysql-bin.000001", 5, 10, false),
+		snap("p2a", 3, "mysql-bin.000002", 10, 12, true),
+		{ID: "dump", Time: at(2), Paths: []string{"/dumpfile.sql"}},
+		snap("w2", 6, "mysql-bin.000002", 10, 20, false),
+		snap("p3", 7, "mysql-bin.000003", 20, 22, true),
+		snap("r1", 9, "mysql-bin.000001", 0, 3, false), // after RESET MASTER
+	}
+	var got []string
+	for _, b := range shippedOf(snaps) {
+		e := b.snap.ID
+		for _, o := range b.older {
+			e += "<" + o.ID
+		}
+		got = append(got, e)
+	}
+	if want := "w1 w2<p2a<p2b p3 r1"; strings.Join(got, " ") != want {
+		t.Fatalf("shippedOf = %q, want %q", strings.Join(got, " "), want)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,12 +39,17 @@ const maxListedBinlogs = 8
 type shippedBinlog struct {
 	binlog.Shipped
 	snap restic.Snapshot
+	// older are the earlier snapshots of the same file (starts shipped while it was being
+	// written) that this one supersedes.
+	older []restic.Snapshot
 }
 
 // shipBinlogs ships the binary log files the server closed since the last run, each as a
-// snapshot of its own, then forgets those no kept dump needs. Every precondition is checked
-// before anything is written. A file that does not start where the last shipped one ended
-// (the logs between were purged, or reset) is still shipped, tagged as after a gap, and
+// snapshot of its own; when streaming (o.ShipEvery), it then follows the active file and ships
+// its whole transactions every interval (design 0043). Last it forgets those no kept dump
+// needs, and the starts of files that later snapshots supersede. Every precondition is
+// checked before anything is written. A file that does not start where the last shipped one
+// ended (the logs between were purged, or reset) is still shipped, tagged as after a gap, and
 // fails the run with the times that cannot be recovered.
 func (s *session) shipBinlogs(ctx context.Context, o *BackupOptions, res *result.Result) error {
 	if o.Target().IsZero() {
@@ -66,10 +72,7 @@ func (s *session) shipBinlogs(ctx context.Context, o *BackupOptions, res *result
 	if err != nil {
 		return err
 	}
-	var last *shippedBinlog
-	if len(shipped) > 0 {
-		last = &shipped[len(shipped)-1]
-	}
+	sh := &binlogShipping{s: s, o: o, res: res, shipped: shipped}
 	// Everything committed until now goes to closed files.
 	if _, err := db.ExecContext(ctx, "FLUSH BINARY LOGS"); err != nil {
 		return fmt.Errorf("failed to close the active binary log with FLUSH BINARY LOGS (it needs the RELOAD privilege, or BINLOG ADMIN on MariaDB 10.5.2 and later): %w", err)
@@ -78,54 +81,108 @@ func (s *session) shipBinlogs(ctx context.Context, o *BackupOptions, res *result
 	if err != nil {
 		return err
 	}
-	todo := pendingBinlogs(files[:len(files)-1], last)
-	if len(todo) == 0 {
-		s.log.Info("no closed binary log to ship")
+	if err := sh.shipClosed(ctx, pendingBinlogs(files[:len(files)-1], sh.last())); err != nil {
+		return err
+	}
+	var streamErr error
+	if o.ShipEvery > 0 {
+		streamErr = sh.stream(ctx, files[len(files)-1])
+	}
+	if sh.count == 0 {
+		return streamErr
+	}
+
+	if err := s.forgetBinlogs(ctx, o, res, sh.shipped, dumps); err != nil {
+		res.FailedActions = append(res.FailedActions, result.ActionFailure{Action: result.ActionApplyRetention, Error: clip(s.scrub.String(err.Error()), maxActionError)})
+		return fmt.Errorf("%s shipped and kept, but applying the retention of binary logs failed: %w", plural(sh.count, "binary log snapshot"), err)
+	}
+	if streamErr != nil {
+		return fmt.Errorf("%s shipped, but %w", plural(sh.count, "binary log snapshot"), streamErr)
+	}
+	if len(sh.gaps) > 0 {
+		return fmt.Errorf("%s shipped, but the binary logs have a gap: %s", plural(sh.count, "binary log snapshot"), strings.Join(sh.gaps, "; "))
+	}
+	return nil
+}
+
+// binlogShipping is one shipping run: the target's shipped files, in order, with what the run
+// adds, and the gaps it found.
+type binlogShipping struct {
+	s       *session
+	o       *BackupOptions
+	res     *result.Result
+	shipped []shippedBinlog
+	count   int
+	gaps    []string
+}
+
+func (b *binlogShipping) last() *shippedBinlog {
+	if len(b.shipped) == 0 {
 		return nil
 	}
-	dir := filepath.Join(s.work, "binlogs")
+	return &b.shipped[len(b.shipped)-1]
+}
+
+// shipClosed copies closed files from the server and ships them.
+func (b *binlogShipping) shipClosed(ctx context.Context, todo []string) error {
+	if len(todo) == 0 {
+		b.s.log.Info("no closed binary log to ship")
+		return nil
+	}
+	dir := filepath.Join(b.s.work, "binlogs")
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return fmt.Errorf("failed to create a directory for the binary logs: %w", err)
 	}
-	if err := s.fetchBinlogs(ctx, dir, todo); err != nil {
+	if err := b.s.fetchBinlogs(ctx, dir, todo); err != nil {
 		return err
 	}
-
-	var gaps []string
-	prev := last
 	for i, f := range todo {
-		info, err := binlog.ReadFile(filepath.Join(dir, f))
+		path := filepath.Join(dir, f)
+		info, err := binlog.ReadFile(path)
 		if err != nil {
 			return err
 		}
-		gap := prev != nil && !info.Begin.Equal(prev.End)
-		if gap {
-			gaps = append(gaps, describeGap(prev, f, info))
-		}
-		snap, err := s.shipBinlog(ctx, o, filepath.Join(dir, f), f, info, gap)
-		if err != nil {
+		if err := b.ship(ctx, path, f, -1, false, info); err != nil {
 			return fmt.Errorf("failed to ship binary log %s (%s shipped before it in this run): %w", f, plural(i, "file"), err)
 		}
-		s.log.Info("binary log shipped", "file", f, "snapshot", snap.Name, "first", info.First.Format(time.RFC3339), "last", info.Last.Format(time.RFC3339),
-			"transactions", info.Transactions, "gtid", info.End.String(), "size", snap.TotalSize)
-		if len(res.Snapshots) < maxListedBinlogs {
-			res.Snapshots = append(res.Snapshots, snap)
-		}
-		prev = &shippedBinlog{
-			Shipped: binlog.Shipped{File: f, First: info.First, Last: info.Last, Begin: info.Begin, End: info.End, Gap: gap},
-			snap:    restic.Snapshot{ID: snap.ID, ShortID: snap.Name, Time: time.Now()},
-		}
-		shipped = append(shipped, *prev)
 	}
-	s.log.Info("binary logs shipped", "files", len(todo), "from", todo[0], "to", todo[len(todo)-1])
+	b.s.log.Info("binary logs shipped", "files", len(todo), "from", todo[0], "to", todo[len(todo)-1])
+	return nil
+}
 
-	if err := s.forgetBinlogs(ctx, o, res, shipped, dumps); err != nil {
-		res.FailedActions = append(res.FailedActions, result.ActionFailure{Action: result.ActionApplyRetention, Error: clip(s.scrub.String(err.Error()), maxActionError)})
-		return fmt.Errorf("%s shipped and kept, but applying the retention of binary logs failed: %w", plural(len(todo), "binary log"), err)
+// ship stores binary log file, read as info, from path as a snapshot: its first size bytes
+// (all when size < 0), partial for the start of a file still written to. A file that does not
+// start where the file before it ended is tagged as after a gap, and the gap noted.
+func (b *binlogShipping) ship(ctx context.Context, path, file string, size int64, partial bool, info *binlog.Info) error {
+	cur := binlog.Shipped{File: file, First: info.First, Last: info.Last, Begin: info.Begin, End: info.End, Partial: partial}
+	last := b.last()
+	again := last != nil && cur.Supersedes(last.Shipped)
+	switch {
+	case again:
+		cur.Gap = last.Gap
+	case last != nil && !info.Begin.Equal(last.End):
+		cur.Gap = true
+		b.gaps = append(b.gaps, describeGap(last, file, info))
 	}
-	if len(gaps) > 0 {
-		return fmt.Errorf("%s shipped, but the binary logs have a gap: %s", plural(len(todo), "binary log"), strings.Join(gaps, "; "))
+	snap, err := b.s.shipBinlog(ctx, b.o, path, size, file, info, cur.Gap, cur.Partial)
+	if err != nil {
+		return err
 	}
+	b.s.log.Info("binary log shipped", "file", file, "partial", cur.Partial, "snapshot", snap.Name, "first", info.First.Format(time.RFC3339),
+		"last", info.Last.Format(time.RFC3339), "transactions", info.Transactions, "gtid", info.End.String(), "size", snap.TotalSize)
+	// The newest are listed: the older starts of a streamed file are forgotten.
+	if len(b.res.Snapshots) == maxListedBinlogs {
+		b.res.Snapshots = b.res.Snapshots[1:]
+	}
+	b.res.Snapshots = append(b.res.Snapshots, snap)
+	b.count++
+	entry := shippedBinlog{Shipped: cur, snap: restic.Snapshot{ID: snap.ID, ShortID: snap.Name, Time: time.Now()}}
+	if again {
+		entry.older = append(last.older, last.snap)
+		*last = entry
+		return nil
+	}
+	b.shipped = append(b.shipped, entry)
 	return nil
 }
 
@@ -226,7 +283,8 @@ func pendingBinlogs(closed []string, last *shippedBinlog) []string {
 	}
 	var after []string
 	for _, f := range closed {
-		if binlogAfter(f, last.File) {
+		// A file shipped while it was written is shipped again, whole.
+		if binlogAfter(f, last.File) || last.Partial && f == last.File {
 			after = append(after, f)
 		}
 	}
@@ -282,7 +340,8 @@ func (s *session) listTarget(ctx context.Context, o *BackupOptions, res *result.
 	return shippedOf(snaps), dumps, nil
 }
 
-// shippedOf keeps the snapshots that hold a binary log, in the order they were shipped.
+// shippedOf keeps the snapshots that hold a binary log, one per file, in the order they were
+// shipped.
 func shippedOf(snaps []restic.Snapshot) []shippedBinlog {
 	var out []shippedBinlog
 	for _, sn := range snaps {
@@ -291,7 +350,18 @@ func shippedOf(snaps []restic.Snapshot) []shippedBinlog {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].snap.Time.Before(out[j].snap.Time) })
-	return out
+	// A file's later snapshot supersedes the starts shipped while it was written.
+	var files []shippedBinlog
+	for _, b := range out {
+		if n := len(files); n > 0 && b.Supersedes(files[n-1].Shipped) {
+			b.older = append(files[n-1].older, files[n-1].snap)
+			b.Gap = b.Gap || files[n-1].Gap
+			files[n-1] = b
+			continue
+		}
+		files = append(files, b)
+	}
+	return files
 }
 
 // fetchBinlogs copies files from the server into dir.
@@ -308,9 +378,9 @@ func (s *session) fetchBinlogs(ctx context.Context, dir string, files []string) 
 	return nil
 }
 
-// shipBinlog stores one file as a snapshot.
-func (s *session) shipBinlog(ctx context.Context, o *BackupOptions, path, file string, info *binlog.Info, gap bool) (result.Snapshot, error) {
-	tags := append(o.Tags(), binlog.Tags(file, info, gap)...)
+// shipBinlog stores one file as a snapshot: its first size bytes, or all of it (size < 0).
+func (s *session) shipBinlog(ctx context.Context, o *BackupOptions, path string, size int64, file string, info *binlog.Info, gap, partial bool) (result.Snapshot, error) {
+	tags := append(o.Tags(), binlog.Tags(file, info, gap, partial)...)
 	var sum *restic.BackupSummary
 	err := s.retryLocked(ctx, "backup", func(ctx context.Context) error {
 		f, err := os.Open(path)
@@ -318,7 +388,11 @@ func (s *session) shipBinlog(ctx context.Context, o *BackupOptions, path, file s
 			return err
 		}
 		defer f.Close()
-		sum, err = s.restic.BackupReader(ctx, restic.BackupOptions{Host: o.hostname(), Tags: tags, Filename: file}, f)
+		var r io.Reader = f
+		if size >= 0 {
+			r = io.LimitReader(f, size)
+		}
+		sum, err = s.restic.BackupReader(ctx, restic.BackupOptions{Host: o.hostname(), Tags: tags, Filename: file}, r)
 		return err
 	})
 	if err != nil {
@@ -329,11 +403,61 @@ func (s *session) shipBinlog(ctx context.Context, o *BackupOptions, path, file s
 	return snapshotResult(sum, o, file, tags), nil
 }
 
-// forgetBinlogs forgets the shipped binary logs that no kept dump of the target needs: those
-// shipped before the file that holds the oldest dump's position (the oldest dump that records
-// one). Times before that dump cannot be recovered to anyway. Without such a dump, or before
-// its file is shipped, every file is kept.
+// forgetBinlogs forgets the shipped binary logs that no kept dump of the target needs, and
+// the starts of files that later snapshots of them supersede.
 func (s *session) forgetBinlogs(ctx context.Context, o *BackupOptions, res *result.Result, shipped []shippedBinlog, dumps []restic.Snapshot) error {
+	var ids, names []string
+	start, oldest := s.binlogsNeeded(ctx, shipped, dumps)
+	for i, b := range shipped {
+		if i < start {
+			ids = append(ids, b.snap.ID)
+			names = append(names, b.File)
+		}
+		for _, sn := range b.older {
+			ids = append(ids, sn.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	superseded := len(ids) - len(names)
+	if o.Retention.DryRun {
+		s.log.Info("retention (dry run) would forget binary logs from before the oldest dump, and superseded starts of files", "files", names, "superseded", superseded)
+		return nil
+	}
+	if err := s.retryLocked(ctx, "forget", func(ctx context.Context) error {
+		return s.restic.ForgetIDs(ctx, ids, o.Retention.Prune)
+	}); err != nil {
+		return err
+	}
+	if len(names) > 0 {
+		s.log.Info("forgot binary logs from before the oldest dump", "files", names, "oldestDump", oldest.ShortID, "dumpTime", formatTime(oldest.Time))
+	}
+	if superseded > 0 {
+		s.log.Info("forgot starts of binary logs that later snapshots of them hold", "snapshots", superseded)
+	}
+	res.PostActions = append(res.PostActions, result.ActionApplyRetention)
+	gone := map[string]bool{}
+	for _, id := range ids {
+		res.Forgotten = append(res.Forgotten, restic.ShortID(id))
+		gone[restic.ShortID(id)] = true
+	}
+	// Listed snapshots that are gone already are not reported as new.
+	kept := res.Snapshots[:0]
+	for _, sn := range res.Snapshots {
+		if !gone[sn.Name] {
+			kept = append(kept, sn)
+		}
+	}
+	res.Snapshots = kept
+	return nil
+}
+
+// binlogsNeeded is the index of the first shipped file a kept dump of the target needs: the
+// file that holds the oldest dump's position (the oldest dump that records one). Times before
+// that dump cannot be recovered to anyway. Without such a dump, or before its file is shipped,
+// every file is needed (0).
+func (s *session) binlogsNeeded(ctx context.Context, shipped []shippedBinlog, dumps []restic.Snapshot) (int, *restic.Snapshot) {
 	// Only files shipped before a dump can come before its position's file: without any, the
 	// dumps' positions need not be read.
 	newestDump := time.Time{}
@@ -343,50 +467,22 @@ func (s *session) forgetBinlogs(ctx context.Context, o *BackupOptions, res *resu
 		}
 	}
 	if len(shipped) < 2 || !shipped[0].snap.Time.Before(newestDump) {
-		return nil
+		return 0, nil
 	}
 	sort.Slice(dumps, func(i, j int) bool { return dumps[i].Time.Before(dumps[j].Time) })
-	start := -1
-	var (
-		oldest *restic.Snapshot
-		file   string
-	)
 	for i := range dumps {
-		var err error
-		file, _, err = s.dumpPosition(ctx, &dumps[i])
+		file, _, err := s.dumpPosition(ctx, &dumps[i])
 		if err != nil {
 			s.log.Info("a dump without a binary log position does not bound the binary logs' retention", "dump", dumps[i].ShortID, "reason", err)
 			continue
 		}
-		oldest, start = &dumps[i], chainStart(shipped, file, dumps[i].Time)
-		break
+		start := chainStart(shipped, file, dumps[i].Time)
+		if start <= 0 {
+			s.log.Info("every shipped binary log is kept: none was shipped before the one of the oldest dump's position", "dump", dumps[i].ShortID, "file", file, "shipped", start >= 0)
+			return 0, nil
+		}
+		return start, &dumps[i]
 	}
-	if oldest == nil {
-		s.log.Info("no dump of the target records a binary log position: every shipped binary log is kept")
-		return nil
-	}
-	if start <= 0 {
-		s.log.Info("every shipped binary log is kept: none was shipped before the one of the oldest dump's position", "dump", oldest.ShortID, "file", file, "shipped", start >= 0)
-		return nil
-	}
-	var ids, names []string
-	for _, b := range shipped[:start] {
-		ids = append(ids, b.snap.ID)
-		names = append(names, b.File)
-	}
-	if o.Retention.DryRun {
-		s.log.Info("retention (dry run) would forget binary logs from before the oldest dump", "files", names, "oldestDump", oldest.ShortID)
-		return nil
-	}
-	if err := s.retryLocked(ctx, "forget", func(ctx context.Context) error {
-		return s.restic.ForgetIDs(ctx, ids, o.Retention.Prune)
-	}); err != nil {
-		return err
-	}
-	s.log.Info("forgot binary logs from before the oldest dump", "files", names, "oldestDump", oldest.ShortID, "dumpTime", formatTime(oldest.Time))
-	res.PostActions = append(res.PostActions, result.ActionApplyRetention)
-	for _, id := range ids {
-		res.Forgotten = append(res.Forgotten, restic.ShortID(id))
-	}
-	return nil
+	s.log.Info("no dump of the target records a binary log position: every shipped binary log is kept")
+	return 0, nil
 }

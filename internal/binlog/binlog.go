@@ -9,6 +9,7 @@ package binlog
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -25,10 +26,25 @@ var magic = [4]byte{0xfe, 'b', 'i', 'n'}
 
 // Event types read here (MariaDB's numbering for the GTID events).
 const (
+	typeQuery           = 2
+	typeStop            = 3
+	typeRotate          = 4
+	typeXID             = 16
 	typeStartEncryption = 164
 	typeGTID            = 162
 	typeGTIDList        = 163
 )
+
+// gtidStandalone is the GTID event flag of a statement that is a transaction of its own (DDL):
+// one Query event follows, and no COMMIT.
+const gtidStandalone = 1
+
+// queryPostHeader is the size of a Query event's fixed part: thread id, execution time,
+// database name length, error code and status variables' length.
+const queryPostHeader = 13
+
+// ErrTruncated marks a file that ends inside an event: one still being written.
+var ErrTruncated = errors.New("the binary log ends inside an event")
 
 const headerSize = 19
 
@@ -184,6 +200,11 @@ type Event struct {
 	// GTID list event.
 	GTID *GTID
 	List []GTID
+	// Standalone is set for a GTID event whose transaction is one statement (DDL).
+	Standalone bool
+	// Commit is set for an event that ends a transaction: an XID event, or a Query event of
+	// COMMIT or ROLLBACK.
+	Commit bool
 }
 
 // Scan calls fn for each event of a binary log file read from r, in order, and stops with
@@ -204,7 +225,7 @@ func Scan(r io.Reader, fn func(*Event) error) error {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
-			return fmt.Errorf("event %d: truncated header: %w", n, err)
+			return fmt.Errorf("event %d: %w: truncated header: %w", n, ErrTruncated, err)
 		}
 		e := &Event{
 			Offset: offset,
@@ -224,7 +245,7 @@ func Scan(r io.Reader, fn func(*Event) error) error {
 		}
 		body = body[:bodySize]
 		if _, err := io.ReadFull(r, body); err != nil {
-			return fmt.Errorf("event %d: truncated body (%d bytes): %w", n, bodySize, err)
+			return fmt.Errorf("event %d: %w: truncated body (%d bytes): %w", n, ErrTruncated, bodySize, err)
 		}
 		switch e.Type {
 		case typeStartEncryption:
@@ -240,11 +261,76 @@ func Scan(r io.Reader, fn func(*Event) error) error {
 				return fmt.Errorf("event %d (GTID): body of %d bytes", n, len(body))
 			}
 			e.GTID = &GTID{Seq: binary.LittleEndian.Uint64(body[0:8]), Domain: binary.LittleEndian.Uint32(body[8:12]), Server: e.Server}
+			e.Standalone = len(body) > 12 && body[12]&gtidStandalone != 0
+		case typeXID:
+			e.Commit = true
+		case typeQuery:
+			e.Commit = endsTransaction(body)
 		}
 		if err := fn(e); err != nil {
 			return err
 		}
 	}
+}
+
+// endsTransaction tells whether a Query event's statement is COMMIT or ROLLBACK, which end a
+// transaction whose changes are not all transactional (no XID event then).
+func endsTransaction(body []byte) bool {
+	if len(body) < queryPostHeader {
+		return false
+	}
+	dbLen := int(body[8])
+	statusLen := int(binary.LittleEndian.Uint16(body[11:13]))
+	at := queryPostHeader + statusLen + dbLen + 1
+	if at > len(body) {
+		return false
+	}
+	q := body[at:]
+	return bytes.HasPrefix(q, []byte("COMMIT")) || bytes.HasPrefix(q, []byte("ROLLBACK"))
+}
+
+// Complete is the part of a binary log file, possibly still being written, that holds only
+// whole transactions.
+type Complete struct {
+	// Size is where the last whole transaction (or the last event outside any transaction)
+	// ends: the file's first Size bytes can be replayed without a transaction torn apart.
+	Size int64
+	// Closed: the file ends with a rotate or stop event; the server writes nothing more to it.
+	Closed bool
+}
+
+// ReadComplete reads a binary log file that may still be written to, up to its last whole
+// event, and finds the end of its last whole transaction.
+func ReadComplete(r io.Reader) (Complete, error) {
+	var (
+		c          Complete
+		open       bool
+		standalone bool
+	)
+	err := Scan(r, func(e *Event) error {
+		switch {
+		case e.GTID != nil:
+			// A transaction starts: the one before has ended, however it ended.
+			if c.Size < e.Offset {
+				c.Size = e.Offset
+			}
+			open, standalone = true, e.Standalone
+			return nil
+		case open && (e.Commit || standalone && e.Type == typeQuery):
+			open = false
+		case e.Type == typeRotate || e.Type == typeStop:
+			// The server writes nothing after them: the file is whole.
+			c.Closed, open = true, false
+		}
+		if !open {
+			c.Size = e.End
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrTruncated) {
+		return Complete{}, err
+	}
+	return c, nil
 }
 
 // gtidList decodes a GTID list event's body: a count (its low 28 bits), then a domain,

@@ -41,11 +41,7 @@ func file(events ...[]byte) []byte {
 	return bytes.Join(append([][]byte{magic[:]}, events...), nil)
 }
 
-const (
-	typeFormatDescription = 15
-	typeQuery             = 2
-	typeRotate            = 4
-)
+const typeFormatDescription = 15
 
 func TestRead(t *testing.T) {
 	f := file(
@@ -134,7 +130,7 @@ func TestTagsRoundTrip(t *testing.T) {
 	begin, _ := ParseState("0-7-12,1-7-4")
 	end, _ := ParseState("0-7-20,1-7-4")
 	info := &Info{First: time.Unix(1000, 0).UTC(), Last: time.Unix(1009, 0).UTC(), Begin: begin, End: end}
-	tags := Tags("mysql-bin.000002", info, true)
+	tags := Tags("mysql-bin.000002", info, true, true)
 	for _, tag := range tags {
 		if strings.Contains(tag, ",") {
 			t.Fatalf("tag %q holds a comma, which restic's --tag splits", tag)
@@ -144,11 +140,43 @@ func TestTagsRoundTrip(t *testing.T) {
 	if !ok {
 		t.Fatalf("FromTags(%v) did not read them", tags)
 	}
-	if s.File != "mysql-bin.000002" || !s.First.Equal(info.First) || !s.Last.Equal(info.Last) || !s.Begin.Equal(begin) || !s.End.Equal(end) || !s.Gap {
+	if s.File != "mysql-bin.000002" || !s.First.Equal(info.First) || !s.Last.Equal(info.Last) || !s.Begin.Equal(begin) || !s.End.Equal(end) || !s.Gap || !s.Partial {
 		t.Fatalf("FromTags = %+v, want the file's facts", s)
 	}
 	if _, ok := FromTags([]string{"namespace=demo", "target=AppBinding/shop"}); ok {
 		t.Fatal("a dump's tags read as a binary log's")
+	}
+	if s, _ := FromTags(Tags("mysql-bin.000002", info, false, false)); s.Gap || s.Partial {
+		t.Fatalf("FromTags = %+v, want no gap and a whole file", s)
+	}
+}
+
+func TestSupersedes(t *testing.T) {
+	state := func(v string) State {
+		st, err := ParseState(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	start := Shipped{File: "mysql-bin.000002", Begin: state("0-7-12"), End: state("0-7-15"), Partial: true}
+	for _, tc := range []struct {
+		name  string
+		later Shipped
+		want  bool
+	}{
+		{"more of the file", Shipped{File: start.File, Begin: start.Begin, End: state("0-7-20")}, true},
+		{"the same start again", start, true},
+		{"a new domain", Shipped{File: start.File, Begin: start.Begin, End: state("0-7-15,1-7-1")}, true},
+		{"another file", Shipped{File: "mysql-bin.000003", Begin: start.Begin, End: state("0-7-20")}, false},
+		{"another start (the logs were reset)", Shipped{File: start.File, Begin: state(""), End: state("0-7-20")}, false},
+		{"fewer transactions", Shipped{File: start.File, Begin: start.Begin, End: state("0-7-14")}, false},
+		{"another server's history", Shipped{File: start.File, Begin: start.Begin, End: state("0-8-15")}, false},
+		{"a domain missing", Shipped{File: start.File, Begin: start.Begin, End: state("1-7-30")}, false},
+	} {
+		if got := tc.later.Supersedes(start); got != tc.want {
+			t.Errorf("%s: Supersedes = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 
@@ -178,5 +206,87 @@ func TestScanOffsets(t *testing.T) {
 	}
 	if !got[3].Time.Equal(time.Unix(1002, 0)) {
 		t.Errorf("the query's time = %s", got[3].Time)
+	}
+}
+
+// queryBody is a Query event's body for statement q, in database db.
+func queryBody(db, q string) []byte {
+	b := make([]byte, queryPostHeader)
+	b[8] = byte(len(db))
+	binary.LittleEndian.PutUint16(b[11:13], 3)
+	b = append(b, 1, 2, 3) // status variables
+	b = append(append(b, db...), 0)
+	return append(b, q...)
+}
+
+func TestReadComplete(t *testing.T) {
+	standalone := gtidBody(3, 0)
+	standalone[12] = gtidStandalone
+	head := [][]byte{
+		event(1000, typeFormatDescription, 7, make([]byte, 40)),
+		event(1000, typeGTIDList, 7, gtidListBody(GTID{0, 7, 1})),
+	}
+	xid := [][]byte{ // a transactional one, ended by an XID event
+		event(1001, typeGTID, 7, gtidBody(2, 0)),
+		event(1001, typeQuery, 7, queryBody("shop", "BEGIN")),
+		event(1001, 30, 7, make([]byte, 20)), // rows
+		event(1001, typeXID, 7, make([]byte, 8)),
+	}
+	ddl := [][]byte{ // a DDL statement, a transaction of its own
+		event(1002, typeGTID, 7, standalone),
+		event(1002, typeQuery, 7, queryBody("shop", "CREATE TABLE t (id INT)")),
+	}
+	commit := [][]byte{ // non-transactional changes, ended by a COMMIT statement
+		event(1003, typeGTID, 7, gtidBody(4, 0)),
+		event(1003, typeQuery, 7, queryBody("", "BEGIN")),
+		event(1003, typeQuery, 7, queryBody("shop", "INSERT INTO m VALUES (1)")),
+		event(1003, typeQuery, 7, queryBody("", "COMMIT")),
+	}
+	open := [][]byte{
+		event(1004, typeGTID, 7, gtidBody(5, 0)),
+		event(1004, typeQuery, 7, queryBody("shop", "BEGIN")),
+		event(1004, 30, 7, make([]byte, 20)),
+	}
+	size := func(parts ...[][]byte) int64 {
+		var evs [][]byte
+		for _, p := range parts {
+			evs = append(evs, p...)
+		}
+		return int64(len(file(evs...)))
+	}
+	whole := size(head, xid, ddl, commit)
+	var all [][]byte
+	for _, p := range [][][]byte{head, xid, ddl, commit, open} {
+		all = append(all, p...)
+	}
+	f := file(all...)
+	rotate := event(1005, typeRotate, 7, []byte("mysql-bin.000002"))
+	for _, tc := range []struct {
+		name   string
+		data   []byte
+		want   int64
+		closed bool
+	}{
+		{"only the header", file(head...), size(head), false},
+		{"an XID ends a transaction", file(append(append([][]byte{}, head...), xid...)...), size(head, xid), false},
+		{"a transaction without its XID yet", file(append(append([][]byte{}, head...), xid[:3]...)...), size(head), false},
+		{"a DDL statement is whole with its query", file(append(append(append([][]byte{}, head...), xid...), ddl...)...), size(head, xid, ddl), false},
+		{"COMMIT ends a transaction; an open one is left out", f, whole, false},
+		{"an event cut short is left out", f[:len(f)-5], whole, false},
+		{"a header cut short is left out", f[:whole+7], whole, false},
+		{"a rotate event closes the file", append(append([]byte{}, f...), rotate...), int64(len(f) + len(rotate)), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ReadComplete(bytes.NewReader(tc.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Size != tc.want || c.Closed != tc.closed {
+				t.Errorf("ReadComplete = %+v, want size %d, closed %v", c, tc.want, tc.closed)
+			}
+		})
+	}
+	if _, err := ReadComplete(bytes.NewReader([]byte("not a binlog"))); err == nil {
+		t.Error("ReadComplete of a file that is not a binary log succeeded")
 	}
 }

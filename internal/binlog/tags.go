@@ -18,6 +18,10 @@ const (
 	// TagGap marks a file that does not start where the file shipped before it ended: the
 	// binary logs between them are missing.
 	TagGap = "binlog-gap"
+	// TagPartial marks the start of a file the server was still writing when it was shipped
+	// (streaming): every whole transaction in it so far. A later snapshot of the same file
+	// supersedes it.
+	TagPartial = "binlog-partial"
 )
 
 // Shipped is what the tags of a binary log's snapshot say of it.
@@ -27,10 +31,27 @@ type Shipped struct {
 	Begin, End  State
 	// Gap: the binary logs between the file shipped before this one and this one are missing.
 	Gap bool
+	// Partial: the snapshot holds the file's start only (TagPartial).
+	Partial bool
 }
 
-// Tags are the tags of the snapshot of file, read as info.
-func Tags(file string, info *Info, gap bool) []string {
+// Supersedes tells whether s is a later snapshot of the same file as o: the same name and
+// start, and every transaction o holds.
+func (s Shipped) Supersedes(o Shipped) bool {
+	if s.File != o.File || !s.Begin.Equal(o.Begin) {
+		return false
+	}
+	for d, g := range o.End {
+		if e, ok := s.End[d]; !ok || e.Server != g.Server && e.Seq == g.Seq || e.Seq < g.Seq {
+			return false
+		}
+	}
+	return true
+}
+
+// Tags are the tags of the snapshot of file, read as info; partial for the start of a file
+// still written to.
+func Tags(file string, info *Info, gap, partial bool) []string {
 	t := []string{
 		Tag,
 		tagFile + file,
@@ -41,6 +62,9 @@ func Tags(file string, info *Info, gap bool) []string {
 	}
 	if gap {
 		t = append(t, TagGap)
+	}
+	if partial {
+		t = append(t, TagPartial)
 	}
 	return t
 }
@@ -54,6 +78,8 @@ func FromTags(tags []string) (s Shipped, ok bool) {
 			ok = true
 		case t == TagGap:
 			s.Gap = true
+		case t == TagPartial:
+			s.Partial = true
 		case strings.HasPrefix(t, tagFile):
 			s.File = strings.TrimPrefix(t, tagFile)
 		case strings.HasPrefix(t, tagFirst):

@@ -40,6 +40,15 @@ func (c *Client) FetchBinlogsCommand(dir string, files []string) []string {
 	return append(argv, files...)
 }
 
+// StreamBinlogsCommand is the mysqlbinlog argv that copies the server's binary logs from
+// file on into dir as they are written, until it is stopped: it connects as a replica with
+// serverID, which must differ from every other replica's.
+func (c *Client) StreamBinlogsCommand(dir, file string, serverID uint32) []string {
+	return append(append([]string{}, c.Wrapper...), c.mysqlbinlogBin(), "--defaults-file="+c.OptionFile,
+		"--read-from-remote-server", "--raw", "--stop-never", "--stop-never-slave-server-id="+strconv.FormatUint(uint64(serverID), 10),
+		"--result-file="+dir+"/", file)
+}
+
 // ReplayCommand is the mysqlbinlog argv that turns binary log files into SQL: from offset
 // start of the first file, up to the events stamped before until (when not zero), the
 // seconds counted in UTC, or up to offset stop of the last file (when not zero). Run it with

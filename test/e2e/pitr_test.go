@@ -139,4 +139,60 @@ spec:
 	if got != want || !strings.HasPrefix(got, "20 ") {
 		t.Fatalf("restored %q, want %q (20 rows: 5 in the dump, 15 replayed)", got, want)
 	}
+
+	k.logf("streaming: a shipping run follows the active binary log for 30s and ships every 2s; a dump triggered meanwhile waits for it")
+	const stream = "shop-stream"
+	k.apply(`apiVersion: stash.appscode.com/v1beta1
+kind: BackupConfiguration
+metadata:
+  name: ` + stream + `
+spec:
+  schedule: "` + neverSchedule + `"
+  task:
+    name: mysql-backup-10.11
+    params:
+      - {name: backupMode, value: binlogs}
+      - {name: shipEvery, value: 2s}
+      - {name: streamFor, value: 30s}
+      - {name: waitTimeout, value: "60"}
+  repository:
+    name: rest-repo
+  target:
+    ref: {apiVersion: appcatalog.appscode.com/v1alpha1, kind: AppBinding, name: sample-mariadb}
+  retentionPolicy: {name: binlogs, keepLast: 1, prune: true}
+`)
+	streaming := k.trigger(stream)[0]
+	eventually(t, "BackupSession "+streaming+" to run", 2*time.Minute, time.Second, func() (bool, string) {
+		bs := k.session(streaming)
+		return bs.Status.Phase == "Running", "phase " + bs.Status.Phase
+	})
+	time.Sleep(8 * time.Second) // past the closed files, into the stream
+	insert(4)
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1300 * time.Millisecond)))
+	streamed := time.Now().Truncate(time.Second).UTC()
+	time.Sleep(1300 * time.Millisecond)
+	insert(3)
+	dump := k.trigger(dumps)[0]
+	time.Sleep(3 * time.Second)
+	if bs := k.session(dump); bs.Status.Phase != "Pending" || bs.condition("RepositoryAvailable").Status != "False" {
+		t.Errorf("BackupSession %s, triggered while the stream runs: phase %q (%s), want Pending on the repository", dump, bs.Status.Phase, bs.conditions())
+	}
+	bs := k.waitSession(streaming, 3*time.Minute)
+	if bs.Status.Phase != "Succeeded" || len(bs.snapshots()) == 0 {
+		t.Fatalf("streaming %s: %s with snapshots %v: %s", streaming, bs.Status.Phase, bs.snapshots(), bs.failure())
+	}
+	k.logf("streaming %s stored %v", streaming, bs.snapshots())
+	k.mustSucceed(k.waitSession(dump, 4*time.Minute))
+
+	k.logf("RestoreSession to %s, a second inside the stream, into restored-mariadb", streamed.Format(time.RFC3339))
+	if r := restore("to-a-streamed-second", "until", streamed.Format(time.RFC3339)); r.Status.Phase != "Succeeded" {
+		k.show("get", "restoresession", "to-a-streamed-second", "-o", "yaml")
+		t.Fatalf("RestoreSession to-a-streamed-second: %s %+v", r.Status.Phase, r.Status.Stats)
+	}
+	want = strings.Join(strings.Fields(k.sql("sample-mariadb", sum+" WHERE at < '"+streamed.Format(time.DateTime)+"'")), " ")
+	got = strings.Join(strings.Fields(k.sql("restored-mariadb", sum)), " ")
+	k.logf("source rows before %s (count, checksum): %s; restored: %s", streamed.Format(time.RFC3339), want, got)
+	if got != want || !strings.HasPrefix(got, "27 ") {
+		t.Fatalf("restored %q, want %q (27 rows: 23 shipped whole, 4 streamed)", got, want)
+	}
 }

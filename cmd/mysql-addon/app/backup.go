@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -35,6 +36,8 @@ func newBackupCommand(stdout, stderr io.Writer) *cobra.Command {
 	addIgnoredFlags(fs)
 	fs.StringVar(&o.MySQLArgs, "mysql-args", "--all-databases", "mysqldump arguments selecting what to dump (replace --all-databases)")
 	fs.StringVar(&o.Mode, "backup-mode", addon.BackupModeDump, "what to back up: dump (the databases, with mysqldump) or binlogs (the binary logs the server closed since the last run, for point-in-time recovery)")
+	fs.DurationVar(&o.ShipEvery, "ship-every", 0, "with --backup-mode=binlogs: stream the active binary log and ship its whole transactions at this interval (e.g. 5s); 0 ships closed files only")
+	fs.DurationVar(&o.StreamFor, "stream-for", 50*time.Second, "with --ship-every: how long a run streams before it ends and frees the repository; a little under the schedule's interval")
 	fs.String("backupsession", "", "BackupSession name (informational)")
 	fs.StringVar(&o.InvokerKind, "invoker-kind", "", "kind of the invoker, tagged as invoker=<kind>/<name>")
 	fs.StringVar(&o.InvokerName, "invoker-name", "", "name of the invoker")

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,7 +27,10 @@ const clockTicks = 100
 type binlogOptions struct {
 	on                bool
 	seconds, interval time.Duration
-	writers           int
+	// shipEvery, when not zero, streams: one shipping run follows the active file for the
+	// whole phase and ships every shipEvery (--ship-every).
+	shipEvery time.Duration
+	writers   int
 }
 
 // binlogPhase is one timed write workload.
@@ -70,22 +74,47 @@ func (b *bench) benchBinlog(template string, o binlogOptions) error {
 	if err != nil {
 		return err
 	}
+	shipArgs := []string{"--backup-mode=binlogs", "--target-kind=AppBinding", "--target-name=bench", "--invoker-kind=BackupConfiguration", "--invoker-name=binlogs"}
 	ship := func() error {
-		_, err := b.addon("backup-mysql", r, dir, "--backup-mode=binlogs", "--target-kind=AppBinding", "--target-name=bench",
-			"--invoker-kind=BackupConfiguration", "--invoker-name=binlogs")
+		_, err := b.addon("backup-mysql", r, dir, shipArgs...)
 		return err
 	}
 	// The first shipping creates the repository's files and ships the set-up's logs.
 	if err := ship(); err != nil {
 		return err
 	}
-	fmt.Printf("write-heavy workload: %d writers inserting rows of ~230 bytes for %s per phase; shipping every %s\n", writers, seconds, interval)
+	var w binlogWork
+	mode := fmt.Sprintf("shipping every %s", interval)
+	if o.shipEvery > 0 {
+		interval = o.shipEvery
+		mode = fmt.Sprintf("one run streaming the binary logs and shipping every %s", o.shipEvery)
+		w.gtids = true
+		w.stream = func() (func() (string, error), error) {
+			a, err := b.startAddon("backup-mysql", r, dir, append(shipArgs, "--ship-every="+o.shipEvery.String(), "--stream-for="+(seconds+2*o.shipEvery).String())...)
+			if err != nil {
+				return nil, err
+			}
+			return func() (string, error) {
+				run, err := a.Wait()
+				if err != nil {
+					return "", err
+				}
+				if run.ExitCode != 0 {
+					return "", fmt.Errorf("the streaming run failed: %s", run.Result.Error)
+				}
+				return run.Stderr, nil
+			}, nil
+		}
+	} else {
+		w.ship = ship
+	}
+	fmt.Printf("write-heavy workload: %d writers inserting rows of ~230 bytes for %s per phase; %s\n", writers, seconds, mode)
 
-	base, err := b.binlogPhase(db, src, writers, seconds, 0, nil)
+	base, err := b.binlogPhase(db, src, writers, seconds, 0, binlogWork{gtids: w.gtids})
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
-	shipping, err := b.binlogPhase(db, src, writers, seconds, interval, ship)
+	shipping, err := b.binlogPhase(db, src, writers, seconds, interval, w)
 	if err != nil {
 		return fmt.Errorf("shipping: %w", err)
 	}
@@ -112,32 +141,90 @@ func (b *bench) benchBinlog(template string, o binlogOptions) error {
 	return nil
 }
 
-// binlogPhase runs the writers for the given time; with ship, it ships every interval and
-// once more after the writers stop, so that every row's delay is known.
-func (b *bench) binlogPhase(db *sql.DB, src *datapath.MariaDB, writers int, seconds, interval time.Duration, ship func() error) (*binlogPhase, error) {
+// binlogWork is how a phase ships: a run at each interval (ship), one streaming run for the
+// whole phase (stream: it starts the run and returns a wait for its log), or not at all.
+type binlogWork struct {
+	ship   func() error
+	stream func() (func() (string, error), error)
+	// gtids: the writers read each commit's GTID (@@last_gtid), which the stream's delays need.
+	gtids bool
+}
+
+// shippedLine is the log line of a shipped binary log: when it was in the repository, and the
+// last transaction in it.
+var shippedLine = regexp.MustCompile(`^time=(\S+) level=INFO msg="binary log shipped" .* gtid=\d+-\d+-(\d+) `)
+
+// streamDelays are the delays from each commit to the end of the first shipping that held it,
+// read from the streaming run's log.
+func streamDelays(log string, commits [][]commit) ([]time.Duration, int, error) {
+	type shipped struct {
+		at  time.Time
+		seq uint64
+	}
+	var ships []shipped
+	for _, l := range strings.Split(log, "\n") {
+		m := shippedLine.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, m[1])
+		if err != nil {
+			return nil, 0, err
+		}
+		seq, err := strconv.ParseUint(m[2], 10, 64)
+		if err != nil {
+			return nil, 0, err
+		}
+		ships = append(ships, shipped{at, seq})
+	}
+	var d []time.Duration
+	for _, cs := range commits {
+		for _, c := range cs {
+			i := sort.Search(len(ships), func(i int) bool { return ships[i].seq >= c.seq })
+			if i < len(ships) {
+				d = append(d, ships[i].at.Sub(c.at))
+			}
+		}
+	}
+	return d, len(ships), nil
+}
+
+// commit is one writer's commit: when it returned, and its transaction's sequence number.
+type commit struct {
+	at  time.Time
+	seq uint64
+}
+
+// binlogPhase runs the writers for the given time while w ships: every interval and once more
+// after the writers stop, so that every row's delay is known; or in one streaming run.
+func (b *bench) binlogPhase(db *sql.DB, src *datapath.MariaDB, writers int, seconds, interval time.Duration, w binlogWork) (*binlogPhase, error) {
 	p := &binlogPhase{}
-	ctx, cancel := context.WithTimeout(context.Background(), seconds)
-	defer cancel()
-	commits := make([][]time.Time, writers)
-	var wg sync.WaitGroup
-	errs := make(chan error, writers+1)
-	payload := strings.Repeat("x", 200)
 	cpu0, err := procCPU(src.Cmd.Process.Pid)
 	if err != nil {
 		return nil, err
 	}
 	children0 := childrenCPU()
+	var waitStream func() (string, error)
+	if w.stream != nil {
+		if waitStream, err = w.stream(); err != nil {
+			return nil, err
+		}
+		// The run ships the closed files first, then streams.
+		time.Sleep(2 * time.Second)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), seconds)
+	defer cancel()
+	commits := make([][]commit, writers)
+	var wg sync.WaitGroup
+	errs := make(chan error, writers+1)
+	payload := strings.Repeat("x", 200)
 	start := time.Now()
-	for w := range writers {
+	for i := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
-				if _, err := db.ExecContext(context.Background(), "INSERT INTO bench.w (at, payload) VALUES (NOW(6), ?)", payload); err != nil {
-					errs <- err
-					return
-				}
-				commits[w] = append(commits[w], time.Now())
+			if err := write(ctx, db, payload, w.gtids, &commits[i]); err != nil {
+				errs <- err
 			}
 		}()
 	}
@@ -145,14 +232,14 @@ func (b *bench) binlogPhase(db *sql.DB, src *datapath.MariaDB, writers int, seco
 	// counted is an upper bound, up to the end of the first shipping that began after the commit.
 	type shipping struct{ start, end time.Time }
 	var ships []shipping
-	if ship != nil {
+	if w.ship != nil {
 		tick := time.NewTicker(interval)
 		for ctx.Err() == nil {
 			select {
 			case <-ctx.Done():
 			case <-tick.C:
 				s := time.Now()
-				if err := ship(); err != nil {
+				if err := w.ship(); err != nil {
 					tick.Stop()
 					return nil, err
 				}
@@ -167,12 +254,18 @@ func (b *bench) binlogPhase(db *sql.DB, src *datapath.MariaDB, writers int, seco
 	if err := <-errs; err != nil {
 		return nil, err
 	}
-	if ship != nil {
+	if w.ship != nil {
 		s := time.Now()
-		if err := ship(); err != nil {
+		if err := w.ship(); err != nil {
 			return nil, err
 		}
 		ships = append(ships, shipping{s, time.Now()})
+	}
+	var log string
+	if waitStream != nil {
+		if log, err = waitStream(); err != nil {
+			return nil, err
+		}
 	}
 	cpu1, err := procCPU(src.Cmd.Process.Pid)
 	if err != nil {
@@ -183,17 +276,50 @@ func (b *bench) binlogPhase(db *sql.DB, src *datapath.MariaDB, writers int, seco
 	p.ships = len(ships)
 	for _, cs := range commits {
 		p.rows += int64(len(cs))
-		if ship == nil {
+		if w.ship == nil {
 			continue
 		}
 		for _, c := range cs {
-			i := sort.Search(len(ships), func(i int) bool { return ships[i].start.After(c) })
+			i := sort.Search(len(ships), func(i int) bool { return ships[i].start.After(c.at) })
 			if i < len(ships) {
-				p.delays = append(p.delays, ships[i].end.Sub(c))
+				p.delays = append(p.delays, ships[i].end.Sub(c.at))
 			}
 		}
 	}
+	if waitStream != nil {
+		if p.delays, p.ships, err = streamDelays(log, commits); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// write inserts rows on one connection until ctx ends, and notes each commit (with its GTID's
+// sequence number when gtids).
+func write(ctx context.Context, db *sql.DB, payload string, gtids bool, out *[]commit) error {
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	for ctx.Err() == nil {
+		if _, err := conn.ExecContext(context.Background(), "INSERT INTO bench.w (at, payload) VALUES (NOW(6), ?)", payload); err != nil {
+			return err
+		}
+		c := commit{at: time.Now()}
+		if gtids {
+			var g string
+			if err := conn.QueryRowContext(context.Background(), "SELECT @@last_gtid").Scan(&g); err != nil {
+				return err
+			}
+			f := strings.Split(g, "-")
+			if c.seq, err = strconv.ParseUint(f[len(f)-1], 10, 64); err != nil {
+				return fmt.Errorf("@@last_gtid %q: %w", g, err)
+			}
+		}
+		*out = append(*out, c)
+	}
+	return nil
 }
 
 // procCPU is the user and system CPU time of process pid so far.

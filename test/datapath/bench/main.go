@@ -37,6 +37,7 @@ func main() {
 	flag.DurationVar(&bl.seconds, "binlog-duration", time.Minute, "with -binlog: how long each phase writes")
 	flag.DurationVar(&bl.interval, "binlog-interval", 10*time.Second, "with -binlog: the shipping interval")
 	flag.IntVar(&bl.writers, "binlog-writers", 4, "with -binlog: concurrent writers")
+	flag.DurationVar(&bl.shipEvery, "binlog-ship-every", 0, "with -binlog: stream instead, shipping every this often (the Task param shipEvery); 0 ships every -binlog-interval")
 	flag.Parse()
 	if err := run(*size, *runs, *restore, bl); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -348,11 +349,7 @@ func (b *bench) newRepo(name string) (*repo, error) {
 }
 
 func (b *bench) addon(sub string, r *repo, target string, extra ...string) (*datapath.AddonRun, error) {
-	args := append([]string{sub}, r.flags...)
-	args = append(args, "--secret-dir="+r.secret, "--scratch-dir="+filepath.Join(b.work, "scratch"), "--target-dir="+target,
-		"--namespace=bench", "--termination-log=/nonexistent")
-	args = append(args, extra...)
-	run, err := b.tools.RunAddon(filepath.Join(b.work, "out"), args...)
+	run, err := b.tools.RunAddon(filepath.Join(b.work, "out"), b.addonArgs(sub, r, target, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -360,6 +357,18 @@ func (b *bench) addon(sub string, r *repo, target string, extra ...string) (*dat
 		return nil, fmt.Errorf("addon %s failed: %s", sub, run.Result.Error)
 	}
 	return run, nil
+}
+
+// startAddon starts the addon without waiting for it.
+func (b *bench) startAddon(sub string, r *repo, target string, extra ...string) (*datapath.Addon, error) {
+	return b.tools.StartAddon(filepath.Join(b.work, "out"), b.addonArgs(sub, r, target, extra...)...)
+}
+
+func (b *bench) addonArgs(sub string, r *repo, target string, extra ...string) []string {
+	args := append([]string{sub}, r.flags...)
+	args = append(args, "--secret-dir="+r.secret, "--scratch-dir="+filepath.Join(b.work, "scratch"), "--target-dir="+target,
+		"--namespace=bench", "--termination-log=/nonexistent")
+	return append(args, extra...)
 }
 
 // shell runs a pipeline with pipefail, so that any failing stage fails it.
