@@ -212,6 +212,9 @@ type Event struct {
 func Scan(r io.Reader, fn func(*Event) error) error {
 	var m [4]byte
 	if _, err := io.ReadFull(r, m[:]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("no binary log header: %w: %w", ErrTruncated, err)
+		}
 		return fmt.Errorf("no binary log header: %w", err)
 	}
 	if m != magic {

@@ -274,6 +274,8 @@ func TestReadComplete(t *testing.T) {
 		{"COMMIT ends a transaction; an open one is left out", f, whole, false},
 		{"an event cut short is left out", f[:len(f)-5], whole, false},
 		{"a header cut short is left out", f[:whole+7], whole, false},
+		{"an empty file, just created", nil, 0, false},
+		{"a file with half its header", magic[:2], 0, false},
 		{"a rotate event closes the file", append(append([]byte{}, f...), rotate...), int64(len(f) + len(rotate)), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
