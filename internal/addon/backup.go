@@ -38,6 +38,8 @@ type BackupOptions struct {
 	// ShipEvery, when not zero, makes a binary log shipping stream the active file for
 	// StreamFor and ship its whole transactions at this interval (design 0043).
 	ShipEvery, StreamFor time.Duration
+	// ScheduleInterval is the longest gap between two runs of the schedule; 0 when unknown.
+	ScheduleInterval time.Duration
 	// CheckReadDataSubset makes the integrity check read that part of the data ("5%").
 	CheckReadDataSubset string
 	// Self is this executable; restic runs its dump-exec subcommand around mysqldump.

@@ -31,6 +31,13 @@ const (
 // purges its logs sooner may purge them before they are shipped.
 const MinBinlogExpiry = time.Hour
 
+// neededExpiry is how long the server must keep its binary logs for shipping on a schedule
+// whose runs are at most interval apart: two intervals, so that one failed or skipped run
+// loses nothing, and MinBinlogExpiry at least.
+func neededExpiry(interval time.Duration) time.Duration {
+	return max(MinBinlogExpiry, 2*interval)
+}
+
 // maxListedBinlogs bounds the shipped snapshots a result lists, so that it fits a
 // termination message; the operator's next repository sync finds the others.
 const maxListedBinlogs = 8
@@ -64,7 +71,7 @@ func (s *session) shipBinlogs(ctx context.Context, o *BackupOptions, res *result
 		return err
 	}
 	defer func() { _ = db.Close() }()
-	if err := checkBinlogPreconditions(ctx, db); err != nil {
+	if err := checkBinlogPreconditions(ctx, db, o.ScheduleInterval); err != nil {
 		return err
 	}
 
@@ -198,7 +205,7 @@ func describeGap(prev *shippedBinlog, file string, info *binlog.Info) string {
 
 // checkBinlogPreconditions reports, all at once, what stops the server's binary logs from
 // serving point-in-time recovery.
-func checkBinlogPreconditions(ctx context.Context, db *sql.DB) error {
+func checkBinlogPreconditions(ctx context.Context, db *sql.DB, interval time.Duration) error {
 	var (
 		on       bool
 		format   string
@@ -219,8 +226,12 @@ func checkBinlogPreconditions(ctx context.Context, db *sql.DB) error {
 	}
 	if expiry, err := binlogExpiry(ctx, db); err != nil {
 		return err
-	} else if expiry > 0 && expiry < MinBinlogExpiry {
-		problems = append(problems, fmt.Sprintf("binary logs expire after %s, before the %s they must be kept until shipped (binlog_expire_logs_seconds or expire_logs_days)", expiry, MinBinlogExpiry))
+	} else if need := neededExpiry(interval); expiry > 0 && expiry < need {
+		why := "an hour at least"
+		if need > MinBinlogExpiry {
+			why = fmt.Sprintf("twice the schedule's longest interval, %s, so that a failed or skipped run loses nothing", interval)
+		}
+		problems = append(problems, fmt.Sprintf("binary logs expire after %s, before the %s they must be kept until shipped (%s): raise binlog_expire_logs_seconds or expire_logs_days", expiry, need, why))
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("the server's binary logs cannot serve point-in-time recovery, nothing was shipped: %s", strings.Join(problems, "; "))

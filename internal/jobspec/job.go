@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -71,6 +72,11 @@ type Input struct {
 	UserParams []v1beta1.Param
 
 	RetentionPolicy v1alpha1.RetentionPolicy
+	// ScheduleInterval is the longest gap between two fires of the invoker's schedule
+	// (SCHEDULE_INTERVAL), 0 when it has none: binary log shipping needs the server to keep
+	// its logs longer.
+	ScheduleInterval time.Duration
+
 	RestoreRule     *v1beta1.Rule
 	RuntimeSettings v1beta1.RuntimeSettings
 	TempDir         v1beta1.EmptyDirSettings

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -78,6 +79,7 @@ func backupInput() *Input {
 		Target: Target{Ref: v1beta1.TargetRef{
 			APIVersion: "appcatalog.appscode.com/v1alpha1", Kind: "AppBinding", Name: "sample-mysql"}},
 		RetentionPolicy:       v1alpha1.RetentionPolicy{Name: "keep-last-5", KeepLast: 5, KeepTags: []string{"a", "b"}, Prune: true},
+		ScheduleInterval:      90 * time.Minute,
 		TargetSecretName:      "stash-backup-sample-mysql-backup-1561974001-target",
 		PushgatewayURL:        "http://hoard-pushgateway.hoard-system.svc:9091",
 		ActiveDeadlineSeconds: 3600,
@@ -228,6 +230,7 @@ func TestImplicitVariables(t *testing.T) {
 		"RETENTION_KEEP_LAST":        "5",
 		"RETENTION_KEEP_TAGS":        "a,b",
 		"RETENTION_PRUNE":            "true",
+		"SCHEDULE_INTERVAL":          "5400s",
 		"ENABLE_CACHE":               "true",
 		"PROMETHEUS_PUSHGATEWAY_URL": "http://hoard-pushgateway.hoard-system.svc:9091",
 		"PROMETHEUS_JOB_NAME":        "backupconfiguration-demo-sample-mysql-backup",

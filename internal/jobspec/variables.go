@@ -3,6 +3,7 @@ package jobspec
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hoard-operator/hoard/api/stash/v1alpha1"
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
@@ -56,6 +57,9 @@ func implicitVariables(in *Input, backend location.BackendInfo) map[string]strin
 	case KindBackup:
 		v["BACKUP_SESSION"] = in.SessionName
 		retentionVariables(v, in.RetentionPolicy)
+		if in.ScheduleInterval > 0 {
+			v["SCHEDULE_INTERVAL"] = strconv.FormatInt(int64(in.ScheduleInterval/time.Second), 10) + "s"
+		}
 	case KindRestore:
 		v["RESTORE_SESSION"] = in.SessionName
 		if r := in.RestoreRule; r != nil {

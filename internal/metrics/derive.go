@@ -17,6 +17,7 @@ import (
 	"github.com/hoard-operator/hoard/api/stash/v1beta1"
 	"github.com/hoard-operator/hoard/internal/binlog"
 	"github.com/hoard-operator/hoard/internal/location"
+	"github.com/hoard-operator/hoard/internal/schedule"
 )
 
 // descriptors are the stash_* gauges of the Stash metrics contract. They live in a struct, not
@@ -265,7 +266,7 @@ func (b *builder) backupConfiguration(bc *v1beta1.BackupConfiguration) {
 		return
 	}
 	labels := sessionLabels(invokerKey{bc.Namespace, "BackupConfiguration", bc.Name}, bc)
-	interval, err := ScheduleInterval(bc.Spec.Schedule)
+	interval, err := schedule.Interval(bc.Spec.Schedule)
 	if err != nil {
 		b.errs = append(b.errs, fmt.Errorf("BackupConfiguration %s/%s schedule: %w", bc.Namespace, bc.Name, err))
 		return

@@ -95,9 +95,9 @@ func purgeAll(t *testing.T, m *MariaDB) {
 	}
 }
 
-func shipBinlogs(t *testing.T, r *Repo, target string) *AddonRun {
+func shipBinlogs(t *testing.T, r *Repo, target string, extra ...string) *AddonRun {
 	t.Helper()
-	return backup(t, r, target, "--backup-mode=binlogs")
+	return backup(t, r, target, append([]string{"--backup-mode=binlogs"}, extra...)...)
 }
 
 // recoverTo restores repo's data as of until into a new server and returns the server.
@@ -310,6 +310,13 @@ func TestBinlogPreconditions(t *testing.T) {
 	}
 	plain := newServer(t)
 	mustFail(t, shipBinlogs(t, repo, targetDir(t, plain, DBPassword)), "binary logging is off")
+
+	// Logs kept 2 hours are enough for a run every 30 minutes, not for one every 2 hours.
+	kept := pitrServer(t, "--binlog-expire-logs-seconds=7200")
+	keptTarget := targetDir(t, kept, DBPassword)
+	mustFail(t, shipBinlogs(t, repo, keptTarget, "--schedule-interval=2h"),
+		"binary logs expire after 2h0m0s, before the 4h0m0s they must be kept until shipped (twice the schedule's longest interval, 2h0m0s")
+	mustSucceed(t, shipBinlogs(t, repo, keptTarget, "--schedule-interval=30m"))
 }
 
 // TestPointInTimeRecoveryDumpPastTime: a dump is consistent from when mysqldump began, a

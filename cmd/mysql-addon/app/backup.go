@@ -38,6 +38,7 @@ func newBackupCommand(stdout, stderr io.Writer) *cobra.Command {
 	fs.StringVar(&o.Mode, "backup-mode", addon.BackupModeDump, "what to back up: dump (the databases, with mysqldump) or binlogs (the binary logs the server closed since the last run, for point-in-time recovery)")
 	fs.DurationVar(&o.ShipEvery, "ship-every", 0, "with --backup-mode=binlogs: stream the active binary log and ship its whole transactions at this interval (e.g. 5s); 0 ships closed files only")
 	fs.DurationVar(&o.StreamFor, "stream-for", 50*time.Second, "with --ship-every: how long a run streams before it ends and frees the repository; a little under the schedule's interval")
+	fs.DurationVar(&o.ScheduleInterval, "schedule-interval", 0, "the longest gap between two runs of the schedule (the operator sets it); binary log shipping needs the server to keep its logs twice as long")
 	fs.String("backupsession", "", "BackupSession name (informational)")
 	fs.StringVar(&o.InvokerKind, "invoker-kind", "", "kind of the invoker, tagged as invoker=<kind>/<name>")
 	fs.StringVar(&o.InvokerName, "invoker-name", "", "name of the invoker")

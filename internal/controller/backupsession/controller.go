@@ -25,6 +25,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/hook"
 	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/names"
+	"github.com/hoard-operator/hoard/internal/schedule"
 	"github.com/hoard-operator/hoard/internal/session"
 )
 
@@ -149,6 +150,8 @@ func (r *Reconciler) Plan(ctx context.Context, bs *v1beta1.BackupSession) (*sess
 		},
 		Configure: func(in *jobspec.Input) {
 			in.RetentionPolicy = bc.Spec.RetentionPolicy
+			// A schedule that never fires (or none) has no interval: 0.
+			in.ScheduleInterval, _ = schedule.Interval(bc.Spec.Schedule)
 			in.RuntimeSettings = bc.Spec.RuntimeSettings
 			in.TempDir = bc.Spec.TempDir
 			in.InterimVolume = bc.Spec.InterimVolumeTemplate

@@ -1,11 +1,11 @@
-package metrics
+package schedule
 
 import (
 	"testing"
 	"time"
 )
 
-func TestScheduleInterval(t *testing.T) {
+func TestInterval(t *testing.T) {
 	for _, tc := range []struct {
 		schedule string
 		want     time.Duration
@@ -24,14 +24,14 @@ func TestScheduleInterval(t *testing.T) {
 		{"0 0 1 * *", 31 * 24 * time.Hour},
 		{"@every 90m", 90 * time.Minute},
 	} {
-		got, err := ScheduleInterval(tc.schedule)
+		got, err := Interval(tc.schedule)
 		if err != nil || got != tc.want {
-			t.Errorf("ScheduleInterval(%q) = %v, %v; want %v", tc.schedule, got, err, tc.want)
+			t.Errorf("Interval(%q) = %v, %v; want %v", tc.schedule, got, err, tc.want)
 		}
 	}
 	for _, bad := range []string{"", "not a schedule", "61 * * * *"} {
-		if got, err := ScheduleInterval(bad); err == nil {
-			t.Errorf("ScheduleInterval(%q) = %v, want an error", bad, got)
+		if got, err := Interval(bad); err == nil {
+			t.Errorf("Interval(%q) = %v, want an error", bad, got)
 		}
 	}
 }

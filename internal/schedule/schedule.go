@@ -1,4 +1,5 @@
-package metrics
+// Package schedule reads cron schedules as the BackupConfiguration's CronJob takes them.
+package schedule
 
 import (
 	"fmt"
@@ -19,10 +20,10 @@ const (
 	scheduleMaxFires = 7 * 24 * 12
 )
 
-// ScheduleInterval returns the longest gap between two fires of a cron schedule (5 fields or a
+// Interval returns the longest gap between two fires of a cron schedule (5 fields or a
 // macro, as the BackupConfiguration's CronJob takes it). An overdue alert must wait for the
 // longest gap, or a weekday-only schedule pages every Monday.
-func ScheduleInterval(schedule string) (time.Duration, error) {
+func Interval(schedule string) (time.Duration, error) {
 	s, err := cron.ParseStandard(schedule)
 	if err != nil {
 		return 0, fmt.Errorf("invalid schedule %q: %w", schedule, err)
