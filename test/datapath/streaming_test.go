@@ -23,11 +23,7 @@ func TestPointInTimeRecoveryStreaming(t *testing.T) {
 	w := startWriter(t, src, 10*time.Millisecond)
 	mustSucceed(t, backup(t, repo, target))
 
-	a, err := tools.StartAddon(filepath.Join(t.TempDir(), "out"),
-		addonArgs(t, "backup-mysql", repo, target, "--backup-mode=binlogs", "--ship-every=1s", "--stream-for=14s")...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := startStream(t, repo, target, 14*time.Second)
 	time.Sleep(3 * time.Second)
 	at1 := instant()
 	waitInRepo(t, repo, a, at1)
@@ -81,11 +77,7 @@ func TestPointInTimeRecoveryStreaming(t *testing.T) {
 
 	t.Run("a stream cut off ships what it copied, fails, and the next run goes on", func(t *testing.T) {
 		w := startWriter(t, src, 10*time.Millisecond)
-		a, err := tools.StartAddon(filepath.Join(t.TempDir(), "out"),
-			addonArgs(t, "backup-mysql", repo, target, "--backup-mode=binlogs", "--ship-every=1s", "--stream-for=60s")...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := startStream(t, repo, target, time.Minute)
 		time.Sleep(2 * time.Second)
 		at := instant()
 		waitInRepo(t, repo, a, at)
@@ -121,6 +113,17 @@ func TestPointInTimeRecoveryStreaming(t *testing.T) {
 		}
 		recoverAt("before the cut", at)
 	})
+}
+
+// startStream starts a shipping run that streams for the given time, shipping every second.
+func startStream(t *testing.T, r *Repo, target string, streamFor time.Duration) *Addon {
+	t.Helper()
+	a, err := tools.StartAddon(filepath.Join(t.TempDir(), "out"),
+		addonArgs(t, "backup-mysql", r, target, "--backup-mode=binlogs", "--ship-every=1s", "--stream-for="+streamFor.String())...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 // waitInRepo waits until a partial snapshot holds a transaction stamped at or after at, while

@@ -29,23 +29,7 @@ func TestPointInTimeRecovery(t *testing.T) {
 		k.sql("sample-mariadb", strings.Repeat("INSERT INTO shop.w (at) VALUES (NOW(6));", n))
 	}
 	k.backupConfiguration(bcSpec{Name: dumps, Repo: "rest-repo", Target: "sample-mariadb", Args: "--databases shop"})
-	k.apply(`apiVersion: stash.appscode.com/v1beta1
-kind: BackupConfiguration
-metadata:
-  name: ` + binlogs + `
-spec:
-  schedule: "` + neverSchedule + `"
-  task:
-    name: mysql-backup-10.11
-    params:
-      - {name: backupMode, value: binlogs}
-      - {name: waitTimeout, value: "60"}
-  repository:
-    name: rest-repo
-  target:
-    ref: {apiVersion: appcatalog.appscode.com/v1alpha1, kind: AppBinding, name: sample-mariadb}
-  retentionPolicy: {name: binlogs, keepLast: 1, prune: true}
-`)
+	k.apply(shippingConfiguration(binlogs))
 	ship := func() {
 		t.Helper()
 		bs := k.waitSession(k.trigger(binlogs)[0], 4*time.Minute)
@@ -142,25 +126,7 @@ spec:
 
 	k.logf("streaming: a shipping run follows the active binary log for 30s and ships every 2s; a dump triggered meanwhile waits for it")
 	const stream = "shop-stream"
-	k.apply(`apiVersion: stash.appscode.com/v1beta1
-kind: BackupConfiguration
-metadata:
-  name: ` + stream + `
-spec:
-  schedule: "` + neverSchedule + `"
-  task:
-    name: mysql-backup-10.11
-    params:
-      - {name: backupMode, value: binlogs}
-      - {name: shipEvery, value: 2s}
-      - {name: streamFor, value: 30s}
-      - {name: waitTimeout, value: "60"}
-  repository:
-    name: rest-repo
-  target:
-    ref: {apiVersion: appcatalog.appscode.com/v1alpha1, kind: AppBinding, name: sample-mariadb}
-  retentionPolicy: {name: binlogs, keepLast: 1, prune: true}
-`)
+	k.apply(shippingConfiguration(stream, "{name: shipEvery, value: 2s}", "{name: streamFor, value: 30s}"))
 	streaming := k.trigger(stream)[0]
 	eventually(t, "BackupSession "+streaming+" to run", 2*time.Minute, time.Second, func() (bool, string) {
 		bs := k.session(streaming)
@@ -195,4 +161,30 @@ spec:
 	if got != want || !strings.HasPrefix(got, "27 ") {
 		t.Fatalf("restored %q, want %q (27 rows: 23 shipped whole, 4 streamed)", got, want)
 	}
+}
+
+// shippingConfiguration is a BackupConfiguration that ships sample-mariadb's binary logs into
+// rest-repo when triggered, with more Task params.
+func shippingConfiguration(name string, params ...string) string {
+	var more string
+	for _, p := range params {
+		more += "\n      - " + p
+	}
+	return `apiVersion: stash.appscode.com/v1beta1
+kind: BackupConfiguration
+metadata:
+  name: ` + name + `
+spec:
+  schedule: "` + neverSchedule + `"
+  task:
+    name: mysql-backup-10.11
+    params:
+      - {name: backupMode, value: binlogs}
+      - {name: waitTimeout, value: "60"}` + more + `
+  repository:
+    name: rest-repo
+  target:
+    ref: {apiVersion: appcatalog.appscode.com/v1alpha1, kind: AppBinding, name: sample-mariadb}
+  retentionPolicy: {name: binlogs, keepLast: 1, prune: true}
+`
 }
