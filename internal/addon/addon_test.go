@@ -245,3 +245,23 @@ func TestCheckStreaming(t *testing.T) {
 		}
 	}
 }
+
+func TestGlobalPrivileges(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want string
+		ok   bool
+	}{
+		{"GRANT RELOAD, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO `hoard`@`%` IDENTIFIED BY PASSWORD '*ABC'", "RELOAD|REPLICATION SLAVE|BINLOG MONITOR", true},
+		{"GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION", "ALL PRIVILEGES", true},
+		{"GRANT SELECT, INSERT ON `shop`.* TO `hoard`@`%`", "", true},
+		{"GRANT SELECT (`id`) ON `shop`.`t` TO `hoard`@`%`", "", true},
+		{"GRANT `reporting` TO `hoard`@`%`", "", false},
+		{"SET DEFAULT ROLE `reporting` FOR `hoard`@`%`", "", false},
+	} {
+		privs, ok := globalPrivileges(tc.line)
+		if got := strings.Join(privs, "|"); got != tc.want || ok != tc.ok {
+			t.Errorf("globalPrivileges(%q) = %q, %v; want %q, %v", tc.line, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -233,10 +234,84 @@ func checkBinlogPreconditions(ctx context.Context, db *sql.DB, interval time.Dur
 		}
 		problems = append(problems, fmt.Sprintf("binary logs expire after %s, before the %s they must be kept until shipped (%s): raise binlog_expire_logs_seconds or expire_logs_days", expiry, need, why))
 	}
+	if missing := missingBinlogPrivileges(ctx, db); len(missing) > 0 {
+		problems = append(problems, "the account lacks "+strings.Join(missing, ", "))
+	}
 	if len(problems) > 0 {
 		return fmt.Errorf("the server's binary logs cannot serve point-in-time recovery, nothing was shipped: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// binlogPrivilege is a privilege shipping needs: any of grantedBy gives it.
+type binlogPrivilege struct {
+	name, why string
+	grantedBy []string
+}
+
+func binlogPrivileges() []binlogPrivilege {
+	return []binlogPrivilege{
+		{"REPLICATION SLAVE", "to read the binary logs over the replication protocol", []string{"REPLICATION SLAVE", "REPLICATION REPLICA"}},
+		{"BINLOG MONITOR", "to list them with SHOW BINARY LOGS; REPLICATION CLIENT before MariaDB 10.5.2", []string{"BINLOG MONITOR", "REPLICATION CLIENT"}},
+		{"RELOAD", "to close the active one with FLUSH BINARY LOGS; or BINLOG ADMIN", []string{"RELOAD", "BINLOG ADMIN"}},
+	}
+}
+
+// missingBinlogPrivileges reads the account's global grants (SHOW GRANTS) and names the
+// privileges shipping needs that they do not give. When the grants cannot tell (a role, SUPER,
+// a grant it cannot read), it names none: the statement that needs the privilege then fails,
+// still before anything is stored. The grant lines are never logged: they hold the password's
+// hash.
+func missingBinlogPrivileges(ctx context.Context, db *sql.DB) []string {
+	rows, err := db.QueryContext(ctx, "SHOW GRANTS")
+	if err != nil {
+		return nil
+	}
+	defer func() { _ = rows.Close() }()
+	granted := map[string]bool{}
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return nil
+		}
+		privs, ok := globalPrivileges(line)
+		if !ok {
+			return nil
+		}
+		for _, p := range privs {
+			granted[p] = true
+		}
+	}
+	if rows.Err() != nil || granted["ALL PRIVILEGES"] || granted["SUPER"] {
+		return nil
+	}
+	var missing []string
+	for _, p := range binlogPrivileges() {
+		if !slices.ContainsFunc(p.grantedBy, func(g string) bool { return granted[g] }) {
+			missing = append(missing, p.name+" ("+p.why+")")
+		}
+	}
+	return missing
+}
+
+// globalPrivileges reads one line of SHOW GRANTS: the privileges it grants on *.*, none for
+// other objects; ok is false for a line it cannot read, such as a role's grant.
+func globalPrivileges(line string) (privs []string, ok bool) {
+	rest, found := strings.CutPrefix(line, "GRANT ")
+	if !found {
+		return nil, strings.HasPrefix(line, "SET DEFAULT ROLE NONE")
+	}
+	list, object, found := strings.Cut(rest, " ON ")
+	if !found {
+		return nil, false
+	}
+	if !strings.HasPrefix(object, "*.* ") {
+		return nil, true
+	}
+	for _, p := range strings.Split(list, ",") {
+		privs = append(privs, strings.ToUpper(strings.TrimSpace(p)))
+	}
+	return privs, true
 }
 
 // binlogExpiry is how long the server keeps binary logs; 0 for ever.

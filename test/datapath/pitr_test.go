@@ -311,6 +311,16 @@ func TestBinlogPreconditions(t *testing.T) {
 	plain := newServer(t)
 	mustFail(t, shipBinlogs(t, repo, targetDir(t, plain, DBPassword)), "binary logging is off")
 
+	// An account without the replication privileges is reported with the rest, before anything
+	// is stored.
+	mustExec(t, src, "CREATE USER 'shipper'@'%' IDENTIFIED BY 'shipper-pw'; GRANT SELECT, RELOAD ON *.* TO 'shipper'@'%'")
+	limited := t.TempDir()
+	if err := WriteTarget(limited, "127.0.0.1", src.Port, "shipper", "shipper-pw"); err != nil {
+		t.Fatal(err)
+	}
+	mustFail(t, shipBinlogs(t, repo, limited), "binlog_format is STATEMENT",
+		"the account lacks REPLICATION SLAVE (to read the binary logs over the replication protocol), BINLOG MONITOR (")
+
 	// Logs kept 2 hours are enough for a run every 30 minutes, not for one every 2 hours.
 	kept := pitrServer(t, "--binlog-expire-logs-seconds=7200")
 	keptTarget := targetDir(t, kept, DBPassword)
