@@ -72,8 +72,12 @@ func (s *session) shipBinlogs(ctx context.Context, o *BackupOptions, res *result
 		return err
 	}
 	defer func() { _ = db.Close() }()
-	if err := checkBinlogPreconditions(ctx, db, o.ScheduleInterval); err != nil {
+	short, err := checkBinlogPreconditions(ctx, db, o.ScheduleInterval)
+	if err != nil {
 		return err
+	}
+	if short != "" {
+		s.log.Info("binary logs are shipped, and the run then fails: "+short)
 	}
 
 	shipped, dumps, err := s.listTarget(ctx, o, res)
@@ -92,23 +96,31 @@ func (s *session) shipBinlogs(ctx context.Context, o *BackupOptions, res *result
 	if err := sh.shipClosed(ctx, pendingBinlogs(files[:len(files)-1], sh.last())); err != nil {
 		return err
 	}
-	var streamErr error
+	var problems []string
 	if o.ShipEvery > 0 {
-		streamErr = sh.stream(ctx, files[len(files)-1])
+		if err := sh.stream(ctx, files[len(files)-1]); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if short != "" {
+		problems = append(problems, short)
 	}
 	if sh.count == 0 {
-		return streamErr
+		if len(problems) > 0 {
+			return fmt.Errorf("nothing was shipped, and %s", strings.Join(problems, "; "))
+		}
+		return nil
 	}
 
 	if err := s.forgetBinlogs(ctx, o, res, sh.shipped, dumps); err != nil {
 		res.FailedActions = append(res.FailedActions, result.ActionFailure{Action: result.ActionApplyRetention, Error: clip(s.scrub.String(err.Error()), maxActionError)})
 		return fmt.Errorf("%s shipped and kept, but applying the retention of binary logs failed: %w", plural(sh.count, "binary log snapshot"), err)
 	}
-	if streamErr != nil {
-		return fmt.Errorf("%s shipped, but %w", plural(sh.count, "binary log snapshot"), streamErr)
-	}
 	if len(sh.gaps) > 0 {
-		return fmt.Errorf("%s shipped, but the binary logs have a gap: %s", plural(sh.count, "binary log snapshot"), strings.Join(sh.gaps, "; "))
+		problems = append(problems, "the binary logs have a gap: "+strings.Join(sh.gaps, "; "))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s shipped, but %s", plural(sh.count, "binary log snapshot"), strings.Join(problems, "; "))
 	}
 	return nil
 }
@@ -205,15 +217,17 @@ func describeGap(prev *shippedBinlog, file string, info *binlog.Info) string {
 }
 
 // checkBinlogPreconditions reports, all at once, what stops the server's binary logs from
-// serving point-in-time recovery.
-func checkBinlogPreconditions(ctx context.Context, db *sql.DB, interval time.Duration) error {
+// serving point-in-time recovery. An expiry of an hour or more that is still shorter than
+// two of the schedule's intervals does not stop the shipping, which keeps what the server
+// still has: it is returned as short, for the run to fail with after it shipped.
+func checkBinlogPreconditions(ctx context.Context, db *sql.DB, interval time.Duration) (short string, err error) {
 	var (
 		on       bool
 		format   string
 		serverID uint64
 	)
 	if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.log_bin, @@GLOBAL.binlog_format, @@GLOBAL.server_id").Scan(&on, &format, &serverID); err != nil {
-		return fmt.Errorf("failed to read the server's binary log settings: %w", err)
+		return "", fmt.Errorf("failed to read the server's binary log settings: %w", err)
 	}
 	var problems []string
 	if !on {
@@ -225,22 +239,30 @@ func checkBinlogPreconditions(ctx context.Context, db *sql.DB, interval time.Dur
 	if serverID == 0 {
 		problems = append(problems, "server_id is 0; binary logs need a server id")
 	}
-	if expiry, err := binlogExpiry(ctx, db); err != nil {
-		return err
-	} else if need := neededExpiry(interval); expiry > 0 && expiry < need {
+	expiry, err := binlogExpiry(ctx, db)
+	if err != nil {
+		return "", err
+	}
+	if need := neededExpiry(interval); expiry > 0 && expiry < need {
 		why := "an hour at least"
 		if need > MinBinlogExpiry {
 			why = fmt.Sprintf("twice the schedule's longest interval, %s, so that a failed or skipped run loses nothing", interval)
 		}
-		problems = append(problems, fmt.Sprintf("binary logs expire after %s, before the %s they must be kept until shipped (%s): raise binlog_expire_logs_seconds or expire_logs_days", expiry, need, why))
+		short = fmt.Sprintf("binary logs expire after %s, before the %s they must be kept until shipped (%s): raise binlog_expire_logs_seconds or expire_logs_days", expiry, need, why)
+		if expiry < MinBinlogExpiry {
+			problems = append(problems, short)
+		}
 	}
 	if missing := missingBinlogPrivileges(ctx, db); len(missing) > 0 {
 		problems = append(problems, "the account lacks "+strings.Join(missing, ", "))
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("the server's binary logs cannot serve point-in-time recovery, nothing was shipped: %s", strings.Join(problems, "; "))
+		if short != "" && expiry >= MinBinlogExpiry {
+			problems = append(problems, short)
+		}
+		return "", fmt.Errorf("the server's binary logs cannot serve point-in-time recovery, nothing was shipped: %s", strings.Join(problems, "; "))
 	}
-	return nil
+	return short, nil
 }
 
 // binlogPrivilege is a privilege shipping needs: any of grantedBy gives it.
