@@ -77,7 +77,7 @@ func (s *session) shipBinlogs(ctx context.Context, o *BackupOptions, res *result
 		return err
 	}
 	if short != "" {
-		s.log.Info("binary logs are shipped, and the run then fails: " + short)
+		s.log.Info("binary logs are shipped, and the run then fails", "reason", short)
 	}
 
 	shipped, dumps, err := s.listTarget(ctx, o, res)
