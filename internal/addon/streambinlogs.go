@@ -34,7 +34,7 @@ func (b *binlogShipping) stream(ctx context.Context, file string) error {
 	argv := b.s.db.StreamBinlogsCommand(dir, file, streamServerID(o))
 	cmd := exec.CommandContext(sctx, argv[0], argv[1:]...)
 	cmd.Env = b.s.db.Env
-	// Stopped, not killed, when the stream's time is up: what it copied is flushed.
+	// SIGTERM first: a half-written last event is left out anyway (binlog.ReadComplete).
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
 	tail := mysql.NewTail(4096)
@@ -44,6 +44,10 @@ func (b *binlogShipping) stream(ctx context.Context, file string) error {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	halt := func() {
+		stop()
+		<-exited
+	}
 	b.s.log.Info("streaming the binary logs", "from", file, "shipEvery", o.ShipEvery.String(), "for", o.StreamFor.String())
 
 	sent := map[string]int64{}
@@ -52,34 +56,29 @@ func (b *binlogShipping) stream(ctx context.Context, file string) error {
 	end := time.NewTimer(o.StreamFor)
 	defer end.Stop()
 	var ended error
-	running := true
-	for running {
+loop:
+	for {
 		select {
 		case <-tick.C:
 			if err := b.shipStreamed(ctx, dir, sent); err != nil {
-				stop()
-				<-exited
+				halt()
 				return err
 			}
-			continue
-		case <-end.C:
-		case <-ctx.Done():
 		case err := <-exited:
-			running = false
 			if err == nil {
 				err = errors.New(argv[0] + " exited")
 			} else {
 				err = mysql.RunError(argv, err, tail.Lines())
 			}
 			ended = fmt.Errorf("the binary log stream from the server ended before its time (what it copied is shipped; the next run goes on from there): %w", err)
-			continue
+			break loop
+		case <-end.C:
+			halt()
+			break loop
+		case <-ctx.Done():
+			halt()
+			return ctx.Err()
 		}
-		stop()
-		<-exited
-		running = false
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
 	}
 	if err := b.shipStreamed(ctx, dir, sent); err != nil {
 		return err
