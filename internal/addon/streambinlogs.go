@@ -44,9 +44,12 @@ func (b *binlogShipping) stream(ctx context.Context, file string) error {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	// halt stops the stream when this side ends it: the client's exit then is only logged.
 	halt := func() {
 		stop()
-		<-exited
+		if err := <-exited; err != nil {
+			b.s.log.Info("binary log stream stopped", "client", err.Error())
+		}
 	}
 	b.s.log.Info("streaming the binary logs", "from", file, "shipEvery", o.ShipEvery.String(), "for", o.StreamFor.String())
 

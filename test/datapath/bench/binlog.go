@@ -301,7 +301,7 @@ func write(ctx context.Context, db *sql.DB, payload string, gtids bool, out *[]c
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	for ctx.Err() == nil {
 		if _, err := conn.ExecContext(context.Background(), "INSERT INTO bench.w (at, payload) VALUES (NOW(6), ?)", payload); err != nil {
 			return err
