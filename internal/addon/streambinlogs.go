@@ -53,7 +53,7 @@ func (b *binlogShipping) stream(ctx context.Context, file string) error {
 	}
 	b.s.log.Info("streaming the binary logs", "from", file, "shipEvery", o.ShipEvery.String(), "for", o.StreamFor.String())
 
-	sent := map[string]int64{}
+	sent := map[string]streamedFile{}
 	tick := time.NewTicker(o.ShipEvery)
 	defer tick.Stop()
 	end := time.NewTimer(o.StreamFor)
@@ -93,9 +93,16 @@ loop:
 	return nil
 }
 
+// streamedFile is how much of a streamed file was shipped; a closed one shipped whole is not
+// read again.
+type streamedFile struct {
+	size   int64
+	closed bool
+}
+
 // shipStreamed ships, of each file in dir, the whole transactions copied since sent[file],
 // oldest file first; a closed file whole and for good.
-func (b *binlogShipping) shipStreamed(ctx context.Context, dir string, sent map[string]int64) error {
+func (b *binlogShipping) shipStreamed(ctx context.Context, dir string, sent map[string]streamedFile) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("failed to list the streamed binary logs: %w", err)
@@ -106,8 +113,11 @@ func (b *binlogShipping) shipStreamed(ctx context.Context, dir string, sent map[
 	}
 	sort.Slice(files, func(i, j int) bool { return binlogAfter(files[j], files[i]) })
 	for _, f := range files {
+		if sent[f].closed {
+			continue
+		}
 		path := filepath.Join(dir, f)
-		c, info, err := readStreamed(path, sent[f])
+		c, info, err := readStreamed(path, sent[f].size)
 		if err != nil {
 			return fmt.Errorf("streamed binary log %s: %w", f, err)
 		}
@@ -118,7 +128,7 @@ func (b *binlogShipping) shipStreamed(ctx context.Context, dir string, sent map[
 		if err := b.ship(ctx, path, f, c.Size, !c.Closed, info); err != nil {
 			return fmt.Errorf("failed to ship streamed binary log %s: %w", f, err)
 		}
-		sent[f] = c.Size
+		sent[f] = streamedFile{size: c.Size, closed: c.Closed}
 	}
 	return nil
 }
