@@ -124,7 +124,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	job := &batchv1.Job{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: repo.Namespace, Name: JobName(repo.Name)}, job)
+	key := client.ObjectKey{Namespace: repo.Namespace, Name: JobName(repo.Name)}
+	err := r.Get(ctx, key, job)
 	switch {
 	case err == nil && metav1.IsControlledBy(job, repo):
 		if !job.DeletionTimestamp.IsZero() {
@@ -136,6 +137,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{RequeueAfter: time.Minute}, nil
 	case !apierrors.IsNotFound(err):
 		return ctrl.Result{}, fmt.Errorf("failed to get Job %s/%s: %w", repo.Namespace, JobName(repo.Name), err)
+	}
+	// The cache may not have seen the Job the last reconcile created yet: starting again would
+	// replace the known ids' Secret under it. Its arrival in the cache wakes us.
+	if err := r.APIReader.Get(ctx, key, &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"}}); err == nil {
+		return ctrl.Result{}, nil
+	} else if !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, fmt.Errorf("failed to get Job %s/%s: %w", key.Namespace, key.Name, err)
 	}
 	return r.start(ctx, repo, snaps)
 }
