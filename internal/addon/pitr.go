@@ -469,6 +469,10 @@ func notABinlog(snap *restic.Snapshot) error {
 	return nil
 }
 
+// errNoPosition: a dump that was read whole up to its first table records no binary log
+// position. Any other error of dumpPosition says nothing about the dump.
+var errNoPosition = errors.New("records no binary log position")
+
 // dumpPosition reads the binary log position a dump recorded (mysqldump --master-data=2)
 // from the dump's start, without reading the rest.
 func (s *session) dumpPosition(ctx context.Context, snap *restic.Snapshot) (string, int64, error) {
@@ -492,32 +496,43 @@ func (s *session) dumpPosition(ctx context.Context, snap *restic.Snapshot) (stri
 		name  string
 		pos   int64
 		found bool
-		read  int
+		// passed: the search went past where the position would be, so restic's error (it
+		// is interrupted then) does not matter.
+		passed bool
+		read   int
 	)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxPositionSearch)
-	for sc.Scan() && read < maxPositionSearch {
+	for sc.Scan() {
 		line := sc.Bytes()
 		read += len(line) + 1
 		if name, pos, found = dumpfacts.ParsePosition(line); found {
 			break
 		}
 		// The position comes before the first table's data.
-		if strings.HasPrefix(string(line), "INSERT INTO") {
+		if passed = strings.HasPrefix(string(line), "INSERT INTO") || read >= maxPositionSearch; passed {
 			break
 		}
 	}
+	// A line longer than the search is table data.
+	passed = passed || errors.Is(sc.Err(), bufio.ErrTooLong)
 	// restic is interrupted, not killed by a closed pipe: so it removes its lock, which would
 	// stop the exclusive commands after it. Its output is drained until it exits.
 	cancel()
 	_, _ = io.Copy(io.Discard, r)
 	r.Close()
-	if err := <-done; err != nil && !found && ctx.Err() == nil {
+	err = <-done
+	switch {
+	case found:
+	case ctx.Err() != nil:
+		return "", 0, fmt.Errorf("failed to read the start of dump %s: %w", snap.ShortID, ctx.Err())
+	case !passed && err != nil:
 		return "", 0, fmt.Errorf("failed to read the start of dump %s: %w", snap.ShortID, err)
-	}
-	if !found {
-		return "", 0, fmt.Errorf("dump %s (%s) records no binary log position: it was taken with binary logging off, or before Hoard recorded positions, "+
-			"so binary logs cannot be replayed on it; choose a later dump", snap.ShortID, formatTime(snap.Time))
+	case !passed && sc.Err() != nil:
+		return "", 0, fmt.Errorf("failed to read the start of dump %s: %w", snap.ShortID, sc.Err())
+	default:
+		return "", 0, fmt.Errorf("dump %s (%s) %w: it was taken with binary logging off, or before Hoard recorded positions, "+
+			"so binary logs cannot be replayed on it; choose a later dump", snap.ShortID, formatTime(snap.Time), errNoPosition)
 	}
 	return name, pos, nil
 }

@@ -561,10 +561,19 @@ func (s *session) forgetBinlogs(ctx context.Context, o *BackupOptions, res *resu
 	return nil
 }
 
-// binlogsNeeded is the index of the first shipped file a kept dump of the target needs: the
-// file that holds the oldest dump's position (the oldest dump that records one). Times before
-// that dump cannot be recovered to anyway. Without such a dump, or before its file is shipped,
-// every file is needed (0).
+// binlogsNeeded is the index of the first shipped file a kept dump of the target may need.
+// Two bounds are taken, and the lower one kept, so that neither alone can make a needed file
+// look unneeded:
+//   - by position: the file that holds the oldest dump's position (of the dumps that record
+//     one). A dump whose start cannot be read keeps every file;
+//   - by time: the first file whose newest snapshot was taken after the oldest dump began. A
+//     dump's position is in the file the server was writing when it began, which was shipped
+//     after that; files shipped before it ended before any kept dump began. This bound holds
+//     when the server used a file's name again (after a reset) and the position names the
+//     wrong file.
+//
+// Without a dump that records a position, or before its file is shipped, every file is
+// needed (0).
 func (s *session) binlogsNeeded(ctx context.Context, shipped []shippedBinlog, dumps []restic.Snapshot) (int, *restic.Snapshot) {
 	// Only files shipped before a dump can come before its position's file: without any, the
 	// dumps' positions need not be read.
@@ -580,17 +589,38 @@ func (s *session) binlogsNeeded(ctx context.Context, shipped []shippedBinlog, du
 	sort.Slice(dumps, func(i, j int) bool { return dumps[i].Time.Before(dumps[j].Time) })
 	for i := range dumps {
 		file, _, err := s.dumpPosition(ctx, &dumps[i])
-		if err != nil {
-			s.log.Info("a dump without a binary log position does not bound the binary logs' retention", "dump", dumps[i].ShortID, "reason", err)
+		if errors.Is(err, errNoPosition) {
+			s.log.Info("a dump without a binary log position does not bound the binary logs' retention", "dump", dumps[i].ShortID)
 			continue
 		}
-		start := chainStart(shipped, file, dumps[i].Time)
+		if err != nil {
+			s.log.Info("every shipped binary log is kept: the position of a dump could not be read", "dump", dumps[i].ShortID, "reason", err)
+			return 0, nil
+		}
+		start := neededFrom(shipped, file, dumps[i].Time, dumps[0].Time)
 		if start <= 0 {
-			s.log.Info("every shipped binary log is kept: none was shipped before the one of the oldest dump's position", "dump", dumps[i].ShortID, "file", file, "shipped", start >= 0)
+			s.log.Info("every shipped binary log is kept: none was shipped before the one of the oldest dump's position", "dump", dumps[i].ShortID, "file", file)
 			return 0, nil
 		}
 		return start, &dumps[i]
 	}
 	s.log.Info("no dump of the target records a binary log position: every shipped binary log is kept")
 	return 0, nil
+}
+
+// neededFrom is the lower of the two bounds of binlogsNeeded: file, the position of a dump
+// taken at dumpTime, and oldest, when the oldest kept dump began.
+func neededFrom(shipped []shippedBinlog, file string, dumpTime, oldest time.Time) int {
+	return min(chainStart(shipped, file, dumpTime), shippedSince(shipped, oldest))
+}
+
+// shippedSince is the index of the first shipped file whose newest snapshot was taken at or
+// after t; len(shipped) when none was.
+func shippedSince(shipped []shippedBinlog, t time.Time) int {
+	for i, b := range shipped {
+		if !b.snap.Time.Before(t) {
+			return i
+		}
+	}
+	return len(shipped)
 }

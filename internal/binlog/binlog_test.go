@@ -159,20 +159,22 @@ func TestSupersedes(t *testing.T) {
 		}
 		return st
 	}
-	start := Shipped{File: "mysql-bin.000002", Begin: state("0-7-12"), End: state("0-7-15"), Partial: true}
+	created := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	start := Shipped{File: "mysql-bin.000002", First: created, Begin: state("0-7-12"), End: state("0-7-15"), Partial: true}
 	for _, tc := range []struct {
 		name  string
 		later Shipped
 		want  bool
 	}{
-		{"more of the file", Shipped{File: start.File, Begin: start.Begin, End: state("0-7-20")}, true},
+		{"more of the file", Shipped{File: start.File, First: created, Begin: start.Begin, End: state("0-7-20")}, true},
 		{"the same start again", start, true},
-		{"a new domain", Shipped{File: start.File, Begin: start.Begin, End: state("0-7-15,1-7-1")}, true},
-		{"another file", Shipped{File: "mysql-bin.000003", Begin: start.Begin, End: state("0-7-20")}, false},
-		{"another start (the logs were reset)", Shipped{File: start.File, Begin: state(""), End: state("0-7-20")}, false},
-		{"fewer transactions", Shipped{File: start.File, Begin: start.Begin, End: state("0-7-14")}, false},
-		{"another server's history", Shipped{File: start.File, Begin: start.Begin, End: state("0-8-15")}, false},
-		{"a domain missing", Shipped{File: start.File, Begin: start.Begin, End: state("1-7-30")}, false},
+		{"a new domain", Shipped{File: start.File, First: created, Begin: start.Begin, End: state("0-7-15,1-7-1")}, true},
+		{"another file", Shipped{File: "mysql-bin.000003", First: created, Begin: start.Begin, End: state("0-7-20")}, false},
+		{"another start (the logs were reset)", Shipped{File: start.File, First: created, Begin: state(""), End: state("0-7-20")}, false},
+		{"created later (reset, from the same state)", Shipped{File: start.File, First: created.Add(time.Hour), Begin: start.Begin, End: state("0-7-20")}, false},
+		{"fewer transactions", Shipped{File: start.File, First: created, Begin: start.Begin, End: state("0-7-14")}, false},
+		{"another server's history", Shipped{File: start.File, First: created, Begin: start.Begin, End: state("0-8-15")}, false},
+		{"a domain missing", Shipped{File: start.File, First: created, Begin: start.Begin, End: state("1-7-30")}, false},
 	} {
 		if got := tc.later.Supersedes(start); got != tc.want {
 			t.Errorf("%s: Supersedes = %v, want %v", tc.name, got, tc.want)

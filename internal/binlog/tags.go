@@ -35,10 +35,12 @@ type Shipped struct {
 	Partial bool
 }
 
-// Supersedes tells whether s is a later snapshot of the same file as o: the same name and
-// start, and every transaction o holds.
+// Supersedes tells whether s is a later snapshot of the same file as o: the same name, start
+// state and first event (the file's creation), and every transaction o holds. The first
+// event tells apart files of one name from before and after a reset, which can both start
+// from an empty state.
 func (s Shipped) Supersedes(o Shipped) bool {
-	if s.File != o.File || !s.Begin.Equal(o.Begin) {
+	if s.File != o.File || !s.Begin.Equal(o.Begin) || !s.First.Equal(o.First) {
 		return false
 	}
 	for d, g := range o.End {
