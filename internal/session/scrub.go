@@ -19,14 +19,27 @@ import (
 // may quote. A Secret that is gone (or that the operator may not read) is skipped: the Job
 // scrubbed its own output already, and the rules that need no values still apply.
 func JobScrubber(ctx context.Context, r client.Reader, job *batchv1.Job) (*scrub.Scrubber, error) {
+	return secretsScrubber(ctx, r, job.Namespace, job.Name, secretNames(&job.Spec.Template.Spec))
+}
+
+// CopiesScrubber returns a Scrubber for the credentials of the Secrets copied for a session's
+// Job (TargetSecretName, StorageSecretName), for when the Job is gone: the copies stay until
+// the session is recorded.
+func CopiesScrubber(ctx context.Context, r client.Reader, namespace, jobName string) (*scrub.Scrubber, error) {
+	return secretsScrubber(ctx, r, namespace, jobName, []string{TargetSecretName(jobName), StorageSecretName(jobName)})
+}
+
+// secretsScrubber returns a Scrubber for the credentials of the named Secrets, skipping those
+// that are gone or that the operator may not read.
+func secretsScrubber(ctx context.Context, r client.Reader, namespace, jobName string, names []string) (*scrub.Scrubber, error) {
 	var secrets []string
-	for _, name := range secretNames(&job.Spec.Template.Spec) {
+	for _, name := range names {
 		s := &corev1.Secret{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: name}, s); err != nil {
+		if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, s); err != nil {
 			if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
 				continue
 			}
-			return nil, fmt.Errorf("failed to read Secret %s/%s to scrub Job %s's messages: %w", job.Namespace, name, job.Name, err)
+			return nil, fmt.Errorf("failed to read Secret %s/%s to scrub Job %s's messages: %w", namespace, name, jobName, err)
 		}
 		secrets = append(secrets, credentials(s.Data)...)
 	}

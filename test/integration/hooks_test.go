@@ -180,6 +180,28 @@ func TestBackupHooks(t *testing.T) {
 		pollUntil(t, 10*time.Second, "HookSucceeded event", func() error { return findEvent(ctx, f.ns, bs.Name, "HookSucceeded") })
 	})
 
+	// The session's Job is gone when the post hook ends: its output is still scrubbed, with the
+	// credentials copied for the Job.
+	t.Run("the Job deleted", func(t *testing.T) {
+		f.backupConfiguration(t, "deleted", func(bc *v1beta1.BackupConfiguration) {
+			target(bc)
+			bc.Spec.Hooks = &v1beta1.BackupHooks{PostBackup: &v1beta1.PostHook{Handler: execHandler("sh", "-c", "echo {{ .Status.Phase }}")}}
+		})
+		bs := waitPhase(t, f.backupSession(t, "deleted", "1"), bsPhase, "Running")
+		job := waitJob(t, f.ns, "stash-backup-"+bs.Name)
+		// Gone at once, as the cluster's garbage collector would have it (envtest has none).
+		if err := k8sClient.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+			t.Fatal(err)
+		}
+		post := waitJob(t, f.ns, hookjob.Name(jobspec.KindBackup, bs.Name))
+		finishJob(t, post, true, hookStatus(t, result.Hook{Name: hook.PostBackup, Action: hook.ActionExec, Phase: result.PhaseSucceeded, Output: "Failed; login db-secret-pw"}))
+		bs = waitPhase(t, bs, bsPhase, "Failed")
+		condition(t, bs.Status.Conditions, v1beta1.ConditionGlobalPostBackupHookSucceeded, metav1.ConditionTrue, "output: Failed; login ***")
+		if e := bs.Status.Targets[0].Stats[0].Error; !strings.Contains(e, "was deleted before it finished") {
+			t.Errorf("host error %q", e)
+		}
+	})
+
 	t.Run("failed preBackup", func(t *testing.T) {
 		f.backupConfiguration(t, "prefail", func(bc *v1beta1.BackupConfiguration) {
 			target(bc)

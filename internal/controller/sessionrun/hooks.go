@@ -8,6 +8,7 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -18,6 +19,7 @@ import (
 	"github.com/hoard-operator/hoard/internal/hookjob"
 	"github.com/hoard-operator/hoard/internal/jobspec"
 	"github.com/hoard-operator/hoard/internal/result"
+	"github.com/hoard-operator/hoard/internal/scrub"
 	"github.com/hoard-operator/hoard/internal/session"
 )
 
@@ -82,16 +84,24 @@ func (r *Runner[T, S]) followPost(ctx context.Context, s S, h Hooks) (ctrl.Resul
 	}
 	// The hook's output may quote what the target's pod holds: scrubbed with the credentials
 	// of the session's Job (the target's password), which stay until the session is recorded.
+	// A Job that is gone (deleted, or timed out) leaves the copies made for it.
+	jobName := jobspec.JobName(d.Job, s.GetName())
 	job := &batchv1.Job{}
-	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: s.GetNamespace(), Name: jobspec.JobName(d.Job, s.GetName())}, job); err == nil {
-		sc, err := session.JobScrubber(ctx, r.APIReader, job)
+	var sc *scrub.Scrubber
+	switch err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: s.GetNamespace(), Name: jobName}, job); {
+	case err == nil:
+		sc, err = session.JobScrubber(ctx, r.APIReader, job)
 		if err != nil {
 			return ctrl.Result{}, true, err
 		}
-		st.Hook.Scrub(sc)
-	} else if client.IgnoreNotFound(err) != nil {
+	case apierrors.IsNotFound(err):
+		if sc, err = session.CopiesScrubber(ctx, r.APIReader, s.GetNamespace(), jobName); err != nil {
+			return ctrl.Result{}, true, err
+		}
+	default:
 		return ctrl.Result{}, true, fmt.Errorf("failed to get the session's Job: %w", err)
 	}
+	st.Hook.Scrub(sc)
 	var out session.Outcome
 	if err := json.Unmarshal(st.Outcome, &out); err != nil {
 		out = session.Outcome{Finished: true, Error: "the outcome kept on the " + d.PostHook + " hook's Job cannot be read: " + err.Error()}
