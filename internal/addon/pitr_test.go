@@ -261,3 +261,14 @@ func TestNeededFrom(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainFileName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"mysql-bin.000001": true, "db_bin.1000000": true,
+		"": false, ".": false, "..": false, "--result-file=x": false, "-v": false, "../etc/x": false, "a/b": false, "a\x00b": false,
+	} {
+		if got := plainFileName(name); got != want {
+			t.Errorf("plainFileName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

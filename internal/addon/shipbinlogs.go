@@ -371,7 +371,11 @@ func binaryLogs(ctx context.Context, db *sql.DB) ([]string, error) {
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, fmt.Errorf("failed to read SHOW BINARY LOGS: %w", err)
 		}
-		files = append(files, string(vals[0]))
+		name := string(vals[0])
+		if !plainFileName(name) {
+			return nil, fmt.Errorf("the server lists binary log %q (SHOW BINARY LOGS), which is not a plain file name: nothing is shipped from it", name)
+		}
+		files = append(files, name)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("failed to read SHOW BINARY LOGS: %w", err)
@@ -380,6 +384,12 @@ func binaryLogs(ctx context.Context, db *sql.DB) ([]string, error) {
 		return nil, errors.New("the server lists no binary log (SHOW BINARY LOGS)")
 	}
 	return files, nil
+}
+
+// plainFileName tells whether a binary log's name, as the server gives it, is a file name
+// that can be neither an option of mariadb-binlog nor a path out of the work directory.
+func plainFileName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.HasPrefix(name, "-") && !strings.ContainsAny(name, "/\x00")
 }
 
 // pendingBinlogs are the closed files not shipped yet: those after the last shipped one. When
