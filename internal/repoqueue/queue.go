@@ -84,10 +84,26 @@ type Holder struct {
 }
 
 func (h *Holder) String() string {
+	if h.Name == "" {
+		// Seen from another namespace (Enter): only what it is, and that it is elsewhere.
+		if h.Running {
+			return fmt.Sprintf("a %s in another namespace, which is using the repository", h.Kind)
+		}
+		return fmt.Sprintf("a %s in another namespace, which is ahead in line", h.Kind)
+	}
 	if h.Running {
 		return fmt.Sprintf("%s %s/%s, which is using the repository", h.Kind, h.Namespace, h.Name)
 	}
 	return fmt.Sprintf("%s %s/%s, which is ahead in line", h.Kind, h.Namespace, h.Name)
+}
+
+// seenFrom is h as an entrant of namespace sees it: the namespace and name of a holder in
+// another namespace are left out, since what the entrant is told reaches its status.
+func (h *Holder) seenFrom(namespace string) *Holder {
+	if h == nil || h.Namespace == namespace {
+		return h
+	}
+	return &Holder{Kind: h.Kind, Running: h.Running}
 }
 
 // Enter calls start when no other Hoard Job uses e's location and no older session waits
@@ -99,13 +115,13 @@ func (q *Queue) Enter(ctx context.Context, e Entrant, start func(context.Context
 	defer q.mu.Unlock()
 	h, started, err := q.busy(ctx, e)
 	if err != nil || h != nil {
-		return h, err
+		return h.seenFrom(e.Object.GetNamespace()), err
 	}
 	// An entrant whose Job exists already had its turn (before an operator restart, or a
 	// status write that failed): it only finishes what it started.
 	if !e.JumpLine && !started {
 		if h, err = q.ahead(ctx, e); err != nil || h != nil {
-			return h, err
+			return h.seenFrom(e.Object.GetNamespace()), err
 		}
 	}
 	if err := start(ctx); err != nil {

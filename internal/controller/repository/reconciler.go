@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -304,6 +305,11 @@ func (r *Reconciler) sharedWith(ctx context.Context, repo *stashv1alpha1.Reposit
 		if err != nil || !ol.Overlaps(loc) {
 			continue
 		}
+		if o.Namespace != repo.Namespace {
+			// Not named, nor where it points: the condition is read in repo's namespace.
+			reasons = append(reasons, "a Repository in another namespace points at this location, or inside or around it")
+			continue
+		}
 		how := "points at the same location"
 		if ol.Path != loc.Path {
 			how = "points at " + ol.String()
@@ -328,7 +334,7 @@ func (r *Reconciler) sharedWith(ctx context.Context, repo *stashv1alpha1.Reposit
 		}
 	}
 	sort.Strings(reasons)
-	return strings.Join(reasons, "; "), nil
+	return strings.Join(slices.Compact(reasons), "; "), nil
 }
 
 // setCondition sets WipedOut and emits ev when the condition changes, so each outcome is
