@@ -177,7 +177,13 @@ func (r *Reconciler) observe(ctx context.Context, op *opsv1alpha1.RepositoryOper
 	if err != nil {
 		return err
 	}
-	msg := recordOutcome(op, raw)
+	// The Job scrubbed its own output; a crash's log tail (FallbackToLogsOnError) did not pass
+	// through that, so the credentials it was given are hidden here too.
+	sc, err := session.JobScrubber(ctx, r.APIReader, job)
+	if err != nil {
+		return err
+	}
+	msg := sc.String(recordOutcome(op, raw))
 	if complete {
 		op.Status.Phase = opsv1alpha1.OperationSucceeded
 		op.Status.Message = firstNonEmpty(msg, string(op.Spec.Operation)+" succeeded")
