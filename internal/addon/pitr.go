@@ -24,6 +24,11 @@ import (
 // which mysqldump writes before the first table.
 const maxPositionSearch = 4 << 20
 
+// positionFileSlack is how much later than its dump's snapshot time the file of the dump's
+// position may have been created: mysqldump reads the position a moment after restic starts
+// (longer when it waits for a global read lock), and the server's clock is not the pod's.
+const positionFileSlack = 10 * time.Minute
+
 // maxRecoveryDumps bounds the dumps whose positions a recovery reads, newest first, looking
 // for one that is not past the point to recover to: each is one restic dump of a dump's start.
 const maxRecoveryDumps = 5
@@ -387,6 +392,15 @@ func recoveryChain(shipped []shippedBinlog, p *recoveryPlan, dumps []restic.Snap
 		return nil, fmt.Errorf("dump %s (%s) is consistent with binary log position %s:%d, but %s is not in the repository (%s): "+
 			"recovery from this dump needs its binary logs shipped (a BackupConfiguration with the Task param backupMode: binlogs)",
 			p.base.ShortID, formatTime(p.base.Time), p.file, p.pos, p.file, newest)
+	}
+	// A file created after the dump began is not the one that holds its position: the server
+	// used the name again (its binary logs were reset, or it was recreated), and the file of
+	// the dump's time was never shipped. Replaying it would claim a recovery it is not.
+	if first := shipped[start].First; first.After(p.base.Time.Add(positionFileSlack)) {
+		return nil, fmt.Errorf("dump %s (%s) is consistent with binary log position %s:%d, but the shipped %s was created at %s, after the dump: "+
+			"the server's binary logs were reset (or the server recreated) since, and the %s of the dump's time was never shipped. "+
+			"Recovery from this dump is not possible; restore it without a point in time, or recover from a dump taken after %s",
+			p.base.ShortID, formatTime(p.base.Time), p.file, p.pos, p.file, formatTime(first), p.file, formatTime(first))
 	}
 	reached := func(b shippedBinlog) bool { return !b.Last.Before(p.target.until) }
 	if g := p.target.gtid; g != nil {

@@ -167,6 +167,11 @@ func TestRecoveryChain(t *testing.T) {
 	if chain, err := recoveryChain(again, late, dumps); err != nil || len(chain) != 1 || !chain[0].snap.Time.Equal(at(45)) {
 		t.Errorf("a reused name: chain %+v, %v; want the file shipped at 12:45", chain, err)
 	}
+	// The file of dump1's position was never shipped, and its name was used again later.
+	reset := []shippedBinlog{shippedFile("mysql-bin.000002", 45, 40, 45, 0, 3, true)}
+	if _, err := recoveryChain(reset, plan(44), dumps); err == nil || !strings.Contains(err.Error(), "the shipped mysql-bin.000002 was created at 2026-12-03T12:40:00Z, after the dump") {
+		t.Errorf("a reused name, the dump's file never shipped: error %v", err)
+	}
 }
 
 func TestRecoveryChainToGTID(t *testing.T) {
