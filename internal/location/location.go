@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/url"
 	"path"
 	"strings"
@@ -39,7 +40,7 @@ func Of(namespace string, b *v1alpha1.Backend) (Location, error) {
 		if endpoint == "" {
 			endpoint = "s3.amazonaws.com"
 		}
-		return Location{Store: "s3:" + host(endpoint) + "/" + b.S3.Bucket, Path: clean(b.S3.Prefix)}, nil
+		return Location{Store: "s3:" + host(namespace, endpoint) + "/" + b.S3.Bucket, Path: clean(b.S3.Prefix)}, nil
 	case b.GCS != nil:
 		return Location{Store: "gs:" + b.GCS.Bucket, Path: clean(b.GCS.Prefix)}, nil
 	case b.Azure != nil:
@@ -53,7 +54,7 @@ func Of(namespace string, b *v1alpha1.Backend) (Location, error) {
 		if err != nil || u.Host == "" {
 			return Location{}, fmt.Errorf("spec.backend.rest.url %q is not a URL with a host", b.Rest.URL)
 		}
-		return Location{Store: "rest:" + strings.ToLower(u.Host), Path: clean(u.Path)}, nil
+		return Location{Store: "rest:" + serverHost(namespace, u.Scheme, u.Host), Path: clean(u.Path)}, nil
 	}
 	return Location{}, fmt.Errorf("spec.backend sets no provider (local, s3, gcs, azure, swift, b2 or rest)")
 }
@@ -79,16 +80,43 @@ func local(namespace string, l *v1alpha1.LocalSpec) (Location, error) {
 	return Location{Store: "volume:" + namespace + "/" + hex.EncodeToString(sum[:8]), Path: clean(l.SubPath)}, nil
 }
 
-// host is an endpoint's host in lower case, without scheme or path.
-func host(endpoint string) string {
+// host is an S3 endpoint's server (serverHost), without scheme or path.
+func host(namespace, endpoint string) string {
 	e := endpoint
 	if !strings.Contains(e, "://") {
 		e = "https://" + e
 	}
 	if u, err := url.Parse(e); err == nil && u.Host != "" {
-		return strings.ToLower(u.Host)
+		return serverHost(namespace, u.Scheme, u.Host)
 	}
 	return strings.ToLower(strings.TrimRight(endpoint, "/"))
+}
+
+// serverHost is one spelling for the ways of writing a server's host and port, so that two
+// Repositories that reach one server the two ways queue as one: lower case, without the
+// scheme's default port, and a Service of the cluster as name.namespace, which is what
+// "name" (from a pod of the Repository's namespace), "name.namespace.svc" and
+// "name.namespace.svc.cluster.local" reach.
+func serverHost(namespace, scheme, hostport string) string {
+	h, port, err := net.SplitHostPort(strings.ToLower(hostport))
+	if err != nil {
+		h, port = strings.ToLower(hostport), ""
+	}
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		port = ""
+	}
+	for _, suffix := range []string{".svc", ".svc.cluster.local"} {
+		if name, ok := strings.CutSuffix(h, suffix); ok && strings.Count(name, ".") == 1 {
+			h = name
+		}
+	}
+	if h != "" && !strings.ContainsAny(h, ".:") {
+		h += "." + namespace
+	}
+	if port == "" {
+		return h
+	}
+	return net.JoinHostPort(h, port)
 }
 
 func clean(p string) string {

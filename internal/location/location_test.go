@@ -21,12 +21,12 @@ func TestOf(t *testing.T) {
 		wantError bool
 	}{
 		{"s3 default endpoint", "demo", &v1alpha1.Backend{S3: &v1alpha1.S3Spec{Bucket: "b", Prefix: "/demo/mysql/"}}, Location{"s3:s3.amazonaws.com/b", "demo/mysql"}, false},
-		{"s3 endpoint with scheme and case", "demo", &v1alpha1.Backend{S3: &v1alpha1.S3Spec{Endpoint: "http://MinIO.demo.svc:9000/", Bucket: "b", Prefix: "x//y"}}, Location{"s3:minio.demo.svc:9000/b", "x/y"}, false},
+		{"s3 endpoint with scheme and case", "demo", &v1alpha1.Backend{S3: &v1alpha1.S3Spec{Endpoint: "http://MinIO.demo.svc:9000/", Bucket: "b", Prefix: "x//y"}}, Location{"s3:minio.demo:9000/b", "x/y"}, false},
 		{"gcs", "demo", &v1alpha1.Backend{GCS: &v1alpha1.GCSSpec{Bucket: "qa", Prefix: "demo"}}, Location{"gs:qa", "demo"}, false},
 		{"azure", "demo", &v1alpha1.Backend{Azure: &v1alpha1.AzureSpec{Container: "c"}}, Location{"azure:c", ""}, false},
 		{"swift", "demo", &v1alpha1.Backend{Swift: &v1alpha1.SwiftSpec{Container: "c", Prefix: "p"}}, Location{"swift:c", "p"}, false},
 		{"b2", "demo", &v1alpha1.Backend{B2: &v1alpha1.B2Spec{Bucket: "b", Prefix: "p/"}}, Location{"b2:b", "p"}, false},
-		{"rest", "demo", &v1alpha1.Backend{Rest: &v1alpha1.RestServerSpec{URL: "http://Rest-Server.demo.svc:8000/demo/"}}, Location{"rest:rest-server.demo.svc:8000", "demo"}, false},
+		{"rest", "demo", &v1alpha1.Backend{Rest: &v1alpha1.RestServerSpec{URL: "http://Rest-Server.demo.svc:8000/demo/"}}, Location{"rest:rest-server.demo:8000", "demo"}, false},
 		{"rest without host", "demo", &v1alpha1.Backend{Rest: &v1alpha1.RestServerSpec{URL: "/just/a/path"}}, Location{}, true},
 		{"pvc is namespaced", "prod", pvc("backups", "mysql/"), Location{"pvc:prod/backups", "mysql"}, false},
 		{"hostPath joins path and subPath", "demo", &v1alpha1.Backend{Local: &v1alpha1.LocalSpec{MountPath: "/r", SubPath: "b",
@@ -44,6 +44,29 @@ func TestOf(t *testing.T) {
 				t.Errorf("Of() = %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+	// The ways of writing one server are one location; Services of two namespaces are two.
+	for _, same := range [][]string{
+		{"http://minio:9000", "http://minio.demo:9000", "minio.demo.svc:9000", "https://MINIO.demo.svc.cluster.local:9000/"},
+		{"https://s3.example", "s3.example:443", "https://s3.example:443/"},
+		{"http://10.0.0.1", "http://10.0.0.1:80"},
+		{"backup.svc.example.com"},
+	} {
+		want, _ := Of("demo", &v1alpha1.Backend{S3: &v1alpha1.S3Spec{Endpoint: same[0], Bucket: "b"}})
+		for _, e := range same[1:] {
+			if got, _ := Of("demo", &v1alpha1.Backend{S3: &v1alpha1.S3Spec{Endpoint: e, Bucket: "b"}}); got != want {
+				t.Errorf("endpoint %q is %v, and %q is %v", e, got, same[0], want)
+			}
+		}
+	}
+	if a, _ := Of("demo", &v1alpha1.Backend{S3: &v1alpha1.S3Spec{Endpoint: "backup.svc.example.com", Bucket: "b"}}); a.Store != "s3:backup.svc.example.com/b" {
+		t.Errorf("a host outside the cluster became %v", a)
+	}
+	restA, _ := Of("a", &v1alpha1.Backend{Rest: &v1alpha1.RestServerSpec{URL: "http://rest:8000/r"}})
+	restB, _ := Of("b", &v1alpha1.Backend{Rest: &v1alpha1.RestServerSpec{URL: "http://rest:8000/r"}})
+	restA2, _ := Of("b", &v1alpha1.Backend{Rest: &v1alpha1.RestServerSpec{URL: "http://rest.a.svc:8000/r"}})
+	if restA == restB || restA != restA2 {
+		t.Errorf("REST servers: %v (from a), %v (from b), %v (a's, written in b)", restA, restB, restA2)
 	}
 	// Two claims of the same name in two namespaces are two volumes.
 	a, _ := Of("a", pvc("backups", ""))
