@@ -23,6 +23,9 @@ import (
 type Location struct {
 	Store string
 	Path  string
+	// legacy is Store as spelled before hosts had one spelling (2026-12-04), when it differs:
+	// Jobs of an operator from before then carry its key.
+	legacy string
 }
 
 // Of returns the location of a Repository's backend. namespace is the Repository's: a
@@ -40,7 +43,8 @@ func Of(namespace string, b *v1alpha1.Backend) (Location, error) {
 		if endpoint == "" {
 			endpoint = "s3.amazonaws.com"
 		}
-		return Location{Store: "s3:" + host(namespace, endpoint) + "/" + b.S3.Bucket, Path: clean(b.S3.Prefix)}, nil
+		h, legacy := host(namespace, endpoint)
+		return withLegacy(Location{Store: "s3:" + h + "/" + b.S3.Bucket, Path: clean(b.S3.Prefix)}, "s3:"+legacy+"/"+b.S3.Bucket), nil
 	case b.GCS != nil:
 		return Location{Store: "gs:" + b.GCS.Bucket, Path: clean(b.GCS.Prefix)}, nil
 	case b.Azure != nil:
@@ -54,7 +58,7 @@ func Of(namespace string, b *v1alpha1.Backend) (Location, error) {
 		if err != nil || u.Host == "" {
 			return Location{}, fmt.Errorf("spec.backend.rest.url %q is not a URL with a host", b.Rest.URL)
 		}
-		return Location{Store: "rest:" + serverHost(namespace, u.Scheme, u.Host), Path: clean(u.Path)}, nil
+		return withLegacy(Location{Store: "rest:" + serverHost(namespace, u.Scheme, u.Host), Path: clean(u.Path)}, "rest:"+strings.ToLower(u.Host)), nil
 	}
 	return Location{}, fmt.Errorf("spec.backend sets no provider (local, s3, gcs, azure, swift, b2 or rest)")
 }
@@ -80,16 +84,26 @@ func local(namespace string, l *v1alpha1.LocalSpec) (Location, error) {
 	return Location{Store: "volume:" + namespace + "/" + hex.EncodeToString(sum[:8]), Path: clean(l.SubPath)}, nil
 }
 
-// host is an S3 endpoint's server (serverHost), without scheme or path.
-func host(namespace, endpoint string) string {
+// host is an S3 endpoint's server (serverHost), and as spelled before 2026-12-04: in lower
+// case, without scheme or path. Remove legacy, with Location.legacy, once no operator from
+// before then can have a Job running.
+func host(namespace, endpoint string) (h, legacy string) {
 	e := endpoint
 	if !strings.Contains(e, "://") {
 		e = "https://" + e
 	}
 	if u, err := url.Parse(e); err == nil && u.Host != "" {
-		return serverHost(namespace, u.Scheme, u.Host)
+		return serverHost(namespace, u.Scheme, u.Host), strings.ToLower(u.Host)
 	}
-	return strings.ToLower(strings.TrimRight(endpoint, "/"))
+	h = strings.ToLower(strings.TrimRight(endpoint, "/"))
+	return h, h
+}
+
+func withLegacy(l Location, store string) Location {
+	if store != l.Store {
+		l.legacy = store
+	}
+	return l
 }
 
 // serverHost is one spelling for the ways of writing a server's host and port, so that two
@@ -136,6 +150,16 @@ func (l Location) String() string {
 func (l Location) Key() string {
 	sum := sha256.Sum256([]byte(l.Store + "\x00" + l.Path))
 	return hex.EncodeToString(sum[:])[:20]
+}
+
+// Keys are the values of LabelKey that Jobs using the repository may carry: Key, and the key
+// of the location as spelled before 2026-12-04, which Jobs started by an operator from before
+// then carry.
+func (l Location) Keys() []string {
+	if l.legacy == "" {
+		return []string{l.Key()}
+	}
+	return []string{l.Key(), Location{Store: l.legacy, Path: l.Path}.Key()}
 }
 
 // Overlaps tells whether two locations are the same repository or one lies inside the other:

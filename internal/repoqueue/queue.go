@@ -25,6 +25,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -141,7 +143,12 @@ func (q *Queue) Enter(ctx context.Context, e Entrant, start func(context.Context
 // object owns (say, a deleted session of the same name) does.
 func (q *Queue) busy(ctx context.Context, e Entrant) (holder *Holder, started bool, err error) {
 	key := e.Location.Key()
-	sel := client.MatchingLabels{location.LabelKey: key}
+	// Jobs of an operator from before a location had one key carry the old one.
+	req, err := labels.NewRequirement(location.LabelKey, selection.In, e.Location.Keys())
+	if err != nil {
+		return nil, false, fmt.Errorf("repository %s: %w", e.Location, err)
+	}
+	sel := client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*req)}
 	jobs := &batchv1.JobList{}
 	if err := q.Cached.List(ctx, jobs, sel); err != nil {
 		return nil, false, fmt.Errorf("failed to list the Jobs using repository %s: %w", e.Location, err)
@@ -220,12 +227,12 @@ func jobHolder(j *batchv1.Job) *Holder {
 // counts from its creation, even before its first reconcile has put the location's label on
 // it: its repository is then looked up, so that sessions created together start in order.
 func (q *Queue) ahead(ctx context.Context, e Entrant) (*Holder, error) {
-	key := e.Location.Key()
+	keys := e.Location.Keys()
 	var first client.Object
 	var firstKind string
 	consider := func(kind string, s client.Object) {
 		if s.GetUID() == e.Object.GetUID() || !s.GetDeletionTimestamp().IsZero() || !Before(s, e.Object) ||
-			(first != nil && !Before(s, first)) || q.keyOf(ctx, s) != key {
+			(first != nil && !Before(s, first)) || !slices.Contains(keys, q.keyOf(ctx, s)) {
 			return
 		}
 		first, firstKind = s, kind

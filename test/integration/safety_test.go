@@ -65,6 +65,45 @@ func okBackup(t *testing.T, job *batchv1.Job, snapshot string) {
 	finishJob(t, job, true, stepStatus{0, msg}, stepStatus{0, msg})
 }
 
+// A Job that an operator from before hosts had one spelling started carries the location's
+// old key: a session waits for it all the same.
+func TestOldLocationKeyHoldsTheRepository(t *testing.T) {
+	startManager(t)
+	ctx := context.Background()
+	f := newSessionFixture(t)
+	repo := &v1alpha1.Repository{}
+	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: f.repository}, repo); err != nil {
+		t.Fatal(err)
+	}
+	base := repo.DeepCopy()
+	repo.Spec.Backend.GCS = nil
+	repo.Spec.Backend.S3 = &v1alpha1.S3Spec{Endpoint: "http://minio." + f.ns + ".svc:9000", Bucket: "backups", Prefix: "mysql"}
+	if err := k8sClient.Patch(ctx, repo, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	oldKey := location.Location{Store: "s3:minio." + f.ns + ".svc:9000/backups", Path: "mysql"}.Key()
+	old := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "stash-backup-before-upgrade", Namespace: f.ns, Labels: map[string]string{location.LabelKey: oldKey}},
+		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "backup", Image: "hoard/mysql-addon"}}}}},
+	}
+	if err := k8sClient.Create(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	f.backupConfiguration(t, "db", nil)
+	bs := f.backupSession(t, "db", "1")
+	waitCondition(t, bs, bsConds, session.ConditionRepositoryAvailable, metav1.ConditionFalse, "Job "+f.ns+"/stash-backup-before-upgrade, which is using the repository")
+	noJob(t, f.ns, "stash-backup-db-1")
+
+	if err := k8sClient.Delete(ctx, old, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, bs, bsPhase, "Running")
+	if job := waitJob(t, f.ns, "stash-backup-db-1"); job.Labels[location.LabelKey] == oldKey {
+		t.Errorf("the new Job carries the old key")
+	}
+}
+
 // Sessions of three configurations, in two namespaces whose two Repository objects point at
 // one location, use the repository one at a time and in the order they were created; a
 // restore queues behind them like any other session.
