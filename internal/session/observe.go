@@ -6,6 +6,7 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -45,6 +46,45 @@ type Observation struct {
 // running. A Job missing from the cache is confirmed with the API server before the session is
 // failed, since the cache may not have seen a Job created a moment ago.
 func Observe(ctx context.Context, c client.Client, direct client.Reader, s Running) (Observation, error) {
+	o, err := observe(ctx, c, direct, s)
+	if err != nil || o.StopReason == "" || s.Kind != jobspec.KindRestore {
+		return o, err
+	}
+	// A restore that stops without a result says whether it may have changed the database.
+	name := jobspec.JobName(s.Kind, s.Session.GetName())
+	began, err := podsBegan(ctx, c, s.Session.GetNamespace(), name)
+	if err != nil {
+		return Observation{}, err
+	}
+	// A deleted Job's pods may be gone already: whether they ran cannot be told then.
+	if began || o.StopReason == "JobDeleted" {
+		o.StopMessage += partlyRestored
+	}
+	return o, nil
+}
+
+// partlyRestored ends the message of a restore that stopped after its pod began: the steps
+// that ran may have changed the database.
+const partlyRestored = "; the target database may be partly restored: restore it again before using it"
+
+// podsBegan tells whether a pod of the Job has started a container (a step, a hook, or the
+// status step).
+func podsBegan(ctx context.Context, c client.Reader, namespace, job string) (bool, error) {
+	pods := &corev1.PodList{}
+	if err := c.List(ctx, pods, client.InNamespace(namespace), client.MatchingLabels{batchv1.JobNameLabel: job}); err != nil {
+		return false, fmt.Errorf("failed to list pods of Job %s/%s: %w", namespace, job, err)
+	}
+	for _, p := range pods.Items {
+		for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+			if cs.State.Running != nil || cs.State.Terminated != nil || cs.LastTerminationState.Terminated != nil {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+func observe(ctx context.Context, c client.Client, direct client.Reader, s Running) (Observation, error) {
 	name := jobspec.JobName(s.Kind, s.Session.GetName())
 	key := client.ObjectKey{Namespace: s.Session.GetNamespace(), Name: name}
 	job := &batchv1.Job{}

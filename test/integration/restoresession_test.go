@@ -186,3 +186,32 @@ func TestRestoreSession(t *testing.T) {
 		}
 	})
 }
+
+// A restore stopped without a result says whether the database may have changed: so when its
+// pod began, not when it never started.
+func TestRestoreStoppedSaysWhatItChanged(t *testing.T) {
+	startManager(t)
+	ctx := context.Background()
+	f, g := newSessionFixture(t), newSessionFixture(t)
+	slow := func(rs *v1beta1.RestoreSession) { rs.Spec.TimeOut = "4s" }
+	began, unstarted := f.restoreSession(t, "began", slow), g.restoreSession(t, "unstarted", slow)
+	job := waitJob(t, f.ns, "stash-restore-began")
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-x1", Namespace: f.ns, Labels: map[string]string{batchv1.JobNameLabel: job.Name}},
+		Spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: "restore", Image: "x"}}, Containers: []corev1.Container{{Name: "status", Image: "x"}}}}
+	mustCreate(t, pod)
+	pod.Status.Phase = corev1.PodPending
+	pod.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "restore", Image: "x", ImageID: "x",
+		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}
+	if err := k8sClient.Status().Update(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+
+	began = waitPhase(t, began, rsPhase, "Failed")
+	if e := began.Status.Stats[0].Error; !strings.Contains(e, "did not finish within 4s") || !strings.Contains(e, "the target database may be partly restored") {
+		t.Errorf("a restore stopped while it ran: error %q", e)
+	}
+	unstarted = waitPhase(t, unstarted, rsPhase, "Failed")
+	if e := unstarted.Status.Stats[0].Error; !strings.Contains(e, "did not finish within 4s") || strings.Contains(e, "partly restored") {
+		t.Errorf("a restore stopped before its pod began: error %q", e)
+	}
+}
