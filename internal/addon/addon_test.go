@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoard-operator/hoard/internal/mysql"
 	"github.com/hoard-operator/hoard/internal/restic"
 	"github.com/hoard-operator/hoard/internal/result"
 )
@@ -262,6 +263,25 @@ func TestGlobalPrivileges(t *testing.T) {
 		privs, ok := globalPrivileges(tc.line)
 		if got := strings.Join(privs, "|"); got != tc.want || ok != tc.ok {
 			t.Errorf("globalPrivileges(%q) = %q, %v; want %q, %v", tc.line, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestPipeChanged: a failed mysql of the pipe says it may have changed the database unless it
+// failed before its first statement.
+func TestPipeChanged(t *testing.T) {
+	for name, tc := range map[string]struct {
+		err  error
+		done int64
+		want bool
+	}{
+		"a statement failed":             {&mysql.ServerError{Tool: "mysql", ExitCode: 1, Code: 1062, Stderr: []string{"ERROR 1062 (23000) at line 2574: Duplicate entry '1' for key 'PRIMARY'"}}, 1 << 20, true},
+		"the database is unknown":        {&mysql.ServerError{Tool: "mysql", ExitCode: 1, Code: 1049, Stderr: []string{"ERROR 1049 (42000): Unknown database 'no_such_db'"}}, 65536, false},
+		"killed while loading":           {&mysql.ServerError{Tool: "mysql", ExitCode: -1, Signal: "killed"}, 1 << 20, true},
+		"killed before the dump reached": {&mysql.ServerError{Tool: "mysql", ExitCode: -1, Signal: "killed"}, 0, false},
+	} {
+		if got := pipeChanged(tc.err, tc.done) != ""; got != tc.want {
+			t.Errorf("%s: partly restored %v, want %v", name, got, tc.want)
 		}
 	}
 }

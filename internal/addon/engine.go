@@ -190,11 +190,16 @@ func (s *session) loadWithEngine(ctx context.Context, o *RestoreOptions, snap *r
 		if derr != nil {
 			err = derr
 		}
-		return fmt.Errorf("the restore was stopped by a termination signal (pod deleted or deadline passed) after %s of the dump, the database may be partly restored: %w", done2, err)
+		return fmt.Errorf("the restore was stopped by a termination signal (pod deleted or deadline passed) after %s of the dump"+partlyRestored+": %w", done2, err)
 	case loadErr != nil:
-		return fmt.Errorf("restore failed after %s of the dump, the database may be partly restored: %w", done2, loadErr)
+		return fmt.Errorf("restore failed after %s of the dump"+partlyRestored+": %w", done2, loadErr)
 	case derr != nil && !restic.ReaderGone(derr):
-		return fmt.Errorf("restore failed after %s of the dump: %w", done2, derr)
+		// The statements before the break were loaded.
+		changed := ""
+		if progress.done.Load() > 0 {
+			changed = partlyRestored
+		}
+		return fmt.Errorf("restore failed after %s of the dump%s: %w", done2, changed, derr)
 	}
 	s.log.Info("restore engine done", "statements", stats.Statements, "tables", stats.Tables, "deferredIndexTables", stats.DeferredTables, "connections", stats.Connections)
 	switch {

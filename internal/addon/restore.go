@@ -240,11 +240,11 @@ func (s *session) loadWithPipe(ctx context.Context, userArgs []string, snap *res
 		// The Job is being stopped (its pod deleted, its deadline passed): restic was
 		// interrupted first and removed its lock; mysql must not run a truncated statement.
 		load.Abort()
-		return fmt.Errorf("the restore was stopped by a termination signal (pod deleted or deadline passed) after %s of the dump, the database may be partly restored: %w",
+		return fmt.Errorf("the restore was stopped by a termination signal (pod deleted or deadline passed) after %s of the dump"+partlyRestored+": %w",
 			result.FormatBytes(progress.done.Load()), dumpErr)
 	case dumpErr == nil:
 		if err := load.Finish(); err != nil {
-			return fmt.Errorf("restore failed after %s of the dump: %w", result.FormatBytes(progress.done.Load()), err)
+			return fmt.Errorf("restore failed after %s of the dump%s: %w", result.FormatBytes(progress.done.Load()), pipeChanged(err, progress.done.Load()), err)
 		}
 	case restic.ReaderGone(dumpErr):
 		// mysql stopped reading: its own exit status says why.
@@ -252,14 +252,32 @@ func (s *session) loadWithPipe(ctx context.Context, userArgs []string, snap *res
 		if err == nil {
 			err = dumpErr
 		}
-		return fmt.Errorf("restore failed after %s of the dump: %w", result.FormatBytes(progress.done.Load()), err)
+		return fmt.Errorf("restore failed after %s of the dump%s: %w", result.FormatBytes(progress.done.Load()), pipeChanged(err, progress.done.Load()), err)
 	default:
 		// Kill mysql rather than let it execute a truncated last statement.
 		load.Abort()
-		return fmt.Errorf("restore failed after %s of the dump, the database may be partly restored: %w", result.FormatBytes(progress.done.Load()), dumpErr)
+		return fmt.Errorf("restore failed after %s of the dump"+partlyRestored+": %w", result.FormatBytes(progress.done.Load()), dumpErr)
 	}
 	return nil
 }
+
+// pipeChanged is what a failed mysql of the pipe may have changed, for its error: a statement
+// failed ("ERROR … at line N") after those before it ran, or mysql ended another way after
+// part of the dump reached it. An error before the first statement (it could not connect, or
+// select the database) changed nothing.
+func pipeChanged(err error, done int64) string {
+	var se *mysql.ServerError
+	if errors.As(err, &se) && se.Code != 0 && !strings.Contains(strings.Join(se.Stderr, " "), " at line ") {
+		return ""
+	}
+	if done == 0 {
+		return ""
+	}
+	return partlyRestored
+}
+
+// partlyRestored ends the error of a restore that may have changed some of the database.
+const partlyRestored = ", the database may be partly restored"
 
 // followLoad reports mysql's progress through its input once a second until the returned
 // function is called. Without the snapshot's size (snapshots of restic < 0.17 do not record
