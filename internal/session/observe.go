@@ -28,6 +28,19 @@ type Running struct {
 	Now        time.Time
 }
 
+// The reasons a running session stops without a result from its Job.
+const (
+	StopTimedOut             = "TimedOut"
+	StopJobDeleted           = "JobDeleted"
+	StopContainerCannotStart = "ContainerCannotStart"
+)
+
+// Stopped tells whether reason is one a running session stopped for: its Job may have done
+// some of its work, and could not say what.
+func Stopped(reason string) bool {
+	return reason == StopTimedOut || reason == StopJobDeleted || reason == StopContainerCannotStart
+}
+
 // Observation is where a running session's Job stands.
 type Observation struct {
 	// Job is nil when it is gone.
@@ -57,7 +70,7 @@ func Observe(ctx context.Context, c client.Client, direct client.Reader, s Runni
 		return Observation{}, err
 	}
 	// A deleted Job's pods may be gone already: whether they ran cannot be told then.
-	if began || o.StopReason == "JobDeleted" {
+	if began || o.StopReason == StopJobDeleted {
 		o.StopMessage += partlyRestored
 	}
 	return o, nil
@@ -125,7 +138,7 @@ func observe(ctx context.Context, c client.Client, direct client.Reader, s Runni
 		if err := c.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
 			return Observation{}, fmt.Errorf("failed to delete timed-out Job %s/%s: %w", job.Namespace, job.Name, err)
 		}
-		return Observation{StopReason: "TimedOut",
+		return Observation{StopReason: StopTimedOut,
 			StopMessage: fmt.Sprintf("the %s did not finish within %s; Job %s was stopped", s.Kind, s.Timeout, name)}, nil
 	}
 	grace := s.StartGrace
@@ -141,7 +154,7 @@ func observe(ctx context.Context, c client.Client, direct client.Reader, s Runni
 		if err := c.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
 			return Observation{}, fmt.Errorf("failed to delete Job %s/%s, which cannot start: %w", job.Namespace, job.Name, err)
 		}
-		return Observation{StopReason: "ContainerCannotStart", StopMessage: fmt.Sprintf("%s; Job %s was stopped", stuck, name)}, nil
+		return Observation{StopReason: StopContainerCannotStart, StopMessage: fmt.Sprintf("%s; Job %s was stopped", stuck, name)}, nil
 	}
 	return Observation{Job: job, RequeueAfter: next}, nil
 }
@@ -161,5 +174,5 @@ func NextPoll(created, now time.Time, timeout, poll time.Duration) (next time.Du
 }
 
 func deleted(kind jobspec.Kind, job string) Observation {
-	return Observation{StopReason: "JobDeleted", StopMessage: fmt.Sprintf("%s Job %s was deleted before it finished", kind, job)}
+	return Observation{StopReason: StopJobDeleted, StopMessage: fmt.Sprintf("%s Job %s was deleted before it finished", kind, job)}
 }

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -267,6 +268,10 @@ func TestBackupSessionFailures(t *testing.T) {
 		bs = waitPhase(t, bs, bsPhase, "Failed")
 		if e := bs.Status.Targets[0].Stats[0].Error; !strings.Contains(e, "did not finish within 4s") {
 			t.Errorf("error %q", e)
+		}
+		// The Job may have stored its snapshot before it was stopped.
+		if c := meta.FindStatusCondition(bs.Status.Conditions, "SnapshotCreated"); c == nil || c.Status != metav1.ConditionUnknown || !strings.Contains(c.Message, "may have created") {
+			t.Errorf("SnapshotCreated = %+v", c)
 		}
 		pollUntil(t, 10*time.Second, "Job deletion", func() error {
 			j := &batchv1.Job{}

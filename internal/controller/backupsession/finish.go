@@ -28,7 +28,8 @@ func (r *Reconciler) Fail(ctx context.Context, bs *v1beta1.BackupSession, reason
 	return r.failHost(ctx, bs, reason, msg, nil, extra...)
 }
 
-// failHost is fail for a Job that created no snapshot, with what it reported, if anything.
+// failHost is fail for a Job that created no snapshot (or that was stopped, and may have), with
+// what it reported, if anything.
 // extra are conditions to record with the failure.
 func (r *Reconciler) failHost(ctx context.Context, bs *v1beta1.BackupSession, reason, msg string, res *result.Result, extra ...metav1.Condition) error {
 	orig := bs.DeepCopy()
@@ -56,7 +57,13 @@ func (r *Reconciler) failHost(ctx context.Context, bs *v1beta1.BackupSession, re
 		Phase:      v1beta1.TargetBackupFailed,
 		Stats:      []v1beta1.HostBackupStats{{Hostname: host, Phase: v1beta1.HostFailed, Error: msg}},
 	}}
-	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: ConditionSnapshotCreated, Status: metav1.ConditionFalse, Reason: "NoSnapshot", Message: "no snapshot was created"})
+	created := metav1.Condition{Type: ConditionSnapshotCreated, Status: metav1.ConditionFalse, Reason: "NoSnapshot", Message: "no snapshot was created"}
+	if res == nil && session.Stopped(reason) {
+		// The Job may have stored its snapshot before it was stopped (during retention, say).
+		created = metav1.Condition{Type: ConditionSnapshotCreated, Status: metav1.ConditionUnknown, Reason: "NoResult",
+			Message: "the Job was stopped without a result: a snapshot it may have created appears at the Repository's next sync (kubectl get snapshots)"}
+	}
+	meta.SetStatusCondition(&bs.Status.Conditions, created)
 	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: "BackupSucceeded", Status: metav1.ConditionFalse, Reason: reason, Message: msg})
 	if err := r.run.WriteStatus(ctx, orig, bs); err != nil {
 		return err
