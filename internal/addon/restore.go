@@ -181,6 +181,9 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 		return err
 	}
 	if err := accounts.check(ctx); err != nil {
+		if plan != nil {
+			return fmt.Errorf("%w; the binary logs were not replayed: the database holds dump %s's data, not the data as of %s", err, snap.ShortID, plan.target)
+		}
 		return err
 	}
 	if plan != nil {
