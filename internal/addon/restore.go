@@ -182,7 +182,7 @@ func (s *session) restore(ctx context.Context, o *RestoreOptions, res *result.Re
 	}
 	if err := accounts.check(ctx); err != nil {
 		if plan != nil {
-			return fmt.Errorf("%w; the binary logs were not replayed: the database holds dump %s's data, not the data as of %s", err, snap.ShortID, plan.target)
+			return fmt.Errorf("%w; the binary logs were not replayed: the database holds the data of dump %s, not the data as of %s", err, snap.ShortID, plan.target)
 		}
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
 )
@@ -96,6 +97,24 @@ func TestRestoreAccounts(t *testing.T) {
 		mustExec(t, dst, "FLUSH PRIVILEGES")
 		if err := loginAs(dst, DBPassword); err != nil {
 			t.Errorf("after FLUSH PRIVILEGES the AppBinding's password no longer logs in: %v", err)
+		}
+	})
+
+	// A recovery to a point in time checks the accounts before it replays the binary logs:
+	// stopped there, it says that none was replayed.
+	t.Run("replaced, before the replay", func(t *testing.T) {
+		src := pitrServer(t)
+		mustExec(t, src, "ALTER USER '"+DBUser+"'@'%' IDENTIFIED BY '"+srcPassword+"'")
+		repo, _ := localRepo(t)
+		target := targetDir(t, src, srcPassword)
+		mustSucceed(t, backup(t, repo, target))
+		mustExec(t, src, "INSERT INTO pitr.w (at) VALUES (NOW(6))")
+		at := instant()
+		mustSucceed(t, shipBinlogs(t, repo, target))
+		scratch, run := recoverTo(t, repo, at)
+		mustFail(t, run, "the snapshot was restored completely", "the binary logs were not replayed", "not the data as of "+at.Format(time.RFC3339))
+		if got := strings.TrimSpace(mustExec(t, scratch, "SELECT COUNT(*) FROM pitr.w")); got != "0" {
+			t.Errorf("pitr.w holds %s rows: a binary log was replayed", got)
 		}
 	})
 
