@@ -71,16 +71,10 @@ func TestOldLocationKeyHoldsTheRepository(t *testing.T) {
 	startManager(t)
 	ctx := context.Background()
 	f := newSessionFixture(t)
-	repo := &v1alpha1.Repository{}
-	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: f.repository}, repo); err != nil {
-		t.Fatal(err)
-	}
-	base := repo.DeepCopy()
-	repo.Spec.Backend.GCS = nil
-	repo.Spec.Backend.S3 = &v1alpha1.S3Spec{Endpoint: "http://minio." + f.ns + ".svc:9000", Bucket: "backups", Prefix: "mysql"}
-	if err := k8sClient.Patch(ctx, repo, client.MergeFrom(base)); err != nil {
-		t.Fatal(err)
-	}
+	f.patchRepository(t, func(repo *v1alpha1.Repository) {
+		repo.Spec.Backend.GCS = nil
+		repo.Spec.Backend.S3 = &v1alpha1.S3Spec{Endpoint: "http://minio." + f.ns + ".svc:9000", Bucket: "backups", Prefix: "mysql"}
+	})
 	oldKey := location.Location{Store: "s3:minio." + f.ns + ".svc:9000/backups", Path: "mysql"}.Key()
 	old := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: "stash-backup-before-upgrade", Namespace: f.ns, Labels: map[string]string{location.LabelKey: oldKey}},
@@ -113,16 +107,7 @@ func TestSessionsShareARepositoryOneAtATime(t *testing.T) {
 	f := newSessionFixture(t)
 	g := newSessionFixture(t)
 	// g's Repository reaches f's location through another object (and another spelling).
-	repo := &v1alpha1.Repository{}
-	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: g.ns, Name: g.repository}, repo); err != nil {
-		t.Fatal(err)
-	}
-	base := repo.DeepCopy()
-	repo.Spec.Backend.GCS.Prefix = "demo/mysql/" + f.ns + "/"
-	// A merge patch: the operator writes the Repository's status at the same time.
-	if err := k8sClient.Patch(ctx, repo, client.MergeFrom(base)); err != nil {
-		t.Fatal(err)
-	}
+	g.patchRepository(t, func(repo *v1alpha1.Repository) { repo.Spec.Backend.GCS.Prefix = "demo/mysql/" + f.ns + "/" })
 	f.backupConfiguration(t, "db-a", nil)
 	f.backupConfiguration(t, "db-b", nil)
 	g.backupConfiguration(t, "db-c", nil)

@@ -264,3 +264,20 @@ func finishJob(t *testing.T, job *batchv1.Job, complete bool, steps ...stepStatu
 		t.Fatalf("update Job status: %v", err)
 	}
 }
+
+// patchRepository changes the fixture's Repository with a merge patch (the operator writes its
+// status at the same time), and returns it.
+func (f *sessionFixture) patchRepository(t *testing.T, change func(*v1alpha1.Repository)) *v1alpha1.Repository {
+	t.Helper()
+	ctx := context.Background()
+	repo := &v1alpha1.Repository{}
+	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: f.repository}, repo); err != nil {
+		t.Fatal(err)
+	}
+	base := repo.DeepCopy()
+	change(repo)
+	if err := k8sClient.Patch(ctx, repo, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	return repo
+}

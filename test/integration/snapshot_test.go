@@ -93,15 +93,9 @@ func TestSnapshotsFromBackupResult(t *testing.T) {
 	startManager(t)
 	ctx := context.Background()
 	f := newSessionFixture(t)
-	repo := &v1alpha1.Repository{}
-	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: f.repository}, repo); err != nil {
-		t.Fatal(err)
-	}
-	base := repo.DeepCopy()
-	repo.Labels = map[string]string{"team": "db", "repository": "not-this"}
-	if err := k8sClient.Patch(ctx, repo, client.MergeFrom(base)); err != nil {
-		t.Fatal(err)
-	}
+	repo := f.patchRepository(t, func(repo *v1alpha1.Repository) {
+		repo.Labels = map[string]string{"team": "db", "repository": "not-this"}
+	})
 	old := resticSnapshot("0a", "host-0")
 	seedSnapshots(t, f.ns, f.repository, old)
 
