@@ -368,6 +368,10 @@ func TestJobProblemsAreReported(t *testing.T) {
 		if c == nil || c.Reason != "JobCreationFailed" || !strings.Contains(c.Message, "must be less than or equal to cpu limit") {
 			t.Errorf("BackupSucceeded = %+v", c)
 		}
+		// No Job, no snapshot.
+		if c := meta.FindStatusCondition(bs.Status.Conditions, "SnapshotCreated"); c == nil || c.Status != metav1.ConditionFalse {
+			t.Errorf("SnapshotCreated = %+v", c)
+		}
 	})
 
 	t.Run("the pod is gone", func(t *testing.T) {
@@ -387,6 +391,10 @@ func TestJobProblemsAreReported(t *testing.T) {
 		bs = waitPhase(t, bs, bsPhase, "Failed")
 		if c := meta.FindStatusCondition(bs.Status.Conditions, "BackupSucceeded"); c == nil || !strings.Contains(c.Message, "its pod is gone, deleted or evicted") {
 			t.Errorf("BackupSucceeded = %+v", c)
+		}
+		// Gone without a word, perhaps after it stored the snapshot.
+		if c := meta.FindStatusCondition(bs.Status.Conditions, "SnapshotCreated"); c == nil || c.Status != metav1.ConditionUnknown || c.Reason != "NoResult" {
+			t.Errorf("SnapshotCreated = %+v", c)
 		}
 	})
 }

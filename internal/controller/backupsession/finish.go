@@ -25,13 +25,14 @@ import (
 // Fail implements sessionrun.Kind: it ends a session that could not run or did not succeed;
 // extra are conditions to record with the failure.
 func (r *Reconciler) Fail(ctx context.Context, bs *v1beta1.BackupSession, reason, msg string, extra ...metav1.Condition) error {
-	return r.failHost(ctx, bs, reason, msg, nil, extra...)
+	return r.failHost(ctx, bs, reason, msg, nil, session.Stopped(reason), extra...)
 }
 
-// failHost is fail for a Job that created no snapshot (or that was stopped, and may have), with
-// what it reported, if anything.
-// extra are conditions to record with the failure.
-func (r *Reconciler) failHost(ctx context.Context, bs *v1beta1.BackupSession, reason, msg string, res *result.Result, extra ...metav1.Condition) error {
+// failHost is fail for a Job that created no snapshot, with what it reported, if anything.
+// mayHaveStored says that the Job ran but cannot tell: it was stopped, or it ended without a
+// result (killed, out of memory), perhaps after it stored its snapshot. extra are conditions
+// to record with the failure.
+func (r *Reconciler) failHost(ctx context.Context, bs *v1beta1.BackupSession, reason, msg string, res *result.Result, mayHaveStored bool, extra ...metav1.Condition) error {
 	orig := bs.DeepCopy()
 	for _, c := range extra {
 		meta.SetStatusCondition(&bs.Status.Conditions, c)
@@ -58,10 +59,9 @@ func (r *Reconciler) failHost(ctx context.Context, bs *v1beta1.BackupSession, re
 		Stats:      []v1beta1.HostBackupStats{{Hostname: host, Phase: v1beta1.HostFailed, Error: msg}},
 	}}
 	created := metav1.Condition{Type: ConditionSnapshotCreated, Status: metav1.ConditionFalse, Reason: "NoSnapshot", Message: "no snapshot was created"}
-	if res == nil && session.Stopped(reason) {
-		// The Job may have stored its snapshot before it was stopped (during retention, say).
+	if mayHaveStored {
 		created = metav1.Condition{Type: ConditionSnapshotCreated, Status: metav1.ConditionUnknown, Reason: "NoResult",
-			Message: "the Job was stopped without a result: a snapshot it may have created appears at the Repository's next sync (kubectl get snapshots)"}
+			Message: "the Job ended without a result: a snapshot it may have created (before retention, say) appears at the Repository's next sync (kubectl get snapshots)"}
 	}
 	meta.SetStatusCondition(&bs.Status.Conditions, created)
 	meta.SetStatusCondition(&bs.Status.Conditions, metav1.Condition{Type: "BackupSucceeded", Status: metav1.ConditionFalse, Reason: reason, Message: msg})
@@ -91,7 +91,8 @@ func (r *Reconciler) skip(ctx context.Context, bs *v1beta1.BackupSession, msg st
 func (r *Reconciler) Finish(ctx context.Context, bs *v1beta1.BackupSession, out session.Outcome, extra ...metav1.Condition) error {
 	res := out.Result
 	if res == nil || (!out.Succeeded && len(res.Snapshots) == 0) {
-		if err := r.failHost(ctx, bs, "BackupFailed", out.Error, res, extra...); err != nil {
+		// A failed pre hook stopped the Job before the backup.
+		if err := r.failHost(ctx, bs, "BackupFailed", out.Error, res, res == nil && out.FailedHook() == nil, extra...); err != nil {
 			return err
 		}
 		if res != nil && res.Repository != nil {
