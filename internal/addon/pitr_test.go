@@ -236,8 +236,8 @@ func TestParseRecoveryTarget(t *testing.T) {
 }
 
 // TestNeededFrom: retention keeps the file of the oldest dump's position and those after it,
-// and never more than the files shipped before the oldest dump began may go: not when the
-// position's name was used again after a reset.
+// and no file shipped after that dump began goes: not when the position's name was used
+// again after a reset.
 func TestNeededFrom(t *testing.T) {
 	at := func(m int) time.Time { return time.Date(2026, 12, 3, 12, m, 0, 0, time.UTC) }
 	shipped := []shippedBinlog{
@@ -251,17 +251,16 @@ func TestNeededFrom(t *testing.T) {
 		shippedFile("mysql-bin.000004", 13, 12, 13, 6, 8, false),
 	}
 	for name, tc := range map[string]struct {
-		file             string
-		dumpTime, oldest int
-		want             int
+		file     string
+		dumpTime int
+		want     int
 	}{
-		"the position's file and after":        {"mysql-bin.000003", 3, 3, 2},
-		"the oldest dump records no position":  {"mysql-bin.000003", 3, 0, 0},
-		"a name used again after the reset":    {"mysql-bin.000004", 3, 3, 2},
-		"the position's file of the new files": {"mysql-bin.000002", 11, 11, 4},
-		"every file shipped after the dumps":   {"mysql-bin.000001", 0, 0, 0},
+		"the position's file and after":        {"mysql-bin.000003", 3, 2},
+		"a name used again after the reset":    {"mysql-bin.000004", 3, 2},
+		"the position's file of the new files": {"mysql-bin.000002", 11, 4},
+		"every file shipped after the dump":    {"mysql-bin.000001", 0, 0},
 	} {
-		if got := neededFrom(shipped, tc.file, at(tc.dumpTime), at(tc.oldest)); got != tc.want {
+		if got := neededFrom(shipped, tc.file, at(tc.dumpTime)); got != tc.want {
 			t.Errorf("%s: neededFrom = %d, want %d", name, got, tc.want)
 		}
 	}

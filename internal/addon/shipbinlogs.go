@@ -576,11 +576,11 @@ func (s *session) forgetBinlogs(ctx context.Context, o *BackupOptions, res *resu
 // look unneeded:
 //   - by position: the file that holds the oldest dump's position (of the dumps that record
 //     one). A dump whose start cannot be read keeps every file;
-//   - by time: the first file whose newest snapshot was taken after the oldest dump began. A
-//     dump's position is in the file the server was writing when it began, which was shipped
-//     after that; files shipped before it ended before any kept dump began. This bound holds
-//     when the server used a file's name again (after a reset) and the position names the
-//     wrong file.
+//   - by time: the first file whose newest snapshot was taken after that dump began. A dump's
+//     position is in the file the server was writing when it began, which was shipped after
+//     that; files shipped before it ended before that dump, or any later one, began. This
+//     bound holds when the server used a file's name again (after a reset) and the position
+//     names the wrong file. Older dumps without a position need no binary log.
 //
 // Without a dump that records a position, or before its file is shipped, every file is
 // needed (0).
@@ -607,7 +607,7 @@ func (s *session) binlogsNeeded(ctx context.Context, shipped []shippedBinlog, du
 			s.log.Info("every shipped binary log is kept: the position of a dump could not be read", "dump", dumps[i].ShortID, "reason", err)
 			return 0, nil
 		}
-		start := neededFrom(shipped, file, dumps[i].Time, dumps[0].Time)
+		start := neededFrom(shipped, file, dumps[i].Time)
 		if start <= 0 {
 			s.log.Info("every shipped binary log is kept: none was shipped before the one of the oldest dump's position", "dump", dumps[i].ShortID, "file", file)
 			return 0, nil
@@ -618,10 +618,10 @@ func (s *session) binlogsNeeded(ctx context.Context, shipped []shippedBinlog, du
 	return 0, nil
 }
 
-// neededFrom is the lower of the two bounds of binlogsNeeded: file, the position of a dump
-// taken at dumpTime, and oldest, when the oldest kept dump began.
-func neededFrom(shipped []shippedBinlog, file string, dumpTime, oldest time.Time) int {
-	return min(chainStart(shipped, file, dumpTime), shippedSince(shipped, oldest))
+// neededFrom is the lower of the two bounds of binlogsNeeded for the oldest dump with a
+// position: file, its position's file, and the time it began.
+func neededFrom(shipped []shippedBinlog, file string, dumpTime time.Time) int {
+	return min(chainStart(shipped, file, dumpTime), shippedSince(shipped, dumpTime))
 }
 
 // shippedSince is the index of the first shipped file whose newest snapshot was taken at or
