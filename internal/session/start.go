@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
@@ -75,6 +76,29 @@ func (s *Starter) Start(ctx context.Context, l Launch) (Start, error) {
 		return Start{Wait: fmt.Sprintf("waiting for %s (repository %s)", holder, l.Location)}, nil
 	}
 	return Start{Started: true}, nil
+}
+
+// Current checks with the API server that obj, as a reconcile read it from the cache, is
+// the newest copy. A reconcile that read a copy from before the last reconcile's status write
+// would start the Job again, and a Job deleted by then (a restore or an operation cancelled
+// that way) would run a second time. A stale copy (or one of an object deleted since) is a
+// conflict (RequeueOnConflict): the reconcile runs again once the cache caught up.
+func Current(ctx context.Context, direct client.Reader, scheme *runtime.Scheme, obj client.Object) error {
+	gvk, err := apiutil.GVKForObject(obj, scheme)
+	if err != nil {
+		return fmt.Errorf("failed to tell the kind of %T: %w", obj, err)
+	}
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(gvk)
+	err = direct.Get(ctx, client.ObjectKeyFromObject(obj), m)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("failed to read %s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
+	}
+	if err != nil || m.ResourceVersion != obj.GetResourceVersion() {
+		return apierrors.NewConflict(schema.GroupResource{Group: gvk.Group, Resource: gvk.Kind}, obj.GetName(),
+			errors.New("the cached copy is older than the API server's"))
+	}
+	return nil
 }
 
 // label puts the location's key on a waiting session, so that sessions after it see it in

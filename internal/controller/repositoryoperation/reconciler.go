@@ -121,6 +121,9 @@ func (r *Reconciler) start(ctx context.Context, op *opsv1alpha1.RepositoryOperat
 		r.fail(op, fmt.Sprintf("cannot run %s on Repository %s/%s: %v", op.Spec.Operation, repo.Namespace, repo.Name, err))
 		return ctrl.Result{}, nil
 	}
+	if err := session.Current(ctx, r.APIReader, r.Scheme, op); err != nil {
+		return session.RequeueOnConflict(ctrl.Result{}, err)
+	}
 	holder, err := r.Start(ctx, repoqueue.Entrant{Location: loc, Object: op, Kind: "RepositoryOperation"}, job)
 	var foreign *session.ForeignObjectError
 	switch {

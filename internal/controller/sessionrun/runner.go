@@ -162,6 +162,11 @@ func (r *Runner[T, S]) fail(ctx context.Context, s S, reason, msg string, extra 
 }
 
 func (r *Runner[T, S]) start(ctx context.Context, s S) (ctrl.Result, error) {
+	// Nothing is created from a stale copy: the hook identity and the Job of a session that
+	// started (or ended) meanwhile would be created again.
+	if err := session.Current(ctx, r.APIReader, r.Scheme, s); err != nil {
+		return ctrl.Result{}, err
+	}
 	d := r.Kind.Desc()
 	p, err := r.Kind.Plan(ctx, s)
 	var refused *Refusal
