@@ -366,11 +366,15 @@ func TestBackupVerificationSchedule(t *testing.T) {
 			return fmt.Errorf("none yet")
 		}
 		rs = &list.Items[0]
+		// The fire is recorded on the status after the RestoreSession is created.
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(bv), bv); err != nil {
+			return err
+		}
+		if bv.Status.LastScheduleTime == nil {
+			return fmt.Errorf("RestoreSession %s, no lastScheduleTime yet", rs.Name)
+		}
 		return nil
 	})
-	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(bv), bv); err != nil {
-		t.Fatal(err)
-	}
 	fired := bv.Status.LastScheduleTime
 	if fired == nil || fired.Time.Before(firstFire) || rs.CreationTimestamp.Time.Before(firstFire) {
 		t.Errorf("verification created %s, schedule fired %v; the first fire was due at %s", rs.CreationTimestamp, fired, firstFire)

@@ -333,12 +333,16 @@ func (r *Reconciler) next(ctx context.Context, bv *opsv1alpha1.BackupVerificatio
 		if t := bv.Status.LastScheduleTime; t != nil {
 			from = t.Time
 		}
-		if due := sched.Next(from); due.After(now) {
+		due := sched.Next(from)
+		if due.After(now) {
 			return ctrl.Result{RequeueAfter: due.Sub(now)}, nil
 		}
-		bv.Status.LastScheduleTime = &metav1.Time{Time: now}
+		due = lastDue(sched, due, now)
+		// Named after the fire time, not the clock: a reconcile that created the
+		// RestoreSession but could not record the fire finds it again instead of adding one.
+		bv.Status.LastScheduleTime = &metav1.Time{Time: due}
 		result.RequeueAfter = sched.Next(now).Sub(now)
-		name = names.Shorten(bv.Name+"-"+strconv.FormatInt(now.Unix(), 10), 63)
+		name = names.Shorten(bv.Name+"-"+strconv.FormatInt(due.Unix(), 10), 63)
 	}
 	bs, snapshot, err := r.newestBackup(ctx, p.configuration)
 	if err != nil || bs == nil {
@@ -367,6 +371,20 @@ func (r *Reconciler) next(ctx context.Context, bv *opsv1alpha1.BackupVerificatio
 	event.VerificationStarted.Emit(r.Recorder, bv, snapshot, rs.Name)
 	log.FromContext(ctx).Info("verification started", "snapshot", snapshot, "restoreSession", rs.Name)
 	return result, nil
+}
+
+// lastDue is the schedule's latest fire at or before now, from a due one: fires missed while
+// the operator was away make one verification, not one each. Past maxMissed fires it is now.
+func lastDue(sched cron.Schedule, due, now time.Time) time.Time {
+	const maxMissed = 1000
+	for range maxMissed {
+		next := sched.Next(due)
+		if next.After(now) {
+			return due
+		}
+		due = next
+	}
+	return now
 }
 
 // newestBackup is the configuration's newest succeeded BackupSession and its snapshot, nil

@@ -2,6 +2,9 @@ package backupverification
 
 import (
 	"testing"
+	"time"
+
+	"github.com/robfig/cron/v3"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -67,5 +70,32 @@ func TestRestoreSessionParams(t *testing.T) {
 	if rs := restoreSession(bv, p, "v-1", "nightly-1", "4b2a9e1c"); len(rs.Spec.Task.Params) != 2 || rs.Spec.Task.Params[1].Value != "SELECT 1" ||
 		rs.Annotations[opsv1alpha1.AnnotationBackupSession] != "nightly-1" {
 		t.Errorf("params %v, annotations %v", rs.Spec.Task.Params, rs.Annotations)
+	}
+}
+
+// TestLastDue: the fire is the latest due one, so that missed fires make one verification
+// and a second reconcile names the same RestoreSession.
+func TestLastDue(t *testing.T) {
+	hourly, err := cron.ParseStandard("0 * * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, c := range []struct{ due, now, want string }{
+		{"2026-12-04T10:00:00Z", "2026-12-04T10:00:00Z", "2026-12-04T10:00:00Z"},
+		{"2026-12-04T10:00:00Z", "2026-12-04T10:00:07Z", "2026-12-04T10:00:00Z"},
+		{"2026-12-04T10:00:00Z", "2026-12-04T13:30:00Z", "2026-12-04T13:00:00Z"},
+		// More than 1000 missed fires: the fire is now.
+		{"2026-01-01T00:00:00Z", "2026-12-04T13:30:00Z", "2026-12-04T13:30:00Z"},
+	} {
+		if got := lastDue(hourly, at(c.due), at(c.now)); !got.Equal(at(c.want)) {
+			t.Errorf("lastDue(%s, %s) = %s, want %s", c.due, c.now, got.UTC().Format(time.RFC3339), c.want)
+		}
 	}
 }
