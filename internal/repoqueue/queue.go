@@ -83,29 +83,29 @@ type Holder struct {
 	// Running is true when the holder uses the repository now, false when it waits ahead in
 	// line.
 	Running bool
+	// Elsewhere is true when the holder is in another namespace than the entrant it was
+	// returned to: Namespace and Name are then left out, since what the entrant is told
+	// reaches its status.
+	Elsewhere bool
 }
 
 func (h *Holder) String() string {
-	if h.Name == "" {
-		// Seen from another namespace (Enter): only what it is, and that it is elsewhere.
-		if h.Running {
-			return fmt.Sprintf("a %s in another namespace, which is using the repository", h.Kind)
-		}
-		return fmt.Sprintf("a %s in another namespace, which is ahead in line", h.Kind)
+	what := fmt.Sprintf("%s %s/%s", h.Kind, h.Namespace, h.Name)
+	if h.Elsewhere {
+		what = fmt.Sprintf("a %s in another namespace", h.Kind)
 	}
 	if h.Running {
-		return fmt.Sprintf("%s %s/%s, which is using the repository", h.Kind, h.Namespace, h.Name)
+		return what + ", which is using the repository"
 	}
-	return fmt.Sprintf("%s %s/%s, which is ahead in line", h.Kind, h.Namespace, h.Name)
+	return what + ", which is ahead in line"
 }
 
-// seenFrom is h as an entrant of namespace sees it: the namespace and name of a holder in
-// another namespace are left out, since what the entrant is told reaches its status.
+// seenFrom is h as an entrant of namespace sees it.
 func (h *Holder) seenFrom(namespace string) *Holder {
 	if h == nil || h.Namespace == namespace {
 		return h
 	}
-	return &Holder{Kind: h.Kind, Running: h.Running}
+	return &Holder{Kind: h.Kind, Running: h.Running, Elsewhere: true}
 }
 
 // Enter calls start when no other Hoard Job uses e's location and no older session waits
