@@ -64,13 +64,15 @@ func Observe(ctx context.Context, c client.Client, direct client.Reader, s Runni
 		return o, err
 	}
 	// A restore that stops without a result says whether it may have changed the database.
-	name := jobspec.JobName(s.Kind, s.Session.GetName())
-	began, err := podsBegan(ctx, c, s.Session.GetNamespace(), name)
-	if err != nil {
-		return Observation{}, err
-	}
 	// A deleted Job's pods may be gone already: whether they ran cannot be told then.
-	if began || o.StopReason == StopJobDeleted {
+	began := o.StopReason == StopJobDeleted
+	if !began {
+		name := jobspec.JobName(s.Kind, s.Session.GetName())
+		if began, err = podsBegan(ctx, c, s.Session.GetNamespace(), name); err != nil {
+			return Observation{}, err
+		}
+	}
+	if began {
 		o.StopMessage += partlyRestored
 	}
 	return o, nil
