@@ -195,11 +195,7 @@ func (s *session) loadWithEngine(ctx context.Context, o *RestoreOptions, snap *r
 		return fmt.Errorf("restore failed after %s of the dump"+partlyRestored+": %w", done2, loadErr)
 	case derr != nil && !restic.ReaderGone(derr):
 		// The statements before the break were loaded.
-		changed := ""
-		if progress.done.Load() > 0 {
-			changed = partlyRestored
-		}
-		return fmt.Errorf("restore failed after %s of the dump%s: %w", done2, changed, derr)
+		return fmt.Errorf("restore failed after %s of the dump%s: %w", done2, changedAfter(progress.done.Load()), derr)
 	}
 	s.log.Info("restore engine done", "statements", stats.Statements, "tables", stats.Tables, "deferredIndexTables", stats.DeferredTables, "connections", stats.Connections)
 	switch {

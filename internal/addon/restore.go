@@ -273,6 +273,12 @@ func pipeChanged(err error, done int64) string {
 	if errors.As(err, &se) && se.Code != 0 && !strings.Contains(strings.Join(se.Stderr, " "), " at line ") {
 		return ""
 	}
+	return changedAfter(done)
+}
+
+// changedAfter is what a restore broken off after done bytes of the dump may have changed:
+// nothing before the first byte reached the server, and some of the database after.
+func changedAfter(done int64) string {
 	if done == 0 {
 		return ""
 	}
