@@ -126,26 +126,26 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	job := &batchv1.Job{}
 	key := client.ObjectKey{Namespace: repo.Namespace, Name: JobName(repo.Name)}
 	err := r.Get(ctx, key, job)
-	switch {
-	case err == nil && metav1.IsControlledBy(job, repo):
-		if !job.DeletionTimestamp.IsZero() {
-			return ctrl.Result{}, nil // its deletion wakes us
+	if apierrors.IsNotFound(err) {
+		// The cache may not have seen the Job the last reconcile created yet: starting again
+		// would replace the known ids' Secret under it. Its arrival in the cache wakes us.
+		if err = r.APIReader.Get(ctx, key, &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"}}); apierrors.IsNotFound(err) {
+			return r.start(ctx, repo, snaps)
 		}
-		return r.finish(ctx, repo, snaps, job)
-	case err == nil:
+		if err == nil {
+			return ctrl.Result{}, nil
+		}
+	}
+	switch {
+	case err != nil:
+		return ctrl.Result{}, fmt.Errorf("failed to get Job %s/%s: %w", key.Namespace, key.Name, err)
+	case !metav1.IsControlledBy(job, repo):
 		log.FromContext(ctx).Info("a Job with the snapshots Job's name belongs to something else; waiting", "job", job.Name)
 		return ctrl.Result{RequeueAfter: time.Minute}, nil
-	case !apierrors.IsNotFound(err):
-		return ctrl.Result{}, fmt.Errorf("failed to get Job %s/%s: %w", repo.Namespace, JobName(repo.Name), err)
+	case !job.DeletionTimestamp.IsZero():
+		return ctrl.Result{}, nil // its deletion wakes us
 	}
-	// The cache may not have seen the Job the last reconcile created yet: starting again would
-	// replace the known ids' Secret under it. Its arrival in the cache wakes us.
-	if err := r.APIReader.Get(ctx, key, &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"}}); err == nil {
-		return ctrl.Result{}, nil
-	} else if !apierrors.IsNotFound(err) {
-		return ctrl.Result{}, fmt.Errorf("failed to get Job %s/%s: %w", key.Namespace, key.Name, err)
-	}
-	return r.start(ctx, repo, snaps)
+	return r.finish(ctx, repo, snaps, job)
 }
 
 // releaseDeleted lets the deleted Snapshots of a Repository that is gone go, keeping the
