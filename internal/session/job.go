@@ -218,13 +218,16 @@ func JobFinished(job *batchv1.Job) (finished, complete bool, reason string) {
 }
 
 // ReadOutcome reads a finished Job's result from its pod's termination messages. A Job that
-// completed without a parseable result is a failure: success needs evidence.
-func ReadOutcome(ctx context.Context, c client.Reader, job *batchv1.Job) (Outcome, error) {
+// completed without a parseable result is a failure: success needs evidence. direct must read
+// from the API server: the pod's last status and the Job's end come through separate watches,
+// so a cache can show the Job finished and its pod still running, which would fail a session
+// that succeeded.
+func ReadOutcome(ctx context.Context, direct client.Reader, job *batchv1.Job) (Outcome, error) {
 	if finished, _, _ := JobFinished(job); !finished {
 		return Outcome{}, nil
 	}
 	pods := &corev1.PodList{}
-	if err := c.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+	if err := direct.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
 		return Outcome{}, fmt.Errorf("failed to list pods of Job %s/%s: %w", job.Namespace, job.Name, err)
 	}
 	return OutcomeOf(job, pods.Items), nil

@@ -68,7 +68,7 @@ func Observe(ctx context.Context, c client.Client, direct client.Reader, s Runni
 	began := o.StopReason == StopJobDeleted
 	if !began {
 		name := jobspec.JobName(s.Kind, s.Session.GetName())
-		if began, err = podsBegan(ctx, c, s.Session.GetNamespace(), name); err != nil {
+		if began, err = podsBegan(ctx, direct, s.Session.GetNamespace(), name); err != nil {
 			return Observation{}, err
 		}
 	}
@@ -119,7 +119,7 @@ func observe(ctx context.Context, c client.Client, direct client.Reader, s Runni
 		// was deleted, and another took its name.
 		return deleted(s.Kind, name), nil
 	}
-	out, err := ReadOutcome(ctx, c, job)
+	out, err := ReadOutcome(ctx, direct, job)
 	if err != nil {
 		return Observation{}, err
 	}

@@ -199,10 +199,11 @@ func (r *Reconciler) observe(ctx context.Context, op *opsv1alpha1.RepositoryOper
 	return nil
 }
 
-// outcome is the termination message of the Job's newest pod, one line.
+// outcome is the termination message of the Job's newest pod, one line. The pods are read from
+// the API server, as in session.ReadOutcome.
 func (r *Reconciler) outcome(ctx context.Context, job *batchv1.Job) (string, error) {
 	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+	if err := r.APIReader.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
 		return "", fmt.Errorf("failed to list pods of Job %s/%s: %w", job.Namespace, job.Name, err)
 	}
 	sort.Slice(pods.Items, func(i, j int) bool {

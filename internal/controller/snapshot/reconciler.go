@@ -245,7 +245,7 @@ func (r *Reconciler) start(ctx context.Context, repo *stashv1alpha1.Repository, 
 
 // finish records a finished Job's outcome and deletes the Job.
 func (r *Reconciler) finish(ctx context.Context, repo *stashv1alpha1.Repository, snaps *repov1alpha1.SnapshotList, job *batchv1.Job) (ctrl.Result, error) {
-	out, err := session.ReadOutcome(ctx, r.Client, job)
+	out, err := session.ReadOutcome(ctx, r.APIReader, job)
 	if err != nil || !out.Finished {
 		return ctrl.Result{}, err
 	}
