@@ -42,7 +42,10 @@ const Recheck = 5 * time.Minute
 // Reconciler reconciles the auto-backup of one AppBinding.
 type Reconciler struct {
 	client.Client
-	Recorder record.EventRecorder
+	// APIReader reads whether the objects a blueprint makes exist: a hand-made one the cache
+	// has not seen yet must not be taken for none.
+	APIReader client.Reader
+	Recorder  record.EventRecorder
 }
 
 // Reconcile makes what each named blueprint asks for, then removes the BackupConfigurations
@@ -218,7 +221,7 @@ func (r *Reconciler) refusedByAPI(ctx context.Context, ab *appcatalogv1alpha1.Ap
 }
 
 func (r *Reconciler) getOptional(ctx context.Context, key client.ObjectKey, obj client.Object) (bool, error) {
-	if err := r.Get(ctx, key, obj); err != nil {
+	if err := r.APIReader.Get(ctx, key, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			return false, nil
 		}

@@ -23,7 +23,7 @@ import (
 // (spec or deletion, not status) to the annotated AppBindings of its namespace, so that an
 // edited or deleted object is put back and a hand-made one that goes away frees the name.
 func SetupWithManager(mgr ctrl.Manager) error {
-	r := &Reconciler{Client: mgr.GetClient(), Recorder: event.RecorderFor(mgr, "autobackup")}
+	r := &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: event.RecorderFor(mgr, "autobackup")}
 	c := mgr.GetClient()
 	inNamespace := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 		return annotatedBindings(ctx, c, o.GetNamespace(), nil)
