@@ -256,17 +256,17 @@ func TestBackupSessionFailures(t *testing.T) {
 	})
 
 	t.Run("the session timed out", func(t *testing.T) {
-		f.backupConfiguration(t, "too-slow", func(bc *v1beta1.BackupConfiguration) { bc.Spec.TimeOut = "4s" })
+		f.backupConfiguration(t, "too-slow", func(bc *v1beta1.BackupConfiguration) { bc.Spec.TimeOut = "8s" })
 		bs := f.backupSession(t, "too-slow", "1")
 		waitPhase(t, bs, bsPhase, "Running")
 		job := waitJob(t, f.ns, "stash-backup-too-slow-1")
-		// The Job gets what is left of the session's 4s, counted from its creation timestamp
+		// The Job gets what is left of the session's 8s, counted from its creation timestamp
 		// (whole seconds), so less when starting it took a while.
-		if d := ptr.Deref(job.Spec.ActiveDeadlineSeconds, 0); d < 1 || d > 4 {
-			t.Errorf("activeDeadlineSeconds %d, want 1 to 4", d)
+		if d := ptr.Deref(job.Spec.ActiveDeadlineSeconds, 0); d < 1 || d > 8 {
+			t.Errorf("activeDeadlineSeconds %d, want 1 to 8", d)
 		}
 		bs = waitPhase(t, bs, bsPhase, "Failed")
-		if e := bs.Status.Targets[0].Stats[0].Error; !strings.Contains(e, "did not finish within 4s") {
+		if e := bs.Status.Targets[0].Stats[0].Error; !strings.Contains(e, "did not finish within 8s") {
 			t.Errorf("error %q", e)
 		}
 		// The Job may have stored its snapshot before it was stopped.

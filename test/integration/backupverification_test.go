@@ -172,14 +172,10 @@ func TestBackupVerification(t *testing.T) {
 
 	f.succeededBackup(t, "nightly", "1", "4b2a9e1c")
 	verify("1", "4b2a9e1c", true)
-	if err := findEvent(ctx, f.ns, bv.Name, "VerificationPassed"); err != nil {
-		t.Error(err)
-	}
+	pollUntil(t, 10*time.Second, "VerificationPassed event", func() error { return findEvent(ctx, f.ns, bv.Name, "VerificationPassed") })
 	f.succeededBackup(t, "nightly", "2", "5c3bafd2")
 	verify("2", "5c3bafd2", false)
-	if err := findEvent(ctx, f.ns, bv.Name, "VerificationFailed"); err != nil {
-		t.Error(err)
-	}
+	pollUntil(t, 10*time.Second, "VerificationFailed event", func() error { return findEvent(ctx, f.ns, bv.Name, "VerificationFailed") })
 	// Deleting the newest verification asks for another of the same backup.
 	rs2 := &v1beta1.RestoreSession{ObjectMeta: metav1.ObjectMeta{Name: "nightly-verify-nightly-2", Namespace: f.ns}}
 	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(rs2), rs2); err != nil {

@@ -193,9 +193,9 @@ func TestRestoreStoppedSaysWhatItChanged(t *testing.T) {
 	startManager(t)
 	ctx := context.Background()
 	f, g := newSessionFixture(t), newSessionFixture(t)
-	slow := func(rs *v1beta1.RestoreSession) { rs.Spec.TimeOut = "4s" }
-	began, unstarted := f.restoreSession(t, "began", slow), g.restoreSession(t, "unstarted", slow)
+	began, unstarted := f.restoreSession(t, "began", nil), g.restoreSession(t, "unstarted", nil)
 	job := waitJob(t, f.ns, "stash-restore-began")
+	waitJob(t, g.ns, "stash-restore-unstarted")
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-x1", Namespace: f.ns, Labels: map[string]string{batchv1.JobNameLabel: job.Name}},
 		Spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: "restore", Image: "x"}}, Containers: []corev1.Container{{Name: "status", Image: "x"}}}}
 	mustCreate(t, pod)
@@ -205,13 +205,21 @@ func TestRestoreStoppedSaysWhatItChanged(t *testing.T) {
 	if err := k8sClient.Status().Update(ctx, pod); err != nil {
 		t.Fatal(err)
 	}
+	// Both Jobs exist and one pod runs: a deadline that has passed stops both.
+	for _, rs := range []*v1beta1.RestoreSession{began, unstarted} {
+		base := rs.DeepCopy()
+		rs.Spec.TimeOut = "1s"
+		if err := k8sClient.Patch(ctx, rs, client.MergeFrom(base)); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	began = waitPhase(t, began, rsPhase, "Failed")
-	if e := began.Status.Stats[0].Error; !strings.Contains(e, "did not finish within 4s") || !strings.Contains(e, "the target database may be partly restored") {
+	if e := began.Status.Stats[0].Error; !strings.Contains(e, "did not finish within 1s") || !strings.Contains(e, "the target database may be partly restored") {
 		t.Errorf("a restore stopped while it ran: error %q", e)
 	}
 	unstarted = waitPhase(t, unstarted, rsPhase, "Failed")
-	if e := unstarted.Status.Stats[0].Error; !strings.Contains(e, "did not finish within 4s") || strings.Contains(e, "partly restored") {
+	if e := unstarted.Status.Stats[0].Error; !strings.Contains(e, "did not finish within 1s") || strings.Contains(e, "partly restored") {
 		t.Errorf("a restore stopped before its pod began: error %q", e)
 	}
 }

@@ -173,17 +173,19 @@ func TestSessionDeadlineBeforeStart(t *testing.T) {
 	stop := startManager(t)
 	f := newSessionFixture(t)
 	f.backupConfiguration(t, "holder", nil)
+	// Long enough for the session to be seen waiting first, however loaded the machine.
+	f.backupConfiguration(t, "waiter", func(bc *v1beta1.BackupConfiguration) { bc.Spec.TimeOut = "8s" })
 	f.backupConfiguration(t, "impatient", func(bc *v1beta1.BackupConfiguration) { bc.Spec.TimeOut = "3s" })
 
 	waitPhase(t, f.backupSession(t, "holder", "1"), bsPhase, "Running")
-	waiting := f.backupSession(t, "impatient", "1")
+	waiting := f.backupSession(t, "waiter", "1")
 	waitCondition(t, waiting, bsConds, session.ConditionRepositoryAvailable, metav1.ConditionFalse, "holder-1")
 	waiting = waitPhase(t, waiting, bsPhase, "Failed")
 	c := meta.FindStatusCondition(waiting.Status.Conditions, "BackupSucceeded")
 	if c == nil || c.Reason != "DeadlineExceeded" || !strings.Contains(c.Message, "was not started") || !strings.Contains(c.Message, "holder-1") {
 		t.Errorf("BackupSucceeded = %+v", c)
 	}
-	noJob(t, f.ns, "stash-backup-impatient-1")
+	noJob(t, f.ns, "stash-backup-waiter-1")
 
 	// The operator is down for longer than the session's timeout.
 	stop()
