@@ -86,11 +86,11 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		},
 		func(m ctrl.Manager, o Options) error { return repository.SetupWithManager(m, o.OperatorImage, queue) },
 		func(m ctrl.Manager, o Options) error {
-			return snapshot.SetupWithManager(m, o.OperatorImage, queue, o.SnapshotSyncInterval)
+			return snapshot.SetupWithManager(m, o.OperatorImage, queue, o.SnapshotSyncInterval, o.StartGrace)
 		},
 		func(m ctrl.Manager, _ Options) error { return autobackup.SetupWithManager(m) },
 		func(m ctrl.Manager, o Options) error {
-			return repositoryoperation.SetupWithManager(m, o.OperatorImage, queue)
+			return repositoryoperation.SetupWithManager(m, o.OperatorImage, queue, o.StartGrace)
 		},
 		func(m ctrl.Manager, _ Options) error {
 			r := &backupverification.Reconciler{Client: m.GetClient(), Scheme: m.GetScheme(),

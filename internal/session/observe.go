@@ -147,7 +147,7 @@ func observe(ctx context.Context, c client.Client, direct client.Reader, s Runni
 	if grace == 0 {
 		grace = DefaultStartGrace
 	}
-	stuck, err := stuckJob(ctx, c, job, s.Now, grace)
+	stuck, err := StuckJob(ctx, c, job, s.Now, grace)
 	if err != nil {
 		return Observation{}, err
 	}

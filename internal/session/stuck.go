@@ -67,8 +67,8 @@ func dueSince(p *corev1.Pod) time.Time {
 	return since
 }
 
-// stuckJob is StuckContainer for the pods of a running Job.
-func stuckJob(ctx context.Context, c client.Reader, job *batchv1.Job, now time.Time, grace time.Duration) (string, error) {
+// StuckJob is StuckContainer for the pods of a running Job.
+func StuckJob(ctx context.Context, c client.Reader, job *batchv1.Job, now time.Time, grace time.Duration) (string, error) {
 	pods := &corev1.PodList{}
 	if err := c.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
 		return "", fmt.Errorf("failed to list pods of Job %s/%s: %w", job.Namespace, job.Name, err)

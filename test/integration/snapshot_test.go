@@ -76,6 +76,22 @@ func deleteJobPods(t *testing.T, ns, job string) {
 	}
 }
 
+// waitForgotten waits until Snapshot name's Forgotten condition has reason and a message
+// that contains says.
+func waitForgotten(t *testing.T, ns, name, reason, says string) {
+	t.Helper()
+	pollUntil(t, bcTimeout, reason, func() error {
+		s, err := getSnapshot(context.Background(), ns, name)
+		if err != nil {
+			return err
+		}
+		if c := meta.FindStatusCondition(s.Status.Conditions, repov1alpha1.ConditionForgotten); c == nil || c.Reason != reason || !strings.Contains(c.Message, says) {
+			return fmt.Errorf("Forgotten = %+v", c)
+		}
+		return nil
+	})
+}
+
 func waitGone(t *testing.T, ns, name string) {
 	t.Helper()
 	pollUntil(t, bcTimeout, "Snapshot "+name+" gone", func() error {
@@ -215,17 +231,8 @@ func TestSnapshotDeleteForgets(t *testing.T) {
 	failed := &result.Result{Kind: result.KindSnapshots, Phase: result.PhaseFailed,
 		Error: "failed to forget snapshot(s) " + del.Name + ": restic forget: exit status 1: Fatal: unable to create lock in backend: permission denied"}
 	finishJob(t, job, false, stepStatus{1, resultMessage(t, failed)})
-	pollUntil(t, bcTimeout, "ForgetFailed", func() error {
-		s, err := getSnapshot(ctx, f.ns, delName)
-		if err != nil {
-			return err
-		}
-		if c := meta.FindStatusCondition(s.Status.Conditions, repov1alpha1.ConditionForgotten); c == nil || c.Reason != repov1alpha1.ReasonForgetFailed ||
-			!strings.Contains(c.Message, "permission denied") {
-			return fmt.Errorf("Forgotten = %+v", c)
-		}
-		return findEvent(ctx, f.ns, f.repository, "SnapshotsJobFailed")
-	})
+	waitForgotten(t, f.ns, delName, repov1alpha1.ReasonForgetFailed, "permission denied")
+	pollUntil(t, bcTimeout, "SnapshotsJobFailed", func() error { return findEvent(ctx, f.ns, f.repository, "SnapshotsJobFailed") })
 	pollUntil(t, bcTimeout, "failed Job deleted", func() error {
 		j := &batchv1.Job{}
 		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: jobName}, j); err != nil {

@@ -157,6 +157,9 @@ type Env struct {
 	Image string
 	// Queue lets a Job start only when no other Hoard Job uses the repository.
 	Queue *repoqueue.Queue
+	// StartGrace is how long a Job's container may fail to start before the Job is stopped;
+	// zero means session.DefaultStartGrace.
+	StartGrace time.Duration
 }
 
 // NewEnv is the Env of the controller named name.
@@ -190,6 +193,25 @@ func (e *Env) StartAfter(ctx context.Context, entrant repoqueue.Entrant, job *ba
 		}
 		return session.CreateJob(ctx, e.Client, e.APIReader, e.Scheme, entrant.Object, job, nil, nil)
 	})
+}
+
+// Stuck says why a running Job's container cannot start, once it could not for longer than
+// the start grace, and deletes the Job then: nothing changes by waiting, and the Job holds
+// the repository, so every backup at its location would wait for it. These Jobs have no
+// deadline of their own (a prune may take hours). "" while it may still start; recheck is
+// when to look again, since a pod's waiting reason does not change the Job.
+func (e *Env) Stuck(ctx context.Context, job *batchv1.Job, now time.Time) (why string, recheck time.Duration, err error) {
+	grace := e.StartGrace
+	if grace <= 0 {
+		grace = session.DefaultStartGrace
+	}
+	if why, err = session.StuckJob(ctx, e.Client, job, now, grace); err != nil || why == "" {
+		return "", grace / 2, err
+	}
+	if err := e.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &job.UID}); client.IgnoreNotFound(err) != nil {
+		return "", 0, fmt.Errorf("failed to delete Job %s/%s, which cannot start: %w", job.Namespace, job.Name, err)
+	}
+	return fmt.Sprintf("%s; Job %s was stopped", why, job.Name), 0, nil
 }
 
 // PatchStatus patches obj's status (a merge patch from base) when changed; an object deleted

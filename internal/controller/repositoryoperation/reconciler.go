@@ -56,8 +56,9 @@ type Reconciler struct {
 }
 
 // SetupWithManager registers the reconciler; it follows the Jobs it owns.
-func SetupWithManager(mgr ctrl.Manager, image string, queue *repoqueue.Queue) error {
+func SetupWithManager(mgr ctrl.Manager, image string, queue *repoqueue.Queue, startGrace time.Duration) error {
 	r := &Reconciler{Env: repojob.NewEnv(mgr, "repositoryoperation", image, queue), RetryInterval: 5 * time.Second, Now: time.Now}
+	r.StartGrace = startGrace
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("repositoryoperation").
 		For(&opsv1alpha1.RepositoryOperation{}).
@@ -93,7 +94,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	err := r.Get(ctx, client.ObjectKey{Namespace: op.Namespace, Name: name}, job)
 	switch {
 	case err == nil && metav1.IsControlledBy(job, op):
-		return ctrl.Result{}, r.observe(ctx, op, job)
+		return r.observe(ctx, op, job)
 	case err != nil && !apierrors.IsNotFound(err):
 		return ctrl.Result{}, fmt.Errorf("failed to get Job %s/%s: %w", op.Namespace, name, err)
 	case err != nil && op.Status.Phase == opsv1alpha1.OperationRunning:
@@ -163,8 +164,8 @@ func (r *Reconciler) jobGone(ctx context.Context, op *opsv1alpha1.RepositoryOper
 	return nil
 }
 
-// observe records a finished Job's outcome.
-func (r *Reconciler) observe(ctx context.Context, op *opsv1alpha1.RepositoryOperation, job *batchv1.Job) error {
+// observe records a finished Job's outcome, and stops one whose container cannot start.
+func (r *Reconciler) observe(ctx context.Context, op *opsv1alpha1.RepositoryOperation, job *batchv1.Job) (ctrl.Result, error) {
 	op.Status.Job = job.Name
 	if op.Status.Phase != opsv1alpha1.OperationRunning {
 		op.Status.Phase = opsv1alpha1.OperationRunning
@@ -174,17 +175,22 @@ func (r *Reconciler) observe(ctx context.Context, op *opsv1alpha1.RepositoryOper
 	}
 	finished, complete, reason := session.JobFinished(job)
 	if !finished {
-		return nil
+		why, recheck, err := r.Stuck(ctx, job, r.Now())
+		if err != nil || why == "" {
+			return ctrl.Result{RequeueAfter: recheck}, err
+		}
+		r.fail(op, fmt.Sprintf("%s did not run: %s; fix the image or the Secret it names, then create another RepositoryOperation", op.Spec.Operation, why))
+		return ctrl.Result{}, nil
 	}
 	raw, err := r.outcome(ctx, job)
 	if err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
 	// The Job scrubbed its own output; a crash's log tail (FallbackToLogsOnError) did not pass
 	// through that, so the credentials it was given are hidden here too.
 	sc, err := session.JobScrubber(ctx, r.APIReader, job)
 	if err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
 	msg := sc.String(recordOutcome(op, raw))
 	if complete {
@@ -192,11 +198,11 @@ func (r *Reconciler) observe(ctx context.Context, op *opsv1alpha1.RepositoryOper
 		op.Status.Message = firstNonEmpty(msg, string(op.Spec.Operation)+" succeeded")
 		op.Status.CompletionTime = &metav1.Time{Time: r.Now()}
 		event.OperationSucceeded.Emit(r.Recorder, op, op.Status.Message)
-		return nil
+		return ctrl.Result{}, nil
 	}
 	r.fail(op, fmt.Sprintf("%s failed: %s; `kubectl hoard debug repositoryoperation/%s` shows the Job's log",
 		op.Spec.Operation, firstNonEmpty(msg, "Job "+job.Name+" failed ("+reason+")"), op.Name))
-	return nil
+	return ctrl.Result{}, nil
 }
 
 // outcome is the termination message of the Job's newest pod, one line. The pods are read from

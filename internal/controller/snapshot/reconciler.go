@@ -80,8 +80,9 @@ type Reconciler struct {
 
 // SetupWithManager registers the reconciler: Repositories, their Snapshots and the Jobs they
 // own all lead to the Repository.
-func SetupWithManager(mgr ctrl.Manager, image string, queue *repoqueue.Queue, syncInterval time.Duration) error {
+func SetupWithManager(mgr ctrl.Manager, image string, queue *repoqueue.Queue, syncInterval, startGrace time.Duration) error {
 	r := &Reconciler{Env: repojob.NewEnv(mgr, "snapshot", image, queue), SyncInterval: syncInterval, Now: time.Now}
+	r.StartGrace = startGrace
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &repov1alpha1.Snapshot{}, repositoryIndex, func(o client.Object) []string {
 		if s, ok := o.(*repov1alpha1.Snapshot); ok && s.Status.Repository != "" {
 			return []string{s.Status.Repository}
@@ -246,8 +247,16 @@ func (r *Reconciler) start(ctx context.Context, repo *stashv1alpha1.Repository, 
 // finish records a finished Job's outcome and deletes the Job.
 func (r *Reconciler) finish(ctx context.Context, repo *stashv1alpha1.Repository, snaps *repov1alpha1.SnapshotList, job *batchv1.Job) (ctrl.Result, error) {
 	out, err := session.ReadOutcome(ctx, r.APIReader, job)
-	if err != nil || !out.Finished {
+	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if !out.Finished {
+		why, recheck, err := r.Stuck(ctx, job, r.Now())
+		if err != nil || why == "" {
+			return ctrl.Result{RequeueAfter: recheck}, err
+		}
+		// Recorded like a failed Job: the forgets wait for the next sync, not a loop.
+		out = session.Outcome{Finished: true, Error: why}
 	}
 	sc, err := session.JobScrubber(ctx, r.APIReader, job)
 	if err != nil {
